@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Content digests: validation before any path is built, and streaming hashing."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from .errors import DigestMismatchError, UndockError
+
+# Only the algorithms the image-spec registers. Anything else is refused before it
+# can reach a file name (CVE-2024-3727: unvalidated digests used as paths).
+_ALGORITHMS = {
+    "sha256": (re.compile(r"^[a-f0-9]{64}$"), hashlib.sha256),
+    "sha512": (re.compile(r"^[a-f0-9]{128}$"), hashlib.sha512),
+}
+
+
+class InvalidDigestError(UndockError):
+    """A digest string is not ``algorithm:hex`` of a supported algorithm."""
+
+
+def parse_digest(digest: str) -> tuple[str, str]:
+    """Return ``(algorithm, hex)`` of a valid digest, or raise InvalidDigestError."""
+    if not isinstance(digest, str) or ":" not in digest:
+        raise InvalidDigestError("invalid digest %r: expected algorithm:hex" % (digest,))
+    algorithm, _, hexpart = digest.partition(":")
+    entry = _ALGORITHMS.get(algorithm)
+    if entry is None:
+        raise InvalidDigestError("invalid digest %r: unsupported algorithm %r" % (digest, algorithm))
+    if not entry[0].match(hexpart):
+        raise InvalidDigestError("invalid digest %r: bad %s encoding" % (digest, algorithm))
+    return algorithm, hexpart
+
+
+def validate_digest(digest: str) -> str:
+    parse_digest(digest)
+    return digest
+
+
+def is_digest(value: str) -> bool:
+    try:
+        parse_digest(value)
+    except InvalidDigestError:
+        return False
+    return True
+
+
+def sha256_digest(data: bytes) -> str:
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
+class Digester:
+    """Hashes a stream incrementally with the algorithm of ``expected`` (sha256 by default)."""
+
+    def __init__(self, expected: str | None = None):
+        algorithm = parse_digest(expected)[0] if expected else "sha256"
+        self.algorithm = algorithm
+        self.expected = expected
+        self._hash = _ALGORITHMS[algorithm][1]()
+        self.size = 0
+
+    def update(self, chunk: bytes) -> None:
+        self._hash.update(chunk)
+        self.size += len(chunk)
+
+    def digest(self) -> str:
+        return "%s:%s" % (self.algorithm, self._hash.hexdigest())
+
+    def verify(self, what: str = "content", expected_size: int | None = None) -> str:
+        """Raise DigestMismatchError unless the stream matched ``expected`` (and its size)."""
+        actual = self.digest()
+        if expected_size is not None and expected_size >= 0 and self.size != expected_size:
+            raise DigestMismatchError(
+                "%s: size %d does not match the expected %d" % (what, self.size, expected_size))
+        if self.expected and actual != self.expected:
+            raise DigestMismatchError(
+                "%s: digest %s does not match the expected %s" % (what, actual, self.expected))
+        return actual
+
+
+def verify_bytes(data: bytes, expected: str, what: str = "content") -> None:
+    digester = Digester(expected)
+    digester.update(data)
+    digester.verify(what)

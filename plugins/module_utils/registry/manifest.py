@@ -1,0 +1,243 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Manifest media types, parsing with the spec's safety checks, and platform selection.
+
+Manifest bytes are never re-serialised: the digest of what the registry sent is the
+identity of the image, so callers keep the original bytes next to the parsed form.
+"""
+
+from __future__ import annotations
+
+import json
+import platform as _platform
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ..common.digest import Digester, InvalidDigestError, validate_digest
+from ..common.errors import ManifestError
+
+OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+OCI_CONFIG = "application/vnd.oci.image.config.v1+json"
+OCI_LAYER = "application/vnd.oci.image.layer.v1.tar"
+OCI_LAYER_GZIP = "application/vnd.oci.image.layer.v1.tar+gzip"
+OCI_LAYER_ZSTD = "application/vnd.oci.image.layer.v1.tar+zstd"
+OCI_LAYER_NONDIST_GZIP = "application/vnd.oci.image.layer.nondistributable.v1.tar+gzip"
+DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
+DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+DOCKER_FOREIGN_LAYER = "application/vnd.docker.image.rootfs.foreign.diff.tar.gzip"
+DOCKER_SCHEMA1 = "application/vnd.docker.distribution.manifest.v1+json"
+DOCKER_SCHEMA1_SIGNED = "application/vnd.docker.distribution.manifest.v1+prettyjws"
+
+IMAGE_MANIFEST_TYPES = (OCI_MANIFEST, DOCKER_MANIFEST)
+INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
+# docker-registry 2.8 answers 404 for OCI manifests, and converts schema2 to schema1,
+# unless Accept lists them, so every request names all four.
+ACCEPT_MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
+
+MAX_MANIFEST_SIZE = 4 * 1024 * 1024  # what distribution and containers/image accept
+
+
+@dataclass(frozen=True)
+class Platform:
+    os: str
+    architecture: str
+    variant: Optional[str] = None
+
+    def __str__(self) -> str:
+        text = "%s/%s" % (self.os, self.architecture)
+        return text + "/" + self.variant if self.variant else text
+
+    def as_dict(self) -> Dict[str, str]:
+        result = {"os": self.os, "architecture": self.architecture}
+        if self.variant:
+            result["variant"] = self.variant
+        return result
+
+
+_ARCH_ALIASES = {
+    "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm",
+    "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",
+}
+# What a missing variant means, per containers/image and the image-spec platform notes.
+_DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7"}
+
+
+def normalize_platform(value: Any) -> Platform:
+    """Accept ``os/arch[/variant]``, ``arch`` alone, or a dict; normalise the names."""
+    if isinstance(value, Platform):
+        return value
+    if isinstance(value, dict):
+        os_name, arch, variant = value.get("os", "linux"), value.get("architecture", ""), value.get("variant")
+    else:
+        parts = str(value).strip().split("/")
+        if len(parts) == 1:
+            os_name, arch, variant = "linux", parts[0], None
+        elif len(parts) in (2, 3):
+            os_name, arch = parts[0], parts[1]
+            variant = parts[2] if len(parts) == 3 else None
+        else:
+            raise ManifestError("invalid platform %r: expected os/arch[/variant]" % (value,))
+    arch = _ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
+    if not os_name or not arch:
+        raise ManifestError("invalid platform %r: expected os/arch[/variant]" % (value,))
+    return Platform(str(os_name).lower(), arch, variant or None)
+
+
+def host_platform() -> Platform:
+    machine = _platform.machine().lower()
+    variant = None
+    if machine.startswith("armv"):
+        variant, machine = machine[3:5], "arm"
+    return normalize_platform({"os": "linux", "architecture": machine, "variant": variant})
+
+
+def platform_matches(wanted: Platform, offered: Dict[str, Any]) -> bool:
+    if not isinstance(offered, dict):
+        return False
+    got = normalize_platform(offered)
+    if got.os != wanted.os or got.architecture != wanted.architecture:
+        return False
+    if wanted.variant is None:
+        return True
+    default = _DEFAULT_VARIANTS.get(got.architecture)
+    return (got.variant or default) == (wanted.variant or default)
+
+
+def _check_descriptor(desc: Any, where: str) -> Dict[str, Any]:
+    if not isinstance(desc, dict):
+        raise ManifestError("%s: descriptor is not an object" % where)
+    media_type, digest, size = desc.get("mediaType"), desc.get("digest"), desc.get("size")
+    if not isinstance(media_type, str) or not media_type:
+        raise ManifestError("%s: descriptor has no mediaType" % where)
+    try:
+        validate_digest(digest)
+    except InvalidDigestError as err:
+        raise ManifestError("%s: %s" % (where, err))
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        raise ManifestError("%s: descriptor size %r is not a non-negative integer" % (where, size))
+    return desc
+
+
+@dataclass
+class Manifest:
+    """A parsed manifest or index, with the exact bytes it came from."""
+
+    raw: bytes
+    media_type: str
+    digest: str
+    data: Dict[str, Any] = field(repr=False)
+
+    @property
+    def is_index(self) -> bool:
+        return self.media_type in INDEX_TYPES
+
+    @property
+    def config(self) -> Dict[str, Any]:
+        return self.data["config"]
+
+    @property
+    def layers(self) -> List[Dict[str, Any]]:
+        return self.data.get("layers") or []
+
+    @property
+    def manifests(self) -> List[Dict[str, Any]]:
+        return self.data.get("manifests") or []
+
+    def blobs(self) -> List[Dict[str, Any]]:
+        """Config then layers: every blob an image manifest references."""
+        return [self.config] + self.layers
+
+    def select(self, wanted: Platform) -> Dict[str, Any]:
+        """The descriptor of the index entry for ``wanted``; a clear error lists what exists."""
+        for desc in self.manifests:
+            if platform_matches(wanted, desc.get("platform") or {}):
+                return desc
+        offered = sorted(str(normalize_platform(d["platform"])) for d in self.manifests
+                         if isinstance(d.get("platform"), dict) and d["platform"].get("architecture"))
+        raise ManifestError("no image for platform %s in %s (available: %s)"
+                            % (wanted, self.digest, ", ".join(offered) or "none"))
+
+
+def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
+                   expected_digest: Optional[str] = None) -> Manifest:
+    """Parse and validate manifest bytes.
+
+    ``declared_type`` is the Content-Type (or descriptor mediaType) it came with. The
+    body's own ``mediaType`` wins when present and the two must agree. A body without
+    ``mediaType`` that has both ``manifests`` and ``layers``/``config`` is ambiguous and
+    refused (CVE-2021-41190). Schema1 is refused.
+    """
+    if len(raw) > MAX_MANIFEST_SIZE:
+        raise ManifestError("manifest is %d bytes, more than the %d allowed" % (len(raw), MAX_MANIFEST_SIZE))
+    digester = Digester(expected_digest)
+    digester.update(raw)
+    digest = digester.digest()
+    if expected_digest and digest != expected_digest:
+        raise ManifestError("manifest digest %s does not match the requested %s" % (digest, expected_digest))
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ManifestError("manifest %s is not valid JSON: %s" % (digest, err))
+    if not isinstance(data, dict):
+        raise ManifestError("manifest %s is not a JSON object" % digest)
+
+    body_type = data.get("mediaType")
+    declared = (declared_type or "").split(";")[0].strip() or None
+    if declared in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED) or body_type in (DOCKER_SCHEMA1, DOCKER_SCHEMA1_SIGNED) \
+            or data.get("schemaVersion") == 1:
+        raise ManifestError("manifest %s is Docker schema 1, which is deprecated and not supported; "
+                            "push the image again with a current tool" % digest)
+    if data.get("schemaVersion") != 2:
+        raise ManifestError("manifest %s has unsupported schemaVersion %r" % (digest, data.get("schemaVersion")))
+
+    has_index_fields = "manifests" in data
+    has_image_fields = "layers" in data or "config" in data
+    if body_type is None:
+        if has_index_fields and has_image_fields:
+            raise ManifestError("manifest %s is ambiguous: no mediaType, and fields of both an index and an "
+                                "image manifest (CVE-2021-41190)" % digest)
+        if declared in (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST):
+            media_type = declared
+        elif has_index_fields:
+            media_type = OCI_INDEX
+        elif has_image_fields:
+            media_type = OCI_MANIFEST
+        else:
+            raise ManifestError("manifest %s has neither layers nor manifests" % digest)
+    else:
+        media_type = body_type
+        if declared and declared not in ("application/json", "text/plain", "application/octet-stream") \
+                and declared != body_type:
+            raise ManifestError("manifest %s declares mediaType %s but was served as %s"
+                                % (digest, body_type, declared))
+
+    if media_type in INDEX_TYPES:
+        if has_image_fields:
+            raise ManifestError("index %s also has layers or config (CVE-2021-41190)" % digest)
+        manifests = data.get("manifests")
+        if not isinstance(manifests, list):
+            raise ManifestError("index %s has no manifests list" % digest)
+        for i, desc in enumerate(manifests):
+            _check_descriptor(desc, "index %s manifests[%d]" % (digest, i))
+    elif media_type in IMAGE_MANIFEST_TYPES:
+        if has_index_fields:
+            raise ManifestError("manifest %s also has a manifests list (CVE-2021-41190)" % digest)
+        _check_descriptor(data.get("config"), "manifest %s config" % digest)
+        layers = data.get("layers")
+        if not isinstance(layers, list):
+            raise ManifestError("manifest %s has no layers list" % digest)
+        for i, desc in enumerate(layers):
+            _check_descriptor(desc, "manifest %s layers[%d]" % (digest, i))
+    else:
+        raise ManifestError("manifest %s has unsupported media type %s" % (digest, media_type))
+    return Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
+
+
+def descriptor_for(manifest: Manifest, **extra: Any) -> Dict[str, Any]:
+    desc = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.raw)}
+    desc.update(extra)
+    return desc
