@@ -62,3 +62,7 @@ class ImageInUseError(StoreError):
 
 class LayerError(UndockError):
     """A layer is hostile, malformed or too large to unpack."""
+
+
+class TransientError(RegistryError):
+    """A failure worth retrying: a dropped connection, a 5xx or a 429."""

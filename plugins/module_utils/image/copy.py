@@ -1,0 +1,94 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Copy one image from a source to a destination: select the platform, move missing blobs
+(several at once), then manifest, then name. Manifest bytes are copied unchanged, so the
+destination has the same digest as the source."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ..common.errors import ManifestError
+from ..registry.manifest import Manifest, Platform, host_platform, normalize_platform
+from .interfaces import ImageDestination, ImageSource
+
+DEFAULT_PARALLEL = 4
+
+
+@dataclass
+class ResolvedImage:
+    """A single-platform image at a source: its manifest, config and where it came from."""
+
+    manifest: Manifest
+    config: Dict[str, Any]
+    config_raw: bytes
+    top_digest: str                 # what the reference resolved to: an index digest or the manifest's own
+    platform: Dict[str, str]
+
+
+@dataclass
+class CopyResult:
+    image: ResolvedImage
+    blobs_copied: List[str] = field(default_factory=list)
+    bytes_copied: int = 0
+    changed: bool = False
+
+
+def resolve_image(source: ImageSource, platform: Optional[Any] = None) -> ResolvedImage:
+    """Read the manifest (choosing ``platform`` from an index) and the config, verified."""
+    top = source.get_manifest()
+    explicit = platform is not None
+    wanted: Platform = normalize_platform(platform) if explicit else host_platform()
+    manifest = top
+    if top.is_index:
+        manifest = source.get_manifest(top.select(wanted)["digest"])
+        if manifest.is_index:
+            raise ManifestError("%s: nested index %s is not supported" % (source.describe(), manifest.digest))
+    config_raw = source.read_blob(manifest.config)
+    try:
+        config = json.loads(config_raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ManifestError("%s: image config %s is not JSON: %s" % (source.describe(),
+                                                                     manifest.config["digest"], err))
+    if not isinstance(config, dict):
+        raise ManifestError("%s: image config is not a JSON object" % source.describe())
+    image_platform = {"os": str(config.get("os") or "linux"),
+                      "architecture": str(config.get("architecture") or "")}
+    if config.get("variant"):
+        image_platform["variant"] = str(config["variant"])
+    if explicit and not top.is_index:
+        got = normalize_platform(image_platform)
+        if (got.os, got.architecture) != (wanted.os, wanted.architecture):
+            raise ManifestError("%s is for %s, not the requested platform %s"
+                                % (source.describe(), got, wanted))
+    return ResolvedImage(manifest=manifest, config=config, config_raw=config_raw, top_digest=top.digest,
+                         platform=image_platform)
+
+
+def copy_image(source: ImageSource, destination: ImageDestination, image: Optional[ResolvedImage] = None,
+               platform: Optional[Any] = None, annotations: Optional[Dict[str, str]] = None,
+               parallel: int = DEFAULT_PARALLEL) -> CopyResult:
+    """Copy the image ``source`` names into ``destination``. Idempotent: present blobs are skipped."""
+    image = image or resolve_image(source, platform)
+    result = CopyResult(image=image)
+    missing = [desc for desc in image.manifest.layers + [image.manifest.config]
+               if not destination.has_blob(desc)]
+    # Largest first so the long downloads start at once.
+    missing.sort(key=lambda d: -int(d.get("size") or 0))
+    seen = set()
+    unique = [d for d in missing if not (d["digest"] in seen or seen.add(d["digest"]))]
+    if unique:
+        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(unique)))) as pool:
+            moved = list(pool.map(lambda d: destination.put_blob(d, source), unique))
+        for desc, did_move in zip(unique, moved):
+            if did_move:
+                result.blobs_copied.append(desc["digest"])
+                result.bytes_copied += int(desc.get("size") or 0)
+    destination.put_manifest(image.manifest)
+    committed = destination.commit(image.manifest, annotations=annotations, platform=image.platform)
+    result.changed = committed or bool(result.blobs_copied)
+    return result

@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The two sides of every image copy, as containers/image splits them.
+
+A source hands out one reference's manifest and blobs; a destination takes blobs, then
+manifests, then names the image. ``copy.copy_image`` is the only thing that moves data
+between them, so pull, push, load and export are the same code.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, BinaryIO, Dict, Optional
+
+from ..common.digest import Digester
+from ..registry.manifest import Manifest
+from ..storage.layout import BlobOpener
+
+
+class ImageSource:
+    """What one reference names somewhere: a registry, the store, a layout, an archive."""
+
+    #: registry reference the content came from, for cross-repository mounts (or None)
+    origin: Any = None
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+        """The manifest the reference names (``digest`` None), or a child of an index by digest."""
+        raise NotImplementedError
+
+    def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
+        """A function that opens the blob at a byte offset; see storage.layout.BlobOpener."""
+        raise NotImplementedError
+
+    def open_file(self, desc: Dict[str, Any]) -> BinaryIO:
+        """The whole blob as a seekable local file where the source has one (store, layout)."""
+        raise NotImplementedError("%s cannot give %s as a local file" % (self.describe(), desc["digest"]))
+
+    def read_blob(self, desc: Dict[str, Any], limit: int = 64 * 1024 * 1024) -> bytes:
+        """A small blob (a config) read whole and verified against its descriptor."""
+        stream, _ = self.blob_opener(desc)(0)
+        try:
+            data = stream.read(limit + 1)
+        finally:
+            stream.close()
+        digester = Digester(desc["digest"])
+        digester.update(data)
+        digester.verify("blob %s from %s" % (desc["digest"], self.describe()), desc.get("size"))
+        return data
+
+    def read_config(self, manifest: Manifest) -> Dict[str, Any]:
+        config = json.loads(self.read_blob(manifest.config).decode("utf-8"))
+        if not isinstance(config, dict):
+            raise ValueError("image config %s is not a JSON object" % manifest.config["digest"])
+        return config
+
+    def close(self) -> None:
+        pass
+
+
+class ImageDestination:
+    """Where a copy writes: blobs first, then manifests, then ``commit`` names the image."""
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def has_blob(self, desc: Dict[str, Any]) -> bool:
+        raise NotImplementedError
+
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
+        """Copy one blob from ``source``, verified. True if bytes moved, False if it was there."""
+        raise NotImplementedError
+
+    def put_manifest(self, manifest: Manifest) -> None:
+        raise NotImplementedError
+
+    def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
+               platform: Optional[Dict[str, str]] = None) -> bool:
+        """Name the image. True if the destination changed."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,88 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Images in the content store, as a copy source and destination."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, BinaryIO, Dict, Optional, Tuple
+
+from ..common.errors import StoreError
+from ..registry.manifest import Manifest, parse_manifest
+from ..registry.reference import parse_reference
+from ..storage.layout import REF_NAME, BlobOpener
+from ..storage.store import SOURCE_REF, Store
+from .interfaces import ImageDestination, ImageSource
+
+
+class StoreImageSource(ImageSource):
+    def __init__(self, store: Store, ref_name: str):
+        self.store = store
+        self.ref_name = ref_name
+        self.entry = store.lookup(ref_name)
+        if self.entry is None:
+            raise StoreError("image %s is not in the store %s" % (ref_name, store.root))
+        origin = (self.entry.get("annotations") or {}).get(SOURCE_REF)
+        self.origin = parse_reference(origin) if origin else None
+
+    def describe(self) -> str:
+        return "%s in %s" % (self.ref_name, self.store.describe())
+
+    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+        if digest is None:
+            digest, media_type = self.entry["digest"], self.entry.get("mediaType")
+        else:
+            media_type = None
+        return parse_manifest(self.store.read_blob(digest), media_type, digest)
+
+    def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
+        def opener(offset: int) -> Tuple[BinaryIO, int]:
+            handle = self.store.open_blob(desc["digest"])
+            handle.seek(offset)
+            return handle, offset
+        return opener
+
+    def open_file(self, desc: Dict[str, Any]) -> BinaryIO:
+        return self.store.open_blob(desc["digest"])
+
+
+class StoreImageDestination(ImageDestination):
+    """Writes into the store under the GC lock, so nothing is collected before it is named."""
+
+    def __init__(self, store: Store, ref_name: str):
+        self.store = store
+        self.ref_name = ref_name
+        self._writing = store.writing()
+        self._writing.__enter__()
+
+    def describe(self) -> str:
+        return "%s in %s" % (self.ref_name, self.store.describe())
+
+    def has_blob(self, desc: Dict[str, Any]) -> bool:
+        return self.store.has_blob(desc["digest"], desc.get("size"))
+
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
+        return self.store.ingest_blob(desc, source.blob_opener(desc))
+
+    def put_manifest(self, manifest: Manifest) -> None:
+        self.store.write_blob(manifest.raw, manifest.digest)
+
+    def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
+               platform: Optional[Dict[str, str]] = None) -> bool:
+        desc: Dict[str, Any] = {"mediaType": manifest.media_type, "digest": manifest.digest,
+                                "size": len(manifest.raw)}
+        if platform:
+            desc["platform"] = platform
+        if annotations:
+            desc["annotations"] = {k: v for k, v in annotations.items() if k != REF_NAME}
+        return self.store.tag(self.ref_name, desc)
+
+    def close(self) -> None:
+        if self._writing is not None:
+            self._writing.__exit__(None, None, None)
+            self._writing = None
+
+
+def store_root_exists(root: str) -> bool:
+    return os.path.exists(os.path.join(root, "oci-layout"))

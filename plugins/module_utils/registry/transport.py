@@ -1,0 +1,201 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP to one registry host: scheme and TLS, authentication, bounded retries, error mapping.
+
+One ``RegistryTransport`` per host per run; clients of several repositories share it,
+and with it the connection pool and the Authorization headers already earned.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ..common.errors import (AuthenticationError, NotFoundError, RegistryError, TLSError,
+                             TransientError)
+from .auth import Challenge, basic_header, fetch_bearer_token, parse_www_authenticate
+
+USER_AGENT = "undock.oci/0.1"
+DEFAULT_TIMEOUT = (15.0, 120.0)  # connect, read
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+class RegistryTransport:
+    """Requests to ``https://HOST/v2/...`` (or http for an insecure registry that has no TLS).
+
+    ``tls`` has ``verify`` (bool or CA bundle path), ``cert`` (None or (cert, key)) and
+    ``insecure`` (skip verification and allow plain HTTP). ``credentials`` has
+    ``username`` and ``password`` or is None for anonymous access.
+    """
+
+    def __init__(self, host: str, tls: Any = None, credentials: Any = None, retries: int = 4,
+                 backoff: float = 0.5, timeout: Tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8):
+        self.host = host
+        self.insecure = bool(getattr(tls, "insecure", False))
+        self.verify = False if self.insecure else getattr(tls, "verify", True)
+        self.cert = getattr(tls, "cert", None)
+        self.username = getattr(credentials, "username", None)
+        self.password = getattr(credentials, "password", None)
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.verify = self.verify
+        self.session.cert = self.cert
+        self.session.headers["User-Agent"] = USER_AGENT
+        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", adapter)
+        self._scheme: Optional[str] = None
+        self._auth: Dict[Tuple[str, ...], str] = {}
+        self._lock = threading.Lock()
+        if self.insecure:
+            import urllib3
+            urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    # -- URLs -----------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        if self._scheme is None:
+            with self._lock:
+                if self._scheme is None:
+                    self._scheme = self._detect_scheme()
+        return "%s://%s" % (self._scheme, self.host)
+
+    def _detect_scheme(self) -> str:
+        if not self.insecure:
+            return "https"
+        # Like containers/image: an insecure registry is tried over TLS (unverified) first.
+        try:
+            self.session.get("https://%s/v2/" % self.host, timeout=(5.0, 10.0))
+            return "https"
+        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
+            return "http"
+
+    def url(self, path: str) -> str:
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.base_url + path
+
+    # -- requests -------------------------------------------------------------------
+    def request(self, method: str, path: str, scopes: Iterable[str] = (), headers: Optional[Dict[str, str]] = None,
+                data: Any = None, stream: bool = False, ok: Iterable[int] = (200,),
+                retry: bool = True, allow_redirects: bool = True) -> requests.Response:
+        """Send a request, authenticating on 401 and retrying transient failures.
+
+        ``data`` may be bytes or a zero-argument callable returning a fresh body (a file),
+        so that a retry can send the body again. Any status outside ``ok`` raises.
+        """
+        scope_key = tuple(sorted(set(scopes)))
+        attempts = self.retries + 1 if retry else 1
+        authenticated_retry = False
+        attempt = 0
+        while True:
+            attempt += 1
+            request_headers = dict(headers or {})
+            auth = self._auth.get(scope_key)
+            if auth:
+                request_headers["Authorization"] = auth
+            body = data() if callable(data) else data
+            try:
+                response = self.session.request(method, self.url(path), headers=request_headers, data=body,
+                                                stream=stream, timeout=self.timeout,
+                                                allow_redirects=allow_redirects)
+            except requests.exceptions.SSLError as err:
+                raise TLSError(self._tls_message(err))
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
+                    requests.exceptions.ChunkedEncodingError) as err:
+                if attempt < attempts:
+                    self._sleep(attempt, None)
+                    continue
+                raise TransientError("cannot reach registry %s: %s" % (self.host, _short(err)))
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+            if response.status_code == 401 and not authenticated_retry:
+                authenticated_retry = True
+                response.close()
+                self._authenticate(response, list(scope_key))
+                attempt -= 1
+                continue
+            if response.status_code in RETRY_STATUSES and attempt < attempts:
+                retry_after = response.headers.get("Retry-After")
+                response.close()
+                self._sleep(attempt, retry_after)
+                continue
+            if response.status_code not in ok:
+                raise self._error(method, path, response)
+            return response
+
+    def _sleep(self, attempt: int, retry_after: Optional[str]) -> None:
+        delay = self.backoff * (2 ** (attempt - 1))
+        if retry_after and retry_after.isdigit():
+            delay = max(delay, float(retry_after))
+        time.sleep(min(delay, 10.0))
+
+    def _authenticate(self, response: requests.Response, scopes: List[str]) -> None:
+        challenges = parse_www_authenticate(response.headers.get("WWW-Authenticate", ""))
+        bearer = next((c for c in challenges if c.scheme == "bearer"), None)
+        basic = next((c for c in challenges if c.scheme == "basic"), None)
+        if bearer is not None:
+            token = fetch_bearer_token(self.session, bearer, scopes, self.username, self.password,
+                                       self.host, self.timeout)
+            header = "Bearer " + token
+        elif basic is not None:
+            if self.username is None:
+                raise AuthenticationError("registry %s requires authentication; give username and password "
+                                          "or an auth file with credentials for it" % self.host, status=401)
+            header = basic_header(self.username, self.password or "")
+        else:
+            raise AuthenticationError("registry %s answered 401 without a usable challenge" % self.host, status=401)
+        self._auth[tuple(sorted(set(scopes)))] = header
+
+    def _tls_message(self, err: Exception) -> str:
+        text = _short(err)
+        hint = ""
+        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
+            hint = ("; the registry's certificate is not trusted: give ca_cert, put the CA in "
+                    "/etc/containers/certs.d/%s/ca.crt, or set validate_certs: false" % self.host)
+        return "TLS error talking to registry %s: %s%s" % (self.host, text, hint)
+
+    def _error(self, method: str, path: str, response: requests.Response) -> RegistryError:
+        status = response.status_code
+        code, detail = _error_body(response)
+        response.close()
+        what = "%s %s" % (method, path.split("?")[0])
+        message = "registry %s answered %d to %s" % (self.host, status, what)
+        if code or detail:
+            message += ": %s" % " ".join(x for x in (code, detail) if x)
+        if status in (401, 403):
+            who = "user %r" % self.username if self.username is not None else "anonymous access"
+            return AuthenticationError("%s (%s was refused; check the credentials and their permissions)"
+                                       % (message, who), status=status, code=code)
+        if status == 404:
+            return NotFoundError(message, status=status, code=code)
+        if status in RETRY_STATUSES:
+            return TransientError(message, status=status, code=code)
+        return RegistryError(message, status=status, code=code)
+
+
+def _error_body(response: requests.Response) -> Tuple[Optional[str], Optional[str]]:
+    try:
+        errors = response.json().get("errors") or []
+    except (ValueError, AttributeError):
+        return None, None
+    if not errors or not isinstance(errors[0], dict):
+        return None, None
+    first = errors[0]
+    return first.get("code"), first.get("message")
+
+
+def _short(err: Exception) -> str:
+    text = str(err)
+    return text if len(text) < 400 else text[:400] + "..."
+
+
+__all__ = ["RegistryTransport", "Challenge"]

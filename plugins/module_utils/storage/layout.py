@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""An OCI image layout directory (image-spec image-layout.md).
+
+``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>``. The content store is one of
+these (so skopeo and umoci read it); the ``oci:DIR`` transport is another. Blobs get
+their final name only after they verify, through a temp file, fsync and rename.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+
+from ..common.digest import Digester, parse_digest
+from ..common.errors import DigestMismatchError, StoreError, TransientError
+from ..common.fileutil import atomic_write, fsync_dir
+
+LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
+REF_NAME = "org.opencontainers.image.ref.name"
+CHUNK = 1024 * 1024
+
+# A blob source: given a byte offset, return (stream, offset it really starts at).
+# A server that ignores Range answers from 0, and the caller starts over.
+BlobOpener = Callable[[int], Tuple[BinaryIO, int]]
+
+
+def empty_index() -> Dict[str, Any]:
+    return {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}
+
+
+class OCILayout:
+    """Blobs and index of one OCI image layout directory. No locking: see storage.store."""
+
+    def __init__(self, root: str):
+        self.root = os.path.abspath(root)
+        self.tmp_dir = os.path.join(self.root, "blobs")
+
+    # -- creation -------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: str, mode: int = 0o755) -> "OCILayout":
+        layout = cls(root)
+        os.makedirs(os.path.join(layout.root, "blobs", "sha256"), mode=mode, exist_ok=True)
+        if not os.path.exists(os.path.join(layout.root, "oci-layout")):
+            atomic_write(os.path.join(layout.root, "oci-layout"), json.dumps(LAYOUT_VERSION).encode(), 0o644)
+        if not os.path.exists(layout.index_path):
+            atomic_write(layout.index_path, json.dumps(empty_index()).encode(), 0o644)
+        return layout
+
+    @classmethod
+    def open(cls, root: str) -> "OCILayout":
+        layout = cls(root)
+        marker = os.path.join(layout.root, "oci-layout")
+        try:
+            with open(marker, "rb") as handle:
+                version = json.load(handle).get("imageLayoutVersion")
+        except (OSError, ValueError, AttributeError) as err:
+            raise StoreError("%s is not an OCI image layout: %s" % (root, err))
+        if not isinstance(version, str) or not version.startswith("1."):
+            raise StoreError("%s: unsupported imageLayoutVersion %r" % (root, version))
+        return layout
+
+    # -- blobs ----------------------------------------------------------------------
+    def blob_path(self, digest: str) -> str:
+        algorithm, hexpart = parse_digest(digest)
+        return os.path.join(self.root, "blobs", algorithm, hexpart)
+
+    def has_blob(self, digest: str, size: Optional[int] = None) -> bool:
+        try:
+            st = os.stat(self.blob_path(digest))
+        except FileNotFoundError:
+            return False
+        return size is None or size < 0 or st.st_size == size
+
+    def open_blob(self, digest: str) -> BinaryIO:
+        try:
+            return open(self.blob_path(digest), "rb")
+        except FileNotFoundError:
+            raise StoreError("blob %s is missing from %s" % (digest, self.root))
+
+    def read_blob(self, digest: str) -> bytes:
+        """Read a small blob (manifest, config) and verify it."""
+        with self.open_blob(digest) as handle:
+            data = handle.read()
+        digester = Digester(digest)
+        digester.update(data)
+        digester.verify("blob %s in %s" % (digest, self.root))
+        return data
+
+    def write_blob(self, data: bytes, digest: Optional[str] = None) -> str:
+        """Store ``data``; if ``digest`` is given it must match. Returns the digest."""
+        digester = Digester(digest)
+        digester.update(data)
+        actual = digester.verify("blob")
+        if not self.has_blob(actual, len(data)):
+            path = self.blob_path(actual)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            atomic_write(path, data, 0o644, tmp_dir=self.tmp_dir)
+        return actual
+
+    def ingest_blob(self, desc: Dict[str, Any], opener: BlobOpener, partial_path: Optional[str] = None,
+                    retries: int = 5, backoff: float = 0.5,
+                    progress: Optional[Callable[[int], None]] = None) -> bool:
+        """Stream a blob from ``opener`` into the layout, verified before it gets its name.
+
+        With ``partial_path``, bytes already received survive a crash or a dropped
+        connection there, and a later call resumes from them. Transient errors are
+        retried from the current offset. Returns False if the blob was already present.
+        """
+        digest, size = desc["digest"], desc.get("size", -1)
+        final = self.blob_path(digest)
+        if self.has_blob(digest, size):
+            return False
+        own_temp = partial_path is None
+        if own_temp:
+            fd, partial_path = tempfile.mkstemp(prefix=".tmp-", dir=self.tmp_dir)
+            os.close(fd)
+        try:
+            self._receive(desc, opener, partial_path, retries, backoff, progress)
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            os.chmod(partial_path, 0o644)
+            os.rename(partial_path, final)
+            fsync_dir(os.path.dirname(final))
+        except BaseException:
+            if own_temp:
+                _unlink_quietly(partial_path)
+            raise
+        return True
+
+    def _receive(self, desc: Dict[str, Any], opener: BlobOpener, partial_path: str,
+                 retries: int, backoff: float, progress: Optional[Callable[[int], None]]) -> None:
+        digest, size = desc["digest"], desc.get("size", -1)
+        what = "blob %s" % digest
+        digester = Digester(digest)
+        with open(partial_path, "ab+") as out:
+            out.seek(0)
+            for chunk in iter(lambda: out.read(CHUNK), b""):
+                digester.update(chunk)
+            if 0 <= size < digester.size:
+                out.truncate(0)
+                digester = Digester(digest)
+            attempt = 0
+            while True:
+                try:
+                    stream, start = opener(digester.size)
+                    try:
+                        if start != digester.size:
+                            if start != 0:
+                                raise TransientError("%s: resumed at %d instead of %d" % (what, start, digester.size))
+                            out.seek(0)
+                            out.truncate(0)
+                            digester = Digester(digest)
+                        out.seek(0, os.SEEK_END)
+                        self._copy(stream, out, digester, size, what, progress)
+                    finally:
+                        stream.close()
+                    break
+                except TransientError:
+                    attempt += 1
+                    if attempt > retries:
+                        raise
+                    out.flush()
+                    time.sleep(min(backoff * (2 ** (attempt - 1)), 8.0))
+            out.flush()
+            os.fsync(out.fileno())
+        try:
+            digester.verify(what, size)
+        except DigestMismatchError:
+            _unlink_quietly(partial_path)
+            raise
+
+    @staticmethod
+    def _copy(stream: BinaryIO, out: BinaryIO, digester: Digester, size: int, what: str,
+              progress: Optional[Callable[[int], None]]) -> None:
+        while True:
+            chunk = stream.read(CHUNK)
+            if not chunk:
+                return
+            if 0 <= size < digester.size + len(chunk):
+                raise DigestMismatchError("%s: more data than the expected %d bytes" % (what, size))
+            digester.update(chunk)
+            out.write(chunk)
+            if progress:
+                progress(len(chunk))
+
+    def blob_digests(self) -> Iterator[str]:
+        blobs = os.path.join(self.root, "blobs")
+        for algorithm in sorted(os.listdir(blobs)) if os.path.isdir(blobs) else ():
+            directory = os.path.join(blobs, algorithm)
+            if not os.path.isdir(directory):
+                continue
+            for name in os.listdir(directory):
+                digest = "%s:%s" % (algorithm, name)
+                try:
+                    parse_digest(digest)
+                except Exception:
+                    continue
+                yield digest
+
+    def remove_blob(self, digest: str) -> None:
+        _unlink_quietly(self.blob_path(digest))
+
+    # -- index ----------------------------------------------------------------------
+    @property
+    def index_path(self) -> str:
+        return os.path.join(self.root, "index.json")
+
+    def read_index(self) -> Dict[str, Any]:
+        try:
+            with open(self.index_path, "rb") as handle:
+                index = json.load(handle)
+        except FileNotFoundError:
+            return empty_index()
+        except ValueError as err:
+            raise StoreError("%s is not valid JSON: %s" % (self.index_path, err))
+        if not isinstance(index, dict) or not isinstance(index.get("manifests", []), list):
+            raise StoreError("%s is not an OCI index" % self.index_path)
+        index.setdefault("manifests", [])
+        return index
+
+    def write_index(self, index: Dict[str, Any]) -> None:
+        data = json.dumps(index, indent=None, separators=(",", ":"), sort_keys=False).encode()
+        atomic_write(self.index_path, data, 0o644)
+
+    def entries(self) -> List[Dict[str, Any]]:
+        return list(self.read_index()["manifests"])
+
+    def find(self, ref_name: str) -> Optional[Dict[str, Any]]:
+        for desc in self.read_index()["manifests"]:
+            if (desc.get("annotations") or {}).get(REF_NAME) == ref_name:
+                return desc
+        return None
+
+    def put_ref(self, ref_name: Optional[str], desc: Dict[str, Any]) -> bool:
+        """Point ``ref_name`` at ``desc`` (replacing what it named). Returns True if index.json changed."""
+        index = self.read_index()
+        entry = dict(desc)
+        annotations = dict(entry.get("annotations") or {})
+        if ref_name:
+            annotations[REF_NAME] = ref_name
+        if annotations:
+            entry["annotations"] = annotations
+        if entry in index["manifests"]:
+            return False
+        kept = [d for d in index["manifests"]
+                if not (ref_name and (d.get("annotations") or {}).get(REF_NAME) == ref_name)]
+        index["manifests"] = kept + [entry]
+        self.write_index(index)
+        return True
+
+    def remove_ref(self, ref_name: str) -> Optional[Dict[str, Any]]:
+        index = self.read_index()
+        removed = None
+        kept = []
+        for desc in index["manifests"]:
+            if (desc.get("annotations") or {}).get(REF_NAME) == ref_name:
+                removed = desc
+            else:
+                kept.append(desc)
+        if removed is not None:
+            index["manifests"] = kept
+            self.write_index(index)
+        return removed
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass

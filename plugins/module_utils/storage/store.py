@@ -1,0 +1,231 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The shared content store: an OCI image layout plus locks, resumable downloads and checks.
+
+Layout under ``root`` (0700):
+
+- ``oci-layout``, ``index.json``, ``blobs/sha256/``: a valid OCI image layout. Each local
+  image is an index.json entry annotated with ``org.opencontainers.image.ref.name`` =
+  its full normalised reference, so ``skopeo inspect oci:ROOT:REF`` works on the store.
+- ``tmp/``: partial downloads (``<alg>-<hex>.partial``, resumed by the next run) and temps.
+- ``locks/``: lock files. ``index.lock`` serialises index.json writers; ``blob-<hex>.lock``
+  makes two processes that want the same blob download it once; ``gc.lock`` is held shared
+  by every writer and exclusively by garbage collection, so GC never deletes a blob that a
+  writer has fetched but not yet referenced.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import time
+from typing import Any, Dict, Iterator, List, Optional, Set
+
+import filelock
+
+from ..common.digest import Digester, parse_digest
+from ..common.errors import StoreError, UndockError
+from ..common.fileutil import makedirs_private
+from ..registry.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, parse_manifest
+from .layout import REF_NAME, BlobOpener, OCILayout
+
+DEFAULT_ROOT = "/var/lib/undock"
+DEFAULT_RUN_ROOT = "/run/undock"
+STALE_TEMP_SECONDS = 3600
+STALE_PARTIAL_SECONDS = 7 * 24 * 3600
+
+# Annotations the store adds to its index.json entries.
+SOURCE_DIGEST = "io.undock.source.digest"   # digest the reference resolved to at the source (may be an index)
+SOURCE_REF = "io.undock.source.reference"   # where the image was pulled from, for cross-repository mounts
+MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_TYPES
+
+
+class Store:
+    def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
+        self.root = os.path.abspath(root)
+        self.run_root = run_root
+        self.layout = OCILayout(self.root)
+        self.tmp = os.path.join(self.root, "tmp")
+        self.locks = os.path.join(self.root, "locks")
+        self.layout.tmp_dir = self.tmp
+
+    @classmethod
+    def open(cls, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT, create: bool = True) -> "Store":
+        store = cls(root, run_root)
+        if not os.path.isdir(store.root) or not os.path.exists(os.path.join(store.root, "oci-layout")):
+            if not create:
+                raise StoreError("no store at %s" % store.root)
+            makedirs_private(store.root)
+            os.chmod(store.root, 0o700)
+        for directory in (store.tmp, store.locks):
+            makedirs_private(directory)
+        OCILayout.create(store.root, mode=0o700)
+        store.clean_stale_temporaries()
+        return store
+
+    # -- locks ----------------------------------------------------------------------
+    def index_lock(self) -> filelock.FileLock:
+        return filelock.FileLock(os.path.join(self.locks, "index.lock"))
+
+    def blob_lock(self, digest: str) -> filelock.FileLock:
+        algorithm, hexpart = parse_digest(digest)
+        return filelock.FileLock(os.path.join(self.locks, "blob-%s-%s.lock" % (algorithm, hexpart)))
+
+    @contextlib.contextmanager
+    def _gc_lock(self, shared: bool) -> Iterator[None]:
+        fd = os.open(os.path.join(self.locks, "gc.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def writing(self) -> "contextlib.AbstractContextManager[None]":
+        """Hold while adding content, until it is referenced from index.json."""
+        return self._gc_lock(shared=True)
+
+    # -- content --------------------------------------------------------------------
+    def has_blob(self, digest: str, size: Optional[int] = None) -> bool:
+        return self.layout.has_blob(digest, size)
+
+    def read_blob(self, digest: str) -> bytes:
+        return self.layout.read_blob(digest)
+
+    def open_blob(self, digest: str):
+        return self.layout.open_blob(digest)
+
+    def partial_path(self, digest: str) -> str:
+        algorithm, hexpart = parse_digest(digest)
+        return os.path.join(self.tmp, "%s-%s.partial" % (algorithm, hexpart))
+
+    def ingest_blob(self, desc: Dict[str, Any], opener: BlobOpener, **kwargs: Any) -> bool:
+        """Download a blob once even if several processes want it. Returns True if it was fetched."""
+        if self.layout.has_blob(desc["digest"], desc.get("size")):
+            return False
+        with self.blob_lock(desc["digest"]):
+            return self.layout.ingest_blob(desc, opener, partial_path=self.partial_path(desc["digest"]), **kwargs)
+
+    def write_blob(self, data: bytes, digest: Optional[str] = None) -> str:
+        return self.layout.write_blob(data, digest)
+
+    # -- names ----------------------------------------------------------------------
+    def lookup(self, ref_name: str) -> Optional[Dict[str, Any]]:
+        return self.layout.find(ref_name)
+
+    def images(self) -> List[Dict[str, Any]]:
+        return [d for d in self.layout.entries() if (d.get("annotations") or {}).get(REF_NAME)]
+
+    def tag(self, ref_name: str, desc: Dict[str, Any]) -> bool:
+        """Name an image whose blobs are all present. Returns True if the store changed."""
+        with self.index_lock():
+            return self.layout.put_ref(ref_name, desc)
+
+    def untag(self, ref_name: str) -> Optional[Dict[str, Any]]:
+        with self.index_lock():
+            return self.layout.remove_ref(ref_name)
+
+    # -- reachability, GC and checks -------------------------------------------------
+    def referenced_blobs(self, descs: Optional[List[Dict[str, Any]]] = None) -> Set[str]:
+        """Every blob reachable from ``descs`` (default: all index.json entries)."""
+        seen: Set[str] = set()
+        pending = list(self.layout.entries() if descs is None else descs)
+        while pending:
+            desc = pending.pop()
+            digest = desc.get("digest")
+            if not digest or digest in seen:
+                continue
+            seen.add(digest)
+            if desc.get("mediaType") in MANIFEST_TYPES and self.layout.has_blob(digest):
+                try:
+                    manifest = parse_manifest(self.layout.read_blob(digest), desc["mediaType"], digest)
+                except UndockError:
+                    continue
+                pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
+        return seen
+
+    def collect_garbage(self, dry_run: bool = False) -> Dict[str, int]:
+        """Remove blobs no index.json entry reaches. Returns counts and bytes freed."""
+        freed = {"blobs": 0, "bytes": 0}
+        with self._gc_lock(shared=False), self.index_lock():
+            keep = self.referenced_blobs()
+            for digest in list(self.layout.blob_digests()):
+                if digest in keep:
+                    continue
+                path = self.layout.blob_path(digest)
+                try:
+                    freed["bytes"] += os.lstat(path).st_size
+                except FileNotFoundError:
+                    continue
+                freed["blobs"] += 1
+                if not dry_run:
+                    self.layout.remove_blob(digest)
+        return freed
+
+    def check(self, ref_names: Optional[List[str]] = None) -> List[str]:
+        """Verify every named image's manifest, config and layers. Returns the problems found."""
+        problems: List[str] = []
+        entries = self.images()
+        if ref_names is not None:
+            entries = [d for d in entries if d["annotations"][REF_NAME] in ref_names]
+        verified: Set[str] = set()
+        for entry in entries:
+            name = entry["annotations"][REF_NAME]
+            pending = [entry]
+            while pending:
+                desc = pending.pop()
+                digest = desc["digest"]
+                if digest in verified:
+                    continue
+                try:
+                    if desc.get("mediaType") in MANIFEST_TYPES:
+                        manifest = parse_manifest(self.layout.read_blob(digest), desc["mediaType"], digest)
+                        pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
+                    else:
+                        self._verify_blob(desc)
+                    verified.add(digest)
+                except UndockError as err:
+                    problems.append("%s: %s" % (name, err))
+        return problems
+
+    def _verify_blob(self, desc: Dict[str, Any]) -> None:
+        digester = Digester(desc["digest"])
+        with self.layout.open_blob(desc["digest"]) as handle:
+            for chunk in iter(lambda: handle.read(1024 * 1024), b""):
+                digester.update(chunk)
+        digester.verify("blob %s" % desc["digest"], desc.get("size"))
+
+    def clean_stale_temporaries(self, now: Optional[float] = None) -> int:
+        """Remove temps left by killed processes. Partials nobody is downloading are kept
+        for a week so an interrupted pull resumes; plain temps go after an hour."""
+        now = now or time.time()
+        removed = 0
+        for directory in (self.tmp, os.path.join(self.root, "blobs", "sha256")):
+            try:
+                names = os.listdir(directory)
+            except FileNotFoundError:
+                continue
+            for name in names:
+                path = os.path.join(directory, name)
+                if name.endswith(".partial"):
+                    limit = STALE_PARTIAL_SECONDS
+                elif name.startswith(".tmp-"):
+                    limit = STALE_TEMP_SECONDS
+                else:
+                    continue
+                try:
+                    if now - os.lstat(path).st_mtime > limit:
+                        os.unlink(path)
+                        removed += 1
+                except FileNotFoundError:
+                    pass
+        return removed
+
+    def describe(self) -> str:
+        return "store %s" % self.root
+
+
+def json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()
