@@ -80,7 +80,7 @@ class TokenCache:
 
     def put(self, key: Tuple[str, str, Tuple[str, ...], str], token: str, expires_in: float) -> None:
         with self._lock:
-            self._tokens[key] = (token, time.time() + max(expires_in, 10))
+            self._tokens[key] = (token, time.time() + expires_in)
             self.fetches += 1
 
 

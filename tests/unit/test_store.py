@@ -1,0 +1,134 @@
+from __future__ import annotations
+
+import io
+import json
+import os
+import stat
+
+import pytest
+
+from ansible_collections.undock.oci.plugins.module_utils.common.digest import sha256_digest
+from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
+    DigestMismatchError, StoreError, TransientError)
+from ansible_collections.undock.oci.plugins.module_utils.registry import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.storage.layout import OCILayout
+from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
+
+
+def put_image(store, name, layer=b"layer-bytes"):
+    config = json.dumps({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}).encode()
+    store.write_blob(layer)
+    store.write_blob(config)
+    doc = {"schemaVersion": 2, "mediaType": m.OCI_MANIFEST,
+           "config": {"mediaType": m.OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
+           "layers": [{"mediaType": m.OCI_LAYER, "digest": sha256_digest(layer), "size": len(layer)}]}
+    raw = json.dumps(doc).encode()
+    store.write_blob(raw)
+    desc = {"mediaType": m.OCI_MANIFEST, "digest": sha256_digest(raw), "size": len(raw)}
+    assert store.tag(name, desc)
+    return desc
+
+
+def opener_for(data, fail_after=None, calls=None):
+    def opener(offset):
+        if calls is not None:
+            calls.append(offset)
+        chunk = data[offset:]
+        if fail_after is not None and len(calls or []) == 1:
+            class Cut(io.BytesIO):
+                def read(self, n=-1):
+                    got = super().read(min(n, fail_after) if n and n > 0 else fail_after)
+                    if not got:
+                        raise TransientError("cut")
+                    return got
+            return Cut(chunk[:fail_after]), offset
+        return io.BytesIO(chunk), offset
+    return opener
+
+
+def test_store_is_private_oci_layout(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    assert stat.S_IMODE(os.stat(store.root).st_mode) == 0o700
+    assert json.load(open(os.path.join(store.root, "oci-layout"))) == {"imageLayoutVersion": "1.0.0"}
+    OCILayout.open(store.root)
+    assert store.images() == []
+
+
+def test_tag_is_idempotent_and_check_finds_corruption(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    desc = put_image(store, "example.com/a:1")
+    assert not store.tag("example.com/a:1", desc)
+    assert store.check() == []
+    layer = sha256_digest(b"layer-bytes")
+    with open(store.layout.blob_path(layer), "wb") as handle:
+        handle.write(b"tampered")
+    problems = store.check()
+    assert len(problems) == 1 and "example.com/a:1" in problems[0] and layer in problems[0]
+
+
+def test_ingest_resumes_after_cut_and_verifies(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    data = os.urandom(3 * 1024 * 1024 + 5)
+    desc = {"digest": sha256_digest(data), "size": len(data)}
+    calls = []
+    assert store.ingest_blob(desc, opener_for(data, fail_after=1024 * 1024, calls=calls), backoff=0)
+    assert calls[0] == 0 and calls[1] > 0  # the second request resumed from where the first stopped
+    assert store.layout.read_blob(desc["digest"]) == data
+    assert not store.ingest_blob(desc, opener_for(data))  # present: skipped
+
+
+def test_partial_survives_and_is_resumed_by_next_run(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    data = os.urandom(2 * 1024 * 1024)
+    desc = {"digest": sha256_digest(data), "size": len(data)}
+    with open(store.partial_path(desc["digest"]), "wb") as handle:
+        handle.write(data[:1500000])
+    calls = []
+    store.ingest_blob(desc, opener_for(data, calls=calls))
+    assert calls == [1500000]
+    assert not os.path.exists(store.partial_path(desc["digest"]))
+
+
+def test_bad_content_never_gets_a_name(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    data = b"x" * 100
+    desc = {"digest": sha256_digest(b"y" * 100), "size": 100}
+    with pytest.raises(DigestMismatchError):
+        store.ingest_blob(desc, opener_for(data))
+    assert not store.has_blob(desc["digest"])
+    assert not os.path.exists(store.partial_path(desc["digest"]))
+    with pytest.raises(DigestMismatchError, match="more data"):
+        store.ingest_blob({"digest": desc["digest"], "size": 10}, opener_for(data))
+
+
+def test_garbage_collection_keeps_shared_blobs(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    put_image(store, "example.com/a:1")
+    put_image(store, "example.com/b:1", layer=b"other")
+    store.untag("example.com/b:1")
+    freed = store.collect_garbage()
+    assert freed["blobs"] == 2  # b's layer and manifest; the config is shared with a
+    assert store.check() == []
+    store.untag("example.com/a:1")
+    store.collect_garbage()
+    assert list(store.layout.blob_digests()) == []
+
+
+def test_stale_temporaries_cleaned(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    temp = os.path.join(store.tmp, ".tmp-abc")
+    partial = store.partial_path("sha256:" + "b" * 64)
+    for path in (temp, partial):
+        open(path, "w").close()
+        os.utime(path, (1, 1))
+    fresh = os.path.join(store.tmp, ".tmp-new")
+    open(fresh, "w").close()
+    assert store.clean_stale_temporaries() == 2
+    assert os.path.exists(fresh)
+
+
+def test_open_requires_layout(tmp_path):
+    with pytest.raises(StoreError):
+        Store.open(str(tmp_path / "missing"), create=False)
+    with pytest.raises(StoreError):
+        OCILayout.open(str(tmp_path))
