@@ -31,8 +31,13 @@ def _collection_path() -> str:
 
 
 COLLECTIONS_PATH = _collection_path()
-if COLLECTIONS_PATH not in sys.path:
-    sys.path.insert(0, COLLECTIONS_PATH)
+TESTS = os.path.join(REPO, "tests")
+for _path in (COLLECTIONS_PATH, TESTS):
+    if _path not in sys.path:
+        sys.path.insert(0, _path)
+
+# One set of session registries for the whole run (tests/harness/fixtures.py).
+pytest_plugins = ["harness.fixtures"]
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", COLLECTIONS_PATH)
 
 _LAYERS = ("unit", "integration", "interop", "security")
