@@ -89,7 +89,7 @@ TOKENS = TokenCache()
 
 def fetch_bearer_token(session: Any, challenge: Challenge, scopes: List[str], username: Optional[str],
                        password: Optional[str], host: str, timeout: Any,
-                       cache: TokenCache = TOKENS) -> str:
+                       cache: TokenCache = TOKENS, tls_args: Optional[Dict[str, Any]] = None) -> str:
     """Get a token for ``scopes`` from the challenge's realm (Docker token auth spec)."""
     realm = challenge.realm
     if not realm.startswith(("https://", "http://")):
@@ -109,7 +109,7 @@ def fetch_bearer_token(session: Any, challenge: Challenge, scopes: List[str], us
         headers["Authorization"] = basic_header(username, password or "")
     import requests  # local: keeps this module importable for pure parsing tests
     try:
-        response = session.get(realm, params=params, headers=headers, timeout=timeout)
+        response = session.get(realm, params=params, headers=headers, timeout=timeout, **(tls_args or {}))
     except requests.exceptions.SSLError as err:
         raise AuthenticationError("TLS error talking to the token service of %s (%s): %s"
                                   % (host, realm.split("?")[0], _short(err)))

@@ -9,6 +9,7 @@ and with it the connection pool and the Authorization headers already earned.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
@@ -51,6 +52,9 @@ class RegistryTransport:
         adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        # Passed on every call: a session-level setting loses to $REQUESTS_CA_BUNDLE,
+        # and a task's ca_cert must win over the environment.
+        self._tls_args = {"verify": self.verify, "cert": self.cert}
         self._scheme: Optional[str] = None
         self._auth: Dict[Tuple[str, ...], str] = {}
         self._lock = threading.Lock()
@@ -72,7 +76,7 @@ class RegistryTransport:
             return "https"
         # Like containers/image: an insecure registry is tried over TLS (unverified) first.
         try:
-            self.session.get("https://%s/v2/" % self.host, timeout=(5.0, 10.0))
+            self.session.get("https://%s/v2/" % self.host, timeout=(5.0, 10.0), **self._tls_args)
             return "https"
         except (requests.exceptions.SSLError, requests.exceptions.ConnectionError):
             return "http"
@@ -105,7 +109,7 @@ class RegistryTransport:
             try:
                 response = self.session.request(method, self.url(path), headers=request_headers, data=body,
                                                 stream=stream, timeout=self.timeout,
-                                                allow_redirects=allow_redirects)
+                                                allow_redirects=allow_redirects, **self._tls_args)
             except requests.exceptions.SSLError as err:
                 raise TLSError(self._tls_message(err))
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
@@ -144,7 +148,7 @@ class RegistryTransport:
         basic = next((c for c in challenges if c.scheme == "basic"), None)
         if bearer is not None:
             token = fetch_bearer_token(self.session, bearer, scopes, self.username, self.password,
-                                       self.host, self.timeout)
+                                       self.host, self.timeout, tls_args=self._tls_args)
             header = "Bearer " + token
         elif basic is not None:
             if self.username is None:
@@ -183,11 +187,12 @@ class RegistryTransport:
 
 
 def _error_body(response: requests.Response) -> Tuple[Optional[str], Optional[str]]:
+    """The first distribution-spec error code and message, if the body has one."""
     try:
-        errors = response.json().get("errors") or []
-    except (ValueError, AttributeError):
+        errors = json.loads(response.content[:65536].decode("utf-8")).get("errors") or []
+    except Exception:  # a body that is cut, not JSON, or not the expected shape says nothing
         return None, None
-    if not errors or not isinstance(errors[0], dict):
+    if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return None, None
     first = errors[0]
     return first.get("code"), first.get("message")

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Registry connection options, shared by every module that talks to a registry.
+    DOCUMENTATION = r"""
+options:
+  username:
+    description:
+      - User name for the registry.
+      - Overrides credentials found in the auth files.
+    type: str
+  password:
+    description:
+      - Password or token for O(username). Never logged or returned.
+    type: str
+  auth_file:
+    description:
+      - Path of an C(auth.json) (or Docker C(config.json)) to read credentials from.
+      - Without it, the containers auth.json lookup chain is used
+        (C($REGISTRY_AUTH_FILE), C($XDG_RUNTIME_DIR/containers/auth.json),
+        C(~/.config/containers/auth.json), C($DOCKER_CONFIG/config.json), C(~/.docker/config.json)).
+    type: path
+  validate_certs:
+    description:
+      - Verify the registry's TLS certificate.
+      - When V(false), plain HTTP is also allowed, as with C(--tls-verify=false) in podman and skopeo.
+      - When unset, the C(insecure) setting of C(registries.conf) decides, and certificates are verified otherwise.
+    type: bool
+    aliases: [tls_verify]
+  ca_cert:
+    description:
+      - PEM file of CA certificates to trust for the registry, in addition to
+        C(/etc/containers/certs.d/HOST/*.crt).
+    type: path
+  client_cert:
+    description:
+      - PEM client certificate for TLS client authentication. Requires O(client_key).
+    type: path
+  client_key:
+    description:
+      - PEM private key of O(client_cert).
+    type: path
+  registries_conf:
+    description:
+      - Path of C(registries.conf) to use instead of C(/etc/containers/registries.conf)
+        (and the C(registries.conf.d) directory beside it).
+    type: path
+"""
+
+    STORAGE = r"""
+options:
+  storage_root:
+    description:
+      - Root of the local content store, an OCI image layout shared by every module of this collection.
+    type: path
+    default: /var/lib/undock
+"""

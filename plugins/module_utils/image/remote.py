@@ -1,0 +1,77 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Images in a registry repository, as a copy source and destination."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+from ..registry.client import RegistryClient
+from ..registry.manifest import Manifest
+from ..registry.reference import Reference
+from ..storage.layout import BlobOpener
+from .interfaces import ImageDestination, ImageSource
+
+
+class RegistryImageSource(ImageSource):
+    def __init__(self, client: RegistryClient, reference: Reference):
+        self.client = client
+        self.reference = reference
+        self.origin = reference
+        self._top: Optional[Manifest] = None
+
+    def describe(self) -> str:
+        return str(self.reference)
+
+    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+        if digest is not None:
+            return self.client.get_manifest(digest)
+        if self._top is None:
+            self._top = self.client.get_manifest(self.reference.manifest_reference)
+        return self._top
+
+    def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
+        return self.client.blob_opener(desc)
+
+    def head(self) -> Optional[Dict[str, Any]]:
+        """The descriptor the reference currently resolves to, without fetching the body."""
+        return self.client.head_manifest(self.reference.manifest_reference)
+
+
+class RegistryImageDestination(ImageDestination):
+    """Pushes blobs (mounting from the source's repository when on the same registry), then the manifest."""
+
+    def __init__(self, client: RegistryClient, reference: Reference, chunk_size: Optional[int] = None):
+        self.client = client
+        self.reference = reference
+        self.chunk_size = chunk_size
+        self.mounted = []  # type: list
+
+    def describe(self) -> str:
+        return str(self.reference)
+
+    def has_blob(self, desc: Dict[str, Any]) -> bool:
+        return self.client.blob_size(desc["digest"]) is not None
+
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
+        origin = source.origin
+        if origin is not None and origin.registry == self.reference.registry \
+                and origin.repository != self.reference.repository:
+            if self.client.mount_blob(desc["digest"], origin.repository):
+                self.mounted.append(desc["digest"])
+                return True
+        self.client.upload_blob(desc, lambda: source.open_file(desc), chunk_size=self.chunk_size)
+        return True
+
+    def put_manifest(self, manifest: Manifest) -> None:
+        pass  # the manifest goes up in commit: it names the image at the same time
+
+    def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
+               platform: Optional[Dict[str, str]] = None) -> bool:
+        target = self.reference.tag or manifest.digest
+        current = self.client.head_manifest(target)
+        if current is not None and current["digest"] == manifest.digest:
+            return False
+        self.client.put_manifest(target, manifest)
+        return True

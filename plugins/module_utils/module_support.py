@@ -1,0 +1,36 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs and option translation shared by the modules (the only Ansible-aware glue)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict
+
+from .registry.config import RegistryOptions
+from .registry.context import RegistryContext
+
+REGISTRY_ARGS: Dict[str, Any] = dict(
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
+    auth_file=dict(type="path"),
+    validate_certs=dict(type="bool", aliases=["tls_verify"]),
+    ca_cert=dict(type="path"),
+    client_cert=dict(type="path"),
+    client_key=dict(type="path"),
+    registries_conf=dict(type="path"),
+)
+
+STORAGE_ARGS: Dict[str, Any] = dict(
+    storage_root=dict(type="path", default="/var/lib/undock"),
+)
+
+
+def registry_context(params: Dict[str, Any]) -> RegistryContext:
+    conf = params.get("registries_conf")
+    options = RegistryOptions(
+        username=params.get("username"), password=params.get("password"), auth_file=params.get("auth_file"),
+        validate_certs=params.get("validate_certs"), ca_cert=params.get("ca_cert"),
+        client_cert=params.get("client_cert"), client_key=params.get("client_key"),
+        registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None)
+    return RegistryContext(options)

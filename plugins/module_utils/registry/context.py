@@ -1,0 +1,87 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Everything one run knows about registries: the configuration files, the per-task options
+that override them, and one transport per host (so connections and tokens are reused)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
+from .client import RegistryClient
+from .config import AuthStore, Credentials, RegistriesConfig, RegistryOptions, resolve_tls
+from .reference import Reference
+from .transport import RegistryTransport
+
+
+class RegistryContext:
+    def __init__(self, options: Optional[RegistryOptions] = None, registries: Optional[RegistriesConfig] = None,
+                 auths: Optional[AuthStore] = None):
+        self.options = options or RegistryOptions()
+        self.registries = registries if registries is not None else RegistriesConfig.load(
+            conf_path=self.options.registries_conf, conf_dir=self.options.registries_conf_dir)
+        self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file)
+        self._transports: Dict[Tuple[str, bool], RegistryTransport] = {}
+        self._lock = threading.Lock()
+
+    # -- names ----------------------------------------------------------------------
+    def short_name_candidates(self, ref: Reference) -> List[Reference]:
+        return self.registries.resolve_short_name(ref)
+
+    def push_reference(self, ref: Reference) -> Reference:
+        return self.registries.push_target(ref).reference
+
+    # -- connections ----------------------------------------------------------------
+    def credentials(self, ref: Reference) -> Optional[Credentials]:
+        return self.options.credentials_for(ref, self.auths)
+
+    def transport(self, ref: Reference, insecure: bool = False) -> RegistryTransport:
+        key = (ref.registry, insecure)
+        with self._lock:
+            transport = self._transports.get(key)
+            if transport is None:
+                tls = resolve_tls(ref.registry, self.options, config=self.registries, insecure=insecure)
+                transport = RegistryTransport(ref.registry, tls=tls, credentials=self.credentials(ref))
+                self._transports[key] = transport
+        return transport
+
+    def client(self, ref: Reference, push: bool = False, insecure: Optional[bool] = None) -> RegistryClient:
+        if insecure is None:
+            insecure = self.registries.is_insecure(ref.registry)
+        return RegistryClient(self.transport(ref, insecure), ref.repository, push=push)
+
+    def pull_source(self, ref: Reference) -> Any:
+        """A registry source for ``ref`` whose manifest answered: short-name candidates in
+        order, each through its mirrors then its location. Errors name every place tried."""
+        from ..image.remote import RegistryImageSource
+        tried: List[str] = []
+        last_error: Optional[UndockError] = None
+        for candidate in self.short_name_candidates(ref):
+            for location in self.registries.pull_sources(candidate):
+                source = RegistryImageSource(self.client(location.reference, insecure=location.insecure),
+                                             location.reference)
+                try:
+                    source.get_manifest()
+                    return source
+                except (NotFoundError, TransientError) as err:
+                    tried.append(str(location.reference))
+                    last_error = err
+                    continue
+                except RegistryError as err:
+                    if location.mirror:
+                        tried.append(str(location.reference))
+                        last_error = err
+                        continue
+                    raise
+        if isinstance(last_error, NotFoundError):
+            raise NotFoundError("image %s not found (tried %s): %s" % (ref, ", ".join(tried), last_error),
+                                status=404)
+        if last_error is not None:
+            raise last_error
+        raise RegistryError("no registry to pull %s from" % ref)
+
+
+__all__ = ["RegistryContext", "RegistryOptions"]

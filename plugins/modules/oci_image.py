@@ -1,0 +1,233 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oci_image
+short_description: Pull, load, push, export and remove OCI images with no container engine
+version_added: 0.1.0
+description:
+  - Manages images in the local content store of this collection, an OCI image layout at O(storage_root)
+    that C(skopeo) and C(umoci) can read.
+  - Talks to registries with its own Python engine. No podman, docker, skopeo or daemon is needed on the target.
+  - Reads C(registries.conf), C(auth.json) and C(certs.d) like podman and skopeo do; per-task options override them.
+    See the collection's C(docs/configuration.md).
+  - Manifests are stored byte for byte as pulled, so digests and signatures keep working.
+options:
+  name:
+    description:
+      - Image reference, for example V(busybox), V(quay.io/org/app:1.2) or V(registry:5000/app@sha256:...).
+      - Short names are resolved through C(unqualified-search-registries), else C(docker.io).
+      - The image is stored under its full normalised reference.
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes the image present in the store (pulling or loading it per O(pull) and O(source)).
+      - V(absent) removes the name from the store, and the blobs no other image uses.
+    type: str
+    choices: [present, absent]
+    default: present
+  pull:
+    description:
+      - V(missing) pulls only when the image is not in the store.
+      - V(newer) checks the registry and pulls if its digest differs; if the registry cannot be reached,
+        the local image is kept with a warning.
+      - V(always) checks the registry and pulls if its digest differs; errors fail the task.
+      - V(never) uses the local image and fails if it is missing.
+      - An unchanged digest reports RV(ignore:changed=false) whatever the policy.
+    type: str
+    choices: [missing, newer, always, never]
+    default: missing
+  platform:
+    description:
+      - Platform to select from a multi-platform image, as V(os/arch[/variant]) or V(arch), for example
+        V(linux/arm64). Defaults to the managed host's platform.
+    type: str
+  source:
+    description:
+      - Copy the image from here instead of from the registry O(name) points to, and store it as O(name).
+      - A registry reference (optionally prefixed V(docker://)), V(oci:DIR[:REF]),
+        V(oci-archive:FILE[:REF]) or V(docker-archive:FILE[:REF]).
+    type: str
+  push:
+    description:
+      - Make the registry's O(name) match the local image, uploading only missing blobs.
+      - A no-op when the registry already has the same manifest digest.
+    type: bool
+    default: false
+  export_to:
+    description:
+      - Also write the image to V(oci:DIR:REF), V(oci-archive:FILE:REF) or V(docker-archive:FILE:REF).
+      - A no-op when the target already holds the same manifest digest.
+    type: str
+  force:
+    description:
+      - With O(state=absent), remove the image even if it is in use.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - undock.oci.registry
+  - undock.oci.registry.storage
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is written, neither to the store nor to a registry; only read-only requests are made.
+  diff_mode:
+    support: full
+    description: Shows the image digest before and after.
+author:
+  - undock.oci developers
+"""
+
+EXAMPLES = r"""
+- name: Pull an image if it is missing
+  undock.oci.oci_image:
+    name: docker.io/library/busybox:1.36
+
+- name: Follow a moving tag
+  undock.oci.oci_image:
+    name: quay.io/org/app:stable
+    pull: newer
+
+- name: Pull the arm64 image of a multi-platform tag
+  undock.oci.oci_image:
+    name: registry.example.com/app:1.0
+    platform: linux/arm64
+
+- name: Load an image from an OCI layout and push it to a private registry
+  undock.oci.oci_image:
+    name: registry.example.com:5000/team/app:1.0
+    source: oci:/srv/build/layout:app
+    push: true
+    username: ci
+    password: "{{ registry_password }}"
+    ca_cert: /etc/pki/registry-ca.pem
+
+- name: Export an image as a docker-archive for an air-gapped site
+  undock.oci.oci_image:
+    name: docker.io/library/busybox:1.36
+    export_to: docker-archive:/srv/export/busybox.tar:busybox:1.36
+
+- name: Remove an image
+  undock.oci.oci_image:
+    name: docker.io/library/busybox:1.36
+    state: absent
+
+- name: Use one store for every module of the collection
+  module_defaults:
+    group/undock.oci.oci:
+      storage_root: /srv/undock
+  block:
+    - undock.oci.oci_image:
+        name: docker.io/library/alpine:3.20
+"""
+
+RETURN = r"""
+image:
+  description: The image after the task (with O(state=absent), the image that was removed, if any).
+  returned: when state is present
+  type: dict
+  contains:
+    name:
+      description: Full normalised reference the image is stored under.
+      type: str
+      sample: docker.io/library/busybox:1.36
+    digest:
+      description: Manifest digest of the single-platform image.
+      type: str
+      sample: sha256:3fbc632167424a6d997e74f52b878d7cc478225cffac6bc977eedfe51c7f4e79
+    id:
+      description: Image ID, the digest of its config.
+      type: str
+    media_type:
+      description: Media type of the manifest.
+      type: str
+      sample: application/vnd.oci.image.manifest.v1+json
+    source_digest:
+      description: Digest the reference resolved to at its source; the index digest for a multi-platform image.
+      type: str
+    platform:
+      description: Platform of the image, C(os/architecture[/variant]).
+      type: str
+      sample: linux/amd64
+    size:
+      description: Bytes of manifest, config and (compressed) layers.
+      type: int
+    layers:
+      description: Layer digests, base first.
+      type: list
+      elements: str
+    config:
+      description: The C(config) section of the image config (Env, Cmd, Entrypoint, Labels...).
+      type: dict
+    created:
+      description: Creation time from the image config.
+      type: str
+    labels:
+      description: Image labels.
+      type: dict
+actions:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["pulled docker.io/library/busybox:1.36 from docker.io/library/busybox:1.36 (sha256:..., 1 blobs, 2125320 bytes)"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils.common.errors import UndockError
+from ..module_utils.image.ops import ImageService, Outcome
+from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, registry_context
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="present", choices=["present", "absent"]),
+            pull=dict(type="str", default="missing", choices=["missing", "newer", "always", "never"]),
+            platform=dict(type="str"),
+            source=dict(type="str"),
+            push=dict(type="bool", default=False),
+            export_to=dict(type="str"),
+            force=dict(type="bool", default=False),
+            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
+        ),
+        required_together=[("client_cert", "client_key")],
+        mutually_exclusive=[],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode)
+        if params["state"] == "absent":
+            outcome = service.absent(params["name"], force=params["force"])
+        else:
+            outcome = service.present(params["name"], pull=params["pull"], platform=params["platform"],
+                                      source=params["source"])
+            if params["push"]:
+                outcome.merge(service.push(params["name"]))
+            if params["export_to"]:
+                outcome.merge(service.export(params["name"], params["export_to"]))
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(**result(outcome))
+
+
+def result(outcome: Outcome) -> dict:
+    out = dict(changed=outcome.changed, actions=outcome.actions,
+               diff=dict(before=outcome.before, after=outcome.after))
+    if outcome.image is not None:
+        out["image"] = outcome.image
+    return out
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oci_image_info
+short_description: Inspect images in the local store or at a registry
+version_added: 0.1.0
+description:
+  - Lists and inspects images in the content store of this collection, and checks that each one is complete
+    and verifies (manifest, config and every layer present, with the right digests).
+  - With O(remote=true), inspects images at their registry without downloading layers, like C(skopeo inspect).
+options:
+  name:
+    description:
+      - Image references to inspect. Without it, every image in the local store.
+      - Local images that do not exist are left out of RV(images).
+    type: list
+    elements: str
+  remote:
+    description:
+      - Inspect at the registry (manifest and config only) instead of in the local store. Requires O(name).
+    type: bool
+    default: false
+  platform:
+    description:
+      - With O(remote=true), the platform to select from a multi-platform image. Defaults to the host's.
+    type: str
+extends_documentation_fragment:
+  - undock.oci.registry
+  - undock.oci.registry.storage
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads.
+  diff_mode:
+    support: none
+author:
+  - undock.oci developers
+"""
+
+EXAMPLES = r"""
+- name: List every local image
+  undock.oci.oci_image_info:
+  register: local
+
+- name: Inspect one image at its registry without pulling it
+  undock.oci.oci_image_info:
+    name: quay.io/org/app:stable
+    remote: true
+  register: remote
+
+- name: Fail if a local image does not verify
+  ansible.builtin.assert:
+    that: local.images | rejectattr('consistent') | list | length == 0
+"""
+
+RETURN = r"""
+images:
+  description: One entry per image found.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name:
+      description: Full normalised reference (for remote images, the location actually read).
+      type: str
+    digest:
+      description: Manifest digest.
+      type: str
+    id:
+      description: Config digest.
+      type: str
+    media_type:
+      description: Manifest media type.
+      type: str
+    source_digest:
+      description: What the reference resolved to; the index digest for a multi-platform image.
+      type: str
+    platform:
+      description: C(os/architecture[/variant]).
+      type: str
+    size:
+      description: Bytes of manifest, config and layers.
+      type: int
+    layers:
+      description: Layer digests, base first.
+      type: list
+      elements: str
+    config:
+      description: The C(config) section of the image config.
+      type: dict
+    created:
+      description: Creation time.
+      type: str
+    labels:
+      description: Image labels.
+      type: dict
+    consistent:
+      description: Local images only. Whether every blob is present and verifies.
+      type: bool
+    problems:
+      description: Local images only. What the consistency check found wrong.
+      type: list
+      elements: str
+    repo_tags:
+      description: Remote images only. Tags of the repository.
+      type: list
+      elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils.common.errors import UndockError
+from ..module_utils.image.ops import ImageService
+from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, registry_context
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="list", elements="str"),
+            remote=dict(type="bool", default=False),
+            platform=dict(type="str"),
+            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
+        ),
+        required_if=[("remote", True, ("name",))],
+        required_together=[("client_cert", "client_key")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    try:
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=True)
+        if params["remote"]:
+            images = [service.inspect_remote(name, params["platform"]) for name in params["name"]]
+        else:
+            images = service.list_local(params["name"])
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(changed=False, images=images)
+
+
+if __name__ == "__main__":
+    main()

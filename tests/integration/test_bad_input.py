@@ -1,0 +1,179 @@
+"""Bad input against real parts: each a clear error, and a store that checks clean after."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from harness import images as I
+from harness.engine import python_path, service
+
+from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
+    AuthenticationError, DigestMismatchError, InvalidReferenceError, NotFoundError, TLSError)
+
+
+def assert_store_consistent(tmp_path, reg=None):
+    store_root = tmp_path / "store"
+    if store_root.exists():
+        svc = service(tmp_path, reg)
+        assert svc.store().check() == []
+        leftovers = [n for n in os.listdir(store_root / "blobs" / "sha256") if n.startswith(".")]
+        assert leftovers == []
+
+
+def test_malformed_reference(tmp_path, registry):
+    with pytest.raises(InvalidReferenceError, match="invalid reference 'Bad/Name': repository name must be lowercase"):
+        service(tmp_path, registry).present("Bad/Name")
+    assert not (tmp_path / "store").exists()
+
+
+def test_unknown_tag(tmp_path, registry, fixture_images):
+    ref = fixture_images["oci"].ref.rsplit(":", 1)[0] + ":no-such-tag"
+    with pytest.raises(NotFoundError, match="image .*:no-such-tag not found .*MANIFEST_UNKNOWN"):
+        service(tmp_path, registry).present(ref)
+    assert_store_consistent(tmp_path, registry)
+
+
+def test_wrong_password_basic(tmp_path, basic_registry, image_cache):
+    pushed = I.push_oci_image(basic_registry, repo="private/app", cache=image_cache)
+    with pytest.raises(AuthenticationError) as err:
+        service(tmp_path, basic_registry, password="wrong-secret").present(pushed.ref)
+    assert "user %r was refused" % basic_registry.username in str(err.value)
+    assert "wrong-secret" not in str(err.value)
+    assert service(tmp_path, basic_registry).present(pushed.ref).changed
+    assert_store_consistent(tmp_path, basic_registry)
+
+
+def test_token_auth_and_wrong_password(tmp_path, token_registry, image_cache):
+    pushed = I.push_oci_image(token_registry, repo="private/tok", cache=image_cache)
+    with pytest.raises(AuthenticationError, match="refused user") as err:
+        service(tmp_path, token_registry, password="nope-secret").present(pushed.ref)
+    assert "nope-secret" not in str(err.value)
+    issuer = token_registry.issuer
+    issuer.reset()
+    outcome = service(tmp_path, token_registry).present(pushed.ref)
+    assert outcome.changed and outcome.image["digest"] == pushed.digest
+    assert issuer.requests == 1  # one token for the repository, reused for manifest and blobs
+    with pytest.raises(AuthenticationError):  # anonymous: only public/ is readable
+        service(tmp_path / "anon", token_registry, username=None, password=None).present(pushed.ref)
+
+
+def test_self_signed_without_ca_cert(tmp_path, registry_factory, image_cache):
+    reg = registry_factory("tls", selfsigned=True)
+    with pytest.raises(TLSError, match="certificate is not trusted: give ca_cert"):
+        service(tmp_path, reg).present("%s/x/y:1" % reg.host)
+    pushed = I.push_oci_image(reg, repo="x/y", cache=image_cache)
+    assert service(tmp_path, reg, ca_cert=reg.server_cert).present(pushed.ref).changed
+    assert service(tmp_path / "nv", reg, validate_certs=False).present(pushed.ref).changed
+
+
+def test_corrupted_layer_in_registry_storage(tmp_path, registry_factory, image_cache):
+    reg = registry_factory()
+    pushed = I.push_oci_image(reg, repo="corrupt/app", cache=image_cache)
+    layer = pushed.layers[0]
+    path = reg.blob_path("corrupt/app", layer)
+    data = bytearray(open(path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(path, "wb").write(bytes(data))
+    with pytest.raises(DigestMismatchError, match="blob %s: digest .* does not match" % layer):
+        service(tmp_path, reg).present(pushed.ref)
+    svc = service(tmp_path, reg)
+    assert svc.store().lookup(pushed.ref) is None
+    assert not svc.store().has_blob(layer)
+    assert_store_consistent(tmp_path, reg)
+
+
+PULL_SCRIPT = r"""
+import sys, types
+from harness.engine import service
+reg = types.SimpleNamespace(host=sys.argv[2], tls=False, username=None, ca_cert=None)
+outcome = service(sys.argv[1], reg).present(sys.argv[3])
+print("CHANGED" if outcome.changed else "SAME", outcome.actions)
+"""
+
+
+def pull_process(tmp_path, reg, ref):
+    env = dict(os.environ, PYTHONPATH=python_path())
+    return subprocess.Popen([sys.executable, "-c", PULL_SCRIPT, str(tmp_path), reg.host, ref], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_processes_pull_the_same_image(tmp_path, registry_factory, image_cache):
+    reg = registry_factory()
+    pushed = I.push_large_image(reg, repo="race/app", total_size=12 * 1024 * 1024, cache=image_cache)
+    procs = [pull_process(tmp_path, reg, pushed.ref) for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outputs
+    gets = [e for e in reg.access_log() if e[0] == "GET" and "/blobs/" in e[1] and e[2] in (200, 206)]
+    layer_gets = [e for e in gets if any(l.split(":")[1] in e[1] for l in pushed.layers)]
+    assert len(layer_gets) == len(pushed.layers)  # each layer downloaded once in all
+    assert_store_consistent(tmp_path, reg)
+
+
+def test_kill_9_during_pull_then_recover(tmp_path, registry_factory, image_cache):
+    reg = registry_factory()
+    pushed = I.push_large_image(reg, repo="kill/app", total_size=60 * 1024 * 1024, layers=3, cache=image_cache)
+    proc = pull_process(tmp_path, reg, pushed.ref)
+    partial_dir = tmp_path / "store" / "tmp"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        partials = list(partial_dir.glob("*.partial")) if partial_dir.exists() else []
+        if any(p.stat().st_size > 1024 * 1024 for p in partials):
+            break
+        time.sleep(0.01)
+    proc.kill()
+    proc.wait()
+    svc = service(tmp_path, reg)
+    assert svc.store().lookup(pushed.ref) is None
+    assert svc.store().check() == []
+    outcome = service(tmp_path, reg).present(pushed.ref)
+    assert outcome.changed and outcome.image["digest"] == pushed.digest
+    assert_store_consistent(tmp_path, reg)
+
+
+def test_registry_killed_mid_blob_and_restarted(tmp_path, registry_factory, image_cache):
+    reg = registry_factory()
+    pushed = I.push_large_image(reg, repo="flaky/app", total_size=90 * 1024 * 1024, layers=3, cache=image_cache)
+    svc = service(tmp_path, reg)
+    result = {}
+
+    def pull():
+        try:
+            s = service(tmp_path, reg)
+            transport = s.registry.transport(s.local_name(pushed.ref), True)
+            transport.retries = 0
+            result["outcome"] = s.present(pushed.ref)
+        except Exception as err:  # the first run must fail cleanly
+            result["error"] = err
+
+    thread = threading.Thread(target=pull)
+    thread.start()
+    partial_dir = tmp_path / "store" / "tmp"
+    deadline = time.time() + 60
+    while time.time() < deadline and thread.is_alive():
+        partials = list(partial_dir.glob("*.partial")) if partial_dir.exists() else []
+        if any(p.stat().st_size > 2 * 1024 * 1024 for p in partials):
+            break
+        time.sleep(0.005)
+    reg.kill()
+    thread.join(120)
+    assert "error" in result, "the pull finished before the registry died; make the image larger"
+    assert "cannot reach registry" in str(result["error"]) or "interrupted" in str(result["error"])
+    store = svc.store()
+    done_before = [l for l in pushed.layers if store.has_blob(l)]
+    partial_sizes = {p.name: p.stat().st_size for p in partial_dir.glob("*.partial")}
+    assert partial_sizes, "no partial download was kept for resume"
+    reg.restart()
+    log_start = len(reg.access_log())
+    outcome = service(tmp_path, reg).present(pushed.ref)
+    assert outcome.changed and outcome.image["digest"] == pushed.digest
+    later = reg.access_log()[log_start:]
+    for layer in done_before:
+        assert not [e for e in later if e[0] == "GET" and layer.split(":")[1] in e[1]], "re-downloaded " + layer
+    assert any(e[2] == 206 for e in later), "the partial blob was not resumed with Range"
+    assert_store_consistent(tmp_path, reg)
