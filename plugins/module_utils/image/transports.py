@@ -1,0 +1,118 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Image names with a transport, as skopeo spells them, and the sources/destinations they open.
+
+``oci:DIR[:REF]``, ``oci-archive:FILE[:REF]``, ``docker-archive:FILE[:REF]`` are files on
+this host; ``docker://REF`` and a bare reference (``busybox``, ``localhost:5000/a:b``)
+name a registry image, which the caller opens (registry client, auth, policy live
+elsewhere): ``parse_transport`` returns kind ``docker`` and the reference text.
+
+The path ends at the first colon after the transport, as containers/image splits it on
+Unix: ``oci:/srv/layout:busybox:1.36`` is DIR ``/srv/layout`` and REF ``busybox:1.36``.
+So a path cannot contain a colon.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple, Optional
+
+from ..common.errors import InvalidReferenceError
+from .archive import DockerArchiveImageDestination, DockerArchiveImageSource, parse_docker_archive_ref
+from .interfaces import ImageDestination, ImageSource
+from .layout import (LayoutImageDestination, LayoutImageSource, OciArchiveImageDestination,
+                     OciArchiveImageSource, validate_ref_name)
+
+OCI = "oci"
+OCI_ARCHIVE = "oci-archive"
+DOCKER_ARCHIVE = "docker-archive"
+DOCKER = "docker"
+FILE_TRANSPORTS = (OCI, OCI_ARCHIVE, DOCKER_ARCHIVE)
+# containers/image transports we recognise but do not implement (so that "dir:/x" is not
+# mistaken for a registry reference to the image "dir" with tag "/x").
+_UNSUPPORTED = ("dir", "containers-storage", "docker-daemon", "ostree", "sif", "tarball")
+
+
+class TransportRef(NamedTuple):
+    kind: str      # oci, oci-archive, docker-archive or docker
+    path: str      # '' for docker
+    ref: str       # REF ('' when absent); for docker, the registry reference text
+
+    def __str__(self) -> str:
+        return format_transport(self.kind, self.path, self.ref)
+
+
+def format_transport(kind: str, path: str, ref: str = "") -> str:
+    if kind == DOCKER:
+        return "docker://" + ref
+    return "%s:%s%s" % (kind, path, ":" + ref if ref else "")
+
+
+def parse_transport(text: str) -> TransportRef:
+    """Split ``text`` into ``(kind, path, ref)``; raise InvalidReferenceError if it is malformed."""
+    if not isinstance(text, str) or not text:
+        raise InvalidReferenceError("invalid image name %r: empty" % (text,))
+    if "\x00" in text:
+        raise InvalidReferenceError("invalid image name %r: contains a NUL byte" % (text,))
+    if text.startswith("docker://"):
+        ref = text[len("docker://"):]
+        if not ref:
+            raise InvalidReferenceError("invalid image name %r: no reference after docker://" % text)
+        return TransportRef(DOCKER, "", ref)
+    transport, sep, rest = text.partition(":")
+    if sep and transport in FILE_TRANSPORTS:
+        path, _, ref = rest.partition(":")
+        if not path:
+            raise InvalidReferenceError("invalid image name %r: %s needs a path" % (text, transport))
+        if transport == DOCKER_ARCHIVE:
+            parse_docker_archive_ref(ref)        # validates NAME:TAG or @N
+        else:
+            try:
+                validate_ref_name(ref, transport)
+            except Exception as err:
+                raise InvalidReferenceError("invalid image name %r: %s" % (text, err))
+        return TransportRef(transport, path, ref)
+    if sep and transport == DOCKER:
+        raise InvalidReferenceError("invalid image name %r: the docker transport is written docker://REF" % text)
+    if sep and transport in _UNSUPPORTED:
+        raise InvalidReferenceError("invalid image name %r: the %s transport is not supported (use oci:, "
+                                    "oci-archive:, docker-archive: or docker://)" % (text, transport))
+    return TransportRef(DOCKER, "", text)
+
+
+def open_source(text: str, tmp_dir: Optional[str] = None, manifest_format: str = "oci",
+                docker: Optional[Callable[[str], ImageSource]] = None) -> ImageSource:
+    """An ImageSource for ``text``. Registry references need ``docker`` (a factory taking the reference).
+
+    ``manifest_format`` applies to docker-archive (see image.archive: ``oci`` or ``docker``).
+    """
+    kind, path, ref = parse_transport(text)
+    if kind == OCI:
+        return LayoutImageSource(path, ref or None)
+    if kind == OCI_ARCHIVE:
+        return OciArchiveImageSource(path, ref or None, tmp_dir=tmp_dir)
+    if kind == DOCKER_ARCHIVE:
+        return DockerArchiveImageSource(path, ref or None, manifest_format=manifest_format, tmp_dir=tmp_dir)
+    return _docker(text, ref, docker)
+
+
+def open_destination(text: str, tmp_dir: Optional[str] = None,
+                     docker: Optional[Callable[[str], ImageDestination]] = None) -> ImageDestination:
+    """An ImageDestination for ``text``. Registry references need ``docker`` (a factory)."""
+    kind, path, ref = parse_transport(text)
+    if kind == OCI:
+        return LayoutImageDestination(path, ref or None)
+    if kind == OCI_ARCHIVE:
+        return OciArchiveImageDestination(path, ref or None, tmp_dir=tmp_dir)
+    if kind == DOCKER_ARCHIVE:
+        if ref.startswith("@"):
+            raise InvalidReferenceError("invalid destination %r: @N selects an image to read" % text)
+        return DockerArchiveImageDestination(path, ref or None, tmp_dir=tmp_dir)
+    return _docker(text, ref, docker)
+
+
+def _docker(text: str, ref: str, factory: Optional[Callable[[str], Any]]) -> Any:
+    if factory is None:
+        raise InvalidReferenceError("%r is a registry reference; registry images are opened by the registry "
+                                    "client, not by image.transports" % text)
+    return factory(ref)
