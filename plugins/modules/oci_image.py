@@ -211,9 +211,9 @@ def main() -> None:
             outcome = service.present(params["name"], pull=params["pull"], platform=params["platform"],
                                       source=params["source"])
             if params["push"]:
-                outcome.merge(service.push(params["name"]))
+                outcome.merge(service.push(params["name"], image=outcome.resolved))
             if params["export_to"]:
-                outcome.merge(service.export(params["name"], params["export_to"]))
+                outcome.merge(service.export(params["name"], params["export_to"], image=outcome.resolved))
     except UndockError as err:
         module.fail_json(msg=str(err))
     for warning in outcome.warnings:

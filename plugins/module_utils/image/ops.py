@@ -35,6 +35,8 @@ class Outcome:
     after: Dict[str, Any] = field(default_factory=dict)
     image: Optional[Dict[str, Any]] = None
     warnings: List[str] = field(default_factory=list)
+    #: the image the store holds after the call (in check mode: would hold)
+    resolved: Optional[ResolvedImage] = field(default=None, repr=False)
 
     def merge(self, other: "Outcome") -> "Outcome":
         self.changed = self.changed or other.changed
@@ -44,6 +46,7 @@ class Outcome:
         for key, value in other.before.items():
             self.before.setdefault(key, value)
         self.image = other.image or self.image
+        self.resolved = other.resolved or self.resolved
         return self
 
 
@@ -117,6 +120,7 @@ class ImageService:
         if local is not None and (pull in ("missing", "never") or (ref.digest and not source)):
             outcome.after = {"digest": local.manifest.digest}
             outcome.image = describe_image(ref_name, local)
+            outcome.resolved = local
             return outcome
         if pull == "never":
             raise StoreError("image %s is not in the store %s and pull is never" % (ref_name, self.storage_root))
@@ -130,10 +134,12 @@ class ImageService:
                                         % (ref_name, err))
                 outcome.after = {"digest": local.manifest.digest}
                 outcome.image = describe_image(ref_name, local)
+                outcome.resolved = local
                 return outcome
             raise
         outcome.after = {"digest": remote.manifest.digest}
         outcome.image = describe_image(ref_name, remote)
+        outcome.resolved = remote
         if local is not None and local.manifest.digest == remote.manifest.digest:
             return outcome
         outcome.changed = True
@@ -182,10 +188,13 @@ class ImageService:
         return outcome
 
     # -- push -----------------------------------------------------------------------
-    def push(self, name: str, target: Optional[str] = None) -> Outcome:
-        """Make the registry's ``target`` (default: ``name``) match the local image ``name``."""
+    def push(self, name: str, target: Optional[str] = None, image: Optional[ResolvedImage] = None) -> Outcome:
+        """Make the registry's ``target`` (default: ``name``) match the local image ``name``.
+
+        ``image`` is what ``present`` resolved; in check mode it stands for the image that
+        would be in the store."""
         ref_name = str(self.local_name(name))
-        local = self.local_image(ref_name)
+        local = image or self.local_image(ref_name)
         if local is None:
             raise StoreError("cannot push %s: it is not in the store %s" % (ref_name, self.storage_root))
         remote_ref = self.registry.push_reference(parse_reference(target) if target else parse_reference(ref_name))
@@ -209,15 +218,15 @@ class ImageService:
         return outcome
 
     # -- export ---------------------------------------------------------------------
-    def export(self, name: str, target: str) -> Outcome:
+    def export(self, name: str, target: str, image: Optional[ResolvedImage] = None) -> Outcome:
         from .transports import open_destination, open_source, parse_transport
         ref_name = str(self.local_name(name))
-        local = self.local_image(ref_name)
+        local = image or self.local_image(ref_name)
         if local is None:
             raise StoreError("cannot export %s: it is not in the store %s" % (ref_name, self.storage_root))
         kind, _path, _ref = parse_transport(target)
         if kind == "docker":
-            return self.push(name, target=_ref)
+            return self.push(name, target=_ref, image=image)
         current = None
         try:
             existing = open_source(target)
