@@ -5,7 +5,7 @@ registries.conf and auth files, and pointed at a test registry."""
 from __future__ import annotations
 
 import os
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 from ansible_collections.undock.oci.plugins.module_utils.image.ops import ImageService
 from ansible_collections.undock.oci.plugins.module_utils.module_support import registry_context
@@ -26,11 +26,12 @@ def registries_conf(directory: str, *insecure_hosts: str, extra: str = "") -> st
 
 
 def service(tmp_path: Any, registry: Optional[Registry] = None, check_mode: bool = False,
-            storage_root: Optional[str] = None, **params: Any) -> ImageService:
-    """An ImageService on a store under ``tmp_path``; a plain-HTTP registry is marked insecure,
-    a TLS one gets its CA, a basic one its credentials, unless ``params`` say otherwise."""
+            storage_root: Optional[str] = None, also: Sequence[Registry] = (), **params: Any) -> ImageService:
+    """An ImageService on a store under ``tmp_path``; a plain-HTTP registry (and those in
+    ``also``) is marked insecure, a TLS one gets its CA, a basic one its credentials, unless
+    ``params`` say otherwise."""
     conf_dir = os.path.join(str(tmp_path), "conf")
-    hosts = [registry.host] if registry is not None and not registry.tls else []
+    hosts = [r.host for r in [registry, *also] if r is not None and not r.tls]
     params.setdefault("registries_conf", registries_conf(conf_dir, *hosts))
     params.setdefault("auth_file", os.path.join(conf_dir, "auth.json"))
     if registry is not None and registry.tls and registry.ca_cert:

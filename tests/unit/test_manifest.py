@@ -93,3 +93,17 @@ def test_arm_variant_defaults():
     assert m.platform_matches(m.Platform("linux", "arm64", "v8"), {"os": "linux", "architecture": "arm64"})
     assert not m.platform_matches(m.Platform("linux", "arm", "v6"), {"os": "linux", "architecture": "arm"})
     assert m.platform_matches(m.Platform("linux", "arm", "v7"), {"os": "linux", "architecture": "arm"})
+
+
+def test_docker_manifest_oci_view_keeps_blobs():
+    doc = {"schemaVersion": 2, "mediaType": m.DOCKER_MANIFEST,
+           "config": desc(D2, m.DOCKER_CONFIG), "layers": [desc(D1, m.DOCKER_LAYER_GZIP),
+                                                           desc(D2, m.DOCKER_FOREIGN_LAYER, urls=["u"])]}
+    docker = m.parse_manifest(raw(doc))
+    view = m.to_oci_manifest(docker)
+    assert view.media_type == m.OCI_MANIFEST and view.digest != docker.digest
+    assert view.config == dict(doc["config"], mediaType=m.OCI_CONFIG)
+    assert [l["mediaType"] for l in view.layers] == [m.OCI_LAYER_GZIP, m.OCI_LAYER_NONDIST_GZIP]
+    assert [l["digest"] for l in view.layers] == [D1, D2] and view.layers[1]["urls"] == ["u"]
+    oci = m.parse_manifest(raw(IMAGE))
+    assert m.to_oci_manifest(oci) is oci

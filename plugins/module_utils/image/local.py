@@ -9,10 +9,10 @@ import os
 from typing import Any, BinaryIO, Dict, Optional, Tuple
 
 from ..common.errors import StoreError
-from ..registry.manifest import Manifest, parse_manifest
+from ..registry.manifest import Manifest, parse_manifest, to_oci_manifest
 from ..registry.reference import parse_reference
 from ..storage.layout import REF_NAME, BlobOpener
-from ..storage.store import SOURCE_REF, Store
+from ..storage.store import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE, SOURCE_REF, Store, original_manifest
 from .interfaces import ImageDestination, ImageSource
 
 
@@ -31,7 +31,8 @@ class StoreImageSource(ImageSource):
 
     def get_manifest(self, digest: Optional[str] = None) -> Manifest:
         if digest is None:
-            digest, media_type = self.entry["digest"], self.entry.get("mediaType")
+            desc = original_manifest(self.entry)
+            digest, media_type = desc["digest"], desc.get("mediaType")
         else:
             media_type = None
         return parse_manifest(self.store.read_blob(digest), media_type, digest)
@@ -70,12 +71,20 @@ class StoreImageDestination(ImageDestination):
 
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:
-        desc: Dict[str, Any] = {"mediaType": manifest.media_type, "digest": manifest.digest,
-                                "size": len(manifest.raw)}
+        """Index the manifest under the name. A Docker manifest is kept as pulled and
+        indexed through its OCI view (see registry.manifest.to_oci_manifest)."""
+        extra = {k: v for k, v in (annotations or {}).items() if k != REF_NAME}
+        indexed = to_oci_manifest(manifest)
+        if indexed is not manifest:
+            self.store.write_blob(indexed.raw, indexed.digest)
+            extra[ORIGINAL_MANIFEST] = manifest.digest
+            extra[ORIGINAL_MEDIA_TYPE] = manifest.media_type
+        desc: Dict[str, Any] = {"mediaType": indexed.media_type, "digest": indexed.digest,
+                                "size": len(indexed.raw)}
         if platform:
             desc["platform"] = platform
-        if annotations:
-            desc["annotations"] = {k: v for k, v in annotations.items() if k != REF_NAME}
+        if extra:
+            desc["annotations"] = extra
         return self.store.tag(self.ref_name, desc)
 
     def close(self) -> None:

@@ -17,7 +17,7 @@ from ..common.errors import NotFoundError, RegistryError, StoreError, TransientE
 from ..registry.context import RegistryContext
 from ..registry.reference import Reference, parse_reference
 from ..storage.layout import REF_NAME
-from ..storage.store import DEFAULT_ROOT, SOURCE_DIGEST, SOURCE_REF, Store
+from ..storage.store import DEFAULT_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
 from .copy import ResolvedImage, copy_image, resolve_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource
@@ -175,7 +175,8 @@ class ImageService:
         ref_name = str(self.local_name(name))
         store = self.store(create=False)
         entry = store.lookup(ref_name) if store is not None else None
-        outcome = Outcome(before={"digest": entry["digest"] if entry else None}, after={"digest": None})
+        outcome = Outcome(before={"digest": original_manifest(entry)["digest"] if entry else None},
+                          after={"digest": None})
         if entry is None:
             return outcome
         outcome.changed = True

@@ -237,6 +237,33 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
     return Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
 
 
+_DOCKER_TO_OCI_LAYER = {
+    DOCKER_LAYER_GZIP: OCI_LAYER_GZIP,
+    "application/vnd.docker.image.rootfs.diff.tar": OCI_LAYER,
+    DOCKER_FOREIGN_LAYER: OCI_LAYER_NONDIST_GZIP,
+}
+
+
+def to_oci_manifest(manifest: Manifest) -> Manifest:
+    """The OCI image manifest equivalent of a Docker v2s2 manifest, over the same blobs.
+
+    The store keeps the Docker bytes as pulled (their digest is the image's identity)
+    and indexes this view beside them, because OCI layout readers such as skopeo 1.9
+    and umoci only see OCI-typed entries in index.json.
+    """
+    if manifest.media_type != DOCKER_MANIFEST:
+        return manifest
+    config = dict(manifest.config, mediaType=OCI_CONFIG)
+    layers = []
+    for layer in manifest.layers:
+        converted = dict(layer)
+        converted["mediaType"] = _DOCKER_TO_OCI_LAYER.get(layer["mediaType"], layer["mediaType"])
+        layers.append(converted)
+    doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
+    raw = json.dumps(doc, separators=(",", ":")).encode()
+    return parse_manifest(raw, OCI_MANIFEST)
+
+
 def descriptor_for(manifest: Manifest, **extra: Any) -> Dict[str, Any]:
     desc = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.raw)}
     desc.update(extra)

@@ -40,7 +40,19 @@ STALE_PARTIAL_SECONDS = 7 * 24 * 3600
 # Annotations the store adds to its index.json entries.
 SOURCE_DIGEST = "io.undock.source.digest"   # digest the reference resolved to at the source (may be an index)
 SOURCE_REF = "io.undock.source.reference"   # where the image was pulled from, for cross-repository mounts
+# Set when index.json points at an OCI view of a Docker manifest: the manifest as pulled.
+ORIGINAL_MANIFEST = "io.undock.manifest.digest"
+ORIGINAL_MEDIA_TYPE = "io.undock.manifest.media-type"
 MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_TYPES
+
+
+def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
+    """The descriptor of the manifest as pulled, for an index.json entry."""
+    annotations = entry.get("annotations") or {}
+    digest = annotations.get(ORIGINAL_MANIFEST)
+    if not digest:
+        return entry
+    return {"mediaType": annotations.get(ORIGINAL_MEDIA_TYPE), "digest": digest, "size": -1}
 
 
 class Store:
@@ -131,7 +143,8 @@ class Store:
     def referenced_blobs(self, descs: Optional[List[Dict[str, Any]]] = None) -> Set[str]:
         """Every blob reachable from ``descs`` (default: all index.json entries)."""
         seen: Set[str] = set()
-        pending = list(self.layout.entries() if descs is None else descs)
+        roots = list(self.layout.entries() if descs is None else descs)
+        pending = roots + [original_manifest(d) for d in roots if original_manifest(d) is not d]
         while pending:
             desc = pending.pop()
             digest = desc.get("digest")
@@ -173,7 +186,7 @@ class Store:
         verified: Set[str] = set()
         for entry in entries:
             name = entry["annotations"][REF_NAME]
-            pending = [entry]
+            pending = [entry] if original_manifest(entry) is entry else [entry, original_manifest(entry)]
             while pending:
                 desc = pending.pop()
                 digest = desc["digest"]
