@@ -45,6 +45,12 @@ options:
     description:
       - PEM private key of O(client_cert).
     type: path
+  certs_dir:
+    description:
+      - Directory of per-registry TLS files, laid out as C(DIR/HOST[:PORT]/{ca.crt,client.cert,client.key}),
+        used instead of C(~/.config/containers/certs.d), C(/etc/containers/certs.d) and C(/etc/docker/certs.d).
+    type: path
+    aliases: [ca_cert_dir]
   registries_conf:
     description:
       - Path of C(registries.conf) to use instead of C(/etc/containers/registries.conf)

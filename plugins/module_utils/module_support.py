@@ -19,6 +19,7 @@ REGISTRY_ARGS: Dict[str, Any] = dict(
     client_cert=dict(type="path"),
     client_key=dict(type="path"),
     registries_conf=dict(type="path"),
+    certs_dir=dict(type="path", aliases=["ca_cert_dir"]),
 )
 
 STORAGE_ARGS: Dict[str, Any] = dict(
@@ -32,5 +33,6 @@ def registry_context(params: Dict[str, Any]) -> RegistryContext:
         username=params.get("username"), password=params.get("password"), auth_file=params.get("auth_file"),
         validate_certs=params.get("validate_certs"), ca_cert=params.get("ca_cert"),
         client_cert=params.get("client_cert"), client_key=params.get("client_key"),
-        registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None)
+        registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None,
+        certs_dir=params.get("certs_dir"))
     return RegistryContext(options)

@@ -32,7 +32,8 @@ def service(tmp_path: Any, registry: Optional[Registry] = None, check_mode: bool
     ``params`` say otherwise."""
     conf_dir = os.path.join(str(tmp_path), "conf")
     hosts = [r.host for r in [registry, *also] if r is not None and not r.tls]
-    params.setdefault("registries_conf", registries_conf(conf_dir, *hosts))
+    if "registries_conf" not in params:
+        params["registries_conf"] = registries_conf(conf_dir, *hosts)
     params.setdefault("auth_file", os.path.join(conf_dir, "auth.json"))
     if registry is not None and registry.tls and registry.ca_cert:
         params.setdefault("ca_cert", registry.ca_cert)

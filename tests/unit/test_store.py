@@ -132,3 +132,14 @@ def test_open_requires_layout(tmp_path):
         Store.open(str(tmp_path / "missing"), create=False)
     with pytest.raises(StoreError):
         OCILayout.open(str(tmp_path))
+
+
+def test_complete_partial_is_verified_without_a_request(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    data = os.urandom(1000)
+    desc = {"digest": sha256_digest(data), "size": len(data)}
+    with open(store.partial_path(desc["digest"]), "wb") as handle:
+        handle.write(data)
+    calls = []
+    assert store.ingest_blob(desc, opener_for(data, calls=calls))
+    assert calls == [] and store.layout.read_blob(desc["digest"]) == data

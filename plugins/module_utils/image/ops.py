@@ -113,6 +113,7 @@ class ImageService:
                 source: Optional[str] = None) -> Outcome:
         if pull not in PULL_POLICIES:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
+        requested = parse_reference(name)
         ref = self.local_name(name)
         ref_name = str(ref)
         local = self.local_image(ref_name)
@@ -126,7 +127,9 @@ class ImageService:
             raise StoreError("image %s is not in the store %s and pull is never" % (ref_name, self.storage_root))
 
         try:
-            src = self._open_source(source, ref, platform)
+            src = self._open_source(source, requested if local is None else ref)
+            if not source and local is None:  # a short name is stored where it was found
+                ref_name = str(getattr(src, "requested", ref))
             remote = resolve_image(src, platform)
         except (TransientError, NotFoundError, RegistryError) as err:
             if local is not None and pull == "newer":
@@ -164,7 +167,7 @@ class ImageService:
             store.collect_garbage()
         return outcome
 
-    def _open_source(self, source: Optional[str], ref: Reference, platform: Optional[str]) -> ImageSource:
+    def _open_source(self, source: Optional[str], ref: Reference) -> ImageSource:
         if source and source.startswith(FILE_TRANSPORTS):
             from .transports import open_source
             return open_source(source)

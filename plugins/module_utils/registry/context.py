@@ -65,6 +65,7 @@ class RegistryContext:
                                              location.reference)
                 try:
                     source.get_manifest()
+                    source.requested = candidate
                     return source
                 except (NotFoundError, TransientError) as err:
                     tried.append(str(location.reference))

@@ -54,6 +54,16 @@ Path safety (what is guaranteed)
   lower layer (``lib -> /outside``) does not exist here: a later ``lib/evil`` makes
   a real directory ``lib`` inside this layer's directory. Two-step escapes are
   contained by construction.
+* What is *not* defended here: another process modifying ``dest`` while we run
+  (the store's 0700 directory and its lock are the defence), and what the kernel
+  does with the result at run time (overlay options, ``nodev``, runtime checks).
+
+Errors
+------
+``LayerError`` (naming the entry) for anything wrong with the layer;
+``DigestMismatchError`` when the blob is not the expected one (also when damage in
+transit made it look malformed); ``StoreError`` for host failures while writing
+(ENOSPC, EDQUOT, EIO, EROFS, EMFILE...), which say nothing about the layer.
 
 Whiteouts
 ---------
@@ -61,7 +71,9 @@ Whiteouts
 directory opaque; the aufs meta entries ``.wh..wh.plnk``, ``.wh..wh.aufs`` and
 ``.wh..wh.orph`` (and anything below them) are implementation-specific and skipped;
 any other ``.wh..wh.*`` name is refused, and so is any path whose *directory* part
-has a component starting with ``.wh.`` (no such directory can exist). Per the spec a
+has a component starting with ``.wh.`` (no such directory can exist), and any
+hardlink whose target has such a component (so old aufs-exported layers that link
+into ``.wh..wh.plnk`` fail cleanly instead of half-working). Per the spec a
 whiteout only hides lower layers, never entries of its own layer, whatever the
 order: a whiteout for a name this layer already created keeps it (and makes it
 opaque if it is a directory, so the lower directory's content stays hidden); an
@@ -104,7 +116,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
 from ..common.digest import Digester
-from ..common.errors import DigestMismatchError, LayerError
+from ..common.errors import DigestMismatchError, LayerError, StoreError
 from . import compression
 
 DEFAULT_MAX_SIZE = compression.DEFAULT_MAX_SIZE
@@ -175,6 +187,19 @@ def _bad(name, reason: str) -> LayerError:
     if isinstance(name, bytes):
         name = _display(name)
     return LayerError("layer entry %r: %s" % (name, reason))
+
+
+# Failures of the host, not of the layer: reported as StoreError so that callers do
+# not mistake a full disk for a hostile image.
+_HOST_ERRNOS = frozenset((errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE,
+                          errno.ENFILE, errno.ENOMEM))
+
+
+def _os_error(name, err: OSError) -> Exception:
+    if err.errno in _HOST_ERRNOS:
+        return StoreError("cannot write layer entry %r: %s"
+                          % (_display(name) if isinstance(name, bytes) else name, err.strerror))
+    return _bad(name, err.strerror or str(err))
 
 
 def _num(field: bytes, what: str, name: bytes = b"") -> int:
@@ -807,7 +832,7 @@ class _Unpacker:
                     self._special(kind, devmajor, devminor, rel, parent, base, mode, uid, gid,
                                   mtime, xattrs)
             except OSError as err:
-                raise _bad(name, err.strerror or str(err)) from None
+                raise _os_error(name, err) from None
             except (OverflowError, ValueError) as err:
                 raise _bad(name, str(err)) from None
             applied += 1
@@ -872,7 +897,7 @@ class _Unpacker:
             raise _bad(self.name, "cannot create an overlay whiteout (%s); this needs root"
                        % err.strerror) from None
         except OSError as err:
-            raise _bad(self.name, err.strerror or str(err)) from None
+            raise _os_error(self.name, err) from None
 
     def _directory(self, rel, parent, base, mode, uid, gid, mtime, xattrs) -> None:
         if not rel:
@@ -999,9 +1024,28 @@ class _Unpacker:
                 os.fchmod(fd, mode)
                 os.utime(fd, ns=(mtime, mtime))
             except OSError as err:
-                raise _bad(rel or b".", err.strerror or str(err)) from None
+                raise _os_error(rel or b".", err) from None
             except OverflowError as err:
                 raise _bad(rel or b".", str(err)) from None
+
+
+def _blob_mismatch(raw: _HashingReader, blob_hash: Digester, expected_digest, expected_size):
+    """After a failure: why the blob is not the expected one (reading its rest), or None."""
+    if expected_digest is None and expected_size is None:
+        return None
+    try:
+        while raw.read(_CHUNK):
+            pass
+    except Exception:  # pylint: disable=broad-except
+        if expected_size is not None and raw.size > expected_size:
+            return "layer blob is larger than its expected size %d" % expected_size
+        return None  # cannot tell: keep the original error
+    if expected_size is not None and raw.size != expected_size:
+        return "layer blob: size %d does not match the expected %d" % (raw.size, expected_size)
+    if expected_digest and blob_hash.digest() != expected_digest:
+        return "layer blob: digest %s does not match the expected %s" % (blob_hash.digest(),
+                                                                         expected_digest)
+    return None
 
 
 def unpack_layer(blob_stream, dest: str, *, media_type: str | None = None,
@@ -1032,30 +1076,28 @@ def unpack_layer(blob_stream, dest: str, *, media_type: str | None = None,
     if expected_blob_size is not None and expected_blob_size >= 0:
         raw_limit = expected_blob_size if raw_limit is None else min(raw_limit, expected_blob_size)
     raw = _HashingReader(blob_stream, blob_hash, raw_limit)
-    try:
-        reader = compression.open_decompressed(raw, media_type, max_size=max_size)
-    except LayerError:
-        if expected_blob_size is not None and raw.size > expected_blob_size:
-            raise DigestMismatchError("layer blob is larger than its expected size %d"
-                                      % expected_blob_size) from None
-        raise
     unpacker = _Unpacker(dest, max_entries, max_path, max_depth, max_header_size)
+    reader = None
     try:
-        inp = _Input(reader, tar_hash)
         try:
+            reader = compression.open_decompressed(raw, media_type, max_size=max_size)
+            inp = _Input(reader, tar_hash)
             entries = unpacker.run(inp)
             inp.drain()
             if raw.read(_CHUNK):
                 raise LayerError("layer blob has trailing data after the compressed stream")
-        except LayerError:
-            if expected_blob_size is not None and raw.size > expected_blob_size:
-                raise DigestMismatchError("layer blob is larger than its expected size %d"
-                                          % expected_blob_size) from None
+        except LayerError as err:
+            # Bytes damaged in transit look like a malformed layer; when the blob
+            # turns out not to be the one expected, say that instead.
+            mismatch = _blob_mismatch(raw, blob_hash, expected_blob_digest, expected_blob_size)
+            if mismatch:
+                raise DigestMismatchError(mismatch) from err
             raise
         unpacker.finish_dirs()
     finally:
         unpacker.close()
-        reader.close()
+        if reader is not None:
+            reader.close()
     blob_digest = blob_hash.verify("layer blob", expected_blob_size)
     diff_id = tar_hash.digest()
     if expected_diff_id and diff_id != expected_diff_id:
