@@ -1,0 +1,55 @@
+# -*- coding: utf-8 -*-
+"""Shared pieces of the benchmarks: a loopback registry from the test harness, timing of
+whole commands, medians and the ratio line every benchmark prints."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, List, Sequence
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TESTS = os.path.join(REPO, "tests")
+COLLECTIONS = os.path.join(REPO, ".venv", "collections")
+for path in (TESTS, COLLECTIONS):
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+
+def ensure_collection_link() -> None:
+    link = os.path.join(COLLECTIONS, "ansible_collections", "undock", "oci")
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(REPO, link)
+
+
+def engine_env() -> Dict[str, str]:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS, TESTS]))
+
+
+def timed(command: Sequence[str], env: Dict[str, str] = None, before: Callable[[], None] = None) -> float:
+    """Wall seconds of one run of ``command`` (``before`` runs untimed first)."""
+    if before:
+        before()
+    start = time.perf_counter()
+    proc = subprocess.run(list(command), env=env, capture_output=True, text=True, timeout=900)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit("benchmark command failed: %s\n%s\n%s" % (command, proc.stdout, proc.stderr))
+    return elapsed
+
+
+def report(title: str, results: Dict[str, List[float]], ours: str, baseline: str, target: float) -> bool:
+    """Print medians and the ratio ours/baseline; return whether the target is met."""
+    print("== %s" % title)
+    for name, runs in results.items():
+        print("  %-28s median %7.3f s   runs: %s" % (name, statistics.median(runs),
+                                                     " ".join("%.3f" % r for r in runs)))
+    ratio = statistics.median(results[ours]) / statistics.median(results[baseline])
+    met = ratio <= target
+    print("  ratio %s / %s = %.2fx (target <= %.2fx): %s" % (ours, baseline, ratio, target,
+                                                          "met" if met else "MISSED"))
+    return met

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+"""bench/pull_blobs: download-only pull of a ~100 MB multi-layer image from a loopback
+docker-registry, ours against ``skopeo copy docker://... oci:DIR`` in the same run.
+
+Each run starts from an empty destination. Prints median wall times and the ratio.
+Target: ours <= 1.2x skopeo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+
+from common import ensure_collection_link, engine_env, report, timed
+
+ensure_collection_link()
+
+from harness import images as I  # noqa: E402
+from harness.registry import Registry  # noqa: E402
+
+TARGET = 1.2
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--size-mb", type=int, default=100)
+    parser.add_argument("--layers", type=int, default=5)
+    args = parser.parse_args()
+    work = tempfile.mkdtemp(prefix="undock-bench-")
+    try:
+        with Registry("plain", os.path.join(work, "registry")) as registry:
+            registry.start()
+            pushed = I.push_large_image(registry, repo="bench/large", total_size=args.size_mb * 1024 * 1024,
+                                        layers=args.layers)
+            size = sum(1 for _ in pushed.layers)
+            print("image %s: %d layers, %d MB compressed" % (pushed.ref, size, args.size_mb))
+            results = {"skopeo copy": [], "undock": []}
+            for run in range(args.runs):
+                dest = os.path.join(work, "skopeo-%d" % run)
+                results["skopeo copy"].append(timed(
+                    ["skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + pushed.ref, "oci:%s:x" % dest]))
+                shutil.rmtree(dest, ignore_errors=True)
+                store = os.path.join(work, "undock-%d" % run)
+                results["undock"].append(timed(
+                    [sys.executable, os.path.join(os.path.dirname(__file__), "undock_pull.py"), store,
+                     registry.host, pushed.ref], env=engine_env()))
+                shutil.rmtree(store, ignore_errors=True)
+            report("pull_blobs: %d MB in %d layers, loopback registry" % (args.size_mb, args.layers),
+                   results, "undock", "skopeo copy", TARGET)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
