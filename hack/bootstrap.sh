@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# Idempotent set-up of a Debian 12 machine (as root) for development and CI:
+#   1. the Debian packages listed in hack/apt-packages.txt;
+#   2. a virtualenv .venv/ with hack/requirements-dev.txt and requirements.txt;
+#   3. the collection made visible to Ansible at
+#      .venv/collections/ansible_collections/undock/oci -> repository root.
+# Reruns are fast: each step is skipped when its stamp says nothing changed.
+# Nothing is exported globally; the Makefile sets PATH and ANSIBLE_COLLECTIONS_PATH.
+#
+# Environment:
+#   PYTHON=/path/to/python3   interpreter for the virtualenv (default: see pick_python)
+#   BOOTSTRAP_FORCE=1         ignore stamps and redo every step
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$REPO/.venv"
+STAMPS="$REPO/.cache/bootstrap"
+APT_LIST="$REPO/hack/apt-packages.txt"
+PY_REQS=("$REPO/hack/requirements-dev.txt" "$REPO/requirements.txt")
+APT_MAX_AGE_MIN=$((6 * 60)) # 'apt-get update' again only when older than this
+
+# The venv's own bin/ may be on PATH (the Makefile puts it there): never pick it
+# as the base interpreter.
+PATH="$(printf '%s' "$PATH" | tr ':' '\n' | grep -vxF "$VENV/bin" | paste -sd: -)"
+export PATH
+unset VIRTUAL_ENV PYTHONHOME
+
+log() { printf 'bootstrap: %s\n' "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+mkdir -p "$STAMPS"
+
+# ---------------------------------------------------------------- apt
+apt_packages() { sed -e 's/#.*//' -e 's/[[:space:]]//g' "$APT_LIST" | grep -v '^$'; }
+
+apt_missing() {
+    local pkg
+    while read -r pkg; do
+        if ! dpkg-query -W -f='${Status}\n' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+            echo "$pkg"
+        fi
+    done < <(apt_packages)
+}
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"
+    elif command -v sudo >/dev/null; then sudo "$@"
+    else die "need root (or sudo) to run: $*"; fi
+}
+
+apt_update_once() {
+    local stamp="$STAMPS/apt-update.stamp"
+    if [ -z "${BOOTSTRAP_FORCE:-}" ] && [ -n "$(find "$stamp" -mmin -"$APT_MAX_AGE_MIN" 2>/dev/null)" ]; then
+        return 0
+    fi
+    log "apt-get update"
+    as_root apt-get update -q
+    touch "$stamp"
+}
+
+install_apt() {
+    local missing
+    missing="$(apt_missing | tr '\n' ' ')"
+    if [ -z "${missing// /}" ]; then
+        log "apt packages: all present"
+        return 0
+    fi
+    log "apt packages to install: $missing"
+    apt_update_once
+    # Keep package scripts from starting services (e.g. docker-registry's) on this
+    # machine: tests start what they need themselves, on loopback.
+    local policy=/usr/sbin/policy-rc.d added_policy=
+    if [ ! -e "$policy" ]; then
+        printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+        as_root chmod 755 "$policy"
+        added_policy=1
+        trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
+    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing; then
+        log "apt-get install failed; retrying after a fresh 'apt-get update'"
+        rm -f "$STAMPS/apt-update.stamp"
+        apt_update_once
+        # shellcheck disable=SC2086
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+    fi
+    if [ -n "$added_policy" ]; then
+        as_root rm -f "$policy"
+        trap - EXIT
+    fi
+    missing="$(apt_missing | tr '\n' ' ')"
+    [ -z "${missing// /}" ] || die "still missing after install: $missing"
+}
+
+# ---------------------------------------------------------------- python
+py_ok() { # usable for ansible-core 2.19's controller: Python 3.11 .. 3.13 with venv
+    "$1" -c 'import sys, venv, ensurepip; sys.exit(not ((3, 11) <= sys.version_info[:2] <= (3, 13)))' 2>/dev/null
+}
+
+pick_python() {
+    if [ -n "${PYTHON:-}" ]; then
+        py_ok "$PYTHON" || die "PYTHON=$PYTHON is not a Python 3.11-3.13 with venv"
+        echo "$PYTHON"
+        return
+    fi
+    local cand real
+    # python3 first (on the project's machines a pyenv shim for 3.11): resolve the
+    # shim to the real interpreter so the venv does not depend on pyenv's state.
+    for cand in python3 /usr/bin/python3 python3.11; do
+        command -v "$cand" >/dev/null 2>&1 || continue
+        py_ok "$cand" || continue
+        real="$("$cand" -c 'import sys; print(sys.executable)' 2>/dev/null)" || continue
+        if [ -n "$real" ] && py_ok "$real"; then echo "$real"; else command -v "$cand"; fi
+        return
+    done
+    die "no Python 3.11-3.13 with the venv module found (apt-get install python3-venv)"
+}
+
+venv_pip() {
+    # pip warns once per package about this machine's optional local package
+    # indexes when they do not exist: drop that noise, keep the rest.
+    "$VENV/bin/python" -m pip -q --disable-pip-version-check "$@" 2>&1 |
+        { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    return "${PIPESTATUS[0]}"
+}
+
+install_venv() {
+    local python stamp="$VENV/.bootstrap-stamp" want
+    python="$(pick_python)"
+    want="$(
+        {
+            echo "python=$python $("$python" -c 'import sys; print(sys.version)')"
+            cat "${PY_REQS[@]}"
+        } | sha256sum | cut -d' ' -f1
+    )"
+    if [ -z "${BOOTSTRAP_FORCE:-}" ] && [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then
+        log "virtualenv: up to date ($VENV)"
+        return 0
+    fi
+    if [ -x "$VENV/bin/python" ] && ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+        log "virtualenv: broken interpreter, recreating"
+        rm -rf "$VENV"
+    fi
+    if [ ! -x "$VENV/bin/python" ]; then
+        log "virtualenv: creating with $python"
+        "$python" -m venv "$VENV"
+    fi
+    log "virtualenv: installing ${PY_REQS[*]#"$REPO/"}"
+    venv_pip install --upgrade pip setuptools wheel
+    local args=() f
+    for f in "${PY_REQS[@]}"; do args+=(-r "$f"); done
+    venv_pip install "${args[@]}"
+    "$VENV/bin/python" -c 'import ansible, ansible_test, pytest, requests, jsonschema, filelock, cryptography'
+    echo "$want" >"$stamp"
+}
+
+# ---------------------------------------------------------------- collection link
+link_collection() {
+    # The same path tests/conftest.py creates: keep them in step.
+    local link="$VENV/collections/ansible_collections/undock/oci"
+    mkdir -p "$(dirname "$link")"
+    if [ -L "$link" ]; then
+        [ "$(readlink "$link")" = "$REPO" ] || ln -sfn "$REPO" "$link"
+    elif [ -e "$link" ]; then
+        die "$link exists and is not a symlink"
+    else
+        ln -s "$REPO" "$link"
+    fi
+}
+
+t0=$SECONDS
+install_apt
+install_venv
+link_collection
+log "done in $((SECONDS - t0)) s ($("$VENV/bin/python" -c 'import sys, ansible; print("ansible-core %s, Python %s" % (ansible.__version__, sys.version.split()[0]))'))"
