@@ -73,11 +73,16 @@ demo: bootstrap
 	else ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PY) \
 	  $(PLAYBOOK_ARGS) playbooks/demo.yml; fi
 
+# Benchmarks: bench/run.py if there is one, else every bench/*.py that starts with a
+# shebang (the entry points; helpers have none). One: make bench BENCH=pull_blobs
+BENCH ?=
+BENCH_ARGS ?=
 bench: bootstrap
-	@if [ -f bench/run.py ]; then $(PY) bench/run.py $(BENCH_ARGS); \
-	elif compgen -G 'bench/test_*.py' >/dev/null || compgen -G 'bench/*_test.py' >/dev/null; then \
-	  $(PYTEST) bench $(BENCH_ARGS); \
-	else echo "bench: no benchmarks yet (add bench/run.py or bench/test_*.py)" >&2; exit 1; fi
+	@if [ -n "$(BENCH)" ]; then set -- bench/$(BENCH).py; \
+	elif [ -f bench/run.py ]; then set -- bench/run.py; \
+	else set --; for f in bench/*.py; do head -1 "$$f" | grep -q '^#!' && set -- "$$@" "$$f"; done; fi; \
+	[ $$# -gt 0 ] || { echo "bench: no benchmark found in bench/" >&2; exit 1; }; \
+	rc=0; for f in "$$@"; do echo "=== $$f"; $(PY) "$$f" $(BENCH_ARGS) || rc=$$?; done; exit $$rc
 
 clean:
 	rm -rf tests/output .pytest_cache bench/results .cache/bootstrap
