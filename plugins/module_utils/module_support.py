@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from typing import Any, Dict
 
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from .common.deps import missing_libraries
 from .registry.config import RegistryOptions
 from .registry.context import RegistryContext
 
@@ -36,3 +39,9 @@ def registry_context(params: Dict[str, Any]) -> RegistryContext:
         registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None,
         certs_dir=params.get("certs_dir"))
     return RegistryContext(options)
+
+
+def fail_on_missing_libraries(module: AnsibleModule) -> None:
+    """Fail the task with Ansible's standard message if a required library is missing."""
+    for name, error in sorted(missing_libraries().items()):
+        module.fail_json(msg=missing_required_lib(name), error=error)

@@ -80,7 +80,7 @@ attributes:
     support: full
     description: Shows the image digest before and after.
 author:
-  - undock.oci developers
+  - undock.oci developers (@undock-oci)
 """
 
 EXAMPLES = r"""
@@ -182,7 +182,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.ops import ImageService, Outcome
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, registry_context
+from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
 
 
 def main() -> None:
@@ -202,6 +202,7 @@ def main() -> None:
         mutually_exclusive=[],
         supports_check_mode=True,
     )
+    fail_on_missing_libraries(module)
     params = module.params
     try:
         service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode)

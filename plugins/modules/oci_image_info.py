@@ -38,8 +38,9 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: The module changes nothing, so there is nothing to diff.
 author:
-  - undock.oci developers
+  - undock.oci developers (@undock-oci)
 """
 
 EXAMPLES = r"""
@@ -116,7 +117,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.ops import ImageService
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, registry_context
+from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
 
 
 def main() -> None:
@@ -131,6 +132,7 @@ def main() -> None:
         required_together=[("client_cert", "client_key")],
         supports_check_mode=True,
     )
+    fail_on_missing_libraries(module)
     params = module.params
     try:
         service = ImageService(params["storage_root"], registry_context(params), check_mode=True)

@@ -26,7 +26,7 @@ def parse_digest(digest: str) -> tuple[str, str]:
     """Return ``(algorithm, hex)`` of a valid digest, or raise InvalidDigestError."""
     if not isinstance(digest, str) or ":" not in digest:
         raise InvalidDigestError("invalid digest %r: expected algorithm:hex" % (digest,))
-    algorithm, _, hexpart = digest.partition(":")
+    algorithm, dummy, hexpart = digest.partition(":")
     entry = _ALGORITHMS.get(algorithm)
     if entry is None:
         raise InvalidDigestError("invalid digest %r: unsupported algorithm %r" % (digest, algorithm))

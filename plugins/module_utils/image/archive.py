@@ -292,9 +292,7 @@ class TarArchive:
             except LayerError as err:
                 raise ArchiveError("%s: %s" % (self.what, err))
             finally:
-                close = getattr(reader, "close", None)
-                if close:
-                    close()
+                reader.close()
         new_fd = os.open(self._temp, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
         os.unlink(self._temp)   # the open descriptor keeps it; nothing to clean up later
         self._temp = None
@@ -778,7 +776,7 @@ class DockerArchiveImageDestination(ImageDestination):
             raise ArchiveError("docker-archive: empty path")
         self.path = path
         self.ref = ref or ""
-        wanted, _ = parse_docker_archive_ref(ref, for_destination=True)
+        wanted, dummy = parse_docker_archive_ref(ref, for_destination=True)
         # Fully qualified, as skopeo writes it: podman load reads a familiar "alpine:9" as
         # localhost/alpine:9, while docker load normalises either form to the same name.
         self.repo_tags = [str(wanted)] if wanted is not None else []

@@ -41,7 +41,7 @@ class ImageSource:
 
     def read_blob(self, desc: Dict[str, Any], limit: int = 64 * 1024 * 1024) -> bytes:
         """A small blob (a config) read whole and verified against its descriptor."""
-        stream, _ = self.blob_opener(desc)(0)
+        stream, dummy = self.blob_opener(desc)(0)
         try:
             data = stream.read(limit + 1)
         finally:

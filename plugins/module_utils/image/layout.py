@@ -441,7 +441,7 @@ class OciArchiveImageDestination(LayoutImageDestination):
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:
         index_changed = super().commit(manifest, annotations, platform)
-        new_blobs = {d for d in self.layout.blob_digests()}
+        new_blobs = set(self.layout.blob_digests())
         if self.old is not None and not index_changed and \
                 all(self._old_member(d) is not None for d in new_blobs):
             return False
@@ -470,7 +470,8 @@ class OciArchiveImageDestination(LayoutImageDestination):
                         writer.add_file(name, self.layout.blob_path(digest))
                     else:
                         member = self._old_member(digest)
-                        assert member is not None and self.old is not None
+                        if member is None or self.old is None:
+                            raise StoreError("%s: blob %s vanished from the archive being updated" % (self.path, digest))
                         with self.old.open(member) as stream:
                             writer.add_stream(name, member.size, stream)
                 digest = writer.finish()

@@ -61,7 +61,7 @@ def parse_transport(text: str) -> TransportRef:
         return TransportRef(DOCKER, "", ref)
     transport, sep, rest = text.partition(":")
     if sep and transport in FILE_TRANSPORTS:
-        path, _, ref = rest.partition(":")
+        path, dummy, ref = rest.partition(":")
         if not path:
             raise InvalidReferenceError("invalid image name %r: %s needs a path" % (text, transport))
         if transport == DOCKER_ARCHIVE:

@@ -5,16 +5,17 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlencode, urljoin
-
-import requests
 
 from ..common.digest import validate_digest
 from ..common.errors import ManifestError, NotFoundError, RegistryError, TransientError
 from .auth import repository_scope
 from .manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from .transport import RegistryTransport
+
+if TYPE_CHECKING:
+    import requests
 
 ACCEPT = ", ".join(ACCEPT_MANIFEST_TYPES)
 CHUNK = 1024 * 1024
@@ -64,8 +65,8 @@ class RegistryClient:
         finally:
             response.close()
         if len(raw) > MAX_MANIFEST_SIZE:
-            raise ManifestError("manifest %s:%s is larger than %d bytes" % (self.repository, reference,
-                                                                             MAX_MANIFEST_SIZE))
+            raise ManifestError("manifest %s:%s is larger than %d bytes"
+                                % (self.repository, reference, MAX_MANIFEST_SIZE))
         expected = reference if reference.startswith(("sha256:", "sha512:")) else None
         manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected)
         served = response.headers.get("Docker-Content-Digest")
@@ -106,7 +107,7 @@ class RegistryClient:
     def list_tags(self) -> List[str]:
         tags: List[str] = []
         path = "/v2/%s/tags/list" % self.repository
-        for _ in range(1000):  # pages; docker-registry 2.8 sends one
+        for dummy in range(1000):  # pages; docker-registry 2.8 sends one
             response = self.transport.request("GET", path, self.scopes)
             body = response.json()
             tags.extend(body.get("tags") or [])
@@ -133,8 +134,12 @@ class RegistryClient:
                                           headers=headers, stream=True, ok=(200, 206))
         start = offset if response.status_code == 206 else 0
         length = response.headers.get("Content-Length")
-        expected = int(length) if length and length.isdigit() else (size - start if size is not None and size >= 0
-                                                                     else None)
+        if length and length.isdigit():
+            expected: Optional[int] = int(length)
+        elif size is not None and size >= 0:
+            expected = size - start
+        else:
+            expected = None
         return BlobStream(response, expected), start
 
     def blob_opener(self, desc: Dict[str, Any]) -> Callable[[int], Tuple[BinaryIO, int]]:
@@ -142,7 +147,7 @@ class RegistryClient:
 
     def read_blob(self, digest: str, limit: int = 64 * 1024 * 1024) -> bytes:
         """A small blob (config) in memory, verified by the caller."""
-        stream, _ = self.open_blob(digest)
+        stream, dummy = self.open_blob(digest)
         try:
             data = bytearray()
             while len(data) <= limit:

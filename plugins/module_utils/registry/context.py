@@ -7,7 +7,6 @@ that override them, and one transport per host (so connections and tokens are re
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError

@@ -116,7 +116,7 @@ def parse_reference(text: str, default_tag: Optional[str] = DEFAULT_TAG) -> Refe
 
     remainder, digest = text, None
     if "@" in remainder:
-        remainder, _, digest = remainder.partition("@")
+        remainder, dummy, digest = remainder.partition("@")
         try:
             parse_digest(digest)
         except InvalidDigestError as err:

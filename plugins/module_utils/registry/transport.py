@@ -16,12 +16,16 @@ import threading
 import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
-import requests
-from requests.adapters import HTTPAdapter
-
+from ..common.deps import note_missing, require
 from ..common.errors import (AuthenticationError, NotFoundError, RegistryError, TLSError,
                              TransientError)
 from .auth import Challenge, basic_header, fetch_bearer_token, parse_www_authenticate
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+except ImportError as import_error:  # reported by common.deps when a registry is used
+    note_missing("requests", import_error)
 
 USER_AGENT = "undock.oci/0.1"
 DEFAULT_TIMEOUT = (15.0, 120.0)  # connect, read
@@ -38,6 +42,7 @@ class RegistryTransport:
 
     def __init__(self, host: str, tls: Any = None, credentials: Any = None, retries: int = 4,
                  backoff: float = 0.5, timeout: Tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8):
+        require("requests")
         self.host = host
         self.insecure = bool(getattr(tls, "insecure", False))
         self.verify = False if self.insecure else getattr(tls, "verify", True)
@@ -79,9 +84,7 @@ class RegistryTransport:
         # Like containers/image, an insecure registry is tried over TLS (unverified) first.
         # A bare handshake is enough to tell, and costs a millisecond where a full
         # request through requests costs ~100 ms of trust-store loading.
-        host, _, port = self.host.rpartition(":") if self.host.count(":") == 1 or "]:" in self.host \
-            else (self.host, "", "")
-        address = (host.strip("[]") or self.host, int(port) if port.isdigit() else 443)
+        address = host_and_port(self.host, 443)
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -195,6 +198,16 @@ class RegistryTransport:
         if status in RETRY_STATUSES:
             return TransientError(message, status=status, code=code)
         return RegistryError(message, status=status, code=code)
+
+
+def host_and_port(host: str, default_port: int) -> Tuple[str, int]:
+    """``("::1", 5000)`` for ``[::1]:5000``, ``("example.com", default)`` for ``example.com``."""
+    if host.startswith("["):
+        name, dummy, rest = host[1:].partition("]")
+        port = rest[1:]
+    else:
+        name, dummy, port = host.partition(":")
+    return name, int(port) if port.isdigit() else default_port
 
 
 def _error_body(response: requests.Response) -> Tuple[Optional[str], Optional[str]]:

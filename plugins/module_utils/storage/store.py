@@ -24,13 +24,17 @@ import os
 import time
 from typing import Any, Dict, Iterator, List, Optional, Set
 
-import filelock
-
+from ..common.deps import note_missing, require
 from ..common.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
 from ..registry.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
+
+try:
+    import filelock
+except ImportError as import_error:  # reported by common.deps when a store is opened
+    note_missing("filelock", import_error)
 
 DEFAULT_ROOT = "/var/lib/undock"
 DEFAULT_RUN_ROOT = "/run/undock"
@@ -57,6 +61,7 @@ def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
 
 class Store:
     def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
+        require("filelock")
         self.root = os.path.abspath(root)
         self.run_root = run_root
         self.layout = OCILayout(self.root)
@@ -79,10 +84,10 @@ class Store:
         return store
 
     # -- locks ----------------------------------------------------------------------
-    def index_lock(self) -> filelock.FileLock:
+    def index_lock(self) -> "filelock.FileLock":
         return filelock.FileLock(os.path.join(self.locks, "index.lock"))
 
-    def blob_lock(self, digest: str) -> filelock.FileLock:
+    def blob_lock(self, digest: str) -> "filelock.FileLock":
         algorithm, hexpart = parse_digest(digest)
         return filelock.FileLock(os.path.join(self.locks, "blob-%s-%s.lock" % (algorithm, hexpart)))
 

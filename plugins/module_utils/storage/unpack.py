@@ -257,7 +257,7 @@ def _pax_time_ns(value: bytes, name: bytes) -> int:
     neg = value[:1] == b"-"
     if neg:
         value = value[1:]
-    sec, _, frac = value.partition(b".")
+    sec, dummy, frac = value.partition(b".")
     if not sec or sec.translate(None, b"0123456789") or frac.translate(None, b"0123456789"):
         raise _bad(name, "malformed PAX mtime %r" % value[:40])
     ns = int(sec) * 1000000000 + int((frac[:9] or b"0").ljust(9, b"0"))
@@ -614,7 +614,7 @@ class _Unpacker:
         todo = []
         head = rel
         while True:
-            head, _, tail = head.rpartition(b"/")
+            head, dummy, tail = head.rpartition(b"/")
             todo.append(tail)
             fd = fds.get(head)
             if fd is not None:
@@ -878,7 +878,7 @@ class _Unpacker:
                 rel = name
                 if len(name) >= depth_check and name.count(b"/") >= self.max_depth:
                     rel = self._clean(name)
-            parent, _, base = rel.rpartition(b"/")
+            parent, dummy, base = rel.rpartition(b"/")
             if rel.find(_WH) >= 0:
                 action = self._whiteout_check(name, parent, base)
                 if action is not None:
@@ -1079,7 +1079,7 @@ class _Unpacker:
             raise _bad(self.name, "hardlink to a whiteout name %r" % _display(link))
         if target == rel:
             return  # a link to itself: nothing to do
-        tparent, _, tbase = target.rpartition(b"/")
+        tparent, dummy, tbase = target.rpartition(b"/")
         pfd = self.fds.get(parent)
         if pfd is None:
             pfd = self.dirfd(parent)

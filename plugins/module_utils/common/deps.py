@@ -1,0 +1,31 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Third-party libraries of the managed host (requests, filelock, ...).
+
+Their imports are guarded so that a host without one still loads the modules and gets a
+clear error naming the package, instead of an ImportError traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Dict
+
+from .errors import UndockError
+
+_MISSING: Dict[str, str] = {}
+
+
+def note_missing(name: str, error: Exception) -> None:
+    _MISSING[name] = str(error)
+
+
+def missing_libraries() -> Dict[str, str]:
+    """Library name -> import error, for every guarded import that failed."""
+    return dict(_MISSING)
+
+
+def require(name: str) -> None:
+    if name in _MISSING:
+        raise UndockError("the Python library %r is required on the managed host (pip install %s): %s"
+                          % (name, name, _MISSING[name]))
