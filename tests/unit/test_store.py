@@ -143,3 +143,17 @@ def test_complete_partial_is_verified_without_a_request(tmp_path):
     calls = []
     assert store.ingest_blob(desc, opener_for(data, calls=calls))
     assert calls == [] and store.layout.read_blob(desc["digest"]) == data
+
+
+def test_server_ignoring_range_restarts_cleanly(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    data = os.urandom(300000)
+    desc = {"digest": sha256_digest(data), "size": len(data)}
+    with open(store.partial_path(desc["digest"]), "wb") as handle:
+        handle.write(data[:100000])
+
+    def ignores_range(offset):
+        return io.BytesIO(data), 0
+
+    assert store.ingest_blob(desc, ignores_range)
+    assert store.layout.read_blob(desc["digest"]) == data

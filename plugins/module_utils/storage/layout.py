@@ -103,96 +103,37 @@ class OCILayout:
         return actual
 
     def ingest_blob(self, desc: Dict[str, Any], opener: BlobOpener, partial_path: Optional[str] = None,
-                    retries: int = 5, backoff: float = 0.5,
-                    progress: Optional[Callable[[int], None]] = None) -> bool:
+                    retries: int = 5, backoff: float = 0.5) -> bool:
         """Stream a blob from ``opener`` into the layout, verified before it gets its name.
 
         With ``partial_path``, bytes already received survive a crash or a dropped
         connection there, and a later call resumes from them. Transient errors are
         retried from the current offset. Returns False if the blob was already present.
         """
-        digest, size = desc["digest"], desc.get("size", -1)
-        final = self.blob_path(digest)
-        if self.has_blob(digest, size):
+        if self.has_blob(desc["digest"], desc.get("size", -1)):
             return False
         own_temp = partial_path is None
         if own_temp:
             fd, partial_path = tempfile.mkstemp(prefix=".tmp-", dir=self.tmp_dir)
             os.close(fd)
         try:
-            self._receive(desc, opener, partial_path, retries, backoff, progress)
-            os.makedirs(os.path.dirname(final), exist_ok=True)
-            os.chmod(partial_path, 0o644)
-            os.rename(partial_path, final)
-            fsync_dir(os.path.dirname(final))
+            with BlobReceiver(desc, opener, partial_path, retries=retries, backoff=backoff) as receiver:
+                receiver.drain()
+                receiver.finish()
+            self.adopt_blob(desc["digest"], partial_path)
         except BaseException:
             if own_temp:
                 _unlink_quietly(partial_path)
             raise
         return True
 
-    def _receive(self, desc: Dict[str, Any], opener: BlobOpener, partial_path: str,
-                 retries: int, backoff: float, progress: Optional[Callable[[int], None]]) -> None:
-        digest, size = desc["digest"], desc.get("size", -1)
-        what = "blob %s" % digest
-        digester = Digester(digest)
-        with open(partial_path, "ab+") as out:
-            out.seek(0)
-            for chunk in iter(lambda: out.read(CHUNK), b""):
-                digester.update(chunk)
-            if 0 <= size < digester.size:
-                out.truncate(0)
-                digester = Digester(digest)
-            attempt = 0
-            # A partial that is already whole (killed between the last write and the
-            # rename) only needs verifying; asking for bytes past the end would get a 416.
-            while size < 0 or digester.size < size:
-                try:
-                    stream, start = opener(digester.size)
-                    try:
-                        if start != digester.size:
-                            if start != 0:
-                                raise TransientError("%s: resumed at %d instead of %d" % (what, start, digester.size))
-                            out.seek(0)
-                            out.truncate(0)
-                            digester = Digester(digest)
-                        out.seek(0, os.SEEK_END)
-                        self._copy(stream, out, digester, size, what, progress)
-                    finally:
-                        stream.close()
-                    break
-                except TransientError:
-                    attempt += 1
-                    if attempt > retries:
-                        raise
-                    out.flush()
-                    time.sleep(min(backoff * (2 ** (attempt - 1)), 8.0))
-            out.flush()
-            os.fsync(out.fileno())
-        try:
-            digester.verify(what, size)
-        except DigestMismatchError:
-            _unlink_quietly(partial_path)
-            raise
-
-    @staticmethod
-    def _copy(stream: BinaryIO, out: BinaryIO, digester: Digester, size: int, what: str,
-              progress: Optional[Callable[[int], None]]) -> None:
-        flushed = out.tell()
-        while True:
-            chunk = stream.read(CHUNK)
-            if not chunk:
-                return
-            if 0 <= size < digester.size + len(chunk):
-                raise DigestMismatchError("%s: more data than the expected %d bytes" % (what, size))
-            digester.update(chunk)
-            out.write(chunk)
-            if digester.size - flushed >= WRITEBACK_STEP:
-                out.flush()
-                start_writeback(out.fileno(), flushed, digester.size - flushed)
-                flushed = digester.size
-            if progress:
-                progress(len(chunk))
+    def adopt_blob(self, digest: str, path: str) -> None:
+        """Give a verified, fsynced file its blob name."""
+        final = self.blob_path(digest)
+        os.makedirs(os.path.dirname(final), exist_ok=True)
+        os.chmod(path, 0o644)
+        os.rename(path, final)
+        fsync_dir(os.path.dirname(final))
 
     def blob_digests(self) -> Iterator[str]:
         blobs = os.path.join(self.root, "blobs")
@@ -272,6 +213,145 @@ class OCILayout:
             index["manifests"] = kept
             self.write_index(index)
         return removed
+
+
+class BlobReceiver:
+    """A blob as a readable stream that survives interruptions.
+
+    ``read`` hands out the bytes already in ``partial_path`` first (what an earlier,
+    interrupted run received), then the rest from ``opener``, appending every new byte
+    to the partial file so that a later run resumes there. A dropped connection
+    (TransientError) is retried from the current offset with backoff. A server that
+    ignores Range (answers from 0) makes it start the file over, which only works
+    while nothing was handed out yet.
+
+    ``finish`` reads what is left, fsyncs, and (with ``verify``) checks digest and
+    size; a mismatch deletes the partial file, whose bytes are then known bad. Without
+    ``verify`` the caller checks the digest itself (unpack_layer hashes what it reads).
+    """
+
+    def __init__(self, desc: Dict[str, Any], opener: BlobOpener, partial_path: str, verify: bool = True,
+                 retries: int = 5, backoff: float = 0.5):
+        self.digest = desc["digest"]
+        self.size = desc.get("size", -1)
+        self.what = "blob %s" % self.digest
+        self.opener = opener
+        self.partial_path = partial_path
+        self.retries = retries
+        self.backoff = backoff
+        self.digester: Optional[Digester] = Digester(self.digest) if verify else None
+        self.out = open(partial_path, "ab")
+        self.have = self.out.tell()          # bytes in the partial file
+        if 0 <= self.size < self.have:
+            self.out.truncate(0)
+            self.have = 0
+        self.position = 0                    # bytes handed out
+        self.flushed = self.have
+        self._reader: Optional[BinaryIO] = open(partial_path, "rb") if self.have else None
+        self._stream: Optional[BinaryIO] = None
+
+    def __enter__(self) -> "BlobReceiver":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def read(self, size: int = CHUNK) -> bytes:
+        if size is None or size < 0:
+            size = CHUNK
+        chunk = self._read_partial(size) if self.position < self.have else self._read_network(size)
+        if chunk and self.digester is not None:
+            self.digester.update(chunk)
+        self.position += len(chunk)
+        return chunk
+
+    def _read_partial(self, size: int) -> bytes:
+        chunk = self._reader.read(min(size, self.have - self.position))
+        if not chunk:
+            raise StoreError("%s: partial download %s shrank while reading it" % (self.what, self.partial_path))
+        return chunk
+
+    def _read_network(self, size: int) -> bytes:
+        if 0 <= self.size <= self.have:
+            return b""
+        attempt = 0
+        while True:
+            try:
+                if self._stream is None:
+                    self._open_stream()
+                chunk = self._stream.read(size)
+                break
+            except TransientError:
+                self._close_stream()
+                attempt += 1
+                if attempt > self.retries:
+                    raise
+                time.sleep(min(self.backoff * (2 ** (attempt - 1)), 8.0))
+        if not chunk:
+            return b""
+        if 0 <= self.size < self.have + len(chunk):
+            raise DigestMismatchError("%s: more data than the expected %d bytes" % (self.what, self.size))
+        self.out.write(chunk)
+        self.have += len(chunk)
+        if self.have - self.flushed >= WRITEBACK_STEP:
+            self.out.flush()
+            start_writeback(self.out.fileno(), self.flushed, self.have - self.flushed)
+            self.flushed = self.have
+        return chunk
+
+    def _open_stream(self) -> None:
+        stream, start = self.opener(self.have)
+        if start != self.have:
+            if start != 0:
+                stream.close()
+                raise TransientError("%s: resumed at %d instead of %d" % (self.what, start, self.have))
+            # The server ignored Range: rewrite the partial file from its answer, skipping
+            # past what was already handed out (the final digest covers every byte).
+            self.out.truncate(0)
+            self.have = self.flushed = 0
+            self._stream = stream
+            while self.have < self.position:
+                chunk = stream.read(min(CHUNK, self.position - self.have))
+                if not chunk:
+                    raise TransientError("%s: ended after %d bytes on restart" % (self.what, self.have))
+                self.out.write(chunk)
+                self.have += len(chunk)
+            return
+        self._stream = stream
+
+    def _close_stream(self) -> None:
+        if self._stream is not None:
+            try:
+                self._stream.close()
+            finally:
+                self._stream = None
+
+    def drain(self) -> None:
+        while self.read(CHUNK):
+            pass
+
+    def finish(self) -> None:
+        """Read what is left, make it durable and (with verify) check it."""
+        self.drain()
+        self.out.flush()
+        os.fsync(self.out.fileno())
+        if self.digester is not None:
+            try:
+                self.digester.verify(self.what, self.size)
+            except DigestMismatchError:
+                self.discard()
+                raise
+
+    def discard(self) -> None:
+        """Forget the partial file: its content is known to be wrong."""
+        self.close()
+        _unlink_quietly(self.partial_path)
+
+    def close(self) -> None:
+        self._close_stream()
+        for handle in (self._reader, self.out):
+            if handle is not None and not handle.closed:
+                handle.close()
 
 
 WRITEBACK_STEP = 8 * 1024 * 1024
