@@ -75,6 +75,7 @@ def copy_image(source: ImageSource, destination: ImageDestination, image: Option
     """Copy the image ``source`` names into ``destination``. Idempotent: present blobs are skipped."""
     image = image or resolve_image(source, platform)
     result = CopyResult(image=image)
+    destination.prepare(image.manifest, image.config)
     missing = [desc for desc in image.manifest.layers + [image.manifest.config]
                if not destination.has_blob(desc)]
     # Largest first so the long downloads start at once.

@@ -67,6 +67,9 @@ class ImageDestination:
     def describe(self) -> str:
         raise NotImplementedError
 
+    def prepare(self, manifest: Manifest, config: Dict[str, Any]) -> None:
+        """Told the image before any blob arrives (the store maps layers to diff IDs)."""
+
     def has_blob(self, desc: Dict[str, Any]) -> bool:
         raise NotImplementedError
 

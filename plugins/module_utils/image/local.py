@@ -5,12 +5,12 @@
 
 from __future__ import annotations
 
-import os
-from typing import Any, BinaryIO, Dict, Optional, Tuple
+from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
-from ..common.errors import StoreError
+from ..common.errors import ManifestError, StoreError
 from ..registry.manifest import Manifest, parse_manifest, to_oci_manifest
 from ..registry.reference import parse_reference
+from ..storage.layers import LayerStore, image_diff_ids
 from ..storage.layout import REF_NAME, BlobOpener
 from ..storage.store import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE, SOURCE_REF, Store, original_manifest
 from .interfaces import ImageDestination, ImageSource
@@ -49,22 +49,41 @@ class StoreImageSource(ImageSource):
 
 
 class StoreImageDestination(ImageDestination):
-    """Writes into the store under the GC lock, so nothing is collected before it is named."""
+    """Writes into the store under the GC lock, so nothing is collected before it is named.
 
-    def __init__(self, store: Store, ref_name: str):
+    With ``unpack`` (the default), each layer is also unpacked as it downloads, in the
+    same pass (storage.layers), so a present image is ready to mount."""
+
+    def __init__(self, store: Store, ref_name: str, unpack: bool = True):
         self.store = store
         self.ref_name = ref_name
+        self.layers = LayerStore(store) if unpack else None
+        self.diff_ids: Dict[str, str] = {}
+        self.unpacked: List[str] = []
         self._writing = store.writing()
         self._writing.__enter__()
 
-    def describe(self) -> str:
-        return "%s in %s" % (self.ref_name, self.store.describe())
+    def prepare(self, manifest: Manifest, config: Dict[str, Any]) -> None:
+        if self.layers is None:
+            return
+        self.diff_ids = layer_diff_ids(manifest, config)
 
     def has_blob(self, desc: Dict[str, Any]) -> bool:
-        return self.store.has_blob(desc["digest"], desc.get("size"))
+        present = self.store.has_blob(desc["digest"], desc.get("size"))
+        diff_id = self.diff_ids.get(desc["digest"])
+        return present and (diff_id is None or self.layers.has(diff_id))
 
     def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
-        return self.store.ingest_blob(desc, source.blob_opener(desc))
+        diff_id = self.diff_ids.get(desc["digest"])
+        if diff_id is None:
+            return self.store.ingest_blob(desc, source.blob_opener(desc))
+        done = self.layers.pull(desc, diff_id, source.blob_opener(desc))
+        if done["unpacked"]:
+            self.unpacked.append(diff_id)
+        return done["fetched"]
+
+    def describe(self) -> str:
+        return "%s in %s" % (self.ref_name, self.store.describe())
 
     def put_manifest(self, manifest: Manifest) -> None:
         self.store.write_blob(manifest.raw, manifest.digest)
@@ -93,5 +112,10 @@ class StoreImageDestination(ImageDestination):
             self._writing = None
 
 
-def store_root_exists(root: str) -> bool:
-    return os.path.exists(os.path.join(root, "oci-layout"))
+def layer_diff_ids(manifest: Manifest, config: Dict[str, Any]) -> Dict[str, str]:
+    """Layer blob digest -> diff ID, pairing manifest layers with the config's rootfs."""
+    diff_ids = image_diff_ids(config)
+    if len(diff_ids) != len(manifest.layers):
+        raise ManifestError("manifest %s has %d layers but its config lists %d diff IDs"
+                            % (manifest.digest, len(manifest.layers), len(diff_ids)))
+    return {layer["digest"]: diff_id for layer, diff_id in zip(manifest.layers, diff_ids)}

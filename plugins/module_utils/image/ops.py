@@ -16,11 +16,12 @@ from typing import Any, Dict, List, Optional
 from ..common.errors import NotFoundError, RegistryError, StoreError, TransientError, UndockError
 from ..registry.context import RegistryContext
 from ..registry.reference import Reference, parse_reference
+from ..storage.layers import LayerStore
 from ..storage.layout import REF_NAME
 from ..storage.store import DEFAULT_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
 from .copy import ResolvedImage, copy_image, resolve_image
 from .interfaces import ImageSource
-from .local import StoreImageDestination, StoreImageSource
+from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
 from .remote import RegistryImageDestination, RegistryImageSource
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
@@ -122,6 +123,7 @@ class ImageService:
             outcome.after = {"digest": local.manifest.digest}
             outcome.image = describe_image(ref_name, local)
             outcome.resolved = local
+            self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         if pull == "never":
             raise StoreError("image %s is not in the store %s and pull is never" % (ref_name, self.storage_root))
@@ -144,6 +146,7 @@ class ImageService:
         outcome.image = describe_image(ref_name, remote)
         outcome.resolved = remote
         if local is not None and local.manifest.digest == remote.manifest.digest:
+            self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         outcome.changed = True
         verb = "would pull" if self.check_mode else "pulled"
@@ -166,6 +169,25 @@ class ImageService:
         if local is not None and local.manifest.digest != remote.manifest.digest:
             store.collect_garbage()
         return outcome
+
+    def _ensure_unpacked(self, ref_name: str, image: ResolvedImage, outcome: Outcome) -> None:
+        """Unpack from the stored blobs any layer of a present image that is not unpacked
+        (a store written before layers were kept, or a layer removed by hand)."""
+        store = self.store(create=False)
+        layers = LayerStore(store)
+        diff_ids = layer_diff_ids(image.manifest, image.config)
+        missing = [d for d in image.manifest.layers if not layers.has(diff_ids[d["digest"]])]
+        if not missing:
+            return
+        outcome.changed = True
+        if self.check_mode:
+            outcome.actions.append("would unpack %d layers of %s" % (len(missing), ref_name))
+            return
+        source = StoreImageSource(store, ref_name)
+        with store.writing():
+            for desc in missing:
+                layers.pull(desc, diff_ids[desc["digest"]], source.blob_opener(desc))
+        outcome.actions.append("unpacked %d layers of %s" % (len(missing), ref_name))
 
     def _open_source(self, source: Optional[str], ref: Reference) -> ImageSource:
         if source and source.startswith(FILE_TRANSPORTS):

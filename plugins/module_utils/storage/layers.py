@@ -1,0 +1,211 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Unpacked layers, each once, keyed by diff ID, ready to be overlayfs lower directories.
+
+Layout under the store root, like containers/storage's overlay driver::
+
+    overlay/<diff-id hex>/diff     the layer's files, whiteouts in overlay-native form
+    overlay/<diff-id hex>/link     the short name below
+    overlay/l/<short>              symlink to ../<diff-id hex>/diff; mount options name
+                                   lowers by these short links so deep images fit in a page
+    overlay/.tmp-*                 unpacks in progress; renamed into place when complete
+
+A layer directory exists only once its unpack finished and both digests verified, so
+a kill -9 leaves at most a ``.tmp-*`` directory, which the next run removes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import tempfile
+from typing import Any, Dict, List, Optional
+
+from ..common.digest import parse_digest
+from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
+from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
+from .layout import BlobOpener, BlobReceiver
+from .store import Store
+from .unpack import DEFAULT_MAX_SIZE, remove_tree, unpack_layer
+
+LINK_DIR = "l"
+TEMP_PREFIX = ".tmp-"
+
+
+def short_link(diff_id: str) -> str:
+    """A stable 12-character name for a layer (derived, so a crash cannot orphan it)."""
+    return base64.b32encode(hashlib.sha256(diff_id.encode()).digest()).decode()[:12]
+
+
+class LayerStore:
+    def __init__(self, store: Store, max_size: int = DEFAULT_MAX_SIZE):
+        self.store = store
+        self.root = os.path.join(store.root, "overlay")
+        self.links = os.path.join(self.root, LINK_DIR)
+        self.max_size = max_size
+
+    def ensure_dirs(self) -> None:
+        makedirs_private(self.root)
+        makedirs_private(self.links)
+
+    # -- names ----------------------------------------------------------------------
+    def layer_dir(self, diff_id: str) -> str:
+        return os.path.join(self.root, parse_digest(diff_id)[1])
+
+    def diff_dir(self, diff_id: str) -> str:
+        return os.path.join(self.layer_dir(diff_id), "diff")
+
+    def link_path(self, diff_id: str) -> str:
+        """``overlay/l/<short>``, relative to ``self.root``: ``l/<short>``."""
+        return os.path.join(LINK_DIR, short_link(diff_id))
+
+    def has(self, diff_id: str) -> bool:
+        return os.path.isdir(self.diff_dir(diff_id))
+
+    def present(self) -> List[str]:
+        """Diff IDs of every unpacked layer."""
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return []
+        return ["sha256:" + n for n in names if len(n) == 64 and os.path.isdir(os.path.join(self.root, n, "diff"))]
+
+    def lock(self, diff_id: str) -> Any:
+        import filelock
+        return filelock.FileLock(os.path.join(self.store.locks, "layer-%s.lock" % parse_digest(diff_id)[1]))
+
+    # -- unpacking ------------------------------------------------------------------
+    def pull(self, desc: Dict[str, Any], diff_id: str, opener: BlobOpener) -> Dict[str, bool]:
+        """Make both the blob and its unpacked layer present, in one pass over the bytes.
+
+        The blob streams from ``opener`` (resuming a partial download), is written to
+        its partial file and, at the same time, decompressed, hashed and extracted.
+        Only when both digests verify do the blob and the layer get their names.
+        Returns what was done: ``{"fetched": bool, "unpacked": bool}``.
+        """
+        digest = desc["digest"]
+        done = {"fetched": False, "unpacked": False}
+        if self.has(diff_id) and self.store.has_blob(digest, desc.get("size")):
+            return done
+        self.ensure_dirs()
+        with self.store.blob_lock(digest), self.lock(diff_id):
+            have_blob = self.store.has_blob(digest, desc.get("size"))
+            if self.has(diff_id):
+                if not have_blob:
+                    done["fetched"] = self.store.layout.ingest_blob(desc, opener, self.store.partial_path(digest))
+                return done
+            if have_blob:
+                with self.store.open_blob(digest) as handle:
+                    self._unpack(handle, desc, diff_id)
+                done["unpacked"] = True
+                return done
+            partial = self.store.partial_path(digest)
+            with BlobReceiver(desc, opener, partial, verify=False) as receiver:
+                try:
+                    self._unpack(receiver, desc, diff_id, commit=lambda: receiver.finish())
+                except DigestMismatchError:
+                    receiver.discard()
+                    raise
+            self.store.layout.adopt_blob(digest, partial)
+            done["fetched"] = done["unpacked"] = True
+            return done
+
+    def _unpack(self, stream: Any, desc: Dict[str, Any], diff_id: str, commit: Any = None) -> None:
+        temp = tempfile.mkdtemp(prefix=self._temp_prefix(diff_id), dir=self.root)
+        try:
+            diff = os.path.join(temp, "diff")
+            os.mkdir(diff, 0o755)
+            try:
+                unpack_layer(stream, diff, media_type=desc.get("mediaType"), expected_blob_digest=desc["digest"],
+                             expected_blob_size=desc.get("size"), expected_diff_id=diff_id,
+                             max_size=self.max_size)
+            except LayerError as err:
+                raise LayerError("layer %s: %s" % (desc["digest"], err))
+            if commit is not None:
+                commit()
+            atomic_write(os.path.join(temp, "link"), short_link(diff_id).encode(), 0o644)
+            self._link(diff_id)
+            os.rename(temp, self.layer_dir(diff_id))
+            fsync_dir(self.root)
+        except BaseException:
+            remove_tree(temp)
+            raise
+
+    def _link(self, diff_id: str) -> None:
+        link = os.path.join(self.root, self.link_path(diff_id))
+        target = os.path.join("..", parse_digest(diff_id)[1], "diff")
+        try:
+            if os.readlink(link) == target:
+                return
+            os.unlink(link)
+        except FileNotFoundError:
+            pass
+        os.symlink(target, link)
+
+    # -- removal and repair ----------------------------------------------------------
+    def remove(self, diff_id: str) -> int:
+        """Delete an unpacked layer; returns the bytes freed (apparent sizes)."""
+        path = self.layer_dir(diff_id)
+        if not os.path.isdir(path):
+            return 0
+        freed = tree_size(path)
+        with self.lock(diff_id):
+            link = os.path.join(self.root, self.link_path(diff_id))
+            try:
+                os.unlink(link)
+            except FileNotFoundError:
+                pass
+            # Rename first: a half-deleted layer must never look complete.
+            doomed = tempfile.mkdtemp(prefix=self._temp_prefix(diff_id), dir=self.root)
+            os.rename(path, os.path.join(doomed, "layer"))
+            remove_tree(doomed)
+        return freed
+
+    @staticmethod
+    def _temp_prefix(diff_id: str) -> str:
+        return "%s%s-" % (TEMP_PREFIX, parse_digest(diff_id)[1])
+
+    def clean_temporaries(self) -> int:
+        """Remove ``.tmp-<hex>-*`` directories left by killed unpacks or removals. One is
+        live only while its layer lock is held, so a lock we can take marks it stale."""
+        import filelock
+        removed = 0
+        try:
+            names = os.listdir(self.root)
+        except FileNotFoundError:
+            return 0
+        for name in names:
+            if not name.startswith(TEMP_PREFIX):
+                continue
+            hexpart = name[len(TEMP_PREFIX):].split("-", 1)[0]
+            try:
+                with self.lock("sha256:" + hexpart).acquire(timeout=0):
+                    remove_tree(os.path.join(self.root, name))
+                    removed += 1
+            except (filelock.Timeout, ValueError, UndockError):
+                continue
+        return removed
+
+
+def tree_size(path: str) -> int:
+    total = 0
+    for directory, dirs, files in os.walk(path):
+        for name in files + dirs:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def image_diff_ids(config: Dict[str, Any]) -> List[str]:
+    """The config's ``rootfs.diff_ids``, validated (they become directory names)."""
+    rootfs = config.get("rootfs") or {}
+    diff_ids = rootfs.get("diff_ids")
+    if rootfs.get("type") != "layers" or not isinstance(diff_ids, list):
+        raise StoreError("image config has no rootfs.diff_ids of type layers")
+    for diff_id in diff_ids:
+        parse_digest(diff_id)
+    return list(diff_ids)
