@@ -114,6 +114,8 @@ class ImageService:
                 source: Optional[str] = None) -> Outcome:
         if pull not in PULL_POLICIES:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
+        if source and source.startswith(FILE_TRANSPORTS) and pull != "never":
+            pull = "always"  # a local file is cheap to compare, and may have changed
         requested = parse_reference(name)
         ref = self.local_name(name)
         ref_name = str(ref)
@@ -250,26 +252,31 @@ class ImageService:
         local = image or self.local_image(ref_name)
         if local is None:
             raise StoreError("cannot export %s: it is not in the store %s" % (ref_name, self.storage_root))
-        kind, _path, _ref = parse_transport(target)
+        kind, dummy, reference = parse_transport(target)
         if kind == "docker":
-            return self.push(name, target=_ref, image=image)
+            return self.push(name, target=reference, image=image)
+        # A docker-archive has no registry manifest of its own: its image is known by
+        # its config digest (the image ID). The other formats keep the manifest.
+        key = "export_id" if kind == "docker-archive" else "export_digest"
+        wanted = local.manifest.config["digest"] if kind == "docker-archive" else local.manifest.digest
         current = None
         try:
             existing = open_source(target)
             try:
-                current = existing.get_manifest().digest
+                found = existing.get_manifest()
+                current = found.config["digest"] if kind == "docker-archive" else found.digest
             finally:
                 existing.close()
         except UndockError:
             current = None
-        outcome = Outcome(before={"export_digest": current}, after={"export_digest": local.manifest.digest})
-        if current == local.manifest.digest:
+        outcome = Outcome(before={key: current}, after={key: wanted})
+        if current == wanted:
             return outcome
         outcome.changed = True
         if self.check_mode:
             outcome.actions.append("would export %s to %s" % (ref_name, target))
             return outcome
-        destination = open_destination(target, default_name=ref_name)
+        destination = open_destination(target)
         try:
             copy_image(StoreImageSource(self.store(), ref_name), destination, image=local)
         finally:
