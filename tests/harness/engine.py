@@ -26,7 +26,8 @@ def registries_conf(directory: str, *insecure_hosts: str, extra: str = "") -> st
 
 
 def service(tmp_path: Any, registry: Optional[Registry] = None, check_mode: bool = False,
-            storage_root: Optional[str] = None, also: Sequence[Registry] = (), **params: Any) -> ImageService:
+            storage_root: Optional[str] = None, also: Sequence[Registry] = (), max_layer_size: Optional[int] = None,
+            **params: Any) -> ImageService:
     """An ImageService on a store under ``tmp_path``; a plain-HTTP registry (and those in
     ``also``) is marked insecure, a TLS one gets its CA, a basic one its credentials, unless
     ``params`` say otherwise."""
@@ -41,7 +42,8 @@ def service(tmp_path: Any, registry: Optional[Registry] = None, check_mode: bool
         params.setdefault("username", registry.username)
         params.setdefault("password", registry.password)
     root = storage_root or os.path.join(str(tmp_path), "store")
-    return ImageService(root, registry_context(params), check_mode=check_mode)
+    extra = {"max_layer_size": max_layer_size} if max_layer_size else {}
+    return ImageService(root, registry_context(params), check_mode=check_mode, **extra)
 
 
 def python_path() -> str:

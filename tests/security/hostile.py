@@ -409,6 +409,25 @@ def build_corpus(outside: str, marker: str = "UNDOCK_ESCAPED") -> List[HostileLa
 
 # -- helpers for suites that apply the corpus --------------------------------------------------
 
+def make_sentinel(sandbox: str) -> str:
+    """Create ``sandbox/sentinel``: the files, dirs, symlink and xattr the corpus aims at."""
+    outside = os.path.join(sandbox, "sentinel")
+    os.makedirs(os.path.join(outside, "sub", "deeper"))
+    for rel, data in (("secret", b"top secret\n"), ("passwd", b"root:x:0:0::/root:/bin/sh\n"),
+                      ("sub/file", b"file"), ("sub/deeper/file", b"deeper")):
+        with open(os.path.join(outside, rel), "wb") as handle:
+            handle.write(data)
+    os.symlink("secret", os.path.join(outside, "link"))
+    os.setxattr(os.path.join(outside, "secret"), "trusted.sentinel", b"1")
+    for dirpath, dirnames, filenames in os.walk(outside):
+        for name in dirnames + filenames:
+            os.utime(os.path.join(dirpath, name), ns=(10 ** 18, 10 ** 18), follow_symlinks=False)
+    os.chmod(os.path.join(outside, "sub"), 0o750)
+    os.utime(outside, ns=(10 ** 18, 10 ** 18))
+    return outside
+
+
+
 def snapshot(root: str, exclude: str) -> dict:
     """Everything about the tree at ``root`` except the subtree ``exclude``."""
     exclude = os.path.abspath(exclude)

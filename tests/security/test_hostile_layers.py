@@ -41,30 +41,13 @@ def corpus(base):
                                                                 MARKER)}
 
 
-def _make_sentinel(sandbox: str) -> str:
-    outside = os.path.join(sandbox, "sentinel")
-    os.makedirs(os.path.join(outside, "sub", "deeper"))
-    for rel, data in (("secret", b"top secret\n"), ("passwd", b"root:x:0:0::/root:/bin/sh\n"),
-                      ("sub/file", b"file"), ("sub/deeper/file", b"deeper")):
-        with open(os.path.join(outside, rel), "wb") as handle:
-            handle.write(data)
-    os.symlink("secret", os.path.join(outside, "link"))
-    os.setxattr(os.path.join(outside, "secret"), "trusted.sentinel", b"1")
-    for dirpath, dirnames, filenames in os.walk(outside):
-        for name in dirnames + filenames:
-            os.utime(os.path.join(dirpath, name), ns=(10 ** 18, 10 ** 18), follow_symlinks=False)
-    os.chmod(os.path.join(outside, "sub"), 0o750)
-    os.utime(outside, ns=(10 ** 18, 10 ** 18))
-    return outside
-
-
 @pytest.fixture
 def sandbox(base):
     sandbox = os.path.join(base, "sandbox")
     if os.path.lexists(sandbox):
         remove_tree(sandbox)
     os.makedirs(os.path.join(sandbox, "dest"))
-    _make_sentinel(sandbox)
+    hostile.make_sentinel(sandbox)
     os.mkdir(os.path.join(sandbox, "dest", "layer"), 0o700)
     return sandbox
 

@@ -54,10 +54,10 @@ class StoreImageDestination(ImageDestination):
     With ``unpack`` (the default), each layer is also unpacked as it downloads, in the
     same pass (storage.layers), so a present image is ready to mount."""
 
-    def __init__(self, store: Store, ref_name: str, unpack: bool = True):
+    def __init__(self, store: Store, ref_name: str, unpack: bool = True, max_layer_size: Optional[int] = None):
         self.store = store
         self.ref_name = ref_name
-        self.layers = LayerStore(store) if unpack else None
+        self.layers = (LayerStore(store, max_layer_size) if max_layer_size else LayerStore(store)) if unpack else None
         self.diff_ids: Dict[str, str] = {}
         self.unpacked: List[str] = []
         self._writing = store.writing()

@@ -17,6 +17,7 @@ from ..common.errors import NotFoundError, RegistryError, StoreError, TransientE
 from ..registry.context import RegistryContext
 from ..registry.reference import Reference, parse_reference
 from ..storage.layers import LayerStore
+from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
 from ..storage.store import DEFAULT_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
 from .copy import ResolvedImage, copy_image, resolve_image
@@ -73,8 +74,9 @@ def describe_image(name: str, image: ResolvedImage) -> Dict[str, Any]:
 
 class ImageService:
     def __init__(self, storage_root: str = DEFAULT_ROOT, registry: Optional[RegistryContext] = None,
-                 check_mode: bool = False):
+                 check_mode: bool = False, max_layer_size: int = DEFAULT_MAX_LAYER_SIZE):
         self.storage_root = storage_root
+        self.max_layer_size = max_layer_size
         self.registry = registry or RegistryContext()
         self.check_mode = check_mode
         self._store: Optional[Store] = None
@@ -159,7 +161,7 @@ class ImageService:
         annotations = {SOURCE_DIGEST: remote.top_digest}
         if isinstance(src.origin, Reference):
             annotations[SOURCE_REF] = str(src.origin.with_tag(None).with_digest(None))
-        destination = StoreImageDestination(store, ref_name)
+        destination = StoreImageDestination(store, ref_name, max_layer_size=self.max_layer_size)
         try:
             result = copy_image(src, destination, image=remote, annotations=annotations)
         finally:
@@ -176,7 +178,7 @@ class ImageService:
         """Unpack from the stored blobs any layer of a present image that is not unpacked
         (a store written before layers were kept, or a layer removed by hand)."""
         store = self.store(create=False)
-        layers = LayerStore(store)
+        layers = LayerStore(store, self.max_layer_size)
         diff_ids = layer_diff_ids(image.manifest, image.config)
         missing = [d for d in image.manifest.layers if not layers.has(diff_ids[d["digest"]])]
         if not missing:
