@@ -153,7 +153,8 @@ class ImageService:
             self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         outcome.changed = True
-        verb = "would pull" if self.check_mode else "pulled"
+        verb = "pull" if isinstance(src, RegistryImageSource) else "load"
+        verb = "would " + verb if self.check_mode else verb + "ed"
         if self.check_mode:
             outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
             return outcome
