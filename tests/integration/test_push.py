@@ -57,3 +57,22 @@ def test_upload_to_another_registry(tmp_path, registry, registry_factory, fixtur
 def test_push_requires_local_image(tmp_path, registry):
     with pytest.raises(Exception, match="not in the store"):
         service(tmp_path, registry).push("%s/nothing/here:1" % registry.host)
+
+
+def test_push_skips_blobs_the_repository_has(tmp_path, registry, registry_factory, fixture_images):
+    pushed = fixture_images["oci"]
+    other = registry_factory()
+    svc = service(tmp_path, registry, also=[other])
+    svc.present(pushed.ref)
+    first = "%s/skip/app:1" % other.host
+    svc.present(first, source=pushed.ref)
+    assert svc.push(first).changed
+    uploads_before = [e for e in other.access_log() if e[0] == "POST" and "/blobs/uploads/" in e[1]]
+    second = "%s/skip/app:2" % other.host
+    svc.present(second, source=pushed.ref)
+    outcome = svc.push(second)
+    assert outcome.changed and "0 blobs uploaded, 0 mounted" in outcome.actions[0]
+    uploads_after = [e for e in other.access_log() if e[0] == "POST" and "/blobs/uploads/" in e[1]]
+    assert uploads_after == uploads_before
+    heads = [e for e in other.access_log() if e[0] == "HEAD" and "/blobs/" in e[1]]
+    assert len(heads) >= 2 * (len(pushed.layers) + 1)
