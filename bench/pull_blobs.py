@@ -15,9 +15,10 @@ import shutil
 import sys
 import tempfile
 
-from common import ensure_collection_link, engine_env, report, timed
+from common import ensure_bytecode, ensure_collection_link, engine_env, report, timed
 
 ensure_collection_link()
+ensure_bytecode()
 
 from harness import images as I  # noqa: E402
 from harness.registry import Registry  # noqa: E402
@@ -47,7 +48,7 @@ def main() -> int:
                 shutil.rmtree(dest, ignore_errors=True)
                 store = os.path.join(work, "undock-%d" % run)
                 results["undock"].append(timed(
-                    [sys.executable, os.path.join(os.path.dirname(__file__), "undock_pull.py"), store,
+                    [sys.executable, os.path.join(os.path.dirname(__file__), "undock_pull.py"), "--download-only", store,
                      registry.host, pushed.ref], env=engine_env()))
                 shutil.rmtree(store, ignore_errors=True)
             report("pull_blobs: %d MB in %d layers, loopback registry" % (args.size_mb, args.layers),
