@@ -7,13 +7,18 @@ that override them, and one transport per host (so connections and tokens are re
 from __future__ import annotations
 
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
-from .client import RegistryClient
 from .config import AuthStore, Credentials, RegistriesConfig, RegistryOptions, resolve_tls
 from .reference import Reference
-from .transport import RegistryTransport
+
+if TYPE_CHECKING:
+    from .client import RegistryClient
+    from .transport import RegistryTransport
+
+# client and transport (and with them requests) are imported when a registry is first
+# used: a task that finds its image in the store never pays for them.
 
 
 class RegistryContext:
@@ -23,7 +28,7 @@ class RegistryContext:
         self.registries = registries if registries is not None else RegistriesConfig.load(
             conf_path=self.options.registries_conf, conf_dir=self.options.registries_conf_dir)
         self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file)
-        self._transports: Dict[Tuple[str, bool], RegistryTransport] = {}
+        self._transports: Dict[Tuple[str, bool], "RegistryTransport"] = {}
         self._lock = threading.Lock()
 
     # -- names ----------------------------------------------------------------------
@@ -37,7 +42,8 @@ class RegistryContext:
     def credentials(self, ref: Reference) -> Optional[Credentials]:
         return self.options.credentials_for(ref, self.auths)
 
-    def transport(self, ref: Reference, insecure: bool = False) -> RegistryTransport:
+    def transport(self, ref: Reference, insecure: bool = False) -> "RegistryTransport":
+        from .transport import RegistryTransport
         key = (ref.registry, insecure)
         with self._lock:
             transport = self._transports.get(key)
@@ -47,7 +53,8 @@ class RegistryContext:
                 self._transports[key] = transport
         return transport
 
-    def client(self, ref: Reference, push: bool = False, insecure: Optional[bool] = None) -> RegistryClient:
+    def client(self, ref: Reference, push: bool = False, insecure: Optional[bool] = None) -> "RegistryClient":
+        from .client import RegistryClient
         if insecure is None:
             insecure = self.registries.is_insecure(ref.registry)
         return RegistryClient(self.transport(ref, insecure), ref.repository, push=push)
