@@ -201,7 +201,11 @@ class ImageService:
         return self.registry.pull_source(parse_reference(source) if source else ref)
 
     # -- absent ---------------------------------------------------------------------
-    def absent(self, name: str, force: bool = False) -> Outcome:
+    def absent(self, name: str, force: bool = False, run_root: Optional[str] = None) -> Outcome:
+        """Remove the image; refused (ImageInUseError naming each user) while it is mounted,
+        unless ``force``, which unmounts first. ``run_root``: where mounts are recorded."""
+        from ..storage.layers import collect_layers
+        from ..storage.mounts import MountManager
         ref_name = str(self.local_name(name))
         store = self.store(create=False)
         entry = store.lookup(ref_name) if store is not None else None
@@ -210,12 +214,20 @@ class ImageService:
         if entry is None:
             return outcome
         outcome.changed = True
+        mounts = MountManager(store, run_root)
         if self.check_mode:
+            outcome.actions.extend(mounts.release(ref_name, force=force, dry_run=True))
             outcome.actions.append("would remove %s" % ref_name)
             return outcome
-        store.untag(ref_name)
+        with mounts.lock():
+            mounts.repair()
+            outcome.actions.extend(mounts.release(ref_name, force=force))
+            store.untag(ref_name)
         freed = store.collect_garbage()
-        outcome.actions.append("removed %s (%d blobs, %d bytes freed)" % (ref_name, freed["blobs"], freed["bytes"]))
+        layers = collect_layers(store, keep=mounts.diff_ids_in_use())
+        mounts.collect_cache()
+        outcome.actions.append("removed %s (%d blobs, %d layers, %d bytes freed)"
+                               % (ref_name, freed["blobs"], layers["layers"], freed["bytes"] + layers["bytes"]))
         return outcome
 
     # -- push -----------------------------------------------------------------------

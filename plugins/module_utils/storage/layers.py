@@ -19,13 +19,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import tempfile
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List
 
 from ..common.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
 from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
+from ..registry.manifest import parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
 from .unpack import DEFAULT_MAX_SIZE, remove_tree, unpack_layer
@@ -104,7 +106,7 @@ class LayerStore:
             partial = self.store.partial_path(digest)
             with BlobReceiver(desc, opener, partial, verify=False) as receiver:
                 try:
-                    self._unpack(receiver, desc, diff_id, commit=lambda: receiver.finish())
+                    self._unpack(receiver, desc, diff_id, commit=receiver.finish)
                 except DigestMismatchError:
                     receiver.discard()
                     raise
@@ -209,3 +211,44 @@ def image_diff_ids(config: Dict[str, Any]) -> List[str]:
     for diff_id in diff_ids:
         parse_digest(diff_id)
     return list(diff_ids)
+
+
+def stored_diff_ids(store: Store) -> List[str]:
+    """Diff IDs listed by the config of every image index.json reaches (children of indexes too)."""
+    wanted: List[str] = []
+    pending = list(store.layout.entries())
+    seen = set()
+    while pending:
+        desc = pending.pop()
+        digest = desc.get("digest")
+        if not digest or digest in seen or not store.has_blob(digest):
+            continue
+        seen.add(digest)
+        try:
+            manifest = parse_manifest(store.read_blob(digest), desc.get("mediaType"), digest)
+            if manifest.is_index:
+                pending.extend(manifest.manifests)
+                continue
+            wanted.extend(image_diff_ids(json.loads(store.read_blob(manifest.config["digest"]))))
+        except (UndockError, ValueError, KeyError):
+            continue
+    return wanted
+
+
+def collect_layers(store: Store, keep: Iterable[str] = (), dry_run: bool = False) -> Dict[str, int]:
+    """Remove unpacked layers that no image in index.json lists and that are not in ``keep``
+    (the diff IDs live mounts use). Holds the GC lock, so a pull in progress (which holds
+    it shared until its image is named) never loses a layer. Returns counts and bytes."""
+    freed = {"layers": 0, "bytes": 0}
+    layers = LayerStore(store)
+    with store._gc_lock(shared=False):  # pylint: disable=protected-access
+        wanted = set(keep) | set(stored_diff_ids(store))
+        for diff_id in layers.present():
+            if diff_id in wanted:
+                continue
+            freed["layers"] += 1
+            if dry_run:
+                freed["bytes"] += tree_size(layers.layer_dir(diff_id))
+            else:
+                freed["bytes"] += layers.remove(diff_id)
+    return freed

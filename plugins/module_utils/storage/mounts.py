@@ -1,0 +1,1009 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Root filesystems of stored images, and who uses them.
+
+A rootfs is an overlay mount of an image's unpacked layers (storage.layers): read-only
+for inspection, or with a writable upper directory for containers. ``MountManager`` makes
+and removes these mounts and keeps one record per mount under the runtime root, so that
+removing an image can tell who uses it.
+
+How the overlay is built
+------------------------
+* ``lowerdir`` lists the layers topmost first, by their short links (``l/<short>``),
+  relative to ``<store>/overlay``. The kernel resolves relative paths against the cwd of
+  the process calling mount(2), so the mount is done by ``mount(8)`` run with
+  ``cwd=<store>/overlay`` (containers/storage re-executes itself after a chdir for the
+  same reason; a child process keeps the engine's own cwd untouched and thread safe).
+  12-character links keep about 270 layers within one page of mount options.
+* The whole option string must fit in a page (4096 bytes) and overlayfs stacks at most
+  500 lower layers. Past either limit, the bottom layers are merged into one directory
+  (``merge_layers``: whiteouts applied, opaque directories honoured), cached under
+  ``<store>/overlay-flat/<chain id>/diff`` (the OCI ChainID of the merged layers, so the
+  same base is merged once for every image that has it) and named in the options by a
+  short link ``l/<short>`` like a layer; the record carries a note.
+* overlayfs needs two lower layers when it has no upper directory: a read-only mount of a
+  one-layer image gets the empty directory ``<store>/overlay-flat/empty`` as second lower.
+* Read-only mounts are always ``ro,nodev,nosuid``; writable ones are ``nodev,nosuid``
+  unless the caller opts out (``nodev_nosuid=False``, for containers that need devices).
+
+When overlay is unavailable
+---------------------------
+The first mount on a store probes, once per boot (cached under the runtime root), whether
+an overlay with an upper directory can be mounted on the store's filesystem (it cannot
+when the store itself sits on overlayfs, for example) and whether bind mounts work.
+Without overlay, the rootfs is a copy: a merged copy of the layers (hardlinks are kept
+between copies of the same layer, never to the store), the cached flat directory
+bind-mounted ``ro,nodev,nosuid`` for read-only use, or a private copy for writable use.
+Where nothing can be mounted at all, the copy is made in the target directory itself
+(kind ``directory``, which cannot be read-only). ``backend`` (or the environment variable
+``UNDOCK_MOUNT_BACKEND``) forces ``overlay``, ``copy`` or ``directory``.
+
+Records and repair
+------------------
+``<run_root>/mounts/<sha256 of target>.json`` describes each mount: image, digests, diff
+IDs, target, owner, creator pid (and its start time), kind. The runtime root is on tmpfs
+(``/run/undock``), so records vanish at boot with the mounts. Every change happens under
+``<run_root>/mounts.lock``. A record is live while its mount (by mount ID and mount point,
+from ``/proc/self/mountinfo``) exists and, for a *transient* owner (a scan), while the
+creating process lives. ``repair()`` unmounts mounts whose transient owner died (killed
+with -9, say) and drops records whose mount is gone. Mounts without a record are not ours
+and are never touched. Two mounts of one image are two users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+import stat
+import subprocess
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+
+from ..common.errors import ImageInUseError, StoreError
+from ..common.fileutil import atomic_write, makedirs_private
+from ..registry.manifest import parse_manifest
+from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
+from .layout import REF_NAME
+from .store import DEFAULT_RUN_ROOT, Store, original_manifest
+from .unpack import remove_tree
+
+MAX_LOWERS = 500                 # overlayfs' OVL_MAX_STACK
+BACKENDS = ("auto", "overlay", "copy", "directory")
+KINDS = ("overlay", "flat", "copy", "directory")
+BACKEND_ENV = "UNDOCK_MOUNT_BACKEND"
+FLAT_DIR = "overlay-flat"
+COPY_DIR = "overlay-copies"
+SCRATCH_DIR = "overlay-mounts"
+EMPTY = "empty"
+MOUNT_TIMEOUT = 120
+
+_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
+_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
+
+
+class MountError(StoreError):
+    """A mount or unmount failed, or a target is not usable."""
+
+
+# ---------------------------------------------------------------------------
+# records
+# ---------------------------------------------------------------------------
+@dataclass
+class MountRecord:
+    """One mount of an image, as kept under ``<run_root>/mounts/``."""
+
+    target: str
+    store: str
+    image: str                      # the store name (full normalised reference)
+    digest: str                     # manifest digest as pulled
+    image_id: str                   # config digest
+    diff_ids: List[str]             # base first
+    owner: str                      # who asked: "oci_mount", "oci_scan", "container:NAME"...
+    kind: str                       # overlay | flat | copy | directory
+    read_only: bool = True
+    transient: bool = False         # the mount lives only as long as process ``pid``
+    pid: int = 0
+    pid_start: Optional[int] = None
+    mount_id: Optional[int] = None  # from /proc/self/mountinfo (None for kind directory)
+    lowers: List[str] = field(default_factory=list)   # lowerdir entries, topmost first
+    flat: Optional[str] = None      # chain id of the merged bottom layers, if any
+    upper_dir: Optional[str] = None
+    work_dir: Optional[str] = None
+    private: List[str] = field(default_factory=list)  # directories removed on unmount
+    remove_target: bool = False     # the target directory was made for this mount only
+    nodev_nosuid: bool = True
+    note: Optional[str] = None
+    id: str = ""
+    created: float = 0.0
+
+    @property
+    def layers(self) -> int:
+        return len(self.diff_ids)
+
+    def describe(self) -> str:
+        how = "read-only" if self.read_only else "writable"
+        if self.transient:
+            how += ", pid %d" % self.pid
+        return "%s at %s (%s)" % (self.owner, self.target, how)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "MountRecord":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def summary(self) -> Dict[str, Any]:
+        """What modules return about a mount."""
+        return {"path": self.target, "image": self.image, "digest": self.digest, "kind": self.kind,
+                "read_only": self.read_only, "layers": self.layers, "note": self.note}
+
+
+# ---------------------------------------------------------------------------
+# /proc helpers
+# ---------------------------------------------------------------------------
+def _unescape(field_text: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal ``\\ooo``."""
+    if "\\" not in field_text:
+        return field_text
+    out = bytearray()
+    raw = field_text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(raw):
+        if raw[i:i + 1] == b"\\" and raw[i + 1:i + 4].isdigit() and len(raw[i + 1:i + 4]) == 3:
+            out.append(int(raw[i + 1:i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def mountinfo() -> List[Dict[str, Any]]:
+    """The mounts of this process's namespace: id, mount point, options, fs type, source."""
+    result = []
+    with open("/proc/self/mountinfo", "rb") as handle:
+        for line in handle.read().decode("utf-8", "surrogateescape").splitlines():
+            parts = line.split(" ")
+            try:
+                sep = parts.index("-", 6)
+            except ValueError:
+                continue
+            result.append({"id": int(parts[0]), "parent": int(parts[1]), "point": _unescape(parts[4]),
+                           "options": parts[5].split(","), "fstype": parts[sep + 1],
+                           "source": _unescape(parts[sep + 2]) if len(parts) > sep + 2 else "",
+                           "super_options": parts[sep + 3].split(",") if len(parts) > sep + 3 else []})
+    return result
+
+
+def mount_entry(target: str, mount_id: Optional[int] = None,
+                table: Optional[List[Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
+    """The topmost mount at ``target`` (or the one with ``mount_id`` there), if any;
+    ``table`` is a ``mountinfo()`` already read."""
+    found = None
+    for entry in mountinfo() if table is None else table:
+        if entry["point"] == target and (mount_id is None or entry["id"] == mount_id):
+            found = entry
+    return found
+
+
+def process_start(pid: int) -> Optional[int]:
+    """Start time of ``pid`` (clock ticks after boot), None if there is no such process.
+    Together with the pid it tells a living process from a reused pid."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    try:
+        fields = data[data.rindex(b")") + 2:].split()
+        if fields[0] == b"Z":  # a zombie has died already
+            return None
+        return int(fields[19])
+    except (ValueError, IndexError):
+        return None
+
+
+def chain_id(diff_ids: Sequence[str]) -> str:
+    """OCI ChainID of layers (base first), as hex: sha256(parent chain + " " + diff ID)."""
+    if not diff_ids:
+        return hashlib.sha256(b"").hexdigest()
+    chain = diff_ids[0]
+    for diff_id in diff_ids[1:]:
+        chain = "sha256:" + hashlib.sha256(("%s %s" % (chain, diff_id)).encode()).hexdigest()
+    return chain.split(":", 1)[1]
+
+
+def all_chain_ids(diff_ids: Sequence[str]) -> List[str]:
+    """Chain IDs of every base prefix of ``diff_ids``, in the same order."""
+    result = []
+    chain = None
+    for diff_id in diff_ids:
+        chain = diff_id if chain is None else "sha256:" + hashlib.sha256(("%s %s" % (chain, diff_id)).encode()).hexdigest()
+        result.append(chain.split(":", 1)[1])
+    return result
+
+
+def flat_link(chain: str) -> str:
+    """``l/<short>`` naming the flat directory of a chain id (derived, like a layer's)."""
+    return os.path.join(LINK_DIR, short_link("flat:" + chain))
+
+
+# ---------------------------------------------------------------------------
+# mount(8)
+# ---------------------------------------------------------------------------
+def _tool(name: str) -> str:
+    found = shutil.which(name) or next((p for p in ("/usr/bin/" + name, "/bin/" + name) if os.path.exists(p)), None)
+    if not found:
+        raise MountError("the %s command (util-linux) is needed to mount image filesystems" % name)
+    return found
+
+
+def _run(argv: List[str], cwd: Optional[str] = None) -> None:
+    env = dict(os.environ, LC_ALL="C", LANG="C")
+    try:
+        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                              timeout=MOUNT_TIMEOUT, check=False)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise MountError("%s failed: %s" % (" ".join(argv[:2]), err))
+    if proc.returncode != 0:
+        message = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
+        command = " ".join([os.path.basename(argv[0])] + argv[1:4])
+        raise MountError("%s failed (exit %d): %s" % (command, proc.returncode, message))
+
+
+def mount_overlay(target: str, lowers: Sequence[str], cwd: str, *, read_only: bool, nodev_nosuid: bool,
+                  upper_dir: Optional[str] = None, work_dir: Optional[str] = None) -> None:
+    flags = ["ro"] if read_only and not upper_dir else []
+    if nodev_nosuid:
+        flags += ["nodev", "nosuid"]
+    argv = [_tool("mount"), "-t", "overlay", "overlay", "-o", ",".join(flags + [overlay_data(lowers, upper_dir, work_dir)]),
+            target]
+    _run(argv, cwd=cwd)
+
+
+def overlay_data(lowers: Sequence[str], upper_dir: Optional[str] = None, work_dir: Optional[str] = None) -> str:
+    """The filesystem-specific options string the kernel receives (must fit in a page)."""
+    data = "lowerdir=" + ":".join(lowers)
+    if upper_dir:
+        data += ",upperdir=%s,workdir=%s" % (upper_dir, work_dir)
+    return data
+
+
+def bind_mount(source: str, target: str, *, read_only: bool, nodev_nosuid: bool) -> None:
+    flags = (["ro"] if read_only else []) + (["nodev", "nosuid"] if nodev_nosuid else [])
+    argv = [_tool("mount"), "--bind"] + (["-o", ",".join(flags)] if flags else []) + [source, target]
+    _run(argv)
+    entry = mount_entry(target)
+    if entry is not None and read_only and "ro" not in entry["options"]:
+        # old util-linux: a bind mount ignores ro until remounted
+        _run([_tool("mount"), "-o", "remount,bind," + ",".join(flags), target])
+
+
+def umount(target: str, lazy: bool = False) -> None:
+    _run([_tool("umount")] + (["-l"] if lazy else []) + [target])
+
+
+# ---------------------------------------------------------------------------
+# merged copies (flattening and the copy fallback)
+# ---------------------------------------------------------------------------
+def _is_whiteout(st: os.stat_result) -> bool:
+    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
+
+
+def _is_opaque(fd: int) -> bool:
+    for name in _OPAQUE:
+        try:
+            if os.getxattr(fd, name) == b"y":
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _remove_at(dir_fd: int, name: str) -> None:
+    try:
+        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return
+    if stat.S_ISDIR(st.st_mode):
+        remove_tree("/proc/self/fd/%d/%s" % (dir_fd, name))
+    else:
+        os.unlink(name, dir_fd=dir_fd)
+
+
+def _copy_xattrs(src_fd: int, dst_fd: int) -> None:
+    try:
+        names = os.listxattr(src_fd)
+    except OSError:
+        return
+    for name in names:
+        if name.startswith(_OVERLAY_XATTR_PREFIXES):
+            continue
+        try:
+            os.setxattr(dst_fd, name, os.getxattr(src_fd, name))
+        except OSError as err:
+            if err.errno not in (errno.ENOTSUP, errno.EPERM, errno.EOPNOTSUPP):
+                raise
+
+
+def _copy_data(src: int, dst: int, size: int) -> None:
+    copied = 0
+    try:
+        while copied < size:
+            count = os.copy_file_range(src, dst, min(size - copied, 1 << 30))
+            if count == 0:
+                break
+            copied += count
+        return
+    except (AttributeError, OSError):
+        os.lseek(src, 0, os.SEEK_SET)
+        os.lseek(dst, 0, os.SEEK_SET)
+        os.ftruncate(dst, 0)
+    while True:
+        chunk = os.read(src, 1 << 20)
+        if not chunk:
+            return
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+
+
+class _Merger:
+    """Apply layer directories one after the other into a destination, as overlayfs shows them.
+
+    Everything is done relative to directory descriptors opened with O_NOFOLLOW, so a
+    symlink from a lower layer is replaced, never written through."""
+
+    def __init__(self, dest_fd: int, as_root: bool):
+        self.dest_fd = dest_fd
+        self.as_root = as_root
+        self.links: Dict[Tuple[int, int], str] = {}  # (dev, ino) in the layer -> path in dest
+
+    def layer(self, src_fd: int) -> None:
+        self.links = {}
+        self._directory(src_fd, self.dest_fd, "")
+        self._metadata(src_fd, self.dest_fd, os.fstat(src_fd))
+
+    def _directory(self, src_fd: int, dst_fd: int, rel: str) -> None:
+        if _is_opaque(src_fd):
+            for name in os.listdir(dst_fd):
+                _remove_at(dst_fd, name)
+        with os.scandir(src_fd) as entries:
+            names = sorted(entry.name for entry in entries)
+        for name in names:
+            st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
+            path = rel + "/" + name if rel else name
+            if _is_whiteout(st):
+                _remove_at(dst_fd, name)
+            elif stat.S_ISDIR(st.st_mode):
+                self._subdirectory(src_fd, dst_fd, name, path, st)
+            else:
+                _remove_at(dst_fd, name)
+                self._leaf(src_fd, dst_fd, name, path, st)
+
+    def _subdirectory(self, src_fd: int, dst_fd: int, name: str, path: str, st: os.stat_result) -> None:
+        try:
+            existing = os.stat(name, dir_fd=dst_fd, follow_symlinks=False)
+            if not stat.S_ISDIR(existing.st_mode):
+                os.unlink(name, dir_fd=dst_fd)
+                os.mkdir(name, 0o700, dir_fd=dst_fd)
+        except FileNotFoundError:
+            os.mkdir(name, 0o700, dir_fd=dst_fd)
+        child_src = os.open(name, _O_DIR, dir_fd=src_fd)
+        try:
+            child_dst = os.open(name, _O_DIR, dir_fd=dst_fd)
+            try:
+                self._directory(child_src, child_dst, path)
+                self._metadata(child_src, child_dst, st)
+            finally:
+                os.close(child_dst)
+        finally:
+            os.close(child_src)
+
+    def _metadata(self, src_fd: int, dst_fd: int, st: os.stat_result) -> None:
+        if self.as_root:
+            os.fchown(dst_fd, st.st_uid, st.st_gid)
+        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))
+        _copy_xattrs(src_fd, dst_fd)
+        os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
+
+    def _leaf(self, src_fd: int, dst_fd: int, name: str, path: str, st: os.stat_result) -> None:
+        key = (st.st_dev, st.st_ino)
+        if st.st_nlink > 1 and key in self.links:
+            try:
+                os.link(self.links[key], name, src_dir_fd=self.dest_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+                return
+            except OSError:
+                pass  # copy it instead
+        mode = stat.S_IMODE(st.st_mode)
+        if stat.S_ISREG(st.st_mode):
+            src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
+            try:
+                dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
+                              dir_fd=dst_fd)
+                try:
+                    _copy_data(src, dst, st.st_size)
+                    if self.as_root:
+                        os.fchown(dst, st.st_uid, st.st_gid)
+                    os.fchmod(dst, mode)  # after chown, which clears setuid bits
+                    _copy_xattrs(src, dst)
+                    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
+                finally:
+                    os.close(dst)
+            finally:
+                os.close(src)
+        elif stat.S_ISLNK(st.st_mode):
+            os.symlink(os.readlink(name, dir_fd=src_fd), name, dir_fd=dst_fd)
+            if self.as_root:
+                os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
+            os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_fd, follow_symlinks=False)
+            return
+        else:  # device, fifo, socket
+            os.mknod(name, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev, dir_fd=dst_fd)
+            if self.as_root:
+                os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
+            os.chmod(name, mode, dir_fd=dst_fd)
+            os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_fd, follow_symlinks=False)
+        if st.st_nlink > 1:
+            self.links[key] = path
+
+
+def merge_layers(layer_dirs: Sequence[str], dest: str) -> None:
+    """Make ``dest`` (an empty directory) hold what an overlay of ``layer_dirs`` (base first,
+    whiteouts in overlay form) shows: whiteouts delete, opaque directories hide what is
+    below, later layers win. Files are copied, never hardlinked to the layers; hardlinks
+    within a layer stay hardlinks between the copies."""
+    dest_fd = os.open(dest, _O_DIR)
+    try:
+        merger = _Merger(dest_fd, os.geteuid() == 0)
+        for layer in layer_dirs:
+            src_fd = os.open(layer, _O_DIR)
+            try:
+                merger.layer(src_fd)
+            finally:
+                os.close(src_fd)
+    finally:
+        os.close(dest_fd)
+
+
+# ---------------------------------------------------------------------------
+# the manager
+# ---------------------------------------------------------------------------
+class MountManager:
+    """Mounts of images from one store, recorded under ``run_root``.
+
+    ``backend``: ``auto`` (probe), ``overlay``, ``copy`` or ``directory``; default from
+    ``UNDOCK_MOUNT_BACKEND``, else ``auto``. ``max_lowers`` and ``page_size`` bound one
+    overlay mount (defaults: 500 and the system page size); lower them to force flattening.
+    """
+
+    def __init__(self, store: Store, run_root: Optional[str] = None, *, backend: Optional[str] = None,
+                 max_lowers: int = MAX_LOWERS, page_size: Optional[int] = None):
+        self.store = store
+        self.run_root = os.path.abspath(run_root or getattr(store, "run_root", None) or DEFAULT_RUN_ROOT)
+        self.records_dir = os.path.join(self.run_root, "mounts")
+        self.layers = LayerStore(store)
+        self.flat_root = os.path.join(store.root, FLAT_DIR)
+        self.backend = backend or os.environ.get(BACKEND_ENV) or "auto"
+        if self.backend not in BACKENDS:
+            raise MountError("mount backend must be one of %s, not %r" % (", ".join(BACKENDS), self.backend))
+        if max_lowers < 1:
+            raise MountError("max_lowers must be at least 1")
+        self.max_lowers = max_lowers
+        self.page_size = page_size or os.sysconf("SC_PAGE_SIZE")
+        self._lock: Any = None
+
+    # -- locking and records -------------------------------------------------------
+    def _ensure_run_root(self) -> None:
+        makedirs_private(self.run_root)
+        makedirs_private(self.records_dir)
+
+    def lock(self) -> Any:
+        """The lock every mount, unmount, repair and image removal holds (reentrant).
+
+        A user who may not create the runtime root cannot have mounted anything there
+        either: with no records directory and no right to make one, there is nothing to
+        lock against (image removal by a non-root user of their own store)."""
+        if self._lock is None:
+            import filelock
+            try:
+                self._ensure_run_root()
+            except PermissionError:
+                if os.path.isdir(self.records_dir):
+                    raise
+                return contextlib.nullcontext()
+            self._lock = filelock.FileLock(os.path.join(self.run_root, "mounts.lock"))
+        return self._lock
+
+    def _record_path(self, target: str) -> str:
+        return os.path.join(self.records_dir, hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
+                            + ".json")
+
+    def _read(self, path: str) -> Optional[MountRecord]:
+        try:
+            with open(path, "rb") as handle:
+                return MountRecord.from_dict(json.loads(handle.read()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            return None  # torn or foreign file: not a record of ours
+
+    def _write(self, record: MountRecord) -> None:
+        self._ensure_run_root()
+        atomic_write(self._record_path(record.target), json.dumps(record.to_dict(), sort_keys=True).encode(), 0o600)
+
+    def _drop(self, record: MountRecord) -> None:
+        try:
+            os.unlink(self._record_path(record.target))
+        except FileNotFoundError:
+            pass
+
+    def all_records(self) -> List[MountRecord]:
+        """Every record under the runtime root, of every store, live or not."""
+        try:
+            names = sorted(os.listdir(self.records_dir))
+        except FileNotFoundError:
+            return []
+        records = []
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                record = self._read(os.path.join(self.records_dir, name))
+                if record is not None:
+                    records.append(record)
+        return records
+
+    def records(self) -> List[MountRecord]:
+        """Records of this store, live or not."""
+        return [r for r in self.all_records() if r.store == self.store.root]
+
+    def state(self, record: MountRecord, table: Optional[List[Dict[str, Any]]] = None) -> str:
+        """``live``; ``orphaned`` (still mounted, but its transient owner died); ``gone``."""
+        if record.kind == "directory":
+            present = os.path.isdir(record.target)
+        else:
+            present = mount_entry(record.target, record.mount_id, table) is not None
+        if not present:
+            return "gone"
+        if record.transient:
+            started = process_start(record.pid)
+            if started is None or (record.pid_start is not None and started != record.pid_start):
+                return "orphaned"
+        return "live"
+
+    def live_records(self) -> List[MountRecord]:
+        records = self.records()
+        table = mountinfo() if records else []
+        return [r for r in records if self.state(r, table) == "live"]
+
+    def users(self, image: str) -> List[MountRecord]:
+        """Live mounts of ``image``: a store name, a manifest digest or an image ID."""
+        return [r for r in self.live_records() if image in (r.image, r.digest, r.image_id)]
+
+    def mounted(self, target: str) -> Optional[MountRecord]:
+        """The live mount of ours at ``target``, if any (for idempotency)."""
+        target = os.path.realpath(target)
+        record = self._read(self._record_path(target))
+        if record is None or record.store != self.store.root or self.state(record) != "live":
+            return None
+        return record
+
+    def foreign_mount(self, target: str) -> bool:
+        """Whether something not recorded by us is mounted at ``target``."""
+        target = os.path.realpath(target)
+        entry = mount_entry(target)
+        if entry is None:
+            return False
+        record = self._read(self._record_path(target))
+        return record is None or record.mount_id != entry["id"]
+
+    def diff_ids_in_use(self) -> Set[str]:
+        return {d for r in self.live_records() for d in r.diff_ids}
+
+    # -- the image -------------------------------------------------------------------
+    def image_layers(self, ref_name: str) -> Tuple[str, str, List[str]]:
+        """(manifest digest as pulled, image ID, diff IDs base first) of a stored image."""
+        entry = self.store.lookup(ref_name)
+        if entry is None:
+            raise StoreError("image %s is not in the store %s" % (ref_name, self.store.root))
+        manifest = parse_manifest(self.store.read_blob(entry["digest"]), entry.get("mediaType"), entry["digest"])
+        if manifest.is_index:
+            raise StoreError("%s in the store %s is an index, not an image" % (ref_name, self.store.root))
+        config = json.loads(self.store.read_blob(manifest.config["digest"]))
+        diff_ids = image_diff_ids(config)
+        if len(diff_ids) != len(manifest.layers):
+            raise StoreError("%s: the manifest has %d layers but the config lists %d" % (ref_name, len(manifest.layers),
+                                                                                         len(diff_ids)))
+        return original_manifest(entry)["digest"], manifest.config["digest"], diff_ids
+
+    # -- capability probe --------------------------------------------------------------
+    def capabilities(self) -> Dict[str, Any]:
+        """``{"overlay": bool, "bind": bool, "reason": str}`` for this store, probed once per boot."""
+        self._ensure_run_root()
+        probes = os.path.join(self.run_root, "probes")
+        makedirs_private(probes)
+        path = os.path.join(probes, hashlib.sha256(self.store.root.encode()).hexdigest()[:32] + ".json")
+        device = os.stat(self.store.root).st_dev
+        try:
+            with open(path, "rb") as handle:
+                cached = json.loads(handle.read())
+            if cached.get("root") == self.store.root and cached.get("dev") == device:
+                return cached
+        except (OSError, ValueError):
+            pass
+        result = {"root": self.store.root, "dev": device}
+        result.update(self._probe())
+        atomic_write(path, json.dumps(result).encode(), 0o600)
+        return result
+
+    def _probe(self) -> Dict[str, Any]:
+        if os.geteuid() != 0:
+            return {"overlay": False, "bind": False, "reason": "mounting needs root"}
+        makedirs_private(self.store.tmp)
+        work = tempfile.mkdtemp(prefix=".tmp-probe-", dir=self.store.tmp)
+        try:
+            dirs = {n: os.path.join(work, n) for n in ("l1", "l2", "upper", "work", "merged")}
+            for path in dirs.values():
+                os.mkdir(path, 0o700)
+            with open(os.path.join(dirs["l1"], "f"), "w"):
+                pass
+            result: Dict[str, Any] = {"overlay": False, "bind": False, "reason": ""}
+            try:
+                mount_overlay(dirs["merged"], ["l2", "l1"], work, read_only=False, nodev_nosuid=True,
+                              upper_dir=dirs["upper"], work_dir=dirs["work"])
+                try:
+                    result["overlay"] = os.path.exists(os.path.join(dirs["merged"], "f"))
+                finally:
+                    umount(dirs["merged"], lazy=True)
+            except MountError as err:
+                result["reason"] = "overlay: %s" % err
+            try:
+                bind_mount(dirs["l1"], dirs["merged"], read_only=True, nodev_nosuid=True)
+                umount(dirs["merged"], lazy=True)
+                result["bind"] = True
+            except MountError as err:
+                result["reason"] = (result["reason"] + "; " if result["reason"] else "") + "bind: %s" % err
+            return result
+        finally:
+            remove_tree(work)
+
+    def _backend(self) -> str:
+        if self.backend != "auto":
+            return self.backend
+        caps = self.capabilities()
+        if caps.get("overlay"):
+            return "overlay"
+        return "copy" if caps.get("bind") else "directory"
+
+    # -- flat (merged) directories -------------------------------------------------------
+    def _empty_dir(self) -> str:
+        makedirs_private(self.flat_root)
+        path = os.path.join(self.flat_root, EMPTY)
+        try:
+            os.mkdir(path, 0o755)
+        except FileExistsError:
+            pass
+        return path
+
+    def flat_dir(self, diff_ids: Sequence[str]) -> Tuple[str, str]:
+        """(chain id, directory) of the merge of ``diff_ids`` (base first), made once and cached."""
+        import filelock
+        chain = chain_id(diff_ids)
+        final = os.path.join(self.flat_root, chain)
+        diff = os.path.join(final, "diff")
+        if os.path.isdir(diff):
+            return chain, diff
+        makedirs_private(self.flat_root)
+        with filelock.FileLock(os.path.join(self.store.locks, "flat-%s.lock" % chain)):
+            if os.path.isdir(diff):
+                return chain, diff
+            temp = tempfile.mkdtemp(prefix=".tmp-%s-" % chain, dir=self.flat_root)
+            try:
+                os.mkdir(os.path.join(temp, "diff"), 0o755)
+                merge_layers([self._layer_dir(d) for d in diff_ids], os.path.join(temp, "diff"))
+                os.rename(temp, final)
+            except BaseException:
+                remove_tree(temp)
+                raise
+        return chain, diff
+
+    def _flat_link(self, chain: str) -> str:
+        """``l/<short>`` for a flat directory, next to the layers' links, so that it costs
+        the mount options no more than a layer."""
+        self.layers.ensure_dirs()
+        link = flat_link(chain)
+        path = os.path.join(self.layers.root, link)
+        target = os.path.join("..", "..", FLAT_DIR, chain, "diff")
+        try:
+            if os.readlink(path) == target:
+                return link
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        os.symlink(target, path)
+        return link
+
+    def _layer_dir(self, diff_id: str) -> str:
+        path = self.layers.diff_dir(diff_id)
+        if not os.path.isdir(path):
+            raise StoreError("layer %s is not unpacked in the store %s; run undock.oci.oci_image with "
+                             "state=present to unpack it" % (diff_id, self.store.root))
+        return path
+
+    def _link(self, diff_id: str) -> str:
+        self._layer_dir(diff_id)
+        link = self.layers.link_path(diff_id)
+        if not os.path.isdir(os.path.join(self.layers.root, link)):
+            self.layers.ensure_dirs()
+            self.layers._link(diff_id)  # pylint: disable=protected-access
+        return link
+
+    def plan_lowers(self, diff_ids: Sequence[str], upper_dir: Optional[str] = None,
+                    work_dir: Optional[str] = None) -> Tuple[int, Optional[str]]:
+        """How many top layers stay separate lower directories (the others are merged into
+        one), and the note that says so when some are merged."""
+        count = len(diff_ids)
+        if count == 0:
+            return 0, None
+        budget = self.page_size - 1  # the kernel copies one page, NUL included
+        step = len(self.layers.link_path(diff_ids[0])) + 1  # "l/<short>" and its ":"; a flat one alike
+        fixed = len(overlay_data([], upper_dir, work_dir)) - 1
+        too_deep = count > self.max_lowers
+        too_long = fixed + count * step > budget
+        if not too_deep and not too_long:
+            return count, None
+        keep = max(0, min(self.max_lowers - 1, count - 1, (budget - fixed) // step - 1))
+        why = []
+        if too_deep:
+            why.append("more than the %d lower layers one overlay mount may stack" % self.max_lowers)
+        if too_long:
+            why.append("more than fit in the %d-byte page of mount options" % self.page_size)
+        if keep == 0:
+            how = "all of them were merged into one cached directory (flattened)"
+        else:
+            how = "the bottom %d were merged into one cached directory, the top %d stay layers" % (count - keep, keep)
+        return keep, "image has %d layers, %s: %s" % (count, " and ".join(why), how)
+
+    # -- mounting --------------------------------------------------------------------
+    def mount_image(self, ref_name: str, target: str, *, owner: str, read_only: bool = True,
+                    transient: bool = False, upper_dir: Optional[str] = None, work_dir: Optional[str] = None,
+                    nodev_nosuid: bool = True, create_target: bool = True,
+                    remove_target: bool = False) -> MountRecord:
+        """Mount the stored image ``ref_name`` at ``target`` and record it.
+
+        Read-only mounts are ``ro,nodev,nosuid``. A writable mount uses ``upper_dir`` and
+        ``work_dir`` (same filesystem, kept on unmount) when given, else a scratch upper
+        directory in the store that unmount discards. ``transient`` mounts are undone by
+        ``repair()`` once process ``os.getpid()`` is gone."""
+        if read_only and (upper_dir or work_dir):
+            raise MountError("a read-only mount takes no upper or work directory")
+        if bool(upper_dir) != bool(work_dir):
+            raise MountError("upper_dir and work_dir go together")
+        if read_only:
+            nodev_nosuid = True
+        if not os.path.isabs(target):
+            raise MountError("mount target %r must be an absolute path" % target)
+        digest, image_id, diff_ids = self.image_layers(ref_name)
+        for diff_id in diff_ids:
+            self._layer_dir(diff_id)
+        if create_target and not os.path.isdir(target):
+            os.makedirs(target, 0o755, exist_ok=True)
+        target = os.path.realpath(target)
+        if not os.path.isdir(target):
+            raise MountError("mount target %s is not a directory" % target)
+        record = MountRecord(target=target, store=self.store.root, image=ref_name, digest=digest, image_id=image_id,
+                             diff_ids=list(diff_ids), owner=owner, kind="overlay", read_only=read_only,
+                             transient=transient, pid=os.getpid(), pid_start=process_start(os.getpid()),
+                             upper_dir=upper_dir, work_dir=work_dir, remove_target=remove_target,
+                             nodev_nosuid=nodev_nosuid, id=uuid.uuid4().hex[:16], created=time.time())
+        backend = self._backend()
+        with self.lock():
+            existing = self._read(self._record_path(target))
+            if existing is not None:
+                if self.state(existing) == "live":
+                    raise MountError("%s is already in use: %s is mounted there by %s"
+                                     % (target, existing.image, existing.describe()))
+                self._cleanup(existing)
+            if backend != "directory" and mount_entry(target) is not None:
+                raise MountError("%s is already a mount point (not an undock mount): refusing to mount over it"
+                                 % target)
+            # the image may have been removed while we waited for the lock
+            if self.image_layers(ref_name)[0] != digest:
+                raise MountError("image %s changed while it was being mounted; try again" % ref_name)
+            try:
+                if backend == "overlay":
+                    self._mount_overlay(record)
+                else:
+                    self._mount_copy(record, backend)
+            except BaseException:
+                self._remove_private(record)
+                raise
+            if record.kind != "directory":
+                entry = mount_entry(target)
+                record.mount_id = entry["id"] if entry else None
+            try:
+                self._write(record)
+            except BaseException:
+                self._unmount_record(record, lazy=True)
+                raise
+        return record
+
+    def _mount_overlay(self, record: MountRecord) -> None:
+        if not record.read_only and not record.upper_dir:
+            scratch = self._private_dir(SCRATCH_DIR, record)
+            record.upper_dir, record.work_dir = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
+            os.mkdir(record.upper_dir, 0o755)
+            os.mkdir(record.work_dir, 0o700)
+        keep, note = self.plan_lowers(record.diff_ids, record.upper_dir, record.work_dir)
+        top = list(reversed(record.diff_ids))[:keep]
+        lowers = [self._link(d) for d in top]
+        if keep < len(record.diff_ids) or not record.diff_ids:
+            chain = self.flat_dir(record.diff_ids[:len(record.diff_ids) - keep])[0]
+            record.flat = chain
+            lowers.append(self._flat_link(chain))
+            record.kind = "flat" if record.diff_ids else "overlay"
+            record.note = note
+        if len(lowers) == 1 and not record.upper_dir:
+            lowers.append(os.path.relpath(self._empty_dir(), self.layers.root))
+        record.lowers = lowers
+        self.layers.ensure_dirs()
+        mount_overlay(record.target, lowers, self.layers.root, read_only=record.read_only,
+                      nodev_nosuid=record.nodev_nosuid, upper_dir=record.upper_dir, work_dir=record.work_dir)
+
+    def _mount_copy(self, record: MountRecord, backend: str) -> None:
+        why = "overlay is not available for the store %s" % self.store.root
+        if self.backend == "auto":
+            reason = self.capabilities().get("reason")
+            why += " (%s)" % reason if reason else ""
+        else:
+            why = "the %s backend was chosen" % backend
+        if record.upper_dir:
+            raise MountError("%s: a mount with its own upper directory needs overlay" % why)
+        if backend == "directory":
+            if os.listdir(record.target):
+                raise MountError("%s is not empty: without mounts the image is copied into it, which needs an empty "
+                                 "directory" % record.target)
+            record.kind = "directory"
+            try:
+                merge_layers([self._layer_dir(d) for d in record.diff_ids], record.target)
+            except BaseException:
+                for name in os.listdir(record.target):
+                    remove_tree(os.path.join(record.target, name))
+                raise
+            record.note = "%s and nothing can be mounted: the rootfs is a plain copy%s" % (
+                why, ", which is not read-only" if record.read_only else "")
+            return
+        record.kind = "copy"
+        if record.read_only:
+            chain, source = self.flat_dir(record.diff_ids)
+            record.flat = chain
+        else:
+            source = os.path.join(self._private_dir(COPY_DIR, record), "rootfs")
+            os.mkdir(source, 0o755)
+            merge_layers([self._layer_dir(d) for d in record.diff_ids], source)
+        record.note = "%s: the rootfs is a copy of the layers" % why
+        bind_mount(source, record.target, read_only=record.read_only, nodev_nosuid=record.nodev_nosuid)
+
+    def _private_dir(self, kind: str, record: MountRecord) -> str:
+        base = os.path.join(self.store.root, kind)
+        makedirs_private(base)
+        path = os.path.join(base, record.id)
+        os.mkdir(path, 0o700)
+        record.private.append(path)
+        return path
+
+    def _remove_private(self, record: MountRecord) -> None:
+        for path in record.private:
+            remove_tree(path)
+        record.private = []
+
+    # -- unmounting --------------------------------------------------------------------
+    def unmount(self, target: str, lazy: bool = False) -> Optional[MountRecord]:
+        """Undo our mount at ``target``; None when there is none. ``lazy`` detaches a busy mount."""
+        target = os.path.realpath(target)
+        with self.lock():
+            record = self._read(self._record_path(target))
+            if record is None or record.store != self.store.root:
+                return None
+            self._unmount_record(record, lazy)
+            return record
+
+    def _unmount_record(self, record: MountRecord, lazy: bool = False) -> None:
+        if record.kind == "directory":
+            if os.path.isdir(record.target):
+                for name in os.listdir(record.target):
+                    remove_tree(os.path.join(record.target, name))
+        elif mount_entry(record.target, record.mount_id) is not None:
+            try:
+                umount(record.target)
+            except MountError as err:
+                if not lazy:
+                    raise MountError("cannot unmount %s (%s): %s" % (record.target, record.image, err))
+                umount(record.target, lazy=True)
+        self._cleanup(record)
+
+    def _cleanup(self, record: MountRecord) -> None:
+        """Drop the record and what was made for it (scratch and copy directories)."""
+        self._remove_private(record)
+        if record.remove_target and mount_entry(record.target) is None:
+            with contextlib.suppress(OSError):
+                os.rmdir(record.target)
+        self._drop(record)
+
+    def repair(self) -> List[str]:
+        """Clean records whose mount is gone and unmount mounts whose transient owner died.
+        Returns what was done."""
+        done: List[str] = []
+        if not os.path.isdir(self.records_dir):
+            return done
+        with self.lock():
+            table = mountinfo()
+            for record in self.all_records():
+                state = self.state(record, table)
+                if state == "live":
+                    continue
+                if state == "orphaned":
+                    self._unmount_record(record, lazy=True)
+                    done.append("unmounted %s of %s: its owner %s (pid %d) is gone"
+                                % (record.target, record.image, record.owner, record.pid))
+                else:
+                    self._cleanup(record)
+                    done.append("dropped the record of %s at %s: it is no longer mounted" % (record.image, record.target))
+        return done
+
+    # -- image removal ----------------------------------------------------------------
+    def release(self, ref_name: str, force: bool = False, dry_run: bool = False) -> List[str]:
+        """Before removing ``ref_name``: raise ImageInUseError naming its users, or with
+        ``force`` unmount them (lazily if busy). Returns the actions taken (or, with
+        ``dry_run``, that would be)."""
+        users = self.users(ref_name)
+        if not users:
+            return []
+        if not force:
+            raise ImageInUseError("image %s is in use and was not removed: %s; unmount it first, or use force=true"
+                                  % (ref_name, "; ".join("mounted by " + u.describe() for u in users)))
+        actions = []
+        for user in users:
+            if not dry_run:
+                self._unmount_record(user, lazy=True)
+            actions.append("%s %s at %s (used by %s)" % ("would unmount" if dry_run else "unmounted", ref_name,
+                                                         user.target, user.owner))
+        return actions
+
+    def collect_cache(self, dry_run: bool = False) -> int:
+        """Remove merged (flat) directories that no stored image and no live mount can use."""
+        try:
+            names = os.listdir(self.flat_root)
+        except FileNotFoundError:
+            return 0
+        keep = {r.flat for r in self.live_records() if r.flat}
+        for diff_ids in self._stored_diff_id_lists():
+            keep.update(all_chain_ids(diff_ids) or [chain_id([])])
+        removed = 0
+        for name in names:
+            if name == EMPTY or name.startswith(".") or name in keep:
+                continue
+            removed += 1
+            if not dry_run:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(self.layers.root, flat_link(name)))
+                remove_tree(os.path.join(self.flat_root, name))
+        return removed
+
+    def _stored_diff_id_lists(self) -> Iterator[List[str]]:
+        for entry in self.store.images():
+            ref = (entry.get("annotations") or {}).get(REF_NAME)
+            try:
+                yield self.image_layers(ref)[2]
+            except (StoreError, ValueError, KeyError):
+                continue

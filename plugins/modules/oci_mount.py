@@ -1,0 +1,254 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oci_mount
+short_description: Mount a stored OCI image read-only for inspection (atomic mount)
+version_added: 0.1.0
+description:
+  - Mounts the root filesystem of an image from the local content store at O(path), like C(atomic mount),
+    with no container engine.
+  - The rootfs is an overlay mount of the image's unpacked layers, mounted V(ro,nodev,nosuid) by default.
+    Images with more layers than one overlay mount can stack have their bottom layers merged into one cached
+    directory first (RV(mount.note) says so).
+  - When overlay cannot be used on the store's filesystem (for example a store on overlayfs), the rootfs is a
+    copy of the layers, bind-mounted read-only (RV(mount.kind=copy)).
+  - Each mount is recorded under O(run_root) (a tmpfs, so records vanish at boot with the mounts), and
+    M(undock.oci.oci_image) refuses to remove a mounted image unless forced.
+  - The image must already be in the store; use M(undock.oci.oci_image) to pull it. Nothing is pulled here.
+  - The registry options are accepted so that one C(module_defaults) group serves every module of the
+    collection; only O(registries_conf) is used, to resolve short names the way M(undock.oci.oci_image) does.
+options:
+  name:
+    description:
+      - The image to mount, as it was given to M(undock.oci.oci_image) (short names are resolved the same way).
+      - Required with O(state=mounted).
+      - With O(state=unmounted), only a mount of this image is removed; without it, any mount this collection
+        made at O(path) is.
+    type: str
+  path:
+    description:
+      - Directory to mount the image on. It is created if missing.
+      - A path that is already a mount point not made by this collection is refused.
+    type: path
+    required: true
+  state:
+    description:
+      - V(mounted) mounts the image at O(path). If another image (or another digest of the same name, after a new
+        pull) or another O(read_only) is mounted there by this module, it is remounted.
+      - V(unmounted) unmounts it. The directory is kept.
+    type: str
+    choices: [mounted, unmounted]
+    default: mounted
+  read_only:
+    description:
+      - Mount read-only (V(ro,nodev,nosuid)).
+      - With V(false), the rootfs is writable through a scratch upper directory in the store, which is discarded
+        on unmount; the mount is still V(nodev,nosuid).
+    type: bool
+    default: true
+  run_root:
+    description:
+      - Runtime directory where mounts are recorded. It should be on tmpfs, so records reset at boot.
+      - Every module working on the same mounts must use the same one.
+    type: path
+    default: /run/undock
+extends_documentation_fragment:
+  - undock.oci.registry
+  - undock.oci.registry.storage
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is mounted, unmounted or written; the result says what would be done.
+  diff_mode:
+    support: full
+    description: Shows whether O(path) is mounted, with which image, digest and O(read_only), before and after.
+notes:
+  - Needs root (mounting) and the C(mount) and C(umount) commands of util-linux.
+  - The layers are named in the overlay options by short links relative to the store, so deep images fit in the
+    one page of options the kernel accepts.
+author:
+  - undock.oci developers (@undock-oci)
+"""
+
+EXAMPLES = r"""
+- name: Make sure the image is in the store
+  undock.oci.oci_image:
+    name: docker.io/library/debian:12
+
+- name: Mount it read-only for inspection
+  undock.oci.oci_mount:
+    name: docker.io/library/debian:12
+    path: /mnt/debian
+  register: mounted
+
+- name: Read a file of the image
+  ansible.builtin.slurp:
+    src: /mnt/debian/etc/os-release
+
+- name: Unmount it
+  undock.oci.oci_mount:
+    path: /mnt/debian
+    state: unmounted
+"""
+
+RETURN = r"""
+mount:
+  description: The mount at O(path) after the task (in check mode, the one that would be made).
+  returned: when state is mounted
+  type: dict
+  contains:
+    path:
+      description: The mount point, with symlinks resolved.
+      type: str
+      sample: /mnt/debian
+    image:
+      description: Full normalised reference of the mounted image.
+      type: str
+      sample: docker.io/library/debian:12
+    digest:
+      description: Manifest digest of the mounted image.
+      type: str
+    kind:
+      description:
+        - V(overlay) (one lower directory per layer), V(flat) (overlay whose bottom layers were merged),
+          V(copy) (a copy of the layers, bind-mounted) or V(directory) (a copy, where nothing can be mounted).
+        - Null in check mode when nothing is mounted yet.
+      type: str
+      sample: overlay
+    read_only:
+      description: Whether the mount is read-only.
+      type: bool
+    layers:
+      description: Number of layers of the image.
+      type: int
+    note:
+      description: Why the mount is not a plain overlay of every layer (flattened, copied), else null.
+      type: str
+actions:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["mounted docker.io/library/debian:12 at /mnt/debian (overlay, read-only)"]
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils.common.errors import StoreError, UndockError
+from ..module_utils.image.ops import ImageService
+from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+from ..module_utils.storage.mounts import MountError, MountManager, MountRecord
+from ..module_utils.storage.store import DEFAULT_RUN_ROOT
+
+OWNER = "oci_mount"
+
+
+def view(record):
+    if record is None:
+        return {"mounted": False, "image": None, "digest": None, "read_only": None}
+    return {"mounted": True, "image": record.image, "digest": record.digest, "read_only": record.read_only}
+
+
+def describe(record: MountRecord) -> str:
+    return "%s at %s (%s, %s)" % (record.image, record.target, record.kind,
+                                  "read-only" if record.read_only else "writable")
+
+
+def ensure(params, check_mode, warn) -> dict:
+    service = ImageService(params["storage_root"], registry_context(params), check_mode=check_mode)
+    target = os.path.realpath(params["path"])
+    store = service.store(create=False)
+    ref_name = image = None
+    if params["name"]:
+        ref_name = str(service.local_name(params["name"]))
+        image = service.local_image(ref_name) if store is not None else None
+    mounts = MountManager(store, params["run_root"]) if store is not None else None
+    current = mounts.mounted(target) if mounts is not None else None
+    result = dict(changed=False, actions=[], diff=dict(before=view(current), after=view(current)))
+
+    if params["state"] == "unmounted":
+        if current is None:
+            if mounts is not None and mounts.foreign_mount(target):
+                raise MountError("%s is a mount point, but not one made by undock.oci: leaving it alone" % target)
+            return result
+        if ref_name and current.image != ref_name:
+            warn("%s holds %s, not %s: left mounted" % (target, current.image, ref_name))
+            return result
+        if current.owner != OWNER:
+            raise MountError("%s is used by %s, not by oci_mount: not unmounting it" % (target, current.describe()))
+        result.update(changed=True)
+        result["diff"]["after"] = view(None)
+        if check_mode:
+            result["actions"].append("would unmount %s" % describe(current))
+            return result
+        mounts.unmount(target)
+        result["actions"].append("unmounted %s" % describe(current))
+        return result
+
+    if image is None:
+        raise StoreError("image %s is not in the store %s: pull it first with undock.oci.oci_image"
+                         % (ref_name, params["storage_root"]))
+    wanted = {"mounted": True, "image": ref_name, "digest": image.manifest.digest, "read_only": params["read_only"]}
+    result["diff"]["after"] = wanted
+    if current is not None and view(current) == wanted:
+        result["mount"] = current.summary()
+        return result
+    if current is not None and current.owner != OWNER:
+        raise MountError("%s is used by %s: not remounting it" % (target, current.describe()))
+    if current is None and mounts.foreign_mount(target):
+        raise MountError("%s is already a mount point (not an undock mount): refusing to mount over it" % target)
+    result["changed"] = True
+    if check_mode:
+        if current is not None:
+            result["actions"].append("would unmount %s" % describe(current))
+        result["actions"].append("would mount %s at %s (%s)" % (ref_name, target,
+                                                                "read-only" if params["read_only"] else "writable"))
+        result["mount"] = {"path": target, "image": ref_name, "digest": image.manifest.digest, "kind": None,
+                           "read_only": params["read_only"], "layers": len(image.manifest.layers), "note": None}
+        return result
+    # unpack any layer that is missing (a store written before layers were kept)
+    result["actions"].extend(service.present(ref_name, pull="never").actions)
+    with mounts.lock():
+        result["actions"].extend(mounts.repair())
+        current = mounts.mounted(target)
+        if current is not None:
+            mounts.unmount(target)
+            result["actions"].append("unmounted %s" % describe(current))
+        record = mounts.mount_image(ref_name, target, owner=OWNER, read_only=params["read_only"])
+    result["actions"].append("mounted %s" % describe(record) + (": %s" % record.note if record.note else ""))
+    result["diff"]["after"] = view(record)
+    result["mount"] = record.summary()
+    return result
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            name=dict(type="str"),
+            path=dict(type="path", required=True),
+            state=dict(type="str", default="mounted", choices=["mounted", "unmounted"]),
+            read_only=dict(type="bool", default=True),
+            run_root=dict(type="path", default=DEFAULT_RUN_ROOT),
+            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
+        ),
+        required_if=[("state", "mounted", ("name",))],
+        required_together=[("client_cert", "client_key")],
+        supports_check_mode=True,
+    )
+    fail_on_missing_libraries(module)
+    try:
+        result = ensure(module.params, module.check_mode, module.warn)
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
