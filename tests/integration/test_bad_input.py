@@ -80,7 +80,7 @@ def test_corrupted_layer_in_registry_storage(tmp_path, registry_factory, image_c
     data = bytearray(open(path, "rb").read())
     data[len(data) // 2] ^= 0xFF
     open(path, "wb").write(bytes(data))
-    with pytest.raises(DigestMismatchError, match="blob %s: digest .* does not match" % layer):
+    with pytest.raises(DigestMismatchError, match="digest .* does not match the expected %s" % layer):
         service(tmp_path, reg).present(pushed.ref)
     svc = service(tmp_path, reg)
     assert svc.store().lookup(pushed.ref) is None

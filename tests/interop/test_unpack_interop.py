@@ -264,9 +264,6 @@ def test_umoci_modified_image_unpacks_like_umoci(tmp_path, registry, fixture_ima
     assert ours["/etc/group"].uid == 1000 and ours["/etc/passwd"].mode == 0o600
 
 
-@pytest.mark.xfail(strict=True, raises=LayerError, reason="umoci 0.4.7 repack writes a whiteout below the file that replaced a "
-                   "directory (data/sub, then data/sub/.wh.file.txt); umoci unpack and podman's overlay driver "
-                   "accept it, our unpack refuses the whiteout's non-directory parent with LayerError")
 def test_umoci_repack_of_directory_replaced_by_file(tmp_path, registry, fixture_images):
     layout, bundle = str(tmp_path / "edit-layout"), str(tmp_path / "edit-bundle")
     I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "src")
@@ -283,10 +280,6 @@ def test_umoci_repack_of_directory_replaced_by_file(tmp_path, registry, fixture_
     assert ours["/data/sub"].kind == "file" and "/data/sub/file.txt" not in ours
 
 
-@pytest.mark.xfail(strict=True, raises=LayerError, reason="umoci 0.4.7 insert never closes its tar writer (umoci#436, fixed by "
-                   "umoci PR #534): the layer ends right after the last file's data, without its padding or the "
-                   "end-of-archive blocks; umoci unpack and podman (overlay and vfs) accept it, our unpack "
-                   "raises 'truncated data'")
 def test_umoci_insert_layer_without_tar_footer(tmp_path, registry, fixture_images):
     layout = str(tmp_path / "edit-layout")
     I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "src")

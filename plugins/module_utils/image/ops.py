@@ -89,6 +89,8 @@ class ImageService:
             if not exists and (self.check_mode or not create):
                 return None
             self._store = Store.open(self.storage_root, create=not self.check_mode)
+            if not self.check_mode:
+                LayerStore(self._store).clean_temporaries()
         return self._store
 
     def local_name(self, name: str) -> Reference:

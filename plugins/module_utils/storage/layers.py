@@ -107,7 +107,9 @@ class LayerStore:
             with BlobReceiver(desc, opener, partial, verify=False) as receiver:
                 try:
                     self._unpack(receiver, desc, diff_id, commit=receiver.finish)
-                except DigestMismatchError:
+                except (DigestMismatchError, LayerError):
+                    # Known-bad bytes, or a layer refused for its content: a resume could
+                    # only fail the same way, so the download is not kept.
                     receiver.discard()
                     raise
             self.store.layout.adopt_blob(digest, partial)

@@ -369,6 +369,21 @@ def remove_tree(path: str) -> None:
         os.close(pfd)
 
 
+class _NonDirectoryParent(LayerError):
+    """A path's parent is a regular file (or other non-directory, non-symlink) of this layer."""
+
+
+def _skip_entry(inp, name: bytes, size: int, pad: int) -> None:
+    """Skip an entry's data, which must be all there, and its padding, which may be cut
+    short only by the end of the stream: umoci 0.4.7 ``insert`` writes layers that end
+    right after the last file's data (umoci#436), which Go's archive/tar, umoci and
+    podman all accept. The next header read then finds the end of the archive."""
+    if not inp.skip(size):
+        raise _bad(name, "truncated data")
+    if pad:
+        inp.skip(pad)
+
+
 def _write_all(fd: int, view) -> None:
     while view:
         view = view[os.write(fd, view):]
@@ -632,8 +647,14 @@ class _Unpacker:
                 os.fchmod(fd, 0o755)
             except OSError as err:
                 if err.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                    raise _bad(self.name, "parent %r is a symlink or not a directory; refusing to "
-                                          "write through it" % _display(path)) from None
+                    kind = LayerError
+                    try:
+                        if not stat.S_ISLNK(os.stat(comp, dir_fd=fd, follow_symlinks=False).st_mode):
+                            kind = _NonDirectoryParent  # a file of this layer, not a symlink
+                    except OSError:
+                        pass
+                    raise kind("layer entry %r: parent %r is a symlink or not a directory; "
+                               "refusing to write through it" % (_display(self.name), _display(path))) from None
                 raise
             fds[path] = fd
             head = path
@@ -885,12 +906,10 @@ class _Unpacker:
                     if action == "whiteout":
                         self._whiteout(parent, base)
                         applied += 1
-                    if not inp.skip(size + pad):
-                        raise _bad(name, "truncated data")
+                    _skip_entry(inp, name, size, pad)
                     continue
             if kind == _SKIP:
-                if not inp.skip(size + pad):
-                    raise _bad(name, "truncated data")
+                _skip_entry(inp, name, size, pad)
                 continue
 
             self.name = name
@@ -926,12 +945,12 @@ class _Unpacker:
                         os.utime(fd, ns=(mtime, mtime))
                     finally:
                         os.close(fd)
-                    if pad and not inp.skip(pad):
-                        raise _bad(name, "truncated data")
+                    if pad:
+                        inp.skip(pad)  # see _skip_entry: a missing final padding ends the archive
                 elif kind == _DIR:
                     self._directory(rel, parent, base, mode, uid, gid, mtime, xattrs)
-                    if size and not inp.skip(size + pad):
-                        raise _bad(name, "truncated data")
+                    if size:
+                        _skip_entry(inp, name, size, pad)
                 elif kind == _SYM:
                     self._symlink(rel, parent, base, link, uid, gid, mtime, xattrs)
                 elif kind == _LNK:
@@ -992,7 +1011,14 @@ class _Unpacker:
     def _whiteout(self, parent: bytes, base: bytes) -> None:
         self.name = parent + b"/" + base if parent else base
         try:
-            pfd = self.dirfd(parent)
+            try:
+                pfd = self.dirfd(parent)
+            except _NonDirectoryParent:
+                # This layer replaced the parent with a file, which already hides
+                # everything below it in lower layers: the whiteout has nothing left to
+                # do (umoci 0.4 repack writes such layers; podman accepts them). Through
+                # a symlinked parent it is still refused, as every write is.
+                return
             if base == _WH_OPQ:
                 self._set_opaque(pfd)
                 return
