@@ -215,10 +215,11 @@ def image_diff_ids(config: Dict[str, Any]) -> List[str]:
     return list(diff_ids)
 
 
-def stored_diff_ids(store: Store) -> List[str]:
-    """Diff IDs listed by the config of every image index.json reaches (children of indexes too)."""
+def stored_diff_ids(store: Store, exclude: Iterable[str] = ()) -> List[str]:
+    """Diff IDs listed by the config of every image index.json reaches (children of indexes
+    too), not counting the entries named in ``exclude``."""
     wanted: List[str] = []
-    pending = list(store.layout.entries())
+    pending = store.roots(exclude)
     seen = set()
     while pending:
         desc = pending.pop()
@@ -237,14 +238,16 @@ def stored_diff_ids(store: Store) -> List[str]:
     return wanted
 
 
-def collect_layers(store: Store, keep: Iterable[str] = (), dry_run: bool = False) -> Dict[str, int]:
-    """Remove unpacked layers that no image in index.json lists and that are not in ``keep``
-    (the diff IDs live mounts use). Holds the GC lock, so a pull in progress (which holds
-    it shared until its image is named) never loses a layer. Returns counts and bytes."""
+def collect_layers(store: Store, keep: Iterable[str] = (), dry_run: bool = False,
+                   exclude: Iterable[str] = ()) -> Dict[str, int]:
+    """Remove unpacked layers that no image in index.json lists (less ``exclude``, as in
+    Store.collect_garbage) and that are not in ``keep`` (the diff IDs live mounts use).
+    Holds the GC lock, so a pull in progress (which holds it shared until its image is
+    named) never loses a layer. Returns counts and bytes."""
     freed = {"layers": 0, "bytes": 0}
     layers = LayerStore(store)
-    with store._gc_lock(shared=False):  # pylint: disable=protected-access
-        wanted = set(keep) | set(stored_diff_ids(store))
+    with store.collecting():
+        wanted = set(keep) | set(stored_diff_ids(store, exclude))
         for diff_id in layers.present():
             if diff_id in wanted:
                 continue

@@ -22,7 +22,7 @@ import fcntl
 import json
 import os
 import time
-from typing import Any, Dict, Iterator, List, Optional, Set
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from ..common.deps import note_missing, require
 from ..common.digest import Digester, parse_digest
@@ -104,6 +104,15 @@ class Store:
         """Hold while adding content, until it is referenced from index.json."""
         return self._gc_lock(shared=True)
 
+    def collecting(self) -> "contextlib.AbstractContextManager[None]":
+        """Hold while deleting unreferenced content: waits for every writer to finish."""
+        return self._gc_lock(shared=False)
+
+    def roots(self, exclude: Iterable[str] = ()) -> List[Dict[str, Any]]:
+        """index.json entries, less those named in ``exclude`` (to ask "what if they were gone")."""
+        excluded = set(exclude)
+        return [d for d in self.layout.entries() if (d.get("annotations") or {}).get(REF_NAME) not in excluded]
+
     # -- content --------------------------------------------------------------------
     def has_blob(self, digest: str, size: Optional[int] = None) -> bool:
         return self.layout.has_blob(digest, size)
@@ -164,11 +173,12 @@ class Store:
                 pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
         return seen
 
-    def collect_garbage(self, dry_run: bool = False) -> Dict[str, int]:
-        """Remove blobs no index.json entry reaches. Returns counts and bytes freed."""
+    def collect_garbage(self, dry_run: bool = False, exclude: Iterable[str] = ()) -> Dict[str, int]:
+        """Remove blobs no index.json entry reaches (entries named in ``exclude`` not counted:
+        with ``dry_run``, what removing them would free). Returns counts and bytes freed."""
         freed = {"blobs": 0, "bytes": 0}
-        with self._gc_lock(shared=False), self.index_lock():
-            keep = self.referenced_blobs()
+        with self.collecting(), self.index_lock():
+            keep = self.referenced_blobs(self.roots(exclude))
             for digest in list(self.layout.blob_digests()):
                 if digest in keep:
                     continue

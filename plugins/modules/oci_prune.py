@@ -1,0 +1,147 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oci_prune
+short_description: Remove images by filter, and the blobs and unpacked layers nothing uses
+version_added: 0.1.0
+description:
+  - Chooses images in the local store with the filters (combined with AND), removes those that are
+    not in use (mounted by M(undock.oci.oci_mount) or a scan), then removes every blob and unpacked
+    layer that no remaining image and no mount uses.
+  - Without any filter, no image is removed; only unreferenced content is collected, which also
+    cleans up after interrupted pulls of images that were never named.
+  - Images in use are kept, with a warning naming their users.
+options:
+  all:
+    description:
+      - Choose every image (still subject to the other filters).
+    type: bool
+    default: false
+  dangling:
+    description:
+      - Choose only images stored without a tag (pulled by digest only).
+    type: bool
+    default: false
+  older_than:
+    description:
+      - Choose only images created before this, from the C(created) time of their config.
+      - A duration back from now such as V(36h), V(7d), V(1h30m) or V(2w), or a date such as
+        V(2024-05-01) or V(2024-05-01T12:00:00Z).
+    type: str
+  labels:
+    description:
+      - Choose only images with all these labels, each V(key) or V(key=value).
+    type: list
+    elements: str
+    default: []
+extends_documentation_fragment:
+  - undock.oci.registry
+  - undock.oci.registry.storage
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would be removed and how many bytes would be freed; removes nothing.
+  diff_mode:
+    support: full
+    description: Shows the images before, and what is removed.
+notes:
+  - The registry options are accepted so that one C(module_defaults) group serves every module of the
+    collection; this module does not contact a registry.
+author:
+  - undock.oci developers (@undock-oci)
+"""
+
+EXAMPLES = r"""
+- name: Collect blobs and layers no image uses
+  undock.oci.oci_prune:
+
+- name: Remove images pulled by digest only
+  undock.oci.oci_prune:
+    dangling: true
+
+- name: Remove old images of a team, unless in use
+  undock.oci.oci_prune:
+    all: true
+    older_than: 30d
+    labels:
+      - org.example.team=payments
+
+- name: How much would removing every image free?
+  undock.oci.oci_prune:
+    all: true
+  check_mode: true
+  register: what_if
+"""
+
+RETURN = r"""
+removed:
+  description: Names of the images removed (in check mode, that would be).
+  returned: always
+  type: list
+  elements: str
+kept:
+  description: Names of chosen images kept because they are in use.
+  returned: always
+  type: list
+  elements: str
+freed_bytes:
+  description: Bytes freed (in check mode, that would be) by removing blobs and unpacked layers.
+  returned: always
+  type: int
+blobs:
+  description: Number of blobs removed.
+  returned: always
+  type: int
+layers:
+  description: Number of unpacked layers removed.
+  returned: always
+  type: int
+actions:
+  description: What was done, in order.
+  returned: always
+  type: list
+  elements: str
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ..module_utils.common.errors import UndockError
+from ..module_utils.image.ops import ImageService
+from ..module_utils.image.prune import PruneFilters, prune
+from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec=dict(
+            all=dict(type="bool", default=False),
+            dangling=dict(type="bool", default=False),
+            older_than=dict(type="str"),
+            labels=dict(type="list", elements="str", default=[]),
+            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
+        ),
+        supports_check_mode=True,
+    )
+    fail_on_missing_libraries(module)
+    params = module.params
+    try:
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode)
+        filters = PruneFilters(all_images=params["all"], dangling=params["dangling"],
+                               older_than=params["older_than"], labels=params["labels"])
+        outcome = prune(service, filters)
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    for warning in outcome.warnings:
+        module.warn(warning)
+    module.exit_json(changed=outcome.changed, actions=outcome.actions,
+                     diff=dict(before=outcome.before, after={"removed": outcome.after["removed"]}),
+                     **outcome.after)
+
+
+if __name__ == "__main__":
+    main()
