@@ -16,6 +16,8 @@ description:
   - Reads C(registries.conf), C(auth.json) and C(certs.d) like podman and skopeo do; per-task options override them.
     See the collection's C(docs/configuration.md).
   - Manifests are stored byte for byte as pulled, so digests and signatures keep working.
+  - Every layer is unpacked once into the store as it downloads (in the same pass), shared by every image
+    that uses it, ready to be mounted with overlayfs. Hostile layers are refused with an error naming the entry.
 options:
   name:
     description:
@@ -27,7 +29,7 @@ options:
   state:
     description:
       - V(present) makes the image present in the store (pulling or loading it per O(pull) and O(source)).
-      - V(absent) removes the name from the store, and the blobs no other image uses.
+      - V(absent) removes the name from the store, and the blobs and unpacked layers no other image uses.
     type: str
     choices: [present, absent]
     default: present
@@ -66,7 +68,9 @@ options:
     type: str
   force:
     description:
-      - With O(state=absent), remove the image even if it is in use.
+      - With O(state=absent), an image that is in use (mounted by M(undock.oci.oci_mount) or a scan) is
+        not removed: the task fails with an error naming each user. With O(force=true) those mounts are
+        unmounted first, then the image is removed.
     type: bool
     default: false
 extends_documentation_fragment:
