@@ -35,7 +35,7 @@ import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass, replace
-from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 #: xattr name prefixes recorded by default. security.selinux is left out on purpose: it is
 #: the host's labelling, not the image's.
@@ -127,9 +127,6 @@ class Snapshot(Dict[str, Node]):
         """Paths strictly below ``path``."""
         prefix = "/" if path == "/" else path + "/"
         return [p for p in self if p != path and p.startswith(prefix)]
-
-    def files(self) -> Dict[str, Node]:
-        return {p: n for p, n in self.items() if n.kind == "file"}
 
 
 def _kind(mode: int) -> str:
@@ -250,40 +247,26 @@ def diff(a: Dict[str, Node], b: Dict[str, Node], *, ignore: Optional[Ignore] = N
             if va == vb or (ignore is not None and ignore(path, name, na, nb)):
                 continue
             if name == "link":  # compare groups by paths, readable
-                out.append("~ %s: hardlinks %s: %s, %s: %s" % (path, names[0], _value(na, name),
-                                                              names[1], _value(nb, name)))
+                out.append("~ %s: hardlinks %s: %s, %s: %s"
+                           % (path, names[0], _value(na, name), names[1], _value(nb, name)))
             else:
                 out.append("~ %s: %s %s != %s (%s: %s | %s: %s)" % (
                     path, name, _value(na, name), _value(nb, name),
                     names[0], na.describe(), names[1], nb.describe()))
-    reported: List[str] = []
+    reported = set()
     for path, side, node in missing:
-        if any(path.startswith(r.rstrip("/") + "/") for r in reported[-1:]):
-            continue
-        below = sum(1 for p, s, _ in missing if s == side and p.startswith(path.rstrip("/") + "/"))
+        parts = path.split("/")
+        if any("/".join(parts[:i]) in reported for i in range(2, len(parts))):
+            continue  # counted with its missing parent
+        below = sum(1 for p, s, _ in missing if s == side and p.startswith(path + "/"))
         out.append("%s %s: only in %s (%s)%s" % ("-" if side == names[0] else "+", path, side,
                                                  node.describe(),
                                                  " and %d paths below it" % below if below else ""))
-        reported.append(path)
-    out.sort(key=lambda line: line[2:])
+        reported.add(path)
+    out.sort(key=lambda line: (line.split(" ", 2)[1].rstrip(":").split("/"), line))
     if len(out) > limit:
         out = out[:limit] + ["... and %d more differences" % (len(out) - limit)]
     return out
-
-
-def ignore_fields(*fields: str, kinds: Iterable[str] = (), paths: Iterable[str] = ()) -> Ignore:
-    """An ``ignore`` for ``diff``: drop ``fields`` (of nodes of ``kinds``, if given) and
-    anything at ``paths`` exactly."""
-    kinds, paths = frozenset(kinds), frozenset(paths)
-
-    def ignore(path: str, name: str, na: Optional[Node], nb: Optional[Node]) -> bool:
-        if path in paths:
-            return True
-        if name not in fields:
-            return False
-        node = na or nb
-        return not kinds or (node is not None and node.kind in kinds)
-    return ignore
 
 
 # ---------------------------------------------------------------------------

@@ -36,11 +36,13 @@ from harness import images as I
 from harness import treediff as T
 from harness.engine import service
 
-from ansible_collections.undock.oci.plugins.module_utils.common.errors import LayerError
 from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore
 
 TIMEOUT = 300
-#: the one difference that is not the image's (see the module docstring)
+SKOPEO = I.Skopeo()
+
+
+# The one difference that is not the image's (see the module docstring).
 def IGNORE(path, field, ours, theirs):  # noqa: N802 - a constant of the module
     return path == "/" and field == "mtime"
 
@@ -69,8 +71,7 @@ def our_layers(tmp_path, registry, ref: str) -> List[str]:
 
 def umoci_tree(tmp_path, registry, ref: str, skopeo_extra: Sequence[str] = ()) -> T.Snapshot:
     layout, bundle = str(tmp_path / "umoci-layout"), str(tmp_path / "umoci-bundle")
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "src") + list(skopeo_extra)
-                 + ["docker://" + ref, "oci:%s:x" % layout])
+    SKOPEO.copy("docker://" + ref, "oci:%s:x" % layout, src_registry=registry, extra=skopeo_extra)
     run(["umoci", "unpack", "--image", layout + ":x", bundle])
     return T.snapshot(os.path.join(bundle, "rootfs"), mtimes=True)
 
@@ -237,8 +238,7 @@ def test_buildah_built_image_unpacks_like_umoci(tmp_path, registry):
 def test_umoci_modified_image_unpacks_like_umoci(tmp_path, registry, fixture_images):
     base = fixture_images["whiteout"]
     layout, bundle = str(tmp_path / "edit-layout"), str(tmp_path / "edit-bundle")
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "src")
-                 + ["docker://" + base.ref, "oci:%s:base" % layout])
+    SKOPEO.copy("docker://" + base.ref, "oci:%s:base" % layout, src_registry=registry)
     run(["umoci", "unpack", "--image", layout + ":base", bundle])
     rootfs = os.path.join(bundle, "rootfs")
     os.unlink(os.path.join(rootfs, "bin", "ls"))
@@ -252,8 +252,7 @@ def test_umoci_modified_image_unpacks_like_umoci(tmp_path, registry, fixture_ima
     run(["umoci", "repack", "--image", layout + ":edited", bundle])
     run(["umoci", "insert", "--image", layout + ":edited", "--whiteout", "/tmp"])
     ref = "%s/interop/umoci:latest" % registry.host
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "dest")
-                 + ["oci:%s:edited" % layout, "docker://" + ref])
+    SKOPEO.copy("oci:%s:edited" % layout, "docker://" + ref, dest_registry=registry)
     ours, theirs, dirs = compare(tmp_path, registry, ref)
     assert len(dirs) == 5  # three of the fixture, repack, whiteout insert
     counts = whiteouts(dirs)
@@ -266,30 +265,26 @@ def test_umoci_modified_image_unpacks_like_umoci(tmp_path, registry, fixture_ima
 
 def test_umoci_repack_of_directory_replaced_by_file(tmp_path, registry, fixture_images):
     layout, bundle = str(tmp_path / "edit-layout"), str(tmp_path / "edit-bundle")
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "src")
-                 + ["docker://" + fixture_images["whiteout"].ref, "oci:%s:base" % layout])
+    SKOPEO.copy("docker://" + fixture_images["whiteout"].ref, "oci:%s:base" % layout, src_registry=registry)
     run(["umoci", "unpack", "--image", layout + ":base", bundle])
     rootfs = os.path.join(bundle, "rootfs")
     shutil.rmtree(os.path.join(rootfs, "data", "sub"))
     _write(os.path.join(rootfs, "data", "sub"), b"a file where a directory was\n")
     run(["umoci", "repack", "--image", layout + ":edited", bundle])
     ref = "%s/interop/umoci-dir-to-file:latest" % registry.host
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "dest")
-                 + ["oci:%s:edited" % layout, "docker://" + ref])
+    SKOPEO.copy("oci:%s:edited" % layout, "docker://" + ref, dest_registry=registry)
     ours, theirs, dirs = compare(tmp_path, registry, ref)
     assert ours["/data/sub"].kind == "file" and "/data/sub/file.txt" not in ours
 
 
 def test_umoci_insert_layer_without_tar_footer(tmp_path, registry, fixture_images):
     layout = str(tmp_path / "edit-layout")
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "src")
-                 + ["docker://" + fixture_images["whiteout"].ref, "oci:%s:edited" % layout])
+    SKOPEO.copy("docker://" + fixture_images["whiteout"].ref, "oci:%s:edited" % layout, src_registry=registry)
     source = str(tmp_path / "insert")
     _write(os.path.join(source, "only.txt"), b"only this\n")
     os.symlink("only.txt", os.path.join(source, "also"))
     run(["umoci", "insert", "--image", layout + ":edited", "--opaque", source, "/opaque"])
     ref = "%s/interop/umoci-insert:latest" % registry.host
-    I.run_skopeo(["copy", "--quiet"] + I.skopeo_flags(registry, "dest")
-                 + ["oci:%s:edited" % layout, "docker://" + ref])
+    SKOPEO.copy("oci:%s:edited" % layout, "docker://" + ref, dest_registry=registry)
     ours, theirs, dirs = compare(tmp_path, registry, ref)
     assert sorted(p for p in ours if p.startswith("/opaque/")) == ["/opaque/also", "/opaque/only.txt"]
