@@ -65,7 +65,7 @@ import tarfile
 import tempfile
 import threading
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 
 from ..common.digest import Digester, InvalidDigestError, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
@@ -76,10 +76,7 @@ from ..registry.reference import Reference, parse_reference
 from ..storage.layout import BlobOpener, OCILayout
 from .interfaces import ImageDestination, ImageSource
 
-try:  # written alongside this module; the stdlib fallback covers gzip only
-    from ..storage.compression import open_decompressed as _open_decompressed
-except ImportError:  # pragma: no cover - depends on the tree
-    _open_decompressed = None
+from ..storage.compression import PLAIN, detect, open_decompressed
 
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 MANIFEST_JSON = "manifest.json"
@@ -88,8 +85,6 @@ MAX_CONFIG = 64 * 1024 * 1024
 CHUNK = 1024 * 1024
 BLOCK = 512
 RECORD = 20 * BLOCK
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 MAX_MEMBERS = 1000000
 
 
@@ -102,54 +97,8 @@ class ArchiveError(UndockError):
 # ---------------------------------------------------------------------------------------
 def sniff_compression(head: bytes) -> Optional[str]:
     """``gzip``, ``zstd`` or None (plain) from the first bytes of a stream."""
-    if head[:2] == GZIP_MAGIC:
-        return "gzip"
-    if head[:4] == ZSTD_MAGIC:
-        return "zstd"
-    return None
-
-
-class _StdlibGzipReader:
-    def __init__(self, stream: Any):
-        import gzip
-        self._gz = gzip.GzipFile(fileobj=stream, mode="rb")
-
-    def read(self, n: int = CHUNK) -> bytes:
-        return self._gz.read(n)
-
-    def close(self) -> None:
-        self._gz.close()
-
-
-def open_decompressed(stream: Any, media_type: Optional[str] = None) -> Any:
-    """A reader of the decompressed bytes of ``stream`` (gzip, zstd or plain, by magic)."""
-    if _open_decompressed is not None:
-        return _open_decompressed(stream, media_type)
-    head = stream.read(4)  # pragma: no cover - fallback when storage.compression is absent
-    kind = sniff_compression(head)
-    stream = _Prefixed(head, stream)
-    if kind == "zstd":
-        raise LayerError("zstd-compressed data cannot be read: storage.compression is not available")
-    return _StdlibGzipReader(stream) if kind == "gzip" else stream
-
-
-class _Prefixed:
-    def __init__(self, head: bytes, stream: Any):
-        self._head, self._stream = head, stream
-
-    def read(self, n: int = -1) -> bytes:
-        if self._head:
-            if n is None or n < 0 or n >= len(self._head):
-                data, self._head = self._head, b""
-            else:
-                data, self._head = self._head[:n], self._head[n:]
-            return data
-        return self._stream.read(n)
-
-    def close(self) -> None:
-        close = getattr(self._stream, "close", None)
-        if close:
-            close()
+    kind = detect(head)
+    return None if kind == PLAIN else kind
 
 
 def big_temp_dir(tmp_dir: Optional[str] = None) -> str:
@@ -522,6 +471,24 @@ def temp_beside(path: str) -> Tuple[BinaryIO, str]:
     return os.fdopen(fd, "wb"), temp
 
 
+def write_tar(path: str, fill: Callable[["TarWriter"], None]) -> bool:
+    """Write a tar with ``fill(writer)`` to a temp file beside ``path``, make it durable,
+    and put it in place only if its content differs. Returns True if ``path`` changed."""
+    out, temp = temp_beside(path)
+    try:
+        with out:
+            writer = TarWriter(out)
+            fill(writer)
+            digest = writer.finish()
+            out.flush()
+            os.fsync(out.fileno())
+        return replace_if_changed(path, temp, digest)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
 def json_compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
 
@@ -882,27 +849,16 @@ class DockerArchiveImageDestination(ImageDestination):
         layer_names = [parse_digest(d)[1] + ".tar" for d in actual]
         manifest_json = json_compact([{"Config": config_name, "RepoTags": self.repo_tags, "Layers": layer_names}])
 
-        out, temp = temp_beside(self.path)
-        try:
-            with out:
-                writer = TarWriter(out)
-                writer.add_bytes(MANIFEST_JSON, manifest_json)
-                writer.add_bytes(config_name, config_raw)
-                written = set()
-                for desc, name in zip(manifest.layers, layer_names):
-                    if name in written:
-                        continue
+        def fill(writer: "TarWriter") -> None:
+            writer.add_bytes(MANIFEST_JSON, manifest_json)
+            writer.add_bytes(config_name, config_raw)
+            written = set()
+            for desc, name in zip(manifest.layers, layer_names):
+                if name not in written:
                     written.add(name)
-                    blob = received[desc["digest"]]
-                    writer.add_file(name, blob.path)
-                digest = writer.finish()
-                out.flush()
-                os.fsync(out.fileno())
-            return replace_if_changed(self.path, temp, digest)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+                    writer.add_file(name, received[desc["digest"]].path)
+
+        return write_tar(self.path, fill)
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)

@@ -38,7 +38,7 @@ from ..common.errors import ManifestError, StoreError, UndockError
 from ..registry.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
 from .archive import (MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, TarWriter, big_temp_dir,
-                      json_compact, replace_if_changed, temp_beside)
+                      json_compact, write_tar)
 from .interfaces import ImageDestination, ImageSource
 
 # The ref.name grammar of the image-spec (annotations.md), as containers/image checks it.
@@ -454,34 +454,24 @@ class OciArchiveImageDestination(LayoutImageDestination):
         everything = new_blobs | old_blobs
         keep = everything if reachable is None else (everything & reachable)
 
-        out, temp = temp_beside(self.path)
-        try:
-            with out:
-                writer = TarWriter(out)
-                writer.add_bytes("oci-layout", json_compact(LAYOUT_VERSION))
-                writer.add_bytes("index.json", json_compact(index))
-                writer.add_dir("blobs")
-                algorithms = sorted({parse_digest(d)[0] for d in keep} | {"sha256"})
-                for algorithm in algorithms:
-                    writer.add_dir("blobs/" + algorithm)
-                for digest in sorted(keep):
-                    name = _archive_blob_name(digest)
-                    if digest in new_blobs:
-                        writer.add_file(name, self.layout.blob_path(digest))
-                    else:
-                        member = self._old_member(digest)
-                        if member is None or self.old is None:
-                            raise StoreError("%s: blob %s vanished from the archive being updated" % (self.path, digest))
-                        with self.old.open(member) as stream:
-                            writer.add_stream(name, member.size, stream)
-                digest = writer.finish()
-                out.flush()
-                os.fsync(out.fileno())
-            return replace_if_changed(self.path, temp, digest)
-        except BaseException:
-            if os.path.exists(temp):
-                os.unlink(temp)
-            raise
+        def fill(writer: TarWriter) -> None:
+            writer.add_bytes("oci-layout", json_compact(LAYOUT_VERSION))
+            writer.add_bytes("index.json", json_compact(index))
+            writer.add_dir("blobs")
+            for algorithm in sorted({parse_digest(d)[0] for d in keep} | {"sha256"}):
+                writer.add_dir("blobs/" + algorithm)
+            for digest in sorted(keep):
+                name = _archive_blob_name(digest)
+                if digest in new_blobs:
+                    writer.add_file(name, self.layout.blob_path(digest))
+                    continue
+                member = self._old_member(digest)
+                if member is None or self.old is None:
+                    raise StoreError("%s: blob %s vanished from the archive being updated" % (self.path, digest))
+                with self.old.open(member) as stream:
+                    writer.add_stream(name, member.size, stream)
+
+        return write_tar(self.path, fill)
 
     def close(self) -> None:
         if self.old is not None:
