@@ -65,4 +65,11 @@ options:
       - Root of the local content store, an OCI image layout shared by every module of this collection.
     type: path
     default: /var/lib/undock
+  run_root:
+    description:
+      - Runtime directory where mounts of images are recorded (and scans mount them, under C(scan/)).
+        It should be on tmpfs, so records reset at boot like the mounts themselves.
+      - Every module working on the same store must use the same one; set both in a C(module_defaults) group.
+    type: path
+    default: /run/undock
 """

@@ -27,6 +27,7 @@ REGISTRY_ARGS: Dict[str, Any] = dict(
 
 STORAGE_ARGS: Dict[str, Any] = dict(
     storage_root=dict(type="path", default="/var/lib/undock"),
+    run_root=dict(type="path", default="/run/undock"),
 )
 
 

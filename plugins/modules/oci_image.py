@@ -69,7 +69,7 @@ options:
   force:
     description:
       - With O(state=absent), an image that is in use (mounted by M(undock.oci.oci_mount) or a scan) is
-        not removed: the task fails with an error naming each user. With O(force=true) those mounts are
+        not removed; the task fails with an error naming each user. With O(force=true) those mounts are
         unmounted first, then the image is removed.
     type: bool
     default: false
@@ -209,7 +209,8 @@ def main() -> None:
     fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode)
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
+                               run_root=params["run_root"])
         if params["state"] == "absent":
             outcome = service.absent(params["name"], force=params["force"])
         else:

@@ -135,7 +135,8 @@ def main() -> None:
     fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=True)
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=True,
+                               run_root=params["run_root"])
         if params["remote"]:
             images = [service.inspect_remote(name, params["platform"]) for name in params["name"]]
         else:

@@ -51,12 +51,6 @@ options:
         on unmount; the mount is still V(nodev,nosuid).
     type: bool
     default: true
-  run_root:
-    description:
-      - Runtime directory where mounts are recorded. It should be on tmpfs, so records reset at boot.
-      - Every module working on the same mounts must use the same one.
-    type: path
-    default: /run/undock
 extends_documentation_fragment:
   - undock.oci.registry
   - undock.oci.registry.storage
@@ -137,95 +131,12 @@ actions:
   sample: ["mounted docker.io/library/debian:12 at /mnt/debian (overlay, read-only)"]
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils.common.errors import StoreError, UndockError
+from ..module_utils.common.errors import UndockError
+from ..module_utils.image.mounting import ensure_mount
 from ..module_utils.image.ops import ImageService
 from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
-from ..module_utils.storage.mounts import MountError, MountManager, MountRecord
-from ..module_utils.storage.store import DEFAULT_RUN_ROOT
-
-OWNER = "oci_mount"
-
-
-def view(record):
-    if record is None:
-        return {"mounted": False, "image": None, "digest": None, "read_only": None}
-    return {"mounted": True, "image": record.image, "digest": record.digest, "read_only": record.read_only}
-
-
-def describe(record: MountRecord) -> str:
-    return "%s at %s (%s, %s)" % (record.image, record.target, record.kind,
-                                  "read-only" if record.read_only else "writable")
-
-
-def ensure(params, check_mode, warn) -> dict:
-    service = ImageService(params["storage_root"], registry_context(params), check_mode=check_mode)
-    target = os.path.realpath(params["path"])
-    store = service.store(create=False)
-    ref_name = image = None
-    if params["name"]:
-        ref_name = str(service.local_name(params["name"]))
-        image = service.local_image(ref_name) if store is not None else None
-    mounts = MountManager(store, params["run_root"]) if store is not None else None
-    current = mounts.mounted(target) if mounts is not None else None
-    result = dict(changed=False, actions=[], diff=dict(before=view(current), after=view(current)))
-
-    if params["state"] == "unmounted":
-        if current is None:
-            if mounts is not None and mounts.foreign_mount(target):
-                raise MountError("%s is a mount point, but not one made by undock.oci: leaving it alone" % target)
-            return result
-        if ref_name and current.image != ref_name:
-            warn("%s holds %s, not %s: left mounted" % (target, current.image, ref_name))
-            return result
-        if current.owner != OWNER:
-            raise MountError("%s is used by %s, not by oci_mount: not unmounting it" % (target, current.describe()))
-        result.update(changed=True)
-        result["diff"]["after"] = view(None)
-        if check_mode:
-            result["actions"].append("would unmount %s" % describe(current))
-            return result
-        mounts.unmount(target)
-        result["actions"].append("unmounted %s" % describe(current))
-        return result
-
-    if image is None:
-        raise StoreError("image %s is not in the store %s: pull it first with undock.oci.oci_image"
-                         % (ref_name, params["storage_root"]))
-    wanted = {"mounted": True, "image": ref_name, "digest": image.manifest.digest, "read_only": params["read_only"]}
-    result["diff"]["after"] = wanted
-    if current is not None and view(current) == wanted:
-        result["mount"] = current.summary()
-        return result
-    if current is not None and current.owner != OWNER:
-        raise MountError("%s is used by %s: not remounting it" % (target, current.describe()))
-    if current is None and mounts.foreign_mount(target):
-        raise MountError("%s is already a mount point (not an undock mount): refusing to mount over it" % target)
-    result["changed"] = True
-    if check_mode:
-        if current is not None:
-            result["actions"].append("would unmount %s" % describe(current))
-        result["actions"].append("would mount %s at %s (%s)" % (ref_name, target,
-                                                                "read-only" if params["read_only"] else "writable"))
-        result["mount"] = {"path": target, "image": ref_name, "digest": image.manifest.digest, "kind": None,
-                           "read_only": params["read_only"], "layers": len(image.manifest.layers), "note": None}
-        return result
-    # unpack any layer that is missing (a store written before layers were kept)
-    result["actions"].extend(service.present(ref_name, pull="never").actions)
-    with mounts.lock():
-        result["actions"].extend(mounts.repair())
-        current = mounts.mounted(target)
-        if current is not None:
-            mounts.unmount(target)
-            result["actions"].append("unmounted %s" % describe(current))
-        record = mounts.mount_image(ref_name, target, owner=OWNER, read_only=params["read_only"])
-    result["actions"].append("mounted %s" % describe(record) + (": %s" % record.note if record.note else ""))
-    result["diff"]["after"] = view(record)
-    result["mount"] = record.summary()
-    return result
 
 
 def main() -> None:
@@ -235,7 +146,6 @@ def main() -> None:
             path=dict(type="path", required=True),
             state=dict(type="str", default="mounted", choices=["mounted", "unmounted"]),
             read_only=dict(type="bool", default=True),
-            run_root=dict(type="path", default=DEFAULT_RUN_ROOT),
             **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
         required_if=[("state", "mounted", ("name",))],
@@ -243,10 +153,15 @@ def main() -> None:
         supports_check_mode=True,
     )
     fail_on_missing_libraries(module)
+    params = module.params
     try:
-        result = ensure(module.params, module.check_mode, module.warn)
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
+                               run_root=params["run_root"])
+        result = ensure_mount(service, params["state"], params["path"], params["name"], params["read_only"])
     except UndockError as err:
         module.fail_json(msg=str(err))
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     module.exit_json(**result)
 
 

@@ -130,7 +130,8 @@ def main() -> None:
     fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode)
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
+                               run_root=params["run_root"])
         filters = PruneFilters(all_images=params["all"], dangling=params["dangling"],
                                older_than=params["older_than"], labels=params["labels"])
         outcome = prune(service, filters)

@@ -48,12 +48,6 @@ options:
     description:
       - Seconds the command may run before it is killed and the task fails. No limit by default.
     type: int
-  run_root:
-    description:
-      - Runtime directory where mounts are recorded and the image is mounted during the scan (under C(scan/)).
-      - Every module working on the same mounts must use the same one.
-    type: path
-    default: /run/undock
 extends_documentation_fragment:
   - undock.oci.registry
   - undock.oci.registry.storage
@@ -157,58 +151,13 @@ actions:
   elements: str
 """
 
-import os
-import re
-import tempfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ..module_utils.common.errors import StoreError, UndockError
-from ..module_utils.common.fileutil import makedirs_private
+from ..module_utils.common.errors import UndockError
+from ..module_utils.image.mounting import scan_image
 from ..module_utils.image.ops import ImageService
 from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
-from ..module_utils.scan.scanners import DEFAULT_SCANNERS, SCANNERS, scan
-from ..module_utils.storage.mounts import MountManager
-from ..module_utils.storage.store import DEFAULT_RUN_ROOT
-
-OWNER = "oci_scan"
-
-
-def run_scan(params, check_mode) -> dict:
-    service = ImageService(params["storage_root"], registry_context(params), check_mode=check_mode)
-    ref_name = str(service.local_name(params["name"]))
-    store = service.store(create=False)
-    image = service.local_image(ref_name) if store is not None else None
-    if image is None:
-        raise StoreError("image %s is not in the store %s: pull it first with undock.oci.oci_image"
-                         % (ref_name, params["storage_root"]))
-    scanners = list(params["scanners"])
-    if params["command"] and "command" not in scanners:
-        scanners.append("command")
-    result = dict(changed=False, actions=[], image={"name": ref_name, "digest": image.manifest.digest})
-    if not check_mode:
-        result["actions"].extend(service.present(ref_name, pull="never").actions)
-    mounts = MountManager(store, params["run_root"])
-    result["actions"].extend(mounts.repair())
-    scan_root = os.path.join(mounts.run_root, "scan")
-    makedirs_private(scan_root)
-    target = tempfile.mkdtemp(prefix=re.sub(r"[^A-Za-z0-9_.-]+", "_", ref_name)[-60:] + "-", dir=scan_root)
-    record = None
-    try:
-        record = mounts.mount_image(ref_name, target, owner=OWNER, read_only=True, transient=True,
-                                    create_target=False, remove_target=True)
-        result["mount"] = {"kind": record.kind, "note": record.note}
-        result["actions"].append("scanned %s with %s" % (ref_name, ", ".join(scanners)))
-        result["report"] = scan(target, scanners, command=params["command"], timeout=params["command_timeout"])
-    finally:
-        if record is not None:
-            mounts.unmount(target, lazy=True)
-        if os.path.isdir(target):
-            try:
-                os.rmdir(target)
-            except OSError:
-                pass  # still mounted: repair() will find it
-    return result
+from ..module_utils.scan.scanners import DEFAULT_SCANNERS, SCANNERS
 
 
 def main() -> None:
@@ -218,7 +167,6 @@ def main() -> None:
             scanners=dict(type="list", elements="str", choices=list(SCANNERS), default=list(DEFAULT_SCANNERS)),
             command=dict(type="str"),
             command_timeout=dict(type="int"),
-            run_root=dict(type="path", default=DEFAULT_RUN_ROOT),
             **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
         required_together=[("client_cert", "client_key")],
@@ -228,7 +176,10 @@ def main() -> None:
     if "command" in module.params["scanners"] and not module.params["command"]:
         module.fail_json(msg="the command scanner needs the command option")
     try:
-        result = run_scan(module.params, module.check_mode)
+        params = module.params
+        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
+                               run_root=params["run_root"])
+        result = scan_image(service, params["name"], params["scanners"], params["command"], params["command_timeout"])
     except UndockError as err:
         module.fail_json(msg=str(err))
     command = result["report"].get("command")

@@ -338,7 +338,7 @@ def test_store_on_overlayfs_falls_back_to_a_copy(tmp_path):
             assert {"ro", "nodev", "nosuid"} <= set(M.mount_entry(os.path.realpath(target))["options"])
         finally:
             mounts.unmount(target)
-        svc.absent("example.com/test/img:1", run_root=str(tmp_path / "run"))
+        svc.absent("example.com/test/img:1")
         assert os.listdir(os.path.join(svc.store().root, "overlay-flat")) == ["empty"] or \
             os.listdir(os.path.join(svc.store().root, "overlay-flat")) == []
     finally:
@@ -364,15 +364,15 @@ def test_absent_is_refused_while_mounted_and_force_unmounts(tmp_path, registry, 
     try:
         assert len(mounts.users(pushed.ref)) == 2
         with pytest.raises(ImageInUseError) as err:
-            svc.absent(pushed.ref, run_root=run_root)
+            svc.absent(pushed.ref)
         message = str(err.value)
         assert pushed.ref in message and "test at %s" % first in message
         assert "container:web at %s" % second in message and "force" in message
         assert svc.local_image(pushed.ref) is not None  # nothing was removed
-        check = service(tmp_path, registry, check_mode=True).absent(pushed.ref, force=True, run_root=run_root)
+        check = service(tmp_path, registry, check_mode=True).absent(pushed.ref, force=True)
         assert check.changed and check.actions[0].startswith("would unmount")
         assert len(mounts.users(pushed.ref)) == 2
-        outcome = svc.absent(pushed.ref, force=True, run_root=run_root)
+        outcome = svc.absent(pushed.ref, force=True)
         assert outcome.changed
         assert sum(a.startswith("unmounted %s" % pushed.ref) for a in outcome.actions) == 2, outcome.actions
     finally:
@@ -385,7 +385,7 @@ def test_absent_is_refused_while_mounted_and_force_unmounts(tmp_path, registry, 
     assert not any(layers.has(d) for d in set(diff_ids) - shared)
     flats = os.listdir(os.path.join(svc.store().root, "overlay-flat"))
     assert M.chain_id(diff_ids) not in flats
-    assert svc.absent(other.ref, run_root=run_root).changed
+    assert svc.absent(other.ref).changed
     assert layers.present() == []
 
 
@@ -426,7 +426,7 @@ def test_mount_of_a_killed_process_is_repaired(tmp_path):
     subprocess.run(["umount", target], check=True)
     assert mounts.mounted(target) is None and mounts.users("example.com/test/img:1") == []
     assert "no longer mounted" in mounts.repair()[0] and mounts.records() == []
-    assert svc.absent("example.com/test/img:1", run_root=run_root).changed
+    assert svc.absent("example.com/test/img:1").changed
 
 
 def test_records_of_a_reused_pid_are_not_trusted(tmp_path):

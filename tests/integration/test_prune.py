@@ -32,40 +32,39 @@ def names(svc):
 def test_filters_check_mode_and_collection(tmp_path, registry, fixture_images):
     svc, labelled = populate(tmp_path, registry, fixture_images)
     before = names(svc)
-    run_root = str(tmp_path / "run")
 
-    check = prune(service(tmp_path, registry, check_mode=True), PruneFilters(dangling=True), run_root)
+    check = prune(service(tmp_path, registry, check_mode=True), PruneFilters(dangling=True))
     assert check.after["removed"] == [fixture_images["zstd"].by_digest]
     assert names(svc) == before  # check mode removed nothing
-    real = prune(service(tmp_path, registry), PruneFilters(dangling=True), run_root)
+    real = prune(service(tmp_path, registry), PruneFilters(dangling=True))
     assert real.changed and real.after["removed"] == check.after["removed"]
     assert real.after["freed_bytes"] == check.after["freed_bytes"] > 0
     assert real.after["layers"] == check.after["layers"] >= 1
     assert not svc.store().has_blob(fixture_images["zstd"].layers[0])
 
-    by_label = prune(service(tmp_path, registry), PruneFilters(all_images=True, labels=["team=payments"]), run_root)
+    by_label = prune(service(tmp_path, registry), PruneFilters(all_images=True, labels=["team=payments"]))
     assert by_label.after["removed"] == [labelled.ref]
-    assert prune(service(tmp_path, registry), PruneFilters(all_images=True, labels=["team=none"]), run_root) \
+    assert prune(service(tmp_path, registry), PruneFilters(all_images=True, labels=["team=none"])) \
         .after["removed"] == []
     # the fixtures were created in 2023
     assert prune(service(tmp_path, registry, check_mode=True), PruneFilters(older_than="2023-01-01"),
-                 run_root).after["removed"] == []
+                 ).after["removed"] == []
     assert len(prune(service(tmp_path, registry, check_mode=True), PruneFilters(older_than="1d"),
-                     run_root).after["removed"]) == 3
+                     ).after["removed"]) == 3
     assert svc.store().check() == []
-    again = prune(service(tmp_path, registry), PruneFilters(dangling=True), run_root)
+    again = prune(service(tmp_path, registry), PruneFilters(dangling=True))
     assert not again.changed
 
 
 def test_images_in_use_are_kept(tmp_path, registry, fixture_images):
     svc, dummy = populate(tmp_path, registry, fixture_images)
     run_root = str(tmp_path / "run")
-    mounts = MountManager(svc.store(), run_root)
+    mounts = MountManager(svc.store())
     target = str(tmp_path / "mnt")
     used = fixture_images["oci"].ref
     mounts.mount_image(used, target, owner="test")
     try:
-        outcome = prune(service(tmp_path, registry), PruneFilters(all_images=True), run_root)
+        outcome = prune(service(tmp_path, registry), PruneFilters(all_images=True))
         assert outcome.after["kept"] == [used]
         assert used not in outcome.after["removed"] and len(outcome.after["removed"]) == 4
         assert any("in use by test at" in w for w in outcome.warnings)

@@ -19,7 +19,7 @@ from ..registry.reference import Reference, parse_reference
 from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
-from ..storage.store import DEFAULT_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
+from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
 from .copy import ResolvedImage, copy_image, resolve_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
@@ -74,8 +74,10 @@ def describe_image(name: str, image: ResolvedImage) -> Dict[str, Any]:
 
 class ImageService:
     def __init__(self, storage_root: str = DEFAULT_ROOT, registry: Optional[RegistryContext] = None,
-                 check_mode: bool = False, max_layer_size: int = DEFAULT_MAX_LAYER_SIZE):
+                 check_mode: bool = False, max_layer_size: int = DEFAULT_MAX_LAYER_SIZE,
+                 run_root: str = DEFAULT_RUN_ROOT):
         self.storage_root = storage_root
+        self.run_root = run_root
         self.max_layer_size = max_layer_size
         self.registry = registry or RegistryContext()
         self.check_mode = check_mode
@@ -88,7 +90,7 @@ class ImageService:
             exists = os.path.exists(os.path.join(self.storage_root, "oci-layout"))
             if not exists and (self.check_mode or not create):
                 return None
-            self._store = Store.open(self.storage_root, create=not self.check_mode)
+            self._store = Store.open(self.storage_root, self.run_root, create=not self.check_mode)
             if not self.check_mode:
                 LayerStore(self._store).clean_temporaries()
         return self._store
@@ -203,9 +205,9 @@ class ImageService:
         return self.registry.pull_source(parse_reference(source) if source else ref)
 
     # -- absent ---------------------------------------------------------------------
-    def absent(self, name: str, force: bool = False, run_root: Optional[str] = None) -> Outcome:
+    def absent(self, name: str, force: bool = False) -> Outcome:
         """Remove the image; refused (ImageInUseError naming each user) while it is mounted,
-        unless ``force``, which unmounts first. ``run_root``: where mounts are recorded."""
+        unless ``force``, which unmounts first."""
         from ..storage.layers import collect_layers
         from ..storage.mounts import MountManager
         ref_name = str(self.local_name(name))
@@ -216,7 +218,7 @@ class ImageService:
         if entry is None:
             return outcome
         outcome.changed = True
-        mounts = MountManager(store, run_root)
+        mounts = MountManager(store, self.run_root)
         if self.check_mode:
             outcome.actions.extend(mounts.release(ref_name, force=force, dry_run=True))
             outcome.actions.append("would remove %s" % ref_name)

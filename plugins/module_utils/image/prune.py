@@ -103,7 +103,7 @@ def choose(service: Any, filters: PruneFilters, now: Optional[float] = None) -> 
     return chosen
 
 
-def prune(service: Any, filters: PruneFilters, run_root: Optional[str] = None, now: Optional[float] = None) -> Any:
+def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> Any:
     """Remove the chosen images that nothing uses, then unreferenced blobs and layers.
 
     Returns an ops.Outcome whose ``after`` holds ``removed`` (names), ``kept`` (names in
@@ -114,7 +114,7 @@ def prune(service: Any, filters: PruneFilters, run_root: Optional[str] = None, n
     if store is None:
         outcome.after = {"removed": [], "kept": [], "freed_bytes": 0}
         return outcome
-    mounts = MountManager(store, run_root)
+    mounts = MountManager(store, service.run_root)
     chosen = choose(service, filters, now)
     removed, kept = [], []
     for name in chosen:
