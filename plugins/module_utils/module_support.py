@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -46,3 +46,25 @@ def fail_on_missing_libraries(module: AnsibleModule) -> None:
     """Fail the task with Ansible's standard message if a required library is missing."""
     for name, error in sorted(missing_libraries().items()):
         module.fail_json(msg=missing_required_lib(name), error=error)
+
+
+def image_module(argument_spec: Dict[str, Any], **kwargs: Any) -> AnsibleModule:
+    """An AnsibleModule with the shared registry and storage options, check mode, and the
+    library check done: what every module of the collection starts with."""
+    spec = dict(argument_spec)
+    spec.update(REGISTRY_ARGS)
+    spec.update(STORAGE_ARGS)
+    kwargs.setdefault("supports_check_mode", True)
+    kwargs["required_together"] = list(kwargs.get("required_together", [])) + [("client_cert", "client_key")]
+    module = AnsibleModule(argument_spec=spec, **kwargs)
+    fail_on_missing_libraries(module)
+    return module
+
+
+def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> Any:
+    """The engine's ImageService for a module's options."""
+    from .image.ops import ImageService
+    params = module.params
+    return ImageService(params["storage_root"], registry_context(params),
+                        check_mode=module.check_mode if check_mode is None else check_mode,
+                        run_root=params["run_root"])

@@ -182,16 +182,14 @@ actions:
   sample: ["pulled docker.io/library/busybox:1.36 from docker.io/library/busybox:1.36 (sha256:..., 1 blobs, 2125320 bytes)"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils.common.errors import UndockError
-from ..module_utils.image.ops import ImageService, Outcome
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+from ..module_utils.image.ops import Outcome
+from ..module_utils.module_support import image_module, image_service
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = image_module(
+        dict(
             name=dict(type="str", required=True),
             state=dict(type="str", default="present", choices=["present", "absent"]),
             pull=dict(type="str", default="missing", choices=["missing", "newer", "always", "never"]),
@@ -200,17 +198,11 @@ def main() -> None:
             push=dict(type="bool", default=False),
             export_to=dict(type="str"),
             force=dict(type="bool", default=False),
-            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
-        required_together=[("client_cert", "client_key")],
-        mutually_exclusive=[],
-        supports_check_mode=True,
     )
-    fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
-                               run_root=params["run_root"])
+        service = image_service(module)
         if params["state"] == "absent":
             outcome = service.absent(params["name"], force=params["force"])
         else:

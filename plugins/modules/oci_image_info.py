@@ -113,30 +113,22 @@ images:
       elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils.common.errors import UndockError
-from ..module_utils.image.ops import ImageService
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+from ..module_utils.module_support import image_module, image_service
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = image_module(
+        dict(
             name=dict(type="list", elements="str"),
             remote=dict(type="bool", default=False),
             platform=dict(type="str"),
-            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
         required_if=[("remote", True, ("name",))],
-        required_together=[("client_cert", "client_key")],
-        supports_check_mode=True,
     )
-    fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=True,
-                               run_root=params["run_root"])
+        service = image_service(module, check_mode=True)
         if params["remote"]:
             images = [service.inspect_remote(name, params["platform"]) for name in params["name"]]
         else:

@@ -131,32 +131,24 @@ actions:
   sample: ["mounted docker.io/library/debian:12 at /mnt/debian (overlay, read-only)"]
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.mounting import ensure_mount
-from ..module_utils.image.ops import ImageService
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+from ..module_utils.module_support import image_module, image_service
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = image_module(
+        dict(
             name=dict(type="str"),
             path=dict(type="path", required=True),
             state=dict(type="str", default="mounted", choices=["mounted", "unmounted"]),
             read_only=dict(type="bool", default=True),
-            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
         required_if=[("state", "mounted", ("name",))],
-        required_together=[("client_cert", "client_key")],
-        supports_check_mode=True,
     )
-    fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
-                               run_root=params["run_root"])
+        service = image_service(module)
         result = ensure_mount(service, params["state"], params["path"], params["name"], params["read_only"])
     except UndockError as err:
         module.fail_json(msg=str(err))

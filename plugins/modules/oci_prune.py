@@ -108,30 +108,23 @@ actions:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils.common.errors import UndockError
-from ..module_utils.image.ops import ImageService
 from ..module_utils.image.prune import PruneFilters, prune
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+from ..module_utils.module_support import image_module, image_service
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = image_module(
+        dict(
             all=dict(type="bool", default=False),
             dangling=dict(type="bool", default=False),
             older_than=dict(type="str"),
             labels=dict(type="list", elements="str", default=[]),
-            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
-        supports_check_mode=True,
     )
-    fail_on_missing_libraries(module)
     params = module.params
     try:
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
-                               run_root=params["run_root"])
+        service = image_service(module)
         filters = PruneFilters(all_images=params["all"], dangling=params["dangling"],
                                older_than=params["older_than"], labels=params["labels"])
         outcome = prune(service, filters)

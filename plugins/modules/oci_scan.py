@@ -151,34 +151,26 @@ actions:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule
-
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.mounting import scan_image
-from ..module_utils.image.ops import ImageService
-from ..module_utils.module_support import REGISTRY_ARGS, STORAGE_ARGS, fail_on_missing_libraries, registry_context
+from ..module_utils.module_support import image_module, image_service
 from ..module_utils.scan.scanners import DEFAULT_SCANNERS, SCANNERS
 
 
 def main() -> None:
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = image_module(
+        dict(
             name=dict(type="str", required=True),
             scanners=dict(type="list", elements="str", choices=list(SCANNERS), default=list(DEFAULT_SCANNERS)),
             command=dict(type="str"),
             command_timeout=dict(type="int"),
-            **dict(REGISTRY_ARGS, **STORAGE_ARGS)
         ),
-        required_together=[("client_cert", "client_key")],
-        supports_check_mode=True,
     )
-    fail_on_missing_libraries(module)
     if "command" in module.params["scanners"] and not module.params["command"]:
         module.fail_json(msg="the command scanner needs the command option")
     try:
         params = module.params
-        service = ImageService(params["storage_root"], registry_context(params), check_mode=module.check_mode,
-                               run_root=params["run_root"])
+        service = image_service(module)
         result = scan_image(service, params["name"], params["scanners"], params["command"], params["command_timeout"])
     except UndockError as err:
         module.fail_json(msg=str(err))
