@@ -33,14 +33,7 @@ def sha_file(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def copy(src_text, dst_text, **kw):
-    src = tr.open_source(src_text, **kw)
-    dst = tr.open_destination(dst_text)
-    try:
-        return copy_image(src, dst)
-    finally:
-        dst.close()
-        src.close()
+copy = tr.copy_between
 
 
 def inspect(skopeo, text, raw=False):

@@ -174,14 +174,7 @@ def index_of(layout):
         return json.load(f)
 
 
-def copy(src_text, dst_text, **kw):
-    src = tr.open_source(src_text, **kw)
-    dst = tr.open_destination(dst_text)
-    try:
-        return copy_image(src, dst)
-    finally:
-        dst.close()
-        src.close()
+copy = tr.copy_between
 
 
 @pytest.fixture

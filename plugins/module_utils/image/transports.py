@@ -116,3 +116,17 @@ def _docker(text: str, ref: str, factory: Optional[Callable[[str], Any]]) -> Any
         raise InvalidReferenceError("%r is a registry reference; registry images are opened by the registry "
                                     "client, not by image.transports" % text)
     return factory(ref)
+
+
+def copy_between(source_text: str, destination_text: str, tmp_dir: Optional[str] = None, **source_options: Any) -> Any:
+    """``skopeo copy`` between two file transports: returns copy.CopyResult."""
+    from .copy import copy_image
+    source = open_source(source_text, tmp_dir=tmp_dir, **source_options)
+    try:
+        destination = open_destination(destination_text, tmp_dir=tmp_dir)
+        try:
+            return copy_image(source, destination)
+        finally:
+            destination.close()
+    finally:
+        source.close()
