@@ -465,3 +465,81 @@ def test_blob_stream_errors_propagate_unchanged(dest, threads):
 
     with pytest.raises(ConnectionResetError):
         unpack_layer(Failing(gzip.compress(_sample_layer(), 0)), dest, threads=threads)
+
+
+# -- worker threads ------------------------------------------------------------------------------
+
+def _busy_layer() -> bytes:
+    """Thousands of small files, with entries that must wait for files still being written."""
+    tar = Tar()
+    for i in range(40):
+        tar.dir("d%02d" % i, mode=0o750 + i % 6)
+    for i in range(2000):
+        tar.add("d%02d/f%04d" % (i % 40, i), data=b"%d" % i * (i % 13), mode=0o600 + i % 0o100,
+                mtime=MTIME + i, uid=i % 3, gid=i % 5)
+        if i % 250 == 0:
+            tar.add("d%02d/f%04d" % (i % 40, i), data=b"again %d" % i, mode=0o640)  # same name twice
+            tar.add("d%02d/link%04d" % (i % 40, i), tarfile.LNKTYPE, linkname="d%02d/f%04d" % (i % 40, i))
+            tar.add("d%02d/sym%04d" % (i % 40, i), data=b"a file first")
+            tar.add("d%02d/sym%04d" % (i % 40, i), tarfile.SYMTYPE, linkname="f%04d" % i)
+            if ROOT:  # a whiteout of a file of this layer keeps the file
+                tar.add("d%02d/.wh.f%04d" % (i % 40, i))
+    tar.add("big", data=os.urandom(3 << 20), mode=0o755)  # written by the main thread
+    tar.add("big", data=b"small now")
+    tar.add("hl-src", data=b"shared").add("hl-dst", tarfile.LNKTYPE, linkname="hl-src")
+    tar.add("hl-src", data=b"replaced after the link")
+    tar.add("d07", data=b"a file replaces a directory full of files", mode=0o444)
+    tar.add("imp/x/y", data=b"y").add("imp/x", data=b"implicit directory replaced")
+    tar.add("f2d", data=b"file").dir("f2d", mode=0o555).add("f2d/in", data=b"in")
+    return tar.bytes()
+
+
+def test_workers_give_the_same_tree_as_serial(tmp_path, monkeypatch):
+    treediff = pytest.importorskip("harness.treediff")
+    from ansible_collections.undock.oci.plugins.module_utils.storage import unpack as unpack_mod
+    layer = _busy_layer()
+    trees = {}
+    for label, workers, small in (("serial", 0, False), ("w2", 2, False), ("w3-tiny-queue", 3, True)):
+        if small:  # force back-pressure: two jobs or 64 KiB in flight
+            monkeypatch.setattr(unpack_mod, "_MAX_JOBS", 2)
+            monkeypatch.setattr(unpack_mod, "_INFLIGHT_BYTES", 64 << 10)
+        out = tmp_path / label
+        out.mkdir(mode=0o700)
+        result = unpack(layer, str(out), workers=workers)
+        trees[label] = treediff.snapshot(str(out), mtimes=True)
+        trees[label + "-result"] = result
+    assert len(trees["serial"]) > 1900
+
+    def implicit_dir_mtime(path, field, node_a, node_b):
+        return field == "mtime" and path in ("/", "/imp")
+
+    for label in ("w2", "w3-tiny-queue"):
+        assert treediff.diff(trees["serial"], trees[label], names=("serial", label),
+                             ignore=implicit_dir_mtime) == []
+        assert trees[label + "-result"] == trees["serial-result"]
+    out = str(tmp_path / "w2")
+    assert open(os.path.join(out, "d07"), "rb").read().startswith(b"a file replaces")
+    assert os.stat(os.path.join(out, "hl-dst")).st_nlink == 1
+    assert open(os.path.join(out, "hl-dst"), "rb").read() == b"shared"
+    assert os.path.samefile(os.path.join(out, "d10/f0250"), os.path.join(out, "d10/link0250"))
+    assert open(os.path.join(out, "d10/f0250"), "rb").read() == b"again 250"
+    assert os.path.islink(os.path.join(out, "d10/sym0250"))
+    assert stat.S_IMODE(os.stat(os.path.join(out, "f2d")).st_mode) == 0o555
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_worker_errors_name_their_entry(dest, workers):
+    layer = Tar()
+    for i in range(50):
+        layer.add("ok/f%d" % i, data=b"x")
+    layer.add("bad-owner", data=b"x", pax_headers={"uid": str(1 << 40)})
+    for i in range(50):
+        layer.add("later/f%d" % i, data=b"x")
+    with pytest.raises(LayerError, match="'bad-owner'.*out of range"):
+        unpack(layer.bytes(), dest, workers=workers)
+    remove_tree(dest)
+    os.mkdir(dest, 0o700)
+    # A regular file in a parent position, still being written when its child arrives.
+    layer = Tar().add("p", data=b"p").add("p/child", data=b"c").bytes()
+    with pytest.raises(LayerError, match="'p/child'.*not a directory"):
+        unpack(layer, dest, workers=workers)
