@@ -23,7 +23,6 @@ from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURC
 from .copy import ResolvedImage, copy_image, resolve_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
-from .remote import RegistryImageDestination, RegistryImageSource
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
 FILE_TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:")
@@ -157,7 +156,7 @@ class ImageService:
             self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         outcome.changed = True
-        verb = "pull" if isinstance(src, RegistryImageSource) else "load"
+        verb = "pull" if isinstance(src.origin, Reference) else "load"
         verb = "would " + verb if self.check_mode else verb + "ed"
         if self.check_mode:
             outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
@@ -257,6 +256,7 @@ class ImageService:
             outcome.actions.append("would push %s to %s" % (ref_name, remote_ref))
             return outcome
         source = StoreImageSource(self.store(), ref_name)
+        from .remote import RegistryImageDestination  # with requests: only when a registry is used
         destination = RegistryImageDestination(client, remote_ref)
         result = copy_image(source, destination, image=local)
         outcome.actions.append("pushed %s to %s (%s, %d blobs uploaded, %d mounted)"
@@ -330,7 +330,7 @@ class ImageService:
         image = resolve_image(source, platform)
         info = describe_image(str(source.describe()), image)
         try:
-            info["repo_tags"] = sorted(source.client.list_tags()) if isinstance(source, RegistryImageSource) else []
+            info["repo_tags"] = sorted(source.client.list_tags())
         except RegistryError:
             info["repo_tags"] = []
         return info
