@@ -88,6 +88,17 @@ def test_corrupted_layer_in_registry_storage(tmp_path, registry_factory, image_c
     assert_store_consistent(tmp_path, reg)
 
 
+def partial_sizes(directory) -> dict:
+    """Sizes of the partial downloads now; one may be renamed away while we look."""
+    sizes = {}
+    for path in directory.glob("*.partial") if directory.exists() else ():
+        try:
+            sizes[path.name] = path.stat().st_size
+        except FileNotFoundError:
+            continue
+    return sizes
+
+
 PULL_SCRIPT = r"""
 import sys, types
 from harness.engine import service
@@ -122,8 +133,7 @@ def test_kill_9_during_pull_then_recover(tmp_path, registry_factory, image_cache
     partial_dir = tmp_path / "store" / "tmp"
     deadline = time.time() + 60
     while time.time() < deadline:
-        partials = list(partial_dir.glob("*.partial")) if partial_dir.exists() else []
-        if any(p.stat().st_size > 1024 * 1024 for p in partials):
+        if any(size > 1024 * 1024 for size in partial_sizes(partial_dir).values()):
             break
         time.sleep(0.01)
     proc.kill()
@@ -156,8 +166,7 @@ def test_registry_killed_mid_blob_and_restarted(tmp_path, registry_factory, imag
     partial_dir = tmp_path / "store" / "tmp"
     deadline = time.time() + 60
     while time.time() < deadline and thread.is_alive():
-        partials = list(partial_dir.glob("*.partial")) if partial_dir.exists() else []
-        if any(p.stat().st_size > 2 * 1024 * 1024 for p in partials):
+        if any(size > 2 * 1024 * 1024 for size in partial_sizes(partial_dir).values()):
             break
         time.sleep(0.005)
     reg.kill()
@@ -166,8 +175,8 @@ def test_registry_killed_mid_blob_and_restarted(tmp_path, registry_factory, imag
     assert isinstance(result["error"], TransientError), repr(result["error"])
     store = svc.store()
     done_before = [l for l in pushed.layers if store.has_blob(l)]
-    partial_sizes = {p.name: p.stat().st_size for p in partial_dir.glob("*.partial")}
-    assert partial_sizes, "no partial download was kept for resume (complete: %s)" % done_before
+    partials = partial_sizes(partial_dir)
+    assert partials, "no partial download was kept for resume (complete: %s)" % done_before
     reg.restart()
     log_start = len(reg.access_log())
     outcome = service(tmp_path, reg).present(pushed.ref)
@@ -176,5 +185,5 @@ def test_registry_killed_mid_blob_and_restarted(tmp_path, registry_factory, imag
     for layer in done_before:
         assert not [e for e in later if e[0] == "GET" and layer.split(":")[1] in e[1]], "re-downloaded " + layer
     assert any(e[2] == 206 for e in later), "the partial blob was not resumed with Range: %s %s" % (
-        partial_sizes, later)
+        partials, later)
     assert_store_consistent(tmp_path, reg)
