@@ -34,6 +34,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..common.fileutil import atomic_write, makedirs_private
+from ..common.toml import load as toml_load
 from ..common.toml import loads as toml_loads
 from .reference import DEFAULT_REGISTRY, LEGACY_DEFAULT_REGISTRY, Reference, parse_reference, short_name_path
 
@@ -241,16 +242,7 @@ class RegistriesConfig:
 
     @classmethod
     def from_file(cls, path: str, drop_in: bool = False) -> "RegistriesConfig":
-        try:
-            with open(path, "rb") as handle:
-                data = handle.read()
-        except OSError as err:
-            raise ConfigError("cannot read registries configuration %s: %s" % (path, err.strerror or err))
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise ConfigError("%s: not valid UTF-8 (byte %d)" % (path, err.start))
-        return cls.from_toml(text, source=path, drop_in=drop_in)
+        return cls.from_dict(toml_load(path), source=path, drop_in=drop_in)
 
     @classmethod
     def from_dict(cls, data: Mapping, source: str = "<registries.conf>", drop_in: bool = False) -> "RegistriesConfig":
