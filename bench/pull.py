@@ -187,9 +187,10 @@ def phases(work: str, registry: Registry, ref: str, layout: str, info: dict) -> 
     from ansible_collections.undock.oci.plugins.module_utils.image.copy import copy_image, resolve_image
     from ansible_collections.undock.oci.plugins.module_utils.image.local import StoreImageDestination, layer_diff_ids
     from ansible_collections.undock.oci.plugins.module_utils.image.ops import ImageService
+    from ansible_collections.undock.oci.plugins.module_utils.image.remote import open_pull_source
     from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistryOptions
     from ansible_collections.undock.oci.plugins.module_utils.registry.context import RegistryContext
-    from ansible_collections.undock.oci.plugins.module_utils.registry.reference import parse_reference
+    from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
     from ansible_collections.undock.oci.plugins.module_utils.storage import compression
     from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore
     from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
@@ -246,7 +247,7 @@ def phases(work: str, registry: Registry, ref: str, layout: str, info: dict) -> 
                 unpack_layer(handle, target, expected_blob_digest=digest, expected_diff_id=diff_id, threads=threads)
 
     def download_only():
-        source = RegistryContext(options).pull_source(parse_reference(ref))
+        source = open_pull_source(RegistryContext(options), parse_reference(ref))
         destination = StoreImageDestination(Store.open(os.path.join(dest, "store")), ref, unpack=False)
         try:
             copy_image(source, destination, image=resolve_image(source))
@@ -261,7 +262,7 @@ def phases(work: str, registry: Registry, ref: str, layout: str, info: dict) -> 
         """LayerStore.pull of every layer (download + unpack in one pass), in this thread
         so that cProfile sees it (copy_image runs layers in worker threads)."""
         store = Store.open(os.path.join(dest, "store"))
-        source = RegistryContext(options).pull_source(parse_reference(ref))
+        source = open_pull_source(RegistryContext(options), parse_reference(ref))
         try:
             image = resolve_image(source)
             diff_ids = layer_diff_ids(image.manifest, image.config)

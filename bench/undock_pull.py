@@ -12,9 +12,10 @@ import sys
 from ansible_collections.undock.oci.plugins.module_utils.image.copy import copy_image
 from ansible_collections.undock.oci.plugins.module_utils.image.local import StoreImageDestination
 from ansible_collections.undock.oci.plugins.module_utils.image.ops import ImageService
+from ansible_collections.undock.oci.plugins.module_utils.image.remote import open_pull_source
 from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistryOptions
 from ansible_collections.undock.oci.plugins.module_utils.registry.context import RegistryContext
-from ansible_collections.undock.oci.plugins.module_utils.registry.reference import parse_reference
+from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
 from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
 
 args = sys.argv[1:]
@@ -26,7 +27,7 @@ with open(conf, "w") as handle:
 options = RegistryOptions(registries_conf=conf, registries_conf_dir=conf + ".d", auth_file=store_dir + ".auth.json")
 context = RegistryContext(options)
 if download_only:
-    source = context.pull_source(parse_reference(ref))
+    source = open_pull_source(context, parse_reference(ref))
     destination = StoreImageDestination(Store.open(store_dir), ref, unpack=False)
     try:
         assert copy_image(source, destination).changed

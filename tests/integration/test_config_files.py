@@ -61,7 +61,7 @@ insecure = true
     mirror.stop()  # a dead mirror falls through to the location
     svc2 = service(tmp_path / "second", registry, registries_conf=conf)
     for host in (mirror.host,):
-        from ansible_collections.undock.oci.plugins.module_utils.registry.reference import parse_reference
+        from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
         svc2.registry.transport(parse_reference(host + "/x"), True).retries = 0
     outcome = svc2.present("example.test/team/oci:latest")
     assert outcome.image["digest"] == fixture_images["oci"].digest

@@ -20,7 +20,7 @@ def through(proxy):
 
 
 def fast(svc, proxy):
-    from ansible_collections.undock.oci.plugins.module_utils.registry.reference import parse_reference
+    from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
     transport = svc.registry.transport(parse_reference(proxy.host + "/x"), True)
     transport.backoff = 0.01
     return svc

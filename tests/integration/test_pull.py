@@ -11,7 +11,7 @@ import pytest
 from harness import images as I
 from harness.engine import service
 
-from ansible_collections.undock.oci.plugins.module_utils.registry import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.model import manifest as m
 
 
 @pytest.mark.parametrize("kind", ["oci", "docker", "index", "list", "zstd", "whiteout"])

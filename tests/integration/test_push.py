@@ -10,7 +10,7 @@ from harness.engine import service
 from ansible_collections.undock.oci.plugins.module_utils.image.local import StoreImageSource
 from ansible_collections.undock.oci.plugins.module_utils.image.remote import RegistryImageDestination
 from ansible_collections.undock.oci.plugins.module_utils.image.copy import copy_image
-from ansible_collections.undock.oci.plugins.module_utils.registry.reference import parse_reference
+from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
 
 
 def test_push_then_push_again_is_a_no_op(tmp_path, registry_factory, image_cache):

@@ -21,7 +21,7 @@ from ansible_collections.undock.oci.plugins.module_utils.image import archive as
 from ansible_collections.undock.oci.plugins.module_utils.image import layout as lo
 from ansible_collections.undock.oci.plugins.module_utils.image import transports as tr
 from ansible_collections.undock.oci.plugins.module_utils.image.copy import copy_image, resolve_image
-from ansible_collections.undock.oci.plugins.module_utils.registry import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.model import manifest as m
 from harness.images import BUSYBOX, busybox_entries, marker_entries, tar_layer, write_image
 
 pytestmark = pytest.mark.skipif(not (shutil.which("skopeo") and shutil.which("umoci")) or not os.path.exists(BUSYBOX),

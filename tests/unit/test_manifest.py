@@ -6,7 +6,7 @@ import json
 import pytest
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ManifestError
-from ansible_collections.undock.oci.plugins.module_utils.registry import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.model import manifest as m
 
 D1 = "sha256:" + "1" * 64
 D2 = "sha256:" + "2" * 64

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import InvalidReferenceError
-from ansible_collections.undock.oci.plugins.module_utils.registry.reference import parse_reference, short_name_path
+from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference, short_name_path
 
 D = "sha256:" + "a" * 64
 

@@ -18,7 +18,7 @@ from ansible_collections.undock.oci.plugins.module_utils.registry import config 
 from ansible_collections.undock.oci.plugins.module_utils.registry.config import (
     AuthStore, BlockedRegistryError, Credentials, RegistriesConfig, RegistryOptions, TLSFiles, certs_dir_for,
     resolve_tls)
-from ansible_collections.undock.oci.plugins.module_utils.registry.reference import Reference, parse_reference
+from ansible_collections.undock.oci.plugins.module_utils.model.reference import Reference, parse_reference
 
 DIGEST = "sha256:" + "a" * 64
 

@@ -7,10 +7,10 @@ import stat
 
 import pytest
 
-from ansible_collections.undock.oci.plugins.module_utils.common.digest import sha256_digest
+from ansible_collections.undock.oci.plugins.module_utils.model.digest import sha256_digest
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
     DigestMismatchError, StoreError, TransientError)
-from ansible_collections.undock.oci.plugins.module_utils.registry import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.model import manifest as m
 from ansible_collections.undock.oci.plugins.module_utils.storage.layout import OCILayout
 from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
 

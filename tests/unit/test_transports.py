@@ -18,7 +18,7 @@ from ansible_collections.undock.oci.plugins.module_utils.image import archive as
 from ansible_collections.undock.oci.plugins.module_utils.image import layout as lo
 from ansible_collections.undock.oci.plugins.module_utils.image import transports as tr
 from ansible_collections.undock.oci.plugins.module_utils.image.copy import copy_image, resolve_image
-from ansible_collections.undock.oci.plugins.module_utils.registry import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.model import manifest as m
 from ansible_collections.undock.oci.plugins.module_utils.storage.layout import REF_NAME, OCILayout
 
 try:

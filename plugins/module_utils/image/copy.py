@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import ManifestError
-from ..registry.manifest import Manifest, Platform, host_platform, normalize_platform
+from ..model.manifest import Manifest
+from ..model.platform import Platform, host_platform, normalize_platform
 from .interfaces import ImageDestination, ImageSource
 
 DEFAULT_PARALLEL = 4

@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 from typing import Any, BinaryIO, Dict, Optional
 
-from ..common.digest import Digester
-from ..registry.manifest import Manifest
+from ..model.digest import Digester
+from ..model.manifest import Manifest
 from ..storage.layout import BlobOpener
 
 

@@ -33,9 +33,9 @@ import shutil
 import tempfile
 from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
-from ..common.digest import Digester, InvalidDigestError, parse_digest
+from ..model.digest import Digester, InvalidDigestError, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
-from ..registry.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
 from .archive import (MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, TarWriter, big_temp_dir,
                       json_compact, write_tar)

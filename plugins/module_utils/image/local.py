@@ -8,8 +8,8 @@ from __future__ import annotations
 from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from ..common.errors import ManifestError, StoreError
-from ..registry.manifest import Manifest, parse_manifest, to_oci_manifest
-from ..registry.reference import parse_reference
+from ..model.manifest import Manifest, parse_manifest, to_oci_manifest
+from ..model.reference import parse_reference
 from ..storage.layers import LayerStore, image_diff_ids
 from ..storage.layout import REF_NAME, BlobOpener
 from ..storage.store import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE, SOURCE_REF, Store, original_manifest

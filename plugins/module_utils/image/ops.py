@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from ..common.errors import NotFoundError, RegistryError, StoreError, TransientError, UndockError
 from ..registry.context import RegistryContext
-from ..registry.reference import Reference, parse_reference
+from ..model.reference import Reference, parse_reference
 from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
@@ -138,7 +138,7 @@ class ImageService:
         try:
             src = self._open_source(source, requested if local is None else ref)
             if not source and local is None:  # a short name is stored where it was found
-                ref_name = str(getattr(src, "requested", ref))
+                ref_name = str(src.requested)  # type: ignore[attr-defined]
             remote = resolve_image(src, platform)
         except (TransientError, NotFoundError, RegistryError) as err:
             if local is not None and pull == "newer":
@@ -201,7 +201,8 @@ class ImageService:
         if source and source.startswith(FILE_TRANSPORTS):
             from .transports import open_source
             return open_source(source)
-        return self.registry.pull_source(parse_reference(source) if source else ref)
+        from .remote import open_pull_source
+        return open_pull_source(self.registry, parse_reference(source) if source else ref)
 
     # -- absent ---------------------------------------------------------------------
     def absent(self, name: str, force: bool = False) -> Outcome:
@@ -326,7 +327,8 @@ class ImageService:
     def inspect_remote(self, name: str, platform: Optional[str] = None) -> Dict[str, Any]:
         """Manifest and config from the registry, no layers: ``skopeo inspect``."""
         ref = parse_reference(name)
-        source = self.registry.pull_source(ref)
+        from .remote import open_pull_source
+        source = open_pull_source(self.registry, ref)
         image = resolve_image(source, platform)
         info = describe_image(str(source.describe()), image)
         try:

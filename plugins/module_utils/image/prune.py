@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..common.errors import UndockError
-from ..registry.reference import parse_reference
+from ..model.reference import parse_reference
 from ..storage.layers import collect_layers
 from ..storage.layout import REF_NAME
 from ..storage.mounts import MountManager

@@ -5,20 +5,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
+from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
 from ..registry.client import RegistryClient
-from ..registry.manifest import Manifest
-from ..registry.reference import Reference
+from ..registry.context import RegistryContext
+from ..model.manifest import Manifest
+from ..model.reference import Reference
 from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
 
 
 class RegistryImageSource(ImageSource):
-    def __init__(self, client: RegistryClient, reference: Reference):
+    def __init__(self, client: RegistryClient, reference: Reference, requested: Optional[Reference] = None):
         self.client = client
         self.reference = reference
         self.origin = reference
+        # The name the user asked for (before short-name and mirror resolution): the store keeps it.
+        self.requested = requested or reference
         self._top: Optional[Manifest] = None
 
     def describe(self) -> str:
@@ -75,3 +79,33 @@ class RegistryImageDestination(ImageDestination):
             return False
         self.client.put_manifest(target, manifest)
         return True
+
+
+def open_pull_source(context: RegistryContext, ref: Reference) -> RegistryImageSource:
+    """A registry source for ``ref`` whose manifest answered: short-name candidates in
+    order, each through its mirrors then its location. Errors name every place tried."""
+    tried: List[str] = []
+    last_error: Optional[UndockError] = None
+    for candidate in context.short_name_candidates(ref):
+        for location in context.registries.pull_sources(candidate):
+            source = RegistryImageSource(context.client(location.reference, insecure=location.insecure),
+                                         location.reference, requested=candidate)
+            try:
+                source.get_manifest()
+                return source
+            except (NotFoundError, TransientError) as err:
+                tried.append(str(location.reference))
+                last_error = err
+                continue
+            except RegistryError as err:
+                if location.mirror:
+                    tried.append(str(location.reference))
+                    last_error = err
+                    continue
+                raise
+    if isinstance(last_error, NotFoundError):
+        raise NotFoundError("image %s not found (tried %s): %s" % (ref, ", ".join(tried), last_error),
+                            status=404)
+    if last_error is not None:
+        raise last_error
+    raise RegistryError("no registry to pull %s from" % ref)

@@ -8,10 +8,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlencode, urljoin
 
-from ..common.digest import validate_digest
+from ..model.digest import validate_digest
 from ..common.errors import ManifestError, NotFoundError, RegistryError, TransientError
 from .auth import repository_scope
-from .manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from ..model.manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from .transport import RegistryTransport
 
 if TYPE_CHECKING:

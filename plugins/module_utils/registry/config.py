@@ -36,7 +36,7 @@ from ..common.errors import ConfigError, InvalidReferenceError
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.toml import load as toml_load
 from ..common.toml import loads as toml_loads
-from .reference import DEFAULT_REGISTRY, LEGACY_DEFAULT_REGISTRY, Reference, parse_reference, short_name_path
+from ..model.reference import DEFAULT_REGISTRY, LEGACY_DEFAULT_REGISTRY, Reference, parse_reference, short_name_path
 
 SYSTEM_REGISTRIES_CONF = "/etc/containers/registries.conf"
 SYSTEM_REGISTRIES_CONF_DIR = "/etc/containers/registries.conf.d"

@@ -7,11 +7,10 @@ that override them, and one transport per host (so connections and tokens are re
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
-from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
+from ..model.reference import Reference
 from .config import AuthStore, Credentials, RegistriesConfig, RegistryOptions, resolve_tls
-from .reference import Reference
 
 if TYPE_CHECKING:
     from .client import RegistryClient
@@ -58,37 +57,6 @@ class RegistryContext:
         if insecure is None:
             insecure = self.registries.is_insecure(ref.registry)
         return RegistryClient(self.transport(ref, insecure), ref.repository, push=push)
-
-    def pull_source(self, ref: Reference) -> Any:
-        """A registry source for ``ref`` whose manifest answered: short-name candidates in
-        order, each through its mirrors then its location. Errors name every place tried."""
-        from ..image.remote import RegistryImageSource
-        tried: List[str] = []
-        last_error: Optional[UndockError] = None
-        for candidate in self.short_name_candidates(ref):
-            for location in self.registries.pull_sources(candidate):
-                source = RegistryImageSource(self.client(location.reference, insecure=location.insecure),
-                                             location.reference)
-                try:
-                    source.get_manifest()
-                    source.requested = candidate
-                    return source
-                except (NotFoundError, TransientError) as err:
-                    tried.append(str(location.reference))
-                    last_error = err
-                    continue
-                except RegistryError as err:
-                    if location.mirror:
-                        tried.append(str(location.reference))
-                        last_error = err
-                        continue
-                    raise
-        if isinstance(last_error, NotFoundError):
-            raise NotFoundError("image %s not found (tried %s): %s" % (ref, ", ".join(tried), last_error),
-                                status=404)
-        if last_error is not None:
-            raise last_error
-        raise RegistryError("no registry to pull %s from" % ref)
 
 
 __all__ = ["RegistryContext", "RegistryOptions"]

@@ -24,10 +24,10 @@ import os
 import tempfile
 from typing import Any, Dict, Iterable, List
 
-from ..common.digest import parse_digest
+from ..model.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
 from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
-from ..registry.manifest import parse_manifest
+from ..model.manifest import parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
 from .unpack import DEFAULT_MAX_SIZE, remove_tree, unpack_layer

@@ -16,7 +16,7 @@ import tempfile
 import time
 from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
-from ..common.digest import Digester, parse_digest
+from ..model.digest import Digester, parse_digest
 from ..common.errors import DigestMismatchError, StoreError, TransientError
 from ..common.fileutil import atomic_write, fsync_dir
 

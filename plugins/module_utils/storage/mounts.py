@@ -69,7 +69,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
 from ..common.fileutil import atomic_write, makedirs_private
-from ..registry.manifest import parse_manifest
+from ..model.manifest import parse_manifest
 from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
 from .layout import REF_NAME
 from .store import DEFAULT_RUN_ROOT, Store, original_manifest

@@ -25,10 +25,10 @@ import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from ..common.deps import note_missing, require
-from ..common.digest import Digester, parse_digest
+from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
-from ..registry.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, parse_manifest
+from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
 
 try:

@@ -131,7 +131,7 @@ import zlib
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
-from ..common.digest import Digester
+from ..model.digest import Digester
 from ..common.errors import DigestMismatchError, LayerError, StoreError
 from . import compression
 

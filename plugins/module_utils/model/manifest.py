@@ -10,12 +10,12 @@ identity of the image, so callers keep the original bytes next to the parsed for
 from __future__ import annotations
 
 import json
-import platform as _platform
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ..common.digest import Digester, InvalidDigestError, validate_digest
+from .digest import Digester, InvalidDigestError, validate_digest
 from ..common.errors import ManifestError
+from .platform import Platform, normalize_platform, platform_matches
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -39,72 +39,6 @@ INDEX_TYPES = (OCI_INDEX, DOCKER_LIST)
 ACCEPT_MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024  # what distribution and containers/image accept
-
-
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: Optional[str] = None
-
-    def __str__(self) -> str:
-        text = "%s/%s" % (self.os, self.architecture)
-        return text + "/" + self.variant if self.variant else text
-
-    def as_dict(self) -> Dict[str, str]:
-        result = {"os": self.os, "architecture": self.architecture}
-        if self.variant:
-            result["variant"] = self.variant
-        return result
-
-
-_ARCH_ALIASES = {
-    "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm",
-    "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",
-}
-# What a missing variant means, per containers/image and the image-spec platform notes.
-_DEFAULT_VARIANTS = {"arm64": "v8", "arm": "v7"}
-
-
-def normalize_platform(value: Any) -> Platform:
-    """Accept ``os/arch[/variant]``, ``arch`` alone, or a dict; normalise the names."""
-    if isinstance(value, Platform):
-        return value
-    if isinstance(value, dict):
-        os_name, arch, variant = value.get("os", "linux"), value.get("architecture", ""), value.get("variant")
-    else:
-        parts = str(value).strip().split("/")
-        if len(parts) == 1:
-            os_name, arch, variant = "linux", parts[0], None
-        elif len(parts) in (2, 3):
-            os_name, arch = parts[0], parts[1]
-            variant = parts[2] if len(parts) == 3 else None
-        else:
-            raise ManifestError("invalid platform %r: expected os/arch[/variant]" % (value,))
-    arch = _ARCH_ALIASES.get(str(arch).lower(), str(arch).lower())
-    if not os_name or not arch:
-        raise ManifestError("invalid platform %r: expected os/arch[/variant]" % (value,))
-    return Platform(str(os_name).lower(), arch, variant or None)
-
-
-def host_platform() -> Platform:
-    machine = _platform.machine().lower()
-    variant = None
-    if machine.startswith("armv"):
-        variant, machine = machine[3:5], "arm"
-    return normalize_platform({"os": "linux", "architecture": machine, "variant": variant})
-
-
-def platform_matches(wanted: Platform, offered: Dict[str, Any]) -> bool:
-    if not isinstance(offered, dict):
-        return False
-    got = normalize_platform(offered)
-    if got.os != wanted.os or got.architecture != wanted.architecture:
-        return False
-    if wanted.variant is None:
-        return True
-    default = _DEFAULT_VARIANTS.get(got.architecture)
-    return (got.variant or default) == (wanted.variant or default)
 
 
 def _check_descriptor(desc: Any, where: str) -> Dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import re
 
-from .errors import DigestMismatchError, UndockError
+from ..common.errors import DigestMismatchError, UndockError
 
 # Only the algorithms the image-spec registers. Anything else is refused before it
 # can reach a file name (CVE-2024-3727: unvalidated digests used as paths).

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from ..common.digest import InvalidDigestError, parse_digest
+from .digest import InvalidDigestError, parse_digest
 from ..common.errors import InvalidReferenceError
 
 DEFAULT_REGISTRY = "docker.io"
