@@ -25,7 +25,7 @@
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-VENV="$REPO/.venv"
+VENV="${UNDOCK_VENV:-$REPO/.venv}" # UNDOCK_VENV: a git worktree can use the main checkout's
 PYVER="${SANITY_PYTHON:-3.11}"
 OLDEST="${SANITY_OLDEST_PYTHON-3.9}" # '' to skip the extra pass
 
