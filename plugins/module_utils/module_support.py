@@ -122,12 +122,13 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
                         run_root=params["run_root"])
 
 
-def finish(module: AnsibleModule, outcome: Any, diff: bool = True, failed_msg: Optional[str] = None) -> None:
+def finish(module: AnsibleModule, outcome: Any, diff: bool = True, actions: bool = True,
+           failed_msg: Optional[str] = None) -> None:
     """Hand an Outcome to Ansible: its warnings as warnings, the rest as return values
     (failing with ``failed_msg`` when one is given)."""
     for warning in outcome.warnings:
         module.warn(warning)
-    result = outcome.result(diff=diff)
+    result = outcome.result(diff=diff, actions=actions)
     if failed_msg:
         module.fail_json(msg=failed_msg, **result)
     module.exit_json(**result)

@@ -151,7 +151,7 @@ def main() -> None:
             outcome = service.list_local(params["name"])
     except UndockError as err:
         module.fail_json(msg=str(err))
-    finish(module, outcome, diff=False)
+    finish(module, outcome, diff=False, actions=False)
 
 
 if __name__ == "__main__":

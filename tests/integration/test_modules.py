@@ -80,6 +80,7 @@ def test_bad_reference_fails_cleanly(tmp_path, registry):
 
 
 def test_module_defaults_group(tmp_path, registry, fixture_images):
+    """Storage options for every module, names and credentials only for those that take them."""
     playbook = tmp_path / "play.yml"
     playbook.write_text("""
 - hosts: localhost
@@ -87,7 +88,11 @@ def test_module_defaults_group(tmp_path, registry, fixture_images):
   module_defaults:
     group/undock.oci.oci:
       storage_root: %s
+      run_root: %s
+    group/undock.oci.names:
       registries_conf: %s
+    group/undock.oci.registry:
+      auth_file: %s
   tasks:
     - undock.oci.oci_image:
         name: %s
@@ -95,7 +100,13 @@ def test_module_defaults_group(tmp_path, registry, fixture_images):
       register: info
     - assert:
         that: info.images | length == 1
-""" % (tmp_path / "grpstore", registries_conf(str(tmp_path / "conf"), registry.host), fixture_images["docker"].ref))
+    - undock.oci.oci_prune:
+        all: true
+      register: pruned
+    - assert:
+        that: pruned.removed | length == 1
+""" % (tmp_path / "grpstore", tmp_path / "run", registries_conf(str(tmp_path / "conf"), registry.host),
+       tmp_path / "conf" / "auth.json", fixture_images["docker"].ref))
     proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
                           env=ansible_env({"ANSIBLE_STDOUT_CALLBACK": "default"}), capture_output=True, text=True,
                           timeout=300)

@@ -38,9 +38,11 @@ class Outcome:
         self.resolved = other.resolved or self.resolved
         return self
 
-    def result(self, diff: bool = True) -> Dict[str, Any]:
+    def result(self, diff: bool = True, actions: bool = True) -> Dict[str, Any]:
         """The module's return values (warnings excluded: modules hand them to Ansible)."""
-        out: Dict[str, Any] = dict(self.values, changed=self.changed, actions=list(self.actions))
+        out: Dict[str, Any] = dict(self.values, changed=self.changed)
+        if actions:
+            out["actions"] = list(self.actions)
         if diff:
             out["diff"] = dict(before=self.before, after=self.after)
         if self.image is not None:
