@@ -74,6 +74,7 @@ options:
     description:
       - Also write the image to V(oci:DIR:REF), V(oci-archive:FILE:REF) or V(docker-archive:FILE:REF).
       - A no-op when the target already holds the same manifest digest.
+      - A malformed target fails the task before anything is pulled.
     type: str
   force:
     description:
@@ -199,6 +200,7 @@ actions:
 """
 
 from ..module_utils.common.errors import UndockError
+from ..module_utils.image.ops import check_transport
 from ..module_utils.module_support import finish, image_module, image_service
 
 #: Options that only make sense when the image is to be present.
@@ -226,6 +228,8 @@ def main() -> None:
     elif params["force"]:
         module.fail_json(msg="force is only for state=absent (to unmount an image in use before removing it)")
     try:
+        if params["export_to"]:
+            check_transport(params["export_to"])  # before a pull, not after it
         service = image_service(module)
         if params["state"] == "absent":
             outcome = service.absent(params["name"], force=params["force"])

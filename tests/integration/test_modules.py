@@ -141,14 +141,19 @@ def test_contradictory_options_are_refused(tmp_path, registry, fixture_images):
     assert json.loads((tmp_path / "store" / "index.json").read_text())["manifests"]  # nothing was removed
 
 
-def test_bad_platform_fails_before_any_request(tmp_path, registry, fixture_images):
+def test_bad_values_fail_before_any_request(tmp_path, registry, fixture_images):
     pushed = fixture_images["index"]
     requests_before = len(registry.access_log())
-    pull, info = run_tasks([
+    pull, info, export, source = run_tasks([
         ("undock.oci.oci_image", dict(common(tmp_path, registry), name=pushed.ref, platform="linux/arm64/v8/x"), {}),
         ("undock.oci.oci_image_info", dict(common(tmp_path, registry), name=[pushed.ref], remote=True,
                                            platform="linux/"), {}),
+        ("undock.oci.oci_image", dict(common(tmp_path, registry), name=pushed.ref, export_to="oci-archive:"), {}),
+        ("undock.oci.oci_image", dict(common(tmp_path, registry), name=pushed.ref, source="dir:/srv/x"), {}),
     ])
+    assert export.get("failed") and "oci-archive needs a path" in export["msg"], export
+    assert source.get("failed") and "the dir transport is not supported" in source["msg"], source
+    assert not (tmp_path / "store" / "index.json").exists()  # nothing was pulled first
     assert pull.get("failed") and "invalid platform 'linux/arm64/v8/x'" in pull["msg"], pull
     assert info.get("failed") and "invalid platform 'linux/'" in info["msg"], info
     assert len(registry.access_log()) == requests_before  # the registry was never asked

@@ -75,6 +75,15 @@ def stored_by_digest(store: Store, ref: Reference, platform: Platform) -> Option
     return None
 
 
+def check_transport(text: str) -> None:
+    """Raise InvalidReferenceError for a malformed ``oci:``, ``oci-archive:``,
+    ``docker-archive:`` or registry name, before anything is read or sent."""
+    from .transports import parse_transport
+    kind, dummy, reference = parse_transport(text)
+    if kind == "docker":
+        parse_reference(reference)
+
+
 class ImageService:
     def __init__(self, storage_root: str = DEFAULT_ROOT, registry: Optional[RegistryContext] = None,
                  check_mode: bool = False, max_layer_size: int = DEFAULT_MAX_LAYER_SIZE,
@@ -132,8 +141,8 @@ class ImageService:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
         # Everything that can be checked is checked before the first request.
         wanted = normalize_platform(platform) if platform else None
-        if source and not source.startswith(FILE_TRANSPORTS):
-            parse_reference(source)
+        if source:
+            check_transport(source)
         if source and source.startswith(FILE_TRANSPORTS) and pull != "never":
             pull = "always"  # a local file is cheap to compare, and may have changed
         requested = parse_reference(name)
