@@ -215,11 +215,18 @@ def test_info_lists_the_store_past_a_bad_entry(tmp_path, registry, fixture_image
     index = json.loads(index_path.read_text())
     broken = next(e for e in index["manifests"] if e["annotations"]["org.opencontainers.image.ref.name"] == bad.ref)
     broken["digest"] = "sha256:" + "0" * 64  # a manifest the store does not have
+    for number, damage in enumerate(({"digest": "sha256:not-hex"}, {"mediaType": None}, {"digest": None})):
+        entry = dict(broken, **damage)
+        entry["annotations"] = {"org.opencontainers.image.ref.name": "%s/broken:%d" % (registry.host, number)}
+        index["manifests"].append(entry)
     index_path.write_text(json.dumps(index))
     info, = run_tasks([("undock.oci.oci_image_info", common(tmp_path, registry), {})])
     assert not info.get("failed"), info
     listed = {i["name"]: i for i in info["images"]}
-    assert set(listed) == {good.ref, bad.ref}
+    broken_names = ["%s/broken:%d" % (registry.host, n) for n in range(3)]
+    assert set(listed) == {good.ref, bad.ref, *broken_names}
+    for name in broken_names:
+        assert listed[name]["consistent"] is False and listed[name]["problems"], listed[name]
     assert listed[good.ref]["consistent"] is True and listed[good.ref]["digest"] == good.digest
     assert listed[bad.ref]["consistent"] is False and listed[bad.ref]["digest"] is None
     assert "sha256:" + "0" * 64 in listed[bad.ref]["problems"][0], listed[bad.ref]

@@ -13,6 +13,7 @@ from typing import Any, Dict, List, Optional
 
 from ..common.errors import DigestMismatchError, NotFoundError, RegistryError, StoreError, TransientError, UndockError
 from ..registry.context import RegistryContext
+from ..model.digest import parse_digest
 from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
 from ..model.reference import Reference, parse_reference
 from ..storage.layers import LayerStore
@@ -73,6 +74,16 @@ def stored_by_digest(store: Store, ref: Reference, platform: Platform) -> Option
         if entry["annotations"].get(SOURCE_DIGEST) == ref.digest and platform_matches(platform, entry.get("platform")):
             return stored
     return None
+
+
+def check_entry(entry: Dict[str, Any]) -> None:
+    """Raise StoreError for an index.json entry that is not a descriptor of a manifest."""
+    for key in ("digest", "mediaType"):
+        if not isinstance(entry.get(key), str):
+            raise StoreError("index.json entry has no %s" % key)
+    parse_digest(entry["digest"])
+    if not isinstance(entry.get("size"), int):
+        raise StoreError("index.json entry %s has no size" % entry["digest"])
 
 
 def check_transport(text: str) -> None:
@@ -372,6 +383,7 @@ class ImageService:
                 outcome.values["missing"].append(ref_name)
                 continue
             try:
+                check_entry(store.lookup(ref_name))
                 info = describe_image(ref_name, self.local_image(ref_name))
                 problems = store.check([ref_name])
             except UndockError as err:
