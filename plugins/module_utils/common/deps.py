@@ -10,7 +10,6 @@ clear error naming the package, instead of an ImportError traceback.
 from __future__ import annotations
 
 import importlib
-import importlib.util
 from types import ModuleType
 from typing import Dict
 
@@ -34,21 +33,9 @@ def require(name: str) -> None:
                           % (name, name, _MISSING[name]))
 
 
-def check_installed(name: str) -> None:
-    """Note ``name`` as missing if it is not installed, without importing it: for a library
-    imported only when used (see import_library), so that the module's start-up check still
-    names it."""
-    try:
-        found = importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError) as error:
-        note_missing(name, error)
-        return
-    if not found:
-        note_missing(name, ImportError("No module named %r" % name))
-
-
 def import_library(name: str) -> ModuleType:
-    """Import a guarded library at first use; UndockError names it if it is missing."""
+    """Import a library at first use (module_support checks at start that it is installed);
+    UndockError names it if it is missing."""
     require(name)
     try:
         return importlib.import_module(name)

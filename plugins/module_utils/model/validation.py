@@ -13,11 +13,9 @@ from __future__ import annotations
 import re
 from typing import Any, Dict, List
 
-from ..common.deps import check_installed, import_library
+from ..common.deps import import_library
 from ..common.errors import ManifestError
 from .schemas import Schema
-
-check_installed("jsonschema")
 
 _VALIDATORS: Dict[int, Any] = {}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
