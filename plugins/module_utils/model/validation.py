@@ -11,6 +11,7 @@ store, whose documents were checked when they entered it, never needs it.
 from __future__ import annotations
 
 import re
+import reprlib
 from typing import Any, Dict, List
 
 from ..common.deps import import_library
@@ -42,9 +43,12 @@ def json_path(path: List[Any]) -> str:
     return text
 
 
-def _short(value: Any, limit: int = 80) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
+_REPR = reprlib.Repr()
+_REPR.maxstring = _REPR.maxother = 160  # a whole sha512 digest; reprlib also bounds nesting
+
+
+def _short(value: Any) -> str:
+    return _REPR.repr(value)
 
 
 def _explain(error: Any) -> str:
@@ -61,7 +65,7 @@ def _explain(error: Any) -> str:
         return "%s is not %s" % (_short(error.instance), description)
     if error.validator in ("minimum", "maximum"):
         return "%s is out of range (%s %s)" % (_short(error.instance), error.validator, error.validator_value)
-    return _short(error.message, 200)
+    return error.message if len(error.message) <= 200 else error.message[:197] + "..."
 
 
 def validate_document(document: Any, schema: Schema, what: str) -> None:
@@ -74,5 +78,8 @@ def validate_document(document: Any, schema: Schema, what: str) -> None:
     jsonschema = import_library("jsonschema")
     error = jsonschema.exceptions.best_match(errors)
     while error.context:  # a oneOf of a value or null: say why it is not the value
-        error = jsonschema.exceptions.best_match(e for e in error.context if e.validator_value != "null")
+        inner = jsonschema.exceptions.best_match(e for e in error.context if e.validator_value != "null")
+        if inner is None:
+            break
+        error = inner
     raise ManifestError("%s: %s: %s" % (what, json_path(list(error.absolute_path)), _explain(error)))
