@@ -67,12 +67,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 
-from ..model.digest import Digester, InvalidDigestError, parse_digest, sha256_digest
+from ..model.digest import Digester, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
 from ..common.fileutil import fsync_dir
 from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
-                                 Manifest, parse_manifest)
+                              Manifest, parse_manifest)
 from ..model.reference import Reference, parse_reference
 from ..storage.layout import BlobOpener, OCILayout
 from .interfaces import ImageDestination, ImageSource

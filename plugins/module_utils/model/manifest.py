@@ -153,8 +153,8 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
     else:
         raise ManifestError("manifest %s has unsupported media type %s" % (digest, media_type))
     if validate:
-        validate_document(data, SCHEMAS[media_type], "%s %s%s" % ("index" if media_type in INDEX_TYPES else "manifest",
-                                                                digest, " from " + origin if origin else ""))
+        what = "%s %s" % ("index" if media_type in INDEX_TYPES else "manifest", digest)
+        validate_document(data, SCHEMAS[media_type], what + (" from " + origin if origin else ""))
     return Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
 
 
