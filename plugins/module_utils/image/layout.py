@@ -45,7 +45,7 @@ from .interfaces import ImageDestination, ImageSource
 
 # The ref.name grammar of the image-spec (annotations.md), as containers/image checks it.
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
-_REF_NAME_RE = re.compile(r"^%s(?:/%s)*$" % (_COMPONENT, _COMPONENT))
+_REF_NAME_RE = re.compile(r"%s(?:/%s)*" % (_COMPONENT, _COMPONENT))
 _ARCHIVE_EXTRAS = ("manifest.json", "repositories")  # docker >= 25 save output; ignored
 
 
@@ -57,7 +57,7 @@ def validate_ref_name(ref: Optional[str], transport: str = "oci") -> str:
     """Return ``ref`` ('' for None) if it is a valid ref.name, else raise LayoutRefError."""
     if not ref:
         return ""
-    if not _REF_NAME_RE.match(ref):
+    if not _REF_NAME_RE.fullmatch(ref):
         raise LayoutRefError("%s: invalid image reference name %r (letters, digits and '-._:@+' separators, "
                              "components joined by '/')" % (transport, ref))
     return ref
