@@ -8,7 +8,6 @@ and the store included; only read-only requests are made."""
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import DigestMismatchError, NotFoundError, RegistryError, StoreError, TransientError, UndockError
@@ -19,7 +18,7 @@ from ..model.reference import Reference, parse_reference
 from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
-from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
+from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest, store_exists
 from .copy import ResolvedImage, copy_image, resolve_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
@@ -110,7 +109,7 @@ class ImageService:
     def store(self, create: bool = True) -> Optional[Store]:
         """The store; in check mode (or with create=False) None when it does not exist yet."""
         if self._store is None:
-            exists = os.path.exists(os.path.join(self.storage_root, "oci-layout"))
+            exists = store_exists(self.storage_root)
             if not exists and (self.check_mode or not create):
                 return None
             self._store = Store.open(self.storage_root, self.run_root, create=not self.check_mode)

@@ -21,6 +21,7 @@ import contextlib
 import fcntl
 import json
 import os
+import stat
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
@@ -48,6 +49,11 @@ SOURCE_REF = "io.undock.source.reference"   # where the image was pulled from, f
 ORIGINAL_MANIFEST = "io.undock.manifest.digest"
 ORIGINAL_MEDIA_TYPE = "io.undock.manifest.media-type"
 MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_TYPES
+# What a store holds at its top (overlay/ and the rest come later): a directory holding
+# only some of these, and no oci-layout, is a store whose creation was interrupted.
+_CREATED_FIRST = ("tmp", "locks", "blobs", "index.json")
+# The only entry of a new file system's root: a volume mounted at storage_root is empty.
+_EMPTY_VOLUME = ("lost+found",)
 
 
 def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
@@ -59,20 +65,55 @@ def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
     return {"mediaType": annotations.get(ORIGINAL_MEDIA_TYPE), "digest": digest, "size": -1}
 
 
+def store_exists(root: str) -> bool:
+    """Whether ``root`` holds a store; False where one may be made (a new or empty directory).
+
+    A store never takes over a directory: anything else at ``root`` (a file, a directory
+    with other content, an OCI layout that some other tool wrote) is a StoreError.
+    """
+    if not isinstance(root, str) or not root.strip():
+        raise StoreError("storage_root is empty: give the directory of the store (default %s)" % DEFAULT_ROOT)
+    try:
+        mode = os.stat(root).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        raise StoreError("storage_root %s cannot be used: %s" % (root, err.strerror or err))
+    if not stat.S_ISDIR(mode):
+        raise StoreError("storage_root %s is not a directory: a store is a directory of its own" % root)
+    try:
+        names = set(os.listdir(root))
+    except OSError as err:
+        raise StoreError("storage_root %s cannot be read: %s" % (root, err.strerror or err))
+    if "oci-layout" in names:
+        if stat.S_ISREG(os.lstat(os.path.join(root, "oci-layout")).st_mode) and \
+                os.path.isdir(os.path.join(root, "locks")):
+            return True
+        raise StoreError("storage_root %s holds an OCI image layout that is not an undock store (it has no "
+                         "locks/): choose a new or empty directory, or copy the images in with source: oci:%s"
+                         % (root, root))
+    foreign = sorted(names - set(_CREATED_FIRST) - set(_EMPTY_VOLUME))
+    if foreign:
+        raise StoreError("storage_root %s is neither empty nor a store (it holds %s%s): a store is made only in "
+                         "a new or empty directory" % (root, ", ".join(foreign[:5]), ", ..." if len(foreign) > 5 else ""))
+    return False
+
+
 class Store:
     def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
         require("filelock")
         self.root = os.path.abspath(root)
         self.run_root = run_root
-        self.layout = OCILayout(self.root)
         self.tmp = os.path.join(self.root, "tmp")
         self.locks = os.path.join(self.root, "locks")
-        self.layout.tmp_dir = self.tmp
+        self.layout = OCILayout(self.root, tmp_dir=self.tmp)
 
     @classmethod
     def open(cls, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT, create: bool = True) -> "Store":
+        """The store at ``root``, made there (``create``) in a new or empty directory."""
+        exists = store_exists(root)
         store = cls(root, run_root)
-        if not os.path.isdir(store.root) or not os.path.exists(os.path.join(store.root, "oci-layout")):
+        if not exists:
             if not create:
                 raise StoreError("no store at %s" % store.root)
             makedirs_private(store.root)
