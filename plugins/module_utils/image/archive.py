@@ -60,7 +60,6 @@ import hashlib
 import io
 import json
 import os
-import re
 import shutil
 import tarfile
 import tempfile
@@ -510,7 +509,7 @@ def parse_docker_archive_ref(ref: Optional[str], for_destination: bool = False) 
         if for_destination:
             raise InvalidReferenceError("docker-archive: @%s selects an image to read; a destination "
                                         "needs a name:tag" % ref[1:])
-        if not re.fullmatch(r"[0-9]+", ref[1:]):   # str.isdigit() also takes "²", which int() refuses
+        if not ref[1:].isdigit():
             raise InvalidReferenceError("docker-archive: invalid image index %r (expected @N, N >= 0)" % ref)
         return None, int(ref[1:])
     parsed = parse_reference(ref)
