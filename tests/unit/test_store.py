@@ -114,6 +114,26 @@ def test_garbage_collection_keeps_shared_blobs(tmp_path):
     assert list(store.layout.blob_digests()) == []
 
 
+def test_a_named_referrer_keeps_its_subject_and_check_walks_it(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    subject = put_image(store, "example.com/a:1")
+    store.untag("example.com/a:1")
+    config = b"{}"
+    store.write_blob(config)
+    doc = {"schemaVersion": 2, "mediaType": m.OCI_MANIFEST, "subject": subject,
+           "config": {"mediaType": "application/vnd.example.sig", "digest": sha256_digest(config), "size": 2},
+           "layers": []}
+    raw = json.dumps(doc).encode()
+    store.write_blob(raw)
+    assert store.tag("example.com/a:sig", {"mediaType": m.OCI_MANIFEST, "digest": sha256_digest(raw), "size": len(raw)})
+    assert store.collect_garbage()["blobs"] == 0
+    assert subject["digest"] in store.referenced_blobs()
+    layer = store.layout.blob_path(sha256_digest(b"layer-bytes"))
+    with open(layer, "wb") as handle:
+        handle.write(b"tampered")
+    assert len(store.check()) == 1 and "example.com/a:sig" in store.check()[0]
+
+
 def test_stale_temporaries_cleaned(tmp_path):
     store = Store.open(str(tmp_path / "s"))
     temp = os.path.join(store.tmp, ".tmp-abc")

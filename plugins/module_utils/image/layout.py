@@ -33,9 +33,10 @@ import shutil
 import tempfile
 from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
-from ..model.digest import Digester, InvalidDigestError, parse_digest
+from ..model.digest import Digester, InvalidDigestError, is_digest, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
 from ..model import schemas
+from ..model.graph import walk
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..model.validation import validate_document
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
@@ -403,35 +404,26 @@ class OciArchiveImageDestination(LayoutImageDestination):
         configs and layers are leaves. A manifest we cannot parse (an artifact type we do
         not know, a missing blob) makes the walk give up rather than drop what it reaches.
         """
-        seen: Set[str] = set()
-        pending: List[Tuple[Any, bool]] = [(d, True) for d in index.get("manifests") or []]
-        while pending:
-            desc, is_manifest = pending.pop()
-            digest = desc.get("digest") if isinstance(desc, dict) else None
-            try:
-                parse_digest(digest)
-            except InvalidDigestError:
-                return None
-            if digest in seen:
-                continue
-            seen.add(digest)
-            if not is_manifest:
-                continue
-            data = self._read_blob(digest)
+        class GiveUp(Exception):
+            pass
+
+        def fetch(desc: Dict[str, Any]) -> Manifest:
+            data = self._read_blob(desc["digest"]) if is_digest(desc["digest"]) else None
             if data is None:
-                return None
+                raise GiveUp()
             try:
-                manifest = parse_manifest(data, desc.get("mediaType"), digest)
+                return parse_manifest(data, desc.get("mediaType"), desc["digest"])
             except UndockError:
-                return None
-            if manifest.is_index:
-                pending.extend((d, True) for d in manifest.manifests)
-            else:
-                pending.extend((d, False) for d in manifest.blobs())
-            subject = manifest.data.get("subject")
-            if isinstance(subject, dict):
-                pending.append((subject, True))
-        return seen
+                raise GiveUp()
+
+        roots = index.get("manifests") or []
+        if not all(isinstance(d, dict) and is_digest(d.get("digest")) for d in roots):
+            return None
+        try:
+            digests = [reached.desc["digest"] for reached in walk(roots, fetch)]
+        except GiveUp:
+            return None
+        return set(digests) if all(is_digest(d) for d in digests) else None
 
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:

@@ -29,7 +29,8 @@ from ..common.deps import note_missing, require
 from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
-from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, parse_manifest
+from ..model.graph import walk
+from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
 
 try:
@@ -195,24 +196,29 @@ class Store:
             return self.layout.remove_ref(ref_name)
 
     # -- reachability, GC and checks -------------------------------------------------
+    def _with_originals(self, entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """index.json entries, each followed by the manifest as pulled where it differs."""
+        roots = []
+        for entry in entries:
+            roots.append(entry)
+            if original_manifest(entry) is not entry:
+                roots.append(original_manifest(entry))
+        return roots
+
+    def stored_manifest(self, desc: Dict[str, Any]) -> Optional[Manifest]:
+        """The manifest ``desc`` names, if it is one and is here and readable (else None)."""
+        if desc.get("mediaType") not in MANIFEST_TYPES or not self.layout.has_blob(desc["digest"]):
+            return None
+        try:
+            return parse_manifest(self.layout.read_blob(desc["digest"]), desc["mediaType"], desc["digest"],
+                                  validate=False)
+        except UndockError:
+            return None
+
     def referenced_blobs(self, descs: Optional[List[Dict[str, Any]]] = None) -> Set[str]:
         """Every blob reachable from ``descs`` (default: all index.json entries)."""
-        seen: Set[str] = set()
-        roots = list(self.layout.entries() if descs is None else descs)
-        pending = roots + [original_manifest(d) for d in roots if original_manifest(d) is not d]
-        while pending:
-            desc = pending.pop()
-            digest = desc.get("digest")
-            if not digest or digest in seen:
-                continue
-            seen.add(digest)
-            if desc.get("mediaType") in MANIFEST_TYPES and self.layout.has_blob(digest):
-                try:
-                    manifest = parse_manifest(self.layout.read_blob(digest), desc["mediaType"], digest, validate=False)
-                except UndockError:
-                    continue
-                pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
-        return seen
+        roots = self._with_originals(self.layout.entries() if descs is None else descs)
+        return {reached.desc["digest"] for reached in walk(roots, self.stored_manifest)}
 
     def collect_garbage(self, dry_run: bool = False, exclude: Iterable[str] = ()) -> Dict[str, int]:
         """Remove blobs no index.json entry reaches (entries named in ``exclude`` not counted:
@@ -241,22 +247,29 @@ class Store:
             entries = [d for d in entries if d["annotations"][REF_NAME] in ref_names]
         verified: Set[str] = set()
         for entry in entries:
-            name = entry["annotations"][REF_NAME]
-            pending = [entry] if original_manifest(entry) is entry else [entry, original_manifest(entry)]
-            while pending:
-                desc = pending.pop()
-                digest = desc["digest"]
-                if digest in verified:
-                    continue
-                try:
-                    if desc.get("mediaType") in MANIFEST_TYPES:
-                        manifest = parse_manifest(self.layout.read_blob(digest), desc["mediaType"], digest)
-                        pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
-                    else:
-                        self.verify_blob(desc)
-                    verified.add(digest)
-                except UndockError as err:
-                    problems.append("%s: %s" % (name, err))
+            problems.extend(self._check_entry(entry, verified))
+        return problems
+
+    def _check_entry(self, entry: Dict[str, Any], verified: Set[str]) -> List[str]:
+        """The problems of one image; ``verified`` holds the blobs found good so far."""
+        name = entry["annotations"][REF_NAME]
+        problems: List[str] = []
+
+        def verify(desc: Dict[str, Any], is_manifest: bool) -> Optional[Manifest]:
+            manifest = None
+            try:
+                if is_manifest and desc.get("mediaType") in MANIFEST_TYPES:
+                    manifest = parse_manifest(self.layout.read_blob(desc["digest"]), desc["mediaType"], desc["digest"])
+                elif desc["digest"] not in verified:
+                    self.verify_blob(desc)
+                verified.add(desc["digest"])
+            except UndockError as err:
+                problems.append("%s: %s" % (name, err))
+            return manifest
+
+        for reached in walk(self._with_originals([entry]), lambda desc: verify(desc, True)):
+            if not reached.is_manifest:
+                verify(reached.desc, False)
         return problems
 
     def verify_blob(self, desc: Dict[str, Any]) -> None:
