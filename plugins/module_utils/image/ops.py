@@ -8,6 +8,7 @@ and the store included; only read-only requests are made."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import DigestMismatchError, NotFoundError, RegistryError, StoreError, TransientError, UndockError
@@ -15,6 +16,7 @@ from ..registry.context import RegistryContext
 from ..model.digest import parse_digest
 from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
 from ..model.reference import Reference, parse_reference
+from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS
 from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
@@ -25,7 +27,6 @@ from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
 from .outcome import Outcome
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
-FILE_TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:")
 
 
 #: The keys of every ``image`` return value, whatever the module and whether it was found.
@@ -85,13 +86,14 @@ def check_entry(entry: Dict[str, Any]) -> None:
         raise StoreError("index.json entry %s has no size" % entry["digest"])
 
 
-def check_transport(text: str) -> None:
-    """Raise InvalidReferenceError for a malformed ``oci:``, ``oci-archive:``,
-    ``docker-archive:`` or registry name, before anything is read or sent."""
+def check_transport(text: str) -> str:
+    """The transport of ``text``; InvalidReferenceError for a malformed ``oci:``,
+    ``oci-archive:``, ``docker-archive:`` or registry name, before anything is read or sent."""
     from .transports import parse_transport
     kind, dummy, reference = parse_transport(text)
-    if kind == "docker":
+    if kind == DOCKER:
         parse_reference(reference)
+    return kind
 
 
 class ImageService:
@@ -141,8 +143,7 @@ class ImageService:
             return None
         source = StoreImageSource(store, ref_name)
         image = resolve_image(source, platform=source.entry.get("platform"))
-        image.top_digest = (source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest)
-        return image
+        return replace(image, top_digest=(source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
 
     # -- present --------------------------------------------------------------------
     def present(self, name: str, pull: str = "missing", platform: Optional[str] = None,
@@ -151,9 +152,7 @@ class ImageService:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
         # Everything that can be checked is checked before the first request.
         wanted = normalize_platform(platform) if platform else None
-        if source:
-            check_transport(source)
-        if source and source.startswith(FILE_TRANSPORTS) and pull != "never":
+        if source and check_transport(source) in FILE_TRANSPORTS and pull != "never":
             pull = "always"  # a local file is cheap to compare, and may have changed
         requested = parse_reference(name)
         ref = self.local_name(name, wanted)
@@ -260,11 +259,14 @@ class ImageService:
         outcome.actions.append("unpacked %d layers of %s" % (len(missing), ref_name))
 
     def _open_source(self, source: Optional[str], ref: Reference) -> ImageSource:
-        if source and source.startswith(FILE_TRANSPORTS):
-            from .transports import open_source
-            return open_source(source)
-        from .remote import open_pull_source
-        return open_pull_source(self.registry, parse_reference(source) if source else ref)
+        if not source:
+            return self._registry_source(ref)
+        from .transports import open_source
+        return open_source(source, docker=lambda text: self._registry_source(parse_reference(text)))
+
+    def _registry_source(self, ref: Reference) -> ImageSource:
+        from .remote import open_pull_source  # with requests: only when a registry is used
+        return open_pull_source(self.registry, ref)
 
     # -- absent ---------------------------------------------------------------------
     def absent(self, name: str, force: bool = False) -> Outcome:
@@ -335,18 +337,18 @@ class ImageService:
         if local is None:
             raise StoreError("cannot export %s: it is not in the store %s" % (ref_name, self.storage_root))
         kind, dummy, reference = parse_transport(target)
-        if kind == "docker":
+        if kind == DOCKER:
             return self.push(name, target=reference, image=image)
         # A docker-archive has no registry manifest of its own: its image is known by
         # its config digest (the image ID). The other formats keep the manifest.
-        key = "export_id" if kind == "docker-archive" else "export_digest"
-        wanted = local.manifest.config["digest"] if kind == "docker-archive" else local.manifest.digest
+        key = "export_id" if kind == DOCKER_ARCHIVE else "export_digest"
+        wanted = local.manifest.config["digest"] if kind == DOCKER_ARCHIVE else local.manifest.digest
         current = None
         try:
             existing = open_source(target)
             try:
                 found = existing.get_manifest()
-                current = found.config["digest"] if kind == "docker-archive" else found.digest
+                current = found.config["digest"] if kind == DOCKER_ARCHIVE else found.digest
             finally:
                 existing.close()
         except UndockError:

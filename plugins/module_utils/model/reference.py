@@ -17,6 +17,7 @@ from typing import Optional
 
 from .digest import InvalidDigestError, parse_digest
 from ..common.errors import InvalidReferenceError
+from .transport_names import DOCKER, FILE_TRANSPORTS
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_DEFAULT_REGISTRY = "index.docker.io"
@@ -31,6 +32,8 @@ _DOMAIN_RE = re.compile(_DOMAIN)
 _PATH_RE = re.compile(r"%s(?:/%s)*" % (_PATH_COMPONENT, _PATH_COMPONENT))
 _TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
 _ANCHORED_ID_RE = re.compile(r"[a-f0-9]{64}")
+# Never image names: "dir:" too, where "tarball:1" and the like may well be images.
+_NOT_REGISTRY_NAMES = FILE_TRANSPORTS + ("dir",)
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,12 @@ def parse_reference(text: str, default_tag: Optional[str] = DEFAULT_TAG) -> Refe
         raise InvalidReferenceError("invalid reference %r: empty" % (text,))
     if text != text.strip() or any(c.isspace() for c in text):
         raise InvalidReferenceError("invalid reference %r: contains white space" % (text,))
-    for transport in ("docker://", "oci:", "oci-archive:", "docker-archive:", "dir:"):
-        if text.startswith(transport):
-            if transport == "docker://":
-                text = text[len(transport):]
-                break
-            raise InvalidReferenceError(
-                "invalid reference %r: the %s transport is not a registry reference" % (text, transport[:-1]))
+    transport, colon, dummy = text.partition(":")
+    if text.startswith(DOCKER + "://"):
+        text = text[len(DOCKER + "://"):]
+    elif colon and transport in _NOT_REGISTRY_NAMES:
+        raise InvalidReferenceError(
+            "invalid reference %r: the %s transport is not a registry reference" % (text, transport))
 
     remainder, digest = text, None
     if "@" in remainder:
