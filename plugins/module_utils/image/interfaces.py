@@ -10,7 +10,6 @@ between them, so pull, push, load and export are the same code.
 
 from __future__ import annotations
 
-import json
 from typing import Any, BinaryIO, Dict, Optional
 
 from ..model.digest import Digester
@@ -53,12 +52,6 @@ class ImageSource:
         digester.update(data)
         digester.verify("blob %s from %s" % (desc["digest"], self.describe()), desc.get("size"))
         return data
-
-    def read_config(self, manifest: Manifest) -> Dict[str, Any]:
-        config = json.loads(self.read_blob(manifest.config).decode("utf-8"))
-        if not isinstance(config, dict):
-            raise ValueError("image config %s is not a JSON object" % manifest.config["digest"])
-        return config
 
     def close(self) -> None:
         pass

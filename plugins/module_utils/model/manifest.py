@@ -183,9 +183,3 @@ def to_oci_manifest(manifest: Manifest) -> Manifest:
     doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
     raw = json.dumps(doc, separators=(",", ":")).encode()
     return parse_manifest(raw, OCI_MANIFEST, validate=False)  # made from a checked manifest
-
-
-def descriptor_for(manifest: Manifest, **extra: Any) -> Dict[str, Any]:
-    desc = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.raw)}
-    desc.update(extra)
-    return desc

@@ -84,14 +84,6 @@ def _zstandard():
     return _zstd
 
 
-def have_zstd() -> bool:
-    try:
-        _zstandard()
-    except LayerError:
-        return False
-    return True
-
-
 def detect(head: bytes) -> str:
     """Compression of a stream from its first bytes."""
     if head[:2] == GZIP_MAGIC:

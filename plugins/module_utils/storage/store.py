@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import stat
 import time
@@ -307,7 +306,3 @@ class Store:
 
     def describe(self) -> str:
         return "store %s" % self.root
-
-
-def json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()
