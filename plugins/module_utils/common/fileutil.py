@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Crash-safe file writes: temp file, fsync, rename, fsync of the directory."""
+"""Crash-safe file writes (temp file, fsync, rename, fsync of the directory), private directories, links."""
 
 from __future__ import annotations
 
@@ -20,6 +20,17 @@ def fsync_dir(path: str) -> None:
 def makedirs_private(path: str, mode: int = 0o700) -> None:
     """Create ``path`` and missing parents with ``mode``; an existing dir keeps its mode."""
     os.makedirs(path, mode=mode, exist_ok=True)
+
+
+def point_symlink(path: str, target: str) -> None:
+    """Make ``path`` a symlink to ``target``, replacing a link that points elsewhere."""
+    try:
+        if os.readlink(path) == target:
+            return
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, path)
 
 
 def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None) -> None:

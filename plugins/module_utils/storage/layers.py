@@ -26,7 +26,7 @@ from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
-from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
+from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_symlink
 from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
@@ -139,15 +139,7 @@ class LayerStore:
             raise
 
     def _link(self, diff_id: str) -> None:
-        link = os.path.join(self.root, self.link_path(diff_id))
-        target = os.path.join("..", parse_digest(diff_id)[1], "diff")
-        try:
-            if os.readlink(link) == target:
-                return
-            os.unlink(link)
-        except FileNotFoundError:
-            pass
-        os.symlink(target, link)
+        point_symlink(os.path.join(self.root, self.link_path(diff_id)), os.path.join("..", parse_digest(diff_id)[1], "diff"))
 
     # -- removal and repair ----------------------------------------------------------
     def remove(self, diff_id: str) -> int:
