@@ -10,6 +10,7 @@ module), ``NAMES_ARGS`` (registries.conf, for modules that resolve short names) 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from typing import Any, Dict, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -42,10 +43,13 @@ STORAGE_ARGS: Dict[str, Any] = dict(
 HOST_PACKAGES: Dict[str, Any] = {
     "requests": ("python3-requests", "python3-requests"),
     "filelock": ("python3-filelock", "python3-filelock"),
+    "tomli": ("python3-tomli", "python3-tomli"),
 }
 #: What a module that talks to a registry needs; the others need only the store's libraries.
 REGISTRY_LIBRARIES = ("requests", "filelock")
 STORE_LIBRARIES = ("filelock",)
+#: What reading registries.conf needs: nothing from Python 3.11 on (tomllib).
+NAMES_LIBRARIES = ("tomli",) if sys.version_info < (3, 11) else ()
 
 
 def registry_context(params: Dict[str, Any]) -> RegistryContext:
@@ -109,6 +113,8 @@ def image_module(argument_spec: Dict[str, Any], registry: bool = True, names: bo
     module = AnsibleModule(argument_spec=spec, **kwargs)
     if libraries is None:
         libraries = REGISTRY_LIBRARIES if registry else STORE_LIBRARIES
+        if names or registry:
+            libraries = tuple(libraries) + NAMES_LIBRARIES
     fail_on_missing_libraries(module, libraries)
     return module
 

@@ -10,7 +10,10 @@ import threading
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model.reference import Reference
-from .config import AuthStore, Credentials, RegistriesConfig, RegistryOptions, resolve_tls
+from .auth_files import AuthStore, Credentials
+from .config import RegistryOptions
+from .registries_conf import RegistriesConfig
+from .tls import resolve_tls
 
 if TYPE_CHECKING:
     from .client import RegistryClient
