@@ -55,7 +55,9 @@ NAMES_LIBRARIES = ("tomli",) if sys.version_info < (3, 11) else ()
 def registry_context(params: Dict[str, Any]) -> RegistryContext:
     conf = params.get("registries_conf")
     options = RegistryOptions(
-        username=params.get("username"), password=params.get("password"), auth_file=params.get("auth_file"),
+        username=params.get("username"), password=params.get("password"),
+        source_username=params.get("source_username"), source_password=params.get("source_password"),
+        auth_file=params.get("auth_file"),
         validate_certs=params.get("validate_certs"), ca_cert=params.get("ca_cert"),
         client_cert=params.get("client_cert"), client_key=params.get("client_key"),
         registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None,

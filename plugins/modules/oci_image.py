@@ -64,6 +64,17 @@ options:
       - A registry reference (optionally prefixed V(docker://)), V(oci:DIR[:REF]),
         V(oci-archive:FILE[:REF]) or V(docker-archive:FILE[:REF]).
     type: str
+  source_username:
+    description:
+      - User name for the registry of a registry O(source), as C(skopeo copy --src-creds) takes it. Requires
+        O(source_password).
+      - O(username) never goes to the source registry; without O(source_username) it gets what the auth files
+        hold for it.
+    type: str
+  source_password:
+    description:
+      - Password or token for O(source_username). Never logged or returned.
+    type: str
   push:
     description:
       - Make the registry's O(name) match the local image, uploading only missing blobs.
@@ -128,6 +139,16 @@ EXAMPLES = r"""
     username: ci
     password: "{{ registry_password }}"
     ca_cert: /etc/pki/registry-ca.pem
+
+- name: Copy an image between two private registries, each with its own credentials
+  undock.oci.oci_image:
+    name: registry.example.com/mirror/app:1.0
+    source: docker://quay.io/org/app:1.0
+    source_username: robot
+    source_password: "{{ quay_token }}"
+    push: true
+    username: ci
+    password: "{{ registry_password }}"
 
 - name: Export an image as a docker-archive for an air-gapped site
   undock.oci.oci_image:
@@ -205,7 +226,7 @@ from ..module_utils.image.ops import check_transport
 from ..module_utils.module_support import finish, image_module, image_service
 
 #: Options that only make sense when the image is to be present.
-PRESENT_ONLY = ("source", "push", "export_to", "platform")
+PRESENT_ONLY = ("source", "source_username", "push", "export_to", "platform")
 
 
 def main() -> None:
@@ -216,10 +237,13 @@ def main() -> None:
             pull=dict(type="str", default="missing", choices=["missing", "newer", "always", "never"]),
             platform=dict(type="str"),
             source=dict(type="str"),
+            source_username=dict(type="str"),
+            source_password=dict(type="str", no_log=True),
             push=dict(type="bool", default=False),
             export_to=dict(type="str"),
             force=dict(type="bool", default=False),
         ),
+        required_together=[("source_username", "source_password")],
     )
     params = module.params
     if params["state"] == "absent":

@@ -12,6 +12,7 @@ import os
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import DigestMismatchError, NotFoundError, RegistryError, StoreError, TransientError, UndockError
+from ..registry.config import SOURCE_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.digest import parse_digest
 from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
@@ -265,7 +266,9 @@ class ImageService:
             from .transports import open_source
             return open_source(source)
         from .remote import open_pull_source
-        return open_pull_source(self.registry, parse_reference(source) if source else ref)
+        if source:
+            return open_pull_source(self.registry, parse_reference(source), role=SOURCE_REGISTRY)
+        return open_pull_source(self.registry, ref)
 
     # -- absent ---------------------------------------------------------------------
     def absent(self, name: str, force: bool = False) -> Outcome:

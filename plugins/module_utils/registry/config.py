@@ -14,6 +14,14 @@ from ..model.reference import Reference
 from .auth_files import AuthStore, Credentials
 from .registries_conf import RegistriesConfig
 
+# Whose credentials a registry gets (see RegistryOptions.credentials_for).
+TASK_REGISTRY = "task"      # the registry the task names (``name``, or a push destination)
+SOURCE_REGISTRY = "source"  # the registry of a ``source:`` reference
+FILES_ONLY = "files"        # any other registry, such as a registries.conf mirror
+CREDENTIAL_ROLES = (TASK_REGISTRY, SOURCE_REGISTRY, FILES_ONLY)
+_SECRETS = ("password", "source_password")
+
+
 @dataclass(repr=False)
 class RegistryOptions:
     """The registry options a module task may set; None means "from the files".
@@ -22,7 +30,10 @@ class RegistryOptions:
       plain HTTP, as ``--tls-verify=false`` does for podman.
     * ``ca_cert``: a PEM file of CAs, trusted in addition to the system's.
     * ``client_cert`` / ``client_key``: a client certificate, both or neither.
-    * ``username`` / ``password``: override every auth file, both or neither.
+    * ``username`` / ``password``: for the registry the task names (``name``, or the push
+      destination) only, over the auth files; both or neither.
+    * ``source_username`` / ``source_password``: the same for the registry of a ``source:``
+      reference (skopeo's ``--src-creds``). Mirrors get only what the auth files hold.
     * ``auth_file``: the only auth.json to read (and the one a login writes).
     * ``registries_conf`` / ``registries_conf_dir``: replace the registries.conf file
       and drop-in directory.
@@ -35,6 +46,8 @@ class RegistryOptions:
     client_key: Optional[str] = None
     username: Optional[str] = None
     password: Optional[str] = None
+    source_username: Optional[str] = None
+    source_password: Optional[str] = None
     auth_file: Optional[str] = None
     registries_conf: Optional[str] = None
     registries_conf_dir: Optional[str] = None
@@ -43,6 +56,8 @@ class RegistryOptions:
     def __post_init__(self) -> None:
         if (self.username is None) != (self.password is None):
             raise ConfigError("username and password must be given together")
+        if (self.source_username is None) != (self.source_password is None):
+            raise ConfigError("source_username and source_password must be given together")
         if self.client_key and not self.client_cert:
             raise ConfigError("client_key needs client_cert")
         if self.client_cert and not self.client_key:
@@ -55,7 +70,7 @@ class RegistryOptions:
         for item in fields(self):
             value = getattr(self, item.name)
             if value is not None:
-                shown.append("%s=%s" % (item.name, "'********'" if item.name == "password" else repr(value)))
+                shown.append("%s=%s" % (item.name, "'********'" if item.name in _SECRETS else repr(value)))
         return "RegistryOptions(%s)" % ", ".join(shown)
 
     @classmethod
@@ -71,8 +86,16 @@ class RegistryOptions:
     def auth_store(self, home: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> AuthStore:
         return AuthStore(auth_file=self.auth_file, env=env, home=home)
 
-    def credentials_for(self, ref: Union[Reference, str], store: Optional[AuthStore] = None) -> Optional[Credentials]:
-        """Task credentials if given, else what the auth files hold for ``ref``."""
-        if self.username is not None:
+    def credentials_for(self, ref: Union[Reference, str], store: Optional[AuthStore] = None,
+                        role: str = TASK_REGISTRY) -> Optional[Credentials]:
+        """The credentials for ``ref`` in ``role``: the task's own for the registry it names
+        (``username``) or for its ``source:`` (``source_username``), else what the auth files
+        hold for ``ref``. A registry in no role of the task (a mirror) gets only the files'."""
+        if role not in CREDENTIAL_ROLES:
+            raise ConfigError("internal error: unknown credentials role %r" % (role,))
+        if role == TASK_REGISTRY and self.username is not None:
             return Credentials(username=self.username, password=self.password or "", source="task options")
+        if role == SOURCE_REGISTRY and self.source_username is not None:
+            return Credentials(username=self.source_username, password=self.source_password or "",
+                               source="task options (source)")
         return (store or self.auth_store()).credentials_for(ref)
