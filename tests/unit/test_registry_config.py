@@ -716,12 +716,12 @@ def test_identity_token_and_odd_entries(auth_env):
         "nocolon.io": {"auth": b64("nocolon")},
         "nul.io": {"auth": b64("u:p\x00\x00")},
         "colon.io": {"auth": b64("u:pa:ss")},
-    }, credHelpers={"helper.io": "secretservice"}, credsStore="desktop")
+    })
     store = store_for(auth_env)
     token = store.credentials_for("token.io")
     assert (token.username, token.password, token.identity_token) == ("user", "", "refresh")
     assert store.credentials_for("onlytoken.io").identity_token == "refresh2"
-    assert store.credentials_for("helper.io") is None          # credential helpers are not supported
+    assert store.credentials_for("helper.io") is None          # a credential-helper marker, no helper named
     assert store.credentials_for("nocolon.io") is None
     assert store.credentials_for("nul.io").password == "p"
     assert store.credentials_for("colon.io").password == "pa:ss"

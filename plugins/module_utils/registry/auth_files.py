@@ -15,12 +15,16 @@ import errno
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
 from ..model.reference import DEFAULT_REGISTRY, Reference
+from .cred_helpers import check_helper_name, helper_server, run_helper
 from .registries_conf import check_host
+
+#: The name registries.conf ``credential-helpers`` gives the auth-file chain itself.
+AUTH_FILES_HELPER = "containers-auth.json"
 
 @dataclass(frozen=True, repr=False)
 class Credentials:
@@ -85,11 +89,19 @@ class AuthStore:
     Missing files are skipped. The first file holding credentials for the reference
     wins. Within a file, keys are tried from ``host/namespace/repo`` down to ``host``,
     then keys written as URLs (``https://index.docker.io/v1/``) are matched by host.
-    ``credHelpers`` / ``credsStore`` (external programs) are not supported and ignored.
+    In a file, ``credHelpers`` naming the registry's host sends the lookup to that Docker
+    credential helper first; if neither it nor an entry holds credentials, ``credsStore``
+    (the helper for every registry) is asked (see cred_helpers.py).
+
+    ``helpers`` is registries.conf's ``credential-helpers``: the sources tried in order,
+    ``containers-auth.json`` standing for the files above and any other name for a
+    ``docker-credential-NAME`` asked for the host.
     """
 
     def __init__(self, auth_file: Optional[str] = None, env: Optional[Mapping[str, str]] = None,
-                 home: Optional[str] = None, uid: Optional[int] = None):
+                 home: Optional[str] = None, uid: Optional[int] = None, helpers: Sequence[str] = (AUTH_FILES_HELPER,)):
+        self.helpers = [check_helper_name(h, "registries.conf credential-helpers") if h != AUTH_FILES_HELPER else h
+                        for h in helpers]
         self.auth_file = auth_file
         self.env = os.environ if env is None else env
         self.home = os.path.expanduser("~") if home is None else home
@@ -181,6 +193,19 @@ class AuthStore:
         data = self._read(path, legacy)
         if not data:
             return None
+        host = key.split("/", 1)[0]
+        if not legacy:
+            helper = _helper_for(path, data, host)
+            creds = _from_helper(helper, host, path + " credHelpers") if helper else None
+            creds = creds or self._lookup_entries(path, legacy, key, data)
+            store = data.get("credsStore")
+            if creds is None and store:
+                creds = _from_helper(check_helper_name(store, path + " credsStore"), host, path + " credsStore")
+            return creds
+        return self._lookup_entries(path, legacy, key, data)
+
+    def _lookup_entries(self, path: str, legacy: bool, key: str, data: Dict[str, Any]) -> Optional[Credentials]:
+        """The ``auths`` entry for ``key`` (``data`` itself in the legacy format)."""
         auths = data if legacy else data.get("auths") or {}
         host = key.split("/", 1)[0]
         candidates = [host] if legacy else [key[:i] for i in _prefix_ends(key)]
@@ -200,6 +225,16 @@ class AuthStore:
     def credentials_for(self, ref: Union[Reference, str]) -> Optional[Credentials]:
         """Credentials for ``ref`` (a Reference, or ``host[/namespace...]``), or None."""
         key = ref.name if isinstance(ref, Reference) else _validate_auth_key(ref)
+        for helper in self.helpers:
+            if helper != AUTH_FILES_HELPER:
+                creds = _from_helper(helper, key.split("/", 1)[0], "registries.conf credential-helpers")
+            else:
+                creds = self._from_files(key)
+            if creds:
+                return creds
+        return None
+
+    def _from_files(self, key: str) -> Optional[Credentials]:
         for path, legacy in self.read_paths():
             creds = self._lookup(path, legacy, key)
             if creds:
@@ -243,6 +278,28 @@ class AuthStore:
     def remove(self, key: str) -> bool:
         """Delete the entry for exactly ``key`` from ``primary_path()``; True if there was one."""
         return self._edit(_storage_key(key), None)
+
+
+def _helper_for(path: str, data: Dict[str, Any], host: str) -> Optional[str]:
+    """The ``credHelpers`` helper of ``host`` in a Docker config file, if it names one."""
+    helpers = data.get("credHelpers") or {}
+    if not isinstance(helpers, dict):
+        raise ConfigError("credentials file %s: \"credHelpers\" must be a JSON object" % path)
+    wanted = _normalize_auth_host(host)
+    for key in sorted(helpers, key=lambda k: k != host):  # an exact key first
+        if key == host or _normalize_auth_key(key, False) == wanted:
+            return check_helper_name(helpers[key], "%s credHelpers[%r]" % (path, key))
+    return None
+
+
+def _from_helper(helper: str, host: str, where: str) -> Optional[Credentials]:
+    answer = run_helper(helper, helper_server(host), where)
+    if answer is None:
+        return None
+    source = "docker-credential-%s (%s)" % (helper, where)
+    if answer.identity_token:
+        return Credentials(username="", identity_token=answer.secret, source=source)
+    return Credentials(username=answer.username, password=answer.secret, source=source)
 
 
 def _storage_key(key: str) -> str:

@@ -29,7 +29,8 @@ class RegistryContext:
         self.options = options or RegistryOptions()
         self.registries = registries if registries is not None else RegistriesConfig.load(
             conf_path=self.options.registries_conf, conf_dir=self.options.registries_conf_dir)
-        self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file)
+        self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file,
+                                                               helpers=self.registries.credential_helpers)
         self._transports: Dict[Tuple[str, bool, Optional[Credentials]], "RegistryTransport"] = {}
         self._credentials: Dict[Tuple[str, str], Optional[Credentials]] = {}
         self._lock = threading.Lock()

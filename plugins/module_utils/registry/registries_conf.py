@@ -205,7 +205,8 @@ class RegistriesConfig:
 
     @property
     def credential_helpers(self) -> List[str]:
-        """Read for completeness; external credential helpers are not run by this engine."""
+        """Where credentials are looked for, in order (AuthStore ``helpers``): ``containers-auth.json``
+        is the auth-file chain, any other name a ``docker-credential-NAME`` program."""
         return list(self._helpers) if self._helpers else ["containers-auth.json"]
 
     def __repr__(self) -> str:
