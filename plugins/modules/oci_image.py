@@ -98,6 +98,7 @@ options:
 requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
+  - jsonschema (Debian and RHEL package C(python3-jsonschema))
   - filelock (Debian and RHEL package C(python3-filelock))
   - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
   - Optional, for zstd layers, zstandard (C(python3-zstandard)); for faster gzip, isal (Debian C(python3-isal))
