@@ -26,6 +26,7 @@ from .registries_conf import check_host
 #: The name registries.conf ``credential-helpers`` gives the auth-file chain itself.
 AUTH_FILES_HELPER = "containers-auth.json"
 
+
 @dataclass(frozen=True, repr=False)
 class Credentials:
     """A user name and password (or identity token). The repr never shows the secrets."""
