@@ -42,6 +42,7 @@ STORAGE_ARGS: Dict[str, Any] = dict(
 HOST_PACKAGES: Dict[str, Any] = {
     "requests": ("python3-requests", "python3-requests"),
     "filelock": ("python3-filelock", "python3-filelock"),
+    "cryptography": ("python3-cryptography", "python3-cryptography"),
 }
 #: What a module that talks to a registry needs; the others need only the store's libraries.
 REGISTRY_LIBRARIES = ("requests", "filelock")

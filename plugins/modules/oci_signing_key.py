@@ -116,7 +116,7 @@ def main() -> None:
         required_if=[("state", "present", ("passphrase",))],
         supports_check_mode=True,
     )
-    fail_on_missing_libraries(module)
+    fail_on_missing_libraries(module, ("cryptography",))
     params = module.params
     try:
         if params["state"] == "present":
@@ -124,7 +124,9 @@ def main() -> None:
         else:
             result = remove_key_pair(params["path"], check_mode=module.check_mode)
     except MissingLibraryError as err:
-        module.fail_json(msg=missing_required_lib(err.library), exception=str(err))
+        module.fail_json(msg=missing_required_lib(err.library, reason="to write or open an encrypted key; install "
+                                                  "python3-nacl (Debian, RHEL) or pip install PyNaCl"),
+                         error=str(err))
     except UndockError as err:
         module.fail_json(msg=str(err))
     output = dict(changed=result.changed, private_key=result.private_key, public_key=result.public_key,
