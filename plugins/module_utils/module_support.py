@@ -118,9 +118,10 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
     """The engine's ImageService for a module's options."""
     from .image.ops import ImageService
     params = module.params
+    from .signing.policy import load_policy
     return ImageService(params["storage_root"], registry_context(params),
                         check_mode=module.check_mode if check_mode is None else check_mode,
-                        run_root=params["run_root"])
+                        run_root=params["run_root"], policy=lambda: load_policy(params.get("policy")))
 
 
 def finish(module: AnsibleModule, outcome: Any, diff: bool = True, actions: bool = True,

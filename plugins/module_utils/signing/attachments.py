@@ -7,13 +7,15 @@ docker-registry 2.8 has none, and cosign and containers/image use the tag)."""
 from __future__ import annotations
 
 import io
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from ..common.errors import NotFoundError, SigningError
 from ..model.digest import verify_bytes as verify_digest
-from ..registry.client import RegistryClient
-from .sigstore import Signature, build_signature_manifest, sign, signature_tag, signatures_from_manifest, \
-    same_signature, verify
+from .sigstore import Signature, build_signature_manifest, same_signature, sign, signature_tag, signatures_from_manifest, \
+    signed_by
+
+if TYPE_CHECKING:
+    from ..registry.client import RegistryClient
 
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024
 
@@ -35,19 +37,6 @@ def read_signatures(client: RegistryClient, manifest_digest: str) -> List[Signat
         return data
 
     return signatures_from_manifest(manifest, read_blob)
-
-
-def signed_by(signatures: List[Signature], key: Any, docker_reference: str, manifest_digest: str) -> Optional[Signature]:
-    """The signature among ``signatures`` that ``key`` made for this digest and identity, if any."""
-    public = key.public_key()
-    for sig in signatures:
-        try:
-            payload = verify(sig, [public])
-        except SigningError:
-            continue
-        if payload.manifest_digest == manifest_digest and payload.docker_reference == docker_reference:
-            return sig
-    return None
 
 
 def write_signatures(client: RegistryClient, manifest_digest: str, signatures: List[Signature]) -> None:

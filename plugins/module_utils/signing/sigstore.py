@@ -134,3 +134,16 @@ def build_signature_manifest(signatures: List[Signature]) -> Tuple[Manifest, byt
 def same_signature(a: Signature, b: Signature) -> bool:
     """The comparison containers/image makes before adding a layer: type, payload, annotations."""
     return a.mime_type == b.mime_type and a.payload == b.payload and a.annotations == b.annotations
+
+
+def signed_by(signatures: List[Signature], key: Any, docker_reference: str, manifest_digest: str) -> Optional[Signature]:
+    """The signature among ``signatures`` that ``key`` made for this digest and identity, if any."""
+    public = key.public_key()
+    for sig in signatures:
+        try:
+            payload = verify(sig, [public])
+        except SigningError:
+            continue
+        if payload.manifest_digest == manifest_digest and payload.docker_reference == docker_reference:
+            return sig
+    return None
