@@ -86,7 +86,7 @@ options:
     default: false
   sign_by:
     description:
-      - With O(push=true), sign what is pushed with this private key: a sigstore (cosign) signature stored under
+      - With O(push=true), sign what is pushed with this private key, with a sigstore (cosign) signature stored under
         the registry's C(sha256-HEX.sig) tag, as cosign and podman write it, for the identity O(name).
       - The key is cosign's encrypted format (see M(undock.oci.oci_signing_key)), opened with O(sign_passphrase),
         or an unencrypted PKCS#8 ECDSA PEM key.
