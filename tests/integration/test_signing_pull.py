@@ -102,3 +102,19 @@ def test_rejections_fetch_no_layer_and_leave_nothing(tmp_path, registry_factory,
 def _blob_gets_since(reg, start, digests):
     return [p for (m, p, s) in reg.access_log()[start:] if m == "GET" and "/blobs/" in p
             and any(d.split(":")[1] in p for d in digests)]
+
+
+def test_a_no_op_run_never_reads_the_policy(tmp_path, registry_factory, image_cache):
+    """The no-op oci_image run (image present, pull: missing) costs nothing for signing: the
+    policy is not even loaded (a loader that fails proves it), so cryptography is not imported."""
+    reg = registry_factory()
+    pushed = I.push_oci_image(reg, repo="src/app", cache=image_cache)
+    service(tmp_path, reg).present(pushed.ref)
+
+    def broken_policy():
+        raise AssertionError("policy loaded on a no-op run")
+
+    outcome = service(tmp_path, reg, policy=broken_policy).present(pushed.ref)
+    assert not outcome.changed
+    with pytest.raises(AssertionError, match="policy loaded"):
+        service(tmp_path, reg, policy=broken_policy).present(pushed.ref, pull="always")

@@ -211,6 +211,7 @@ class ImageService:
         outcome.image = describe_image(ref_name, remote)
         outcome.resolved = remote
         if local is not None and local.manifest.digest == remote.manifest.digest:
+            check_policy(src, remote, self.policy())  # a pull that asked the registry is judged again
             self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         outcome.changed = True
