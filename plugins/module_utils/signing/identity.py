@@ -67,11 +67,9 @@ class SignedIdentity:
             return _repo_digest_or_exact(intended, signed)
         if self.kind == "matchRepository":
             return signed.name == intended.name
-        if self.kind == "exactReference":
-            assert self.reference is not None
+        if self.kind == "exactReference" and self.reference is not None:
             return not _name_only(signed) and str(signed) == str(self.reference)
-        if self.kind == "exactRepository":
-            assert self.reference is not None
+        if self.kind == "exactRepository" and self.reference is not None:
             return signed.name == self.reference.name
         remapped = self._remap(intended)
         return remapped is not None and _repo_digest_or_exact(remapped, signed)
