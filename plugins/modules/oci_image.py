@@ -114,6 +114,7 @@ options:
 requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
+  - jsonschema (Debian and RHEL package C(python3-jsonschema))
   - filelock (Debian and RHEL package C(python3-filelock))
   - cryptography (C(python3-cryptography)), to verify signatures or sign
   - PyNaCl (C(python3-nacl)), only to sign with an encrypted O(sign_by) key
