@@ -73,7 +73,7 @@ from ..model.manifest import parse_manifest
 from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
 from .layout import REF_NAME
 from .store import DEFAULT_RUN_ROOT, Store, original_manifest
-from .unpack import remove_tree
+from .trees import remove_tree
 
 MAX_LOWERS = 500                 # overlayfs' OVL_MAX_STACK
 BACKENDS = ("auto", "overlay", "copy", "directory")
