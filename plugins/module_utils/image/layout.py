@@ -9,7 +9,7 @@ are several. A destination replaces the entry carrying its REF (as skopeo does),
 an unnamed entry when REF is empty.
 
 An ``oci-archive`` is a tar of a layout. As a source it is read in place (see
-archive.TarArchive): only ``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>`` (a
+tar_archive.TarArchive): only ``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>`` (a
 valid digest) may be in it, as regular files or directories; symlinks, hard links,
 devices, absolute names and ``..`` are refused with an error before anything is read,
 and nothing is ever extracted, so a hostile archive has nowhere to write. (docker >= 25
@@ -37,8 +37,8 @@ from ..model.digest import Digester, InvalidDigestError, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
-from .archive import (MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, TarWriter, big_temp_dir,
-                      json_compact, write_tar)
+from .tar_archive import MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir
+from .tar_writer import TarWriter, json_compact, write_tar
 from .interfaces import ImageDestination, ImageSource
 
 # The ref.name grammar of the image-spec (annotations.md), as containers/image checks it.

@@ -565,7 +565,7 @@ class TarReader:
                 continue
             if comp == b"..":
                 if not parts:
-                    raise self.bad(name, "path escapes %s" % self.root)
+                    raise self.bad(name, "path points outside %s" % self.root)
                 parts.pop()
             else:
                 parts.append(comp)
@@ -583,7 +583,7 @@ class TarReader:
         try:
             return self.clean(link)
         except self.error:
-            raise self.bad(entry.raw, "hardlink target %r escapes %s"
+            raise self.bad(entry.raw, "hardlink target %r points outside %s"
                            % (display(link), self.root)) from None
 
     def skip_data(self, entry: TarEntry) -> None:
