@@ -26,26 +26,25 @@ def _kind(mode: int) -> str:
 
 
 def open_regular(path: str, what: str = "", error: type = StoreError) -> int:
-    """A read-only descriptor of the regular file ``path`` (symlinks followed), or ``error``.
+    """A read-only descriptor of the regular file ``path`` (symlinks followed).
 
     Opened with ``O_NONBLOCK`` so that a FIFO with no writer cannot block the open, then
-    checked with ``fstat``: a FIFO, device, socket or directory is refused (reading one
-    could block forever or never end). ``O_NONBLOCK`` is cleared before the descriptor is
-    returned. ``what`` names the file in messages (default: its path).
+    checked with ``fstat``: a FIFO, device, socket or directory raises ``error`` naming
+    the file (``what``, default its path), since reading one could block forever or never
+    end. ``O_NONBLOCK`` is cleared before the descriptor is returned. Other failures
+    (a missing file, say) raise the usual ``OSError``.
     """
     what = what or path
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
-    except FileNotFoundError:
-        raise error("%s: no such file" % what) from None
     except OSError as err:
-        if err.errno == errno.ENXIO:  # what opening a unix socket says
-            try:
-                kind = _kind(os.stat(path).st_mode)
-            except OSError:
-                kind = "not a regular file"
-            raise error("%s: is %s, not a regular file; refusing to read it" % (what, kind)) from None
-        raise error("%s: cannot open: %s" % (what, err.strerror or err)) from None
+        if err.errno != errno.ENXIO:  # ENXIO: what opening a unix socket says
+            raise
+        try:
+            kind = _kind(os.stat(path).st_mode)
+        except OSError:
+            kind = "not a regular file"
+        raise error("%s: is %s, not a regular file; refusing to read it" % (what, kind)) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):

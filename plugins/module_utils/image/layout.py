@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
 from ..model.digest import Digester, InvalidDigestError, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
+from ..common.fileutil import open_regular_file
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
 from .tar_archive import MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir
@@ -170,7 +171,7 @@ class LayoutImageSource(_LayoutReader):
         except StoreError as err:
             raise StoreError("%s: %s" % (self.describe(), err))
         try:
-            with open(self.layout.index_path, "rb") as handle:
+            with open_regular_file(self.layout.index_path, "%s: index.json" % self.describe()) as handle:
                 raw = handle.read(MAX_JSON_MEMBER + 1)
         except OSError as err:
             raise StoreError("%s: cannot read index.json: %s" % (self.describe(), err))
@@ -178,7 +179,7 @@ class LayoutImageSource(_LayoutReader):
 
     def _open_blob(self, digest: str) -> BinaryIO:
         try:
-            return open(self.layout.blob_path(digest), "rb")
+            return open_regular_file(self.layout.blob_path(digest), "%s: blob %s" % (self.describe(), digest))
         except FileNotFoundError:
             raise StoreError("%s: blob %s is missing" % (self.describe(), digest))
 

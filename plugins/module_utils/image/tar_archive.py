@@ -151,7 +151,12 @@ class TarArchive:
         self.members: Dict[str, TarMember] = {}
         self._temp: Optional[str] = None
         self._fd = -1
-        fd = open_regular(path, what, ArchiveError)
+        try:
+            fd = open_regular(path, what, ArchiveError)
+        except FileNotFoundError:
+            raise ArchiveError("%s: no such file" % what) from None
+        except OSError as err:
+            raise ArchiveError("%s: cannot open: %s" % (what, err.strerror or err)) from None
         try:
             head = os.pread(fd, 6, 0)
             if sniff_compression(head):
