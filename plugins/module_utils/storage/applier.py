@@ -63,7 +63,7 @@ import stat
 from ..common.errors import LayerError
 from .entry_errors import bad as _bad, os_error as _os_error
 from .filewriters import JOB_MAX, FileWriters, write_all
-from .tarreader import BLK, CHR, DIR, FIFO, LNK, REG, SKIP, SYM, StreamError, TarInput, TarReader, display
+from .tarreader import CHR, DIR, FIFO, LNK, REG, SKIP, SYM, StreamError, TarReader, display
 from .trees import rmtree_at
 
 
