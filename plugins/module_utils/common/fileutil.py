@@ -56,6 +56,19 @@ def open_regular(path: str, what: str = "", error: type = StoreError) -> int:
     return fd
 
 
+def read_bounded(fd: int, limit: int) -> bytes:
+    """What ``fd`` holds from its offset to its end, but at most ``limit`` bytes."""
+    chunks = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
 def open_regular_file(path: str, what: str = "", error: type = StoreError) -> BinaryIO:
     """``open_regular`` as a binary file object."""
     return os.fdopen(open_regular(path, what, error), "rb")

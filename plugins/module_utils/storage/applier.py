@@ -63,6 +63,7 @@ import stat
 from ..common.errors import LayerError
 from .entry_errors import bad as _bad, os_error as _os_error
 from .filewriters import JOB_MAX, FileWriters, write_all
+from .rootfs import SymlinkInPathError, open_dir_at
 from .tarreader import CHR, DIR, FIFO, LNK, REG, SKIP, SYM, StreamError, TarReader, display
 from .trees import rmtree_at
 
@@ -159,7 +160,7 @@ class LayerApplier:
         for comp in reversed(todo):
             path = head + b"/" + comp if head else comp
             try:
-                fd = os.open(comp, _O_DIR, dir_fd=fd)
+                fd = open_dir_at(fd, comp)
             except FileNotFoundError:
                 writers = self.writers
                 if writers is not None and path in writers.pending:
@@ -175,17 +176,11 @@ class LayerApplier:
                 os.mkdir(comp, 0o755, dir_fd=fd)
                 fd = os.open(comp, _O_DIR, dir_fd=fd)
                 os.fchmod(fd, 0o755)
-            except OSError as err:
-                if err.errno in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
-                    kind = LayerError
-                    try:
-                        if not stat.S_ISLNK(os.stat(comp, dir_fd=fd, follow_symlinks=False).st_mode):
-                            kind = _NonDirectoryParent  # a file of this layer, not a symlink
-                    except OSError:
-                        pass
-                    raise kind("layer entry %r: parent %r is a symlink or not a directory; "
-                               "refusing to write through it" % (display(self.name), display(path))) from None
-                raise
+            except (SymlinkInPathError, NotADirectoryError) as err:
+                # A file of this layer in a parent position (not a symlink) is told apart: see _whiteout.
+                kind = LayerError if isinstance(err, SymlinkInPathError) else _NonDirectoryParent
+                raise kind("layer entry %r: parent %r is a symlink or not a directory; "
+                           "refusing to write through it" % (display(self.name), display(path))) from None
             fds[path] = fd
             head = path
         return fd
