@@ -194,10 +194,7 @@ class TarArchive:
                            max_depth=MAX_DEPTH, max_header_size=MAX_HEADER, error=ArchiveError,
                            subject="%s: member" % self.what, stream="%s: tar archive" % self.what,
                            root="the archive")
-        while True:
-            entry = reader.next()
-            if entry is None:
-                return
+        for entry in reader:
             self._add(entry, allow_symlinks, allowed)
             if not reader.inp.skip(entry.size):
                 raise ArchiveError("%s: member %r is truncated" % (self.what, entry.raw.decode("utf-8", "replace")))

@@ -282,22 +282,14 @@ class LayerApplier:
         made_dirs = self.made_dirs
         max_entries = self.max_entries
         applied = 0
-        while True:
-            entry = reader.next()
-            if entry is None:
-                return applied
+        for entry in reader:
+            (name, rel, parent, base, kind, size, pad, mode, uid, gid, mtime, link, xattrs, devmajor, devminor,
+             dummy, dummy) = entry
             if self.inodes > max_entries:
                 raise LayerError("layer has more than %d entries (limit)" % max_entries)
             self.inodes += 1
             if len(fds) > _FD_CACHE:
                 self._trim()
-            name = entry.raw
-            rel = entry.name
-            parent = entry.parent
-            base = entry.base
-            kind = entry.kind
-            size = entry.size
-            pad = entry.pad
             if rel.find(_WH) >= 0:
                 action = self._whiteout_check(name, parent, base)
                 if action is not None:
@@ -311,11 +303,6 @@ class LayerApplier:
                 continue
 
             self.name = name
-            mode = entry.mode
-            uid = entry.uid
-            gid = entry.gid
-            mtime = entry.mtime
-            xattrs = entry.xattrs
             try:
                 if pending and rel in pending:
                     writers.wait_name(rel)  # a file of that name is still being created
@@ -379,17 +366,17 @@ class LayerApplier:
                     if size:
                         reader.skip_data(entry)
                 elif kind == SYM:
-                    self._symlink(rel, parent, base, entry.link, uid, gid, mtime, xattrs)
+                    self._symlink(rel, parent, base, link, uid, gid, mtime, xattrs)
                 elif kind == LNK:
-                    self._hardlink(rel, parent, base, entry.link, reader.link_target(entry))
+                    self._hardlink(rel, parent, base, link, reader.link_target(entry))
                 else:
-                    self._special(kind, entry.devmajor, entry.devminor, rel, parent, base, mode, uid,
-                                  gid, mtime, xattrs)
+                    self._special(kind, devmajor, devminor, rel, parent, base, mode, uid, gid, mtime, xattrs)
             except OSError as err:
                 raise _os_error(name, err) from None
             except (OverflowError, ValueError) as err:
                 raise _bad(name, str(err)) from None
             applied += 1
+        return applied
 
     def _whiteout_check(self, name: bytes, parent: bytes, base: bytes):
         """Classify a name containing ``.wh.``: None (ordinary), "skip" or "whiteout"."""

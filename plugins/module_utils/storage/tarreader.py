@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The one tar reader of the engine: layers (streamed) and image archives (read in place).
 
-``TarReader.next()`` parses one entry's headers (ustar, GNU and PAX, global PAX
-included) and returns a ``TarEntry``; the caller then consumes exactly
+Iterating a ``TarReader`` parses one entry's headers (ustar, GNU and PAX, global PAX
+included) and yields a ``TarEntry``; the caller then consumes exactly
 ``entry.size`` data bytes and ``entry.pad`` padding bytes from the ``TarInput``
 (``skip_data`` does both) before asking for the next entry. The reader never
 allocates for data: it works on the input's 1 MiB window, which the layer applier
@@ -42,6 +42,7 @@ from __future__ import annotations
 import base64
 import os
 import zlib
+from typing import NamedTuple, Optional
 from urllib.parse import unquote_to_bytes
 
 from ..common.errors import LayerError
@@ -63,6 +64,7 @@ _TYPES = {
 }
 KIND_NAMES = {REG: "regular file", LNK: "hard link", SYM: "symlink", CHR: "device node",
               BLK: "device node", DIR: "directory", FIFO: "FIFO", SKIP: "volume label"}
+_new_tuple = tuple.__new__
 _META_TYPES = frozenset((b"x", b"g", b"L", b"K"))
 _TYPE_NAMES = {b"S": "GNU sparse file", b"M": "GNU multi-volume continuation",
                b"N": "old GNU long name"}
@@ -320,16 +322,32 @@ class FileTarInput(TarInput):
         return True
 
 
-class TarEntry:
-    """One tar entry, its extended headers applied.
+class TarEntry(NamedTuple):
+    """One tar entry, its extended headers applied (a tuple: the layer applier unpacks it).
 
     ``raw`` is the name as archived, ``name`` its normalised form (``""`` is the
-    root), split into ``parent`` and ``base``; ``mtime`` is in nanoseconds; ``link`` is
-    the raw hardlink or symlink target; ``offset`` is the stream offset of the data.
+    root), split into ``parent`` and ``base``; ``pad`` the padding after the data;
+    ``mtime`` is in nanoseconds; ``link`` is the raw hardlink or symlink target;
+    ``offset`` is the stream offset of the data.
     """
 
-    __slots__ = ("raw", "name", "parent", "base", "kind", "typeflag", "size", "pad", "mode",
-                 "uid", "gid", "mtime", "link", "xattrs", "devmajor", "devminor", "offset")
+    raw: bytes
+    name: bytes
+    parent: bytes
+    base: bytes
+    kind: int
+    size: int
+    pad: int
+    mode: int
+    uid: int
+    gid: int
+    mtime: int
+    link: bytes
+    xattrs: Optional[dict]
+    devmajor: Optional[int]
+    devminor: Optional[int]
+    offset: int
+    typeflag: bytes
 
 
 class TarReader:
@@ -355,207 +373,195 @@ class TarReader:
         self.entries = 0
         self._nc = {}  # raw numeric header field -> value (modes, owners, mtimes repeat)
         self._global_pax = {}
-        self._depth_check = 2 * max_depth - 1  # shorter names cannot be that deep
 
     def bad(self, name, reason: str) -> Exception:
         """The error for entry ``name``."""
         return self.error("%s %r: %s" % (self.subject, display(name), reason))
 
-    def next(self):
-        """The next entry, or None at the end of the archive."""
+    def __iter__(self):
+        """The entries in archive order; each one's data must be consumed before the next."""
         try:
-            return self._next()
+            inp = self.inp
+            read = inp.read
+            nc = self._nc
+            max_header = self.max_header
+            max_path = self.max_path
+            max_depth = self.max_depth
+            depth_check = 2 * max_depth - 1  # shorter names cannot be that deep
+            clean = self.clean
+            adler32 = zlib.adler32
+            global_pax = self._global_pax
+            while True:
+                pax = {}
+                longname = longlink = None
+                meta_bytes = 0
+                while True:
+                    pos = inp.pos
+                    if pos + BLOCK <= len(inp.buf):
+                        hdr = inp.buf[pos:pos + BLOCK]
+                        inp.pos = pos + BLOCK
+                    else:
+                        hdr = read(BLOCK)
+                    if len(hdr) < BLOCK:
+                        if not hdr and not pax and longname is None and longlink is None:
+                            return  # end of stream at a header boundary without the zero blocks
+                        raise self.error("%s is truncated in a header" % self.stream)
+                    if hdr == ZERO_BLOCK:
+                        second = read(BLOCK)
+                        if second and second != ZERO_BLOCK:
+                            raise self.error("%s has data after a single end-of-archive block" % self.stream)
+                        if pax or longname is not None or longlink is not None:
+                            raise self.error("%s ends after an extended header" % self.stream)
+                        return
+                    name = hdr[0:100].partition(b"\x00")[0]
+                    # Checksum: the sum of all bytes, the checksum field counted as spaces.
+                    field = hdr[148:156]
+                    stored = nc.get(field)
+                    if stored is None:
+                        stored = _cached_num(nc, field, "checksum", name)
+                    if hdr.isascii():
+                        # All bytes < 128: their sum (< 65024) is below adler32's modulus, so
+                        # adler32's low half is exactly 1 + sum, ten times faster than sum().
+                        total = (adler32(hdr) & 0xFFFF) + 255 - sum(field)
+                    else:
+                        total = sum(hdr) + 256 - sum(field)
+                    if stored != total and not _checksum_ok(hdr):
+                        if not self.entries and inp.offset() == BLOCK:
+                            raise self.error("%s is not a tar archive (bad header checksum)" % self.stream)
+                        raise _bad(name, "bad tar header checksum")
+                    typeflag = hdr[156:157]
+                    field = hdr[124:136]
+                    size = nc.get(field)
+                    if size is None:
+                        size = _cached_num(nc, field, "size", name)
+                    if size < 0:
+                        raise _bad(name, "negative size")
+
+                    if typeflag in _META_TYPES:
+                        meta_bytes += size
+                        if meta_bytes > max_header:
+                            raise _bad(name, "extended header (%s) of %d bytes exceeds the limit of %d "
+                                             "bytes" % (typeflag.decode(), meta_bytes, max_header))
+                        data = read(size)
+                        if len(data) < size or not inp.skip(-size % BLOCK):
+                            raise self.error("%s is truncated in an extended header" % self.stream)
+                        if typeflag == b"x":
+                            pax.update(_parse_pax(data, name))
+                        elif typeflag == b"g":
+                            global_pax.update(_parse_pax(data, name))
+                            meta_bytes -= size
+                            if sum(len(k) + len(v) for k, v in global_pax.items()) > max_header:
+                                raise self.error("global PAX headers exceed the limit of %d bytes" % max_header)
+                        else:
+                            value = _cstr(data)
+                            if data[len(value):].strip(b"\x00"):
+                                raise _bad(value, "GNU long %s contains a NUL byte"
+                                           % ("name" if typeflag == b"L" else "link name"))
+                            if typeflag == b"L":
+                                longname = value
+                            else:
+                                longlink = value
+                        continue
+                    break
+
+                # -- a real entry: assemble its attributes --------------------------------
+                self.entries += 1
+                if self.entries > self.max_entries:
+                    raise self.error("%s has more than %d entries (limit)" % (self.stream, self.max_entries))
+                if hdr[345] and hdr[257:263] == _POSIX_MAGIC:
+                    name = hdr[345:500].partition(b"\x00")[0] + b"/" + name
+                if longname is not None:
+                    name = longname
+                link = longlink if longlink is not None else hdr[157:257].partition(b"\x00")[0]
+                kind = _TYPES.get(typeflag)
+                if kind is None:
+                    raise _bad(name, "unsupported tar entry type %r (%s)"
+                               % (typeflag.decode("latin-1"), _TYPE_NAMES.get(typeflag, "unknown")))
+                if kind == REG and typeflag == b"\x00" and name.endswith(b"/"):
+                    kind = DIR  # pre-POSIX directory
+                field = hdr[100:124]
+                owner = nc.get(field)
+                if owner is None:
+                    owner = (_num(field[0:8], "mode", name) & 0o7777, _num(field[8:16], "uid", name),
+                             _num(field[16:24], "gid", name))
+                    if len(nc) < _NUM_CACHE:
+                        nc[field] = owner
+                mode, uid, gid = owner
+                field = hdr[136:148]
+                mtime = nc.get(field)
+                if mtime is None:
+                    mtime = _cached_num(nc, field, "mtime", name)
+                mtime *= 1000000000
+                xattrs = devmajor = devminor = None
+                if global_pax:
+                    merged = dict(global_pax)
+                    merged.update(pax)
+                    pax = merged
+                if pax:
+                    if pax.get(b"path"):
+                        name = pax[b"path"]
+                        if b"\x00" in name:
+                            raise _bad(name, "name contains a NUL byte")
+                    for key, value in pax.items():
+                        if key == b"path" or not value:
+                            continue
+                        if key == b"linkpath":
+                            link = value
+                        elif key == b"size":
+                            size = _pax_int(value, key, name)
+                        elif key == b"uid":
+                            uid = _pax_int(value, key, name)
+                        elif key == b"gid":
+                            gid = _pax_int(value, key, name)
+                        elif key == b"mtime":
+                            mtime = _pax_time_ns(value, name)
+                        elif key.startswith(b"SCHILY.xattr."):
+                            if xattrs is None:
+                                xattrs = {}
+                            xattrs[key[13:]] = value
+                        elif key.startswith(b"LIBARCHIVE.xattr."):
+                            if xattrs is None:
+                                xattrs = {}
+                            try:
+                                xattrs[unquote_to_bytes(key[17:])] = base64.b64decode(value)
+                            except ValueError:
+                                raise _bad(name, "malformed LIBARCHIVE.xattr record") from None
+                        elif key.startswith(b"GNU.sparse."):
+                            raise _bad(name, "sparse files are not supported")
+                        elif key == b"SCHILY.devmajor":
+                            devmajor = _pax_int(value, key, name)
+                        elif key == b"SCHILY.devminor":
+                            devminor = _pax_int(value, key, name)
+                if uid < 0 or gid < 0:
+                    raise _bad(name, "negative uid/gid")
+                # Header-only types carry no data, whatever their size field says (as in
+                # Go's archive/tar and Python's tarfile): never let parsers disagree.
+                if kind != REG and typeflag != b"D":
+                    size = 0
+
+                # -- the name ---------------------------------------------------------------
+                if len(name) > max_path:
+                    raise _bad(name[:200] + b"...", "path longer than %d bytes" % max_path)
+                # (str.find, not "in": much cheaper on bytes in CPython)
+                if (name.startswith(_SLOW_START) or name.find(b"/.") >= 0
+                        or name.find(b"//") >= 0 or name.endswith(b"/")):
+                    rel = clean(name)
+                else:  # already normal: no empty, "." or ".." component
+                    rel = name
+                    if len(name) >= depth_check and name.count(b"/") >= max_depth:
+                        rel = clean(name)
+
+                if kind == CHR or kind == BLK:
+                    if devmajor is None:
+                        devmajor = _num(hdr[329:337], "devmajor", name)
+                    if devminor is None:
+                        devminor = _num(hdr[337:345], "devminor", name)
+                parent, dummy, base = rel.rpartition(b"/")
+                # tuple.__new__, not TarEntry(...): the generated __new__ costs a Python call per entry.
+                yield _new_tuple(TarEntry, (name, rel, parent, base, kind, size, -size % BLOCK, mode, uid, gid,
+                                           mtime, link, xattrs, devmajor, devminor, inp.base + inp.pos, typeflag))
         except _Malformed as err:
             raise self.bad(err.name, err.reason) from None
-
-    def _next(self):
-        inp = self.inp
-        read = inp.read
-        nc = self._nc
-        max_header = self.max_header
-        global_pax = self._global_pax
-        pax = {}
-        longname = longlink = None
-        meta_bytes = 0
-        while True:
-            pos = inp.pos
-            if pos + BLOCK <= len(inp.buf):
-                hdr = inp.buf[pos:pos + BLOCK]
-                inp.pos = pos + BLOCK
-            else:
-                hdr = read(BLOCK)
-            if len(hdr) < BLOCK:
-                if not hdr and not pax and longname is None and longlink is None:
-                    return None  # end of stream at a header boundary without the zero blocks
-                raise self.error("%s is truncated in a header" % self.stream)
-            if hdr == ZERO_BLOCK:
-                second = read(BLOCK)
-                if second and second != ZERO_BLOCK:
-                    raise self.error("%s has data after a single end-of-archive block" % self.stream)
-                if pax or longname is not None or longlink is not None:
-                    raise self.error("%s ends after an extended header" % self.stream)
-                return None
-            name = hdr[0:100].partition(b"\x00")[0]
-            # Checksum: the sum of all bytes, the checksum field counted as spaces.
-            field = hdr[148:156]
-            stored = nc.get(field)
-            if stored is None:
-                stored = _cached_num(nc, field, "checksum", name)
-            if hdr.isascii():
-                # All bytes < 128: their sum (< 65024) is below adler32's modulus, so
-                # adler32's low half is exactly 1 + sum, ten times faster than sum().
-                total = (zlib.adler32(hdr) & 0xFFFF) + 255 - sum(field)
-            else:
-                total = sum(hdr) + 256 - sum(field)
-            if stored != total and not _checksum_ok(hdr):
-                if not self.entries and inp.offset() == BLOCK:
-                    raise self.error("%s is not a tar archive (bad header checksum)" % self.stream)
-                raise _bad(name, "bad tar header checksum")
-            typeflag = hdr[156:157]
-            field = hdr[124:136]
-            size = nc.get(field)
-            if size is None:
-                size = _cached_num(nc, field, "size", name)
-            if size < 0:
-                raise _bad(name, "negative size")
-
-            if typeflag in _META_TYPES:
-                meta_bytes += size
-                if meta_bytes > max_header:
-                    raise _bad(name, "extended header (%s) of %d bytes exceeds the limit of %d "
-                                     "bytes" % (typeflag.decode(), meta_bytes, max_header))
-                data = read(size)
-                if len(data) < size or not inp.skip(-size % BLOCK):
-                    raise self.error("%s is truncated in an extended header" % self.stream)
-                if typeflag == b"x":
-                    pax.update(_parse_pax(data, name))
-                elif typeflag == b"g":
-                    global_pax.update(_parse_pax(data, name))
-                    meta_bytes -= size
-                    if sum(len(k) + len(v) for k, v in global_pax.items()) > max_header:
-                        raise self.error("global PAX headers exceed the limit of %d bytes" % max_header)
-                else:
-                    value = _cstr(data)
-                    if data[len(value):].strip(b"\x00"):
-                        raise _bad(value, "GNU long %s contains a NUL byte"
-                                   % ("name" if typeflag == b"L" else "link name"))
-                    if typeflag == b"L":
-                        longname = value
-                    else:
-                        longlink = value
-                continue
-            break
-
-        # -- a real entry: assemble its attributes --------------------------------
-        self.entries += 1
-        if self.entries > self.max_entries:
-            raise self.error("%s has more than %d entries (limit)" % (self.stream, self.max_entries))
-        if hdr[345] and hdr[257:263] == _POSIX_MAGIC:
-            name = hdr[345:500].partition(b"\x00")[0] + b"/" + name
-        if longname is not None:
-            name = longname
-        link = longlink if longlink is not None else hdr[157:257].partition(b"\x00")[0]
-        kind = _TYPES.get(typeflag)
-        if kind is None:
-            raise _bad(name, "unsupported tar entry type %r (%s)"
-                       % (typeflag.decode("latin-1"), _TYPE_NAMES.get(typeflag, "unknown")))
-        if kind == REG and typeflag == b"\x00" and name.endswith(b"/"):
-            kind = DIR  # pre-POSIX directory
-        field = hdr[100:124]
-        owner = nc.get(field)
-        if owner is None:
-            owner = (_num(field[0:8], "mode", name) & 0o7777, _num(field[8:16], "uid", name),
-                     _num(field[16:24], "gid", name))
-            if len(nc) < _NUM_CACHE:
-                nc[field] = owner
-        mode, uid, gid = owner
-        field = hdr[136:148]
-        mtime = nc.get(field)
-        if mtime is None:
-            mtime = _cached_num(nc, field, "mtime", name)
-        mtime *= 1000000000
-        xattrs = devmajor = devminor = None
-        if global_pax:
-            merged = dict(global_pax)
-            merged.update(pax)
-            pax = merged
-        if pax:
-            if pax.get(b"path"):
-                name = pax[b"path"]
-                if b"\x00" in name:
-                    raise _bad(name, "name contains a NUL byte")
-            for key, value in pax.items():
-                if key == b"path" or not value:
-                    continue
-                if key == b"linkpath":
-                    link = value
-                elif key == b"size":
-                    size = _pax_int(value, key, name)
-                elif key == b"uid":
-                    uid = _pax_int(value, key, name)
-                elif key == b"gid":
-                    gid = _pax_int(value, key, name)
-                elif key == b"mtime":
-                    mtime = _pax_time_ns(value, name)
-                elif key.startswith(b"SCHILY.xattr."):
-                    if xattrs is None:
-                        xattrs = {}
-                    xattrs[key[13:]] = value
-                elif key.startswith(b"LIBARCHIVE.xattr."):
-                    if xattrs is None:
-                        xattrs = {}
-                    try:
-                        xattrs[unquote_to_bytes(key[17:])] = base64.b64decode(value)
-                    except ValueError:
-                        raise _bad(name, "malformed LIBARCHIVE.xattr record") from None
-                elif key.startswith(b"GNU.sparse."):
-                    raise _bad(name, "sparse files are not supported")
-                elif key == b"SCHILY.devmajor":
-                    devmajor = _pax_int(value, key, name)
-                elif key == b"SCHILY.devminor":
-                    devminor = _pax_int(value, key, name)
-        if uid < 0 or gid < 0:
-            raise _bad(name, "negative uid/gid")
-        # Header-only types carry no data, whatever their size field says (as in
-        # Go's archive/tar and Python's tarfile): never let parsers disagree.
-        if kind != REG and typeflag != b"D":
-            size = 0
-
-        # -- the name ---------------------------------------------------------------
-        if len(name) > self.max_path:
-            raise _bad(name[:200] + b"...", "path longer than %d bytes" % self.max_path)
-        # (str.find, not "in": much cheaper on bytes in CPython)
-        if (name.startswith(_SLOW_START) or name.find(b"/.") >= 0
-                or name.find(b"//") >= 0 or name.endswith(b"/")):
-            rel = self.clean(name)
-        else:  # already normal: no empty, "." or ".." component
-            rel = name
-            if len(name) >= self._depth_check and name.count(b"/") >= self.max_depth:
-                rel = self.clean(name)
-
-        entry = TarEntry()
-        entry.raw = name
-        entry.name = rel
-        entry.parent, dummy, entry.base = rel.rpartition(b"/")
-        entry.kind = kind
-        entry.typeflag = typeflag
-        entry.size = size
-        entry.pad = -size % BLOCK
-        entry.mode = mode
-        entry.uid = uid
-        entry.gid = gid
-        entry.mtime = mtime
-        entry.link = link
-        entry.xattrs = xattrs
-        if kind == CHR or kind == BLK:
-            if devmajor is None:
-                devmajor = _num(hdr[329:337], "devmajor", name)
-            if devminor is None:
-                devminor = _num(hdr[337:345], "devminor", name)
-        entry.devmajor = devmajor
-        entry.devminor = devminor
-        entry.offset = inp.base + inp.pos
-        return entry
 
     def clean(self, name: bytes) -> bytes:
         """Normalise an archive path: relative to the root, no ``.``/``..``/empty parts."""
