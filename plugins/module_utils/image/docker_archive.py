@@ -445,4 +445,3 @@ class DockerArchiveImageDestination(ImageDestination):
 
     def close(self) -> None:
         shutil.rmtree(self.work, ignore_errors=True)
-
