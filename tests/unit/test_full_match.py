@@ -14,6 +14,7 @@ from ansible_collections.undock.oci.plugins.module_utils.common.errors import Co
 from ansible_collections.undock.oci.plugins.module_utils.image.layout import LayoutRefError, validate_ref_name
 from ansible_collections.undock.oci.plugins.module_utils.model.digest import InvalidDigestError, is_digest, parse_digest
 from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistriesConfig
+from ansible_collections.undock.oci.plugins.module_utils.registry.cred_helpers import check_helper_name
 
 PLUGINS = pathlib.Path(__file__).resolve().parents[2] / "plugins"
 SHA256 = "sha256:" + "a" * 64
@@ -41,6 +42,12 @@ def test_a_trailing_newline_is_not_a_registry_host():
         RegistriesConfig.from_toml('[[registry]]\nlocation = "localhost:5000\\n"\n')
     with pytest.raises(ConfigError, match="host"):
         RegistriesConfig.from_toml('unqualified-search-registries = ["localhost:5000\\n"]\n')
+
+
+def test_a_trailing_newline_is_not_a_credential_helper_name():
+    assert check_helper_name("pass", "auth.json") == "pass"
+    with pytest.raises(ConfigError, match="credential helper name"):
+        check_helper_name("pass\n", "auth.json")
 
 
 def _patterns(tree: ast.AST):

@@ -79,3 +79,9 @@ class Digester:
             raise DigestMismatchError(
                 "%s: digest %s does not match the expected %s" % (what, actual, self.expected))
         return actual
+
+
+def verify_bytes(data: bytes, expected: str, what: str = "content") -> None:
+    digester = Digester(expected)
+    digester.update(data)
+    digester.verify(what)

@@ -31,7 +31,8 @@ from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
-from .unpack import DEFAULT_MAX_SIZE, remove_tree, unpack_layer
+from .trees import remove_tree
+from .unpack import DEFAULT_MAX_SIZE, unpack_layer
 
 LINK_DIR = "l"
 TEMP_PREFIX = ".tmp-"
