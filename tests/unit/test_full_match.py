@@ -10,7 +10,8 @@ import re
 
 import pytest
 
-from ansible_collections.undock.oci.plugins.module_utils.common.errors import ConfigError
+from ansible_collections.undock.oci.plugins.module_utils.common.errors import ConfigError, InvalidReferenceError
+from ansible_collections.undock.oci.plugins.module_utils.image.transports import parse_transport
 from ansible_collections.undock.oci.plugins.module_utils.image.layout import LayoutRefError, validate_ref_name
 from ansible_collections.undock.oci.plugins.module_utils.model.digest import InvalidDigestError, is_digest, parse_digest
 from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistriesConfig
@@ -48,6 +49,13 @@ def test_a_trailing_newline_is_not_a_credential_helper_name():
     assert check_helper_name("pass", "auth.json") == "pass"
     with pytest.raises(ConfigError, match="credential helper name"):
         check_helper_name("pass\n", "auth.json")
+
+
+def test_an_archive_image_index_is_ascii_digits():
+    assert parse_transport("docker-archive:/a.tar:@12").ref == "@12"
+    for bad in ("@\u00b2", "@1\n", "@-1", "@"):
+        with pytest.raises(InvalidReferenceError, match="image index"):
+            parse_transport("docker-archive:/a.tar:" + bad)
 
 
 def _patterns(tree: ast.AST):

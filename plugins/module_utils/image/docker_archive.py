@@ -92,7 +92,7 @@ def parse_docker_archive_ref(ref: Optional[str], for_destination: bool = False) 
         if for_destination:
             raise InvalidReferenceError("docker-archive: @%s selects an image to read; a destination "
                                         "needs a name:tag" % ref[1:])
-        if not ref[1:].isdigit():
+        if not (ref[1:].isascii() and ref[1:].isdigit()):  # isdigit() alone takes "²", which int() refuses
             raise InvalidReferenceError("docker-archive: invalid image index %r (expected @N, N >= 0)" % ref)
         return None, int(ref[1:])
     parsed = parse_reference(ref)
@@ -201,7 +201,7 @@ class DockerArchiveImageSource(ImageSource):
         except LayerError as err:
             raise ArchiveError("%s: layer %s: %s" % (self.describe(), member.name, err))
         finally:
-            getattr(reader, "close", lambda: None)()
+            reader.close()
         digester.verify("%s: layer %s (diff ID)" % (self.describe(), member.name))
         return digester.size
 
@@ -268,7 +268,7 @@ class _ReaderAdapter(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            getattr(self._reader, "close", lambda: None)()
+            self._reader.close()
         super().close()
 
 
@@ -333,7 +333,6 @@ class DockerArchiveImageDestination(ImageDestination):
         self._blobs = OCILayout.create(os.path.join(self.work, "blobs"))
         self._received: Dict[str, _Received] = {}
         self._lock = threading.Lock()
-        self._manifest: Optional[Manifest] = None
         self._old_members: Dict[str, int] = {}
         if os.path.isfile(path):
             # What the archive already holds: a blob found there again is reported as not
@@ -377,7 +376,7 @@ class DockerArchiveImageDestination(ImageDestination):
                     except LayerError as err:
                         raise LayerError("%s: blob %s from %s: %s" % (self.describe(), digest, source.describe(), err))
                     finally:
-                        getattr(reader, "close", lambda: None)()
+                        reader.close()
             except BaseException:
                 os.unlink(temp)
                 raise
@@ -397,7 +396,6 @@ class DockerArchiveImageDestination(ImageDestination):
         if manifest.is_index:
             raise ManifestError("%s holds single images; select a platform from index %s"
                                 % (self.describe(), manifest.digest))
-        self._manifest = manifest
 
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:
