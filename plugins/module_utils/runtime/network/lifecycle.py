@@ -25,7 +25,7 @@ import os
 from typing import Any, Dict, Optional, Sequence
 
 from ...common.fileutil import atomic_write
-from . import cni, netns
+from . import cni, masquerade, netns
 from .conflist import bridge_conflist, ipam_dir, loopback_conflist
 from .dnsfiles import hosts_file, resolv_conf
 from .errors import NetworkError
@@ -243,8 +243,11 @@ def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[
     if state.owns_netns and state.conflist is not None:
         live = state.netns is not None and netns.is_netns(state.netns)
         prev = state.result or _rebuilt_result(state, run_root)
+        current = set(_leases(run_root, state.conflist["name"], container_id))
+        masquerade.sweep(state.conflist["name"], container_id, keep=current)
         cni.del_list(state.conflist, container_id, state.netns if live else "", state.ifname, state.runtime_config,
                      prev, cni_path=cni_path, timeout=timeout)
+        masquerade.sweep(state.conflist["name"], container_id)
     if state.owns_netns and state.netns is not None:
         netns.remove(state.netns)
     for path in state.etc_files.values():
