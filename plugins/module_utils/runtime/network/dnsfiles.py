@@ -80,7 +80,7 @@ def resolv_conf(dns: Sequence[str] = (), host_text: Optional[str] = None, own_ne
     else:
         servers = [s for s in host_servers if _usable(s)]
         if not servers:
-            upstream, _ = _parse(_read(RESOLVED_UPSTREAM) if upstream_text is None else upstream_text)
+            upstream = _parse(_read(RESOLVED_UPSTREAM) if upstream_text is None else upstream_text)[0]
             servers = [s for s in upstream if _usable(s)] or list(FALLBACK_SERVERS)
     lines = ["# written by undock.oci"] + other + ["nameserver " + s for s in servers]
     return "\n".join(lines) + "\n"

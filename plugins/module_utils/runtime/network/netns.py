@@ -53,7 +53,7 @@ def create(path: str) -> bool:
 def remove(path: str) -> bool:
     """Unmount and delete ``path``; False if there was nothing to remove."""
     changed = False
-    for _ in range(MAX_STACKED):
+    for _attempt in range(MAX_STACKED):
         if not is_netns(path):
             break
         umount(path, lazy=True)
