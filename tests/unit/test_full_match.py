@@ -15,6 +15,7 @@ from ansible_collections.undock.oci.plugins.module_utils.image.transports import
 from ansible_collections.undock.oci.plugins.module_utils.image.layout import LayoutRefError, validate_ref_name
 from ansible_collections.undock.oci.plugins.module_utils.model.digest import InvalidDigestError, is_digest, parse_digest
 from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistriesConfig
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
 from ansible_collections.undock.oci.plugins.module_utils.registry.cred_helpers import check_helper_name
 
 PLUGINS = pathlib.Path(__file__).resolve().parents[2] / "plugins"
@@ -58,6 +59,13 @@ def test_an_archive_image_index_is_ascii_digits():
             parse_transport("docker-archive:/a.tar:" + bad)
 
 
+def test_a_trailing_newline_is_not_a_container_id():
+    """A container id becomes a file name under run_root/netns."""
+    lifecycle._check_id("web-1")
+    with pytest.raises(lifecycle.NetworkError, match="container id"):
+        lifecycle._check_id("web-1\n")
+
+
 def _patterns(tree: ast.AST):
     """Every string constant given as the pattern of a re function."""
     for node in ast.walk(tree):
@@ -81,4 +89,29 @@ def test_no_validation_pattern_in_plugins_ends_with_dollar():
             if re.search(r"(?<!\\)\$$", text) and "(?m)" not in text:
                 found.append("%s:%d: re.%s(%r)" % (path.relative_to(PLUGINS), line, function, text))
     assert checked > 10
+    assert found == []
+
+
+def test_unanchored_patterns_are_only_fullmatched():
+    """A pattern compiled without anchors (to be used with fullmatch) must never be used
+    with .match, which would accept any string that merely starts with a valid one.
+    Tokenizers, which consume a prefix on purpose, are named here."""
+    tokenizers = {"_PARAM_RE"}   # registry/auth.py: one WWW-Authenticate parameter at a time
+    found = []
+    for path in sorted(PLUGINS.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        unanchored = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and len(node.targets) == 1 \
+                    and isinstance(node.targets[0], ast.Name):
+                call = node.value
+                if isinstance(call.func, ast.Attribute) and call.func.attr == "compile" and call.args:
+                    pattern = call.args[0].left if isinstance(call.args[0], ast.BinOp) else call.args[0]
+                    text = pattern.value if isinstance(pattern, ast.Constant) else None
+                    if isinstance(text, str) and not text.startswith(("^", "\\A")):
+                        unanchored.add(node.targets[0].id)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "match" \
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in unanchored - tokenizers:
+                found.append("%s:%d: %s.match" % (path.relative_to(PLUGINS), node.lineno, node.func.value.id))
     assert found == []
