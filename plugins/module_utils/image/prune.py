@@ -72,7 +72,7 @@ def parse_time(text: Any) -> Optional[float]:
     if not isinstance(text, str):
         return None
     match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?",
-                     text.strip())
+                         text.strip())
     if not match:
         return None
     year, month, day, hour, minute, second, zone = match.groups()

@@ -22,6 +22,7 @@ class Platform:
         text = "%s/%s" % (self.os, self.architecture)
         return text + "/" + self.variant if self.variant else text
 
+
 _ARCH_ALIASES = {
     "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm",
     "i386": "386", "i686": "386", "ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64",

@@ -78,6 +78,7 @@ class MountRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
+
 def _unescape(field_text: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as octal ``\\ooo``."""
     if "\\" not in field_text:
