@@ -70,6 +70,7 @@ from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 from ..model.digest import Digester, InvalidDigestError, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
 from ..common.fileutil import fsync_dir
+from ..common.jsonutil import load_json
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                                  Manifest, parse_manifest)
 from ..model.reference import Reference, parse_reference
@@ -578,10 +579,7 @@ class DockerArchiveImageSource(ImageSource):
         where = " (Config in manifest.json)"
         self.config_raw = self.archive.read(self.archive.file(self.item["Config"], where), MAX_CONFIG)
         self.config_digest = sha256_digest(self.config_raw)
-        try:
-            config = json.loads(self.config_raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ArchiveError("%s: image config is not JSON: %s" % (self.describe(), err))
+        config = load_json(self.config_raw, "%s: image config" % self.describe(), error=ArchiveError)
         diff_ids = ((config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None)
         if not isinstance(diff_ids, list):
             raise ArchiveError("%s: image config has no rootfs.diff_ids list" % self.describe())
@@ -701,10 +699,7 @@ def read_docker_manifest_json(archive: TarArchive) -> List[Dict[str, Any]]:
         member = archive.file(MANIFEST_JSON)
     except ArchiveError:
         raise ArchiveError("%s: no manifest.json: not a docker-archive (docker save) file" % archive.what)
-    try:
-        items = json.loads(archive.read(member, MAX_JSON_MEMBER).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ArchiveError("%s: manifest.json is not valid JSON: %s" % (archive.what, err))
+    items = load_json(archive.read(member, MAX_JSON_MEMBER), "%s: manifest.json" % archive.what, error=ArchiveError)
     if not isinstance(items, list) or not items:
         raise ArchiveError("%s: manifest.json is not a non-empty list of images" % archive.what)
     for i, item in enumerate(items):
@@ -836,10 +831,7 @@ class DockerArchiveImageDestination(ImageDestination):
             raise ManifestError("%s: image config is too large" % self.describe())
         if config_blob.diff_id != manifest.config["digest"]:
             raise ManifestError("%s: image config %s is compressed" % (self.describe(), manifest.config["digest"]))
-        try:
-            config = json.loads(config_raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ManifestError("%s: image config is not JSON: %s" % (self.describe(), err))
+        config = load_json(config_raw, "%s: image config" % self.describe(), error=ManifestError)
         diff_ids = ((config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None)
         actual = [received[d["digest"]].diff_id for d in manifest.layers]
         if diff_ids != actual:

@@ -10,9 +10,10 @@ between them, so pull, push, load and export are the same code.
 
 from __future__ import annotations
 
-import json
 from typing import Any, BinaryIO, Dict, Optional
 
+from ..common.errors import ManifestError
+from ..common.jsonutil import load_json
 from ..model.digest import Digester
 from ..model.manifest import Manifest
 from ..storage.layout import BlobOpener
@@ -52,10 +53,8 @@ class ImageSource:
         return data
 
     def read_config(self, manifest: Manifest) -> Dict[str, Any]:
-        config = json.loads(self.read_blob(manifest.config).decode("utf-8"))
-        if not isinstance(config, dict):
-            raise ValueError("image config %s is not a JSON object" % manifest.config["digest"])
-        return config
+        return load_json(self.read_blob(manifest.config), "%s: image config %s" % (
+            self.describe(), manifest.config["digest"]), error=ManifestError, expect=dict)
 
     def close(self) -> None:
         pass
