@@ -28,6 +28,10 @@ MAX_TAG_LIST = 16 * 1024 * 1024
 AS_STORED = {"Accept-Encoding": "identity"}
 
 
+class CutShortError(TransientError):
+    """An answer whose body ended or broke before its Content-Length."""
+
+
 class BlobStream:
     """A blob download as a file-like ``read``; a cut connection raises TransientError, a
     download that outlives its deadline DeadlineError (not retried: it would only be slow again)."""
@@ -81,7 +85,7 @@ class RegistryClient:
             try:
                 raw, response = self._fetch_manifest(reference)
                 break
-            except TransientError:
+            except CutShortError:  # the request itself already retried what failed before the body
                 if attempt > self.transport.retries:
                     raise
                 self.transport.pause_before_retry(attempt)
@@ -111,7 +115,7 @@ class RegistryClient:
                     raw = response.raw.read(MAX_MANIFEST_SIZE + 1, decode_content=False)
                 except Exception as err:  # urllib3 ProtocolError, ReadTimeoutError...
                     deadline.check()
-                    raise TransientError("registry %s: manifest %s:%s was cut short: %s" % (
+                    raise CutShortError("registry %s: manifest %s:%s was cut short: %s" % (
                         self.transport.host, self.repository, reference, describe_cause(err, self.transport.host)))
                 deadline.check()
             finally:
@@ -119,7 +123,7 @@ class RegistryClient:
         finally:
             deadline.cancel()
         if length is not None and len(raw) < length:
-            raise TransientError("registry %s: manifest %s:%s was cut short after %d of %d bytes"
+            raise CutShortError("registry %s: manifest %s:%s was cut short after %d of %d bytes"
                                  % (self.transport.host, self.repository, reference, len(raw), length))
         if len(raw) > MAX_MANIFEST_SIZE:
             raise ManifestError("manifest %s:%s is larger than %d bytes"
