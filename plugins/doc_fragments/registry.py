@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Registry connection options, shared by every module that talks to a registry.
+    # Registry credentials and TLS options, for the modules that talk to a registry (and only those).
     DOCUMENTATION = r"""
 options:
   username:
@@ -51,6 +51,11 @@ options:
         used instead of C(~/.config/containers/certs.d), C(/etc/containers/certs.d) and C(/etc/docker/certs.d).
     type: path
     aliases: [ca_cert_dir]
+"""
+
+    # Short-name resolution and mirrors, for every module that names images the way podman does.
+    NAMES = r"""
+options:
   registries_conf:
     description:
       - Path of C(registries.conf) to use instead of C(/etc/containers/registries.conf)
@@ -70,20 +75,4 @@ options:
         O(request_timeout) + N / O(min_transfer_rate) seconds.
     type: int
     default: 65536
-"""
-
-    STORAGE = r"""
-options:
-  storage_root:
-    description:
-      - Root of the local content store, an OCI image layout shared by every module of this collection.
-    type: path
-    default: /var/lib/undock
-  run_root:
-    description:
-      - Runtime directory where mounts of images are recorded (and scans mount them, under C(scan/)).
-        It should be on tmpfs, so records reset at boot like the mounts themselves.
-      - Every module working on the same store must use the same one; set both in a C(module_defaults) group.
-    type: path
-    default: /run/undock
 """

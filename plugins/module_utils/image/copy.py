@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import ManifestError
-from ..common.jsonutil import load_json
+from ..model.imageconfig import parse_config
 from ..model.manifest import Manifest
 from ..model.platform import Platform, host_platform, normalize_platform
 from .interfaces import ImageDestination, ImageSource
@@ -50,8 +50,7 @@ def resolve_image(source: ImageSource, platform: Optional[Any] = None) -> Resolv
         if manifest.is_index:
             raise ManifestError("%s: nested index %s is not supported" % (source.describe(), manifest.digest))
     config_raw = source.read_blob(manifest.config)
-    config = load_json(config_raw, "%s: image config %s" % (source.describe(), manifest.config["digest"]),
-                       error=ManifestError, expect=dict)
+    config = parse_config(config_raw, manifest.config, source.describe(), validate=not source.trusted)
     image_platform = {"os": str(config.get("os") or "linux"),
                       "architecture": str(config.get("architecture") or "")}
     if config.get("variant"):

@@ -90,7 +90,8 @@ class RegistryClient:
                     raise
                 self.transport.pause_before_retry(attempt)
         expected = reference if reference.startswith(("sha256:", "sha512:")) else None
-        manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected)
+        manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected,
+                                  origin="%s/%s" % (self.transport.host, self.repository))
         served = response.headers.get("Docker-Content-Digest")
         if expected is None and served and served.startswith("sha256:") and served != manifest.digest:
             raise ManifestError("manifest %s:%s hashes to %s but the registry says %s"
