@@ -51,16 +51,6 @@ options:
         used instead of C(~/.config/containers/certs.d), C(/etc/containers/certs.d) and C(/etc/docker/certs.d).
     type: path
     aliases: [ca_cert_dir]
-"""
-
-    # Short-name resolution and mirrors, for every module that names images the way podman does.
-    NAMES = r"""
-options:
-  registries_conf:
-    description:
-      - Path of C(registries.conf) to use instead of C(/etc/containers/registries.conf)
-        (and the C(registries.conf.d) directory beside it).
-    type: path
   request_timeout:
     description:
       - Overall deadline, in seconds, of one registry request (headers and body, retries, redirects and the token
@@ -75,4 +65,14 @@ options:
         O(request_timeout) + N / O(min_transfer_rate) seconds.
     type: int
     default: 65536
+"""
+
+    # Short-name resolution and mirrors, for every module that names images the way podman does.
+    NAMES = r"""
+options:
+  registries_conf:
+    description:
+      - Path of C(registries.conf) to use instead of C(/etc/containers/registries.conf)
+        (and the C(registries.conf.d) directory beside it).
+    type: path
 """

@@ -22,7 +22,8 @@ def test_blob_deadline_is_a_floor_plus_size_at_the_minimum_rate():
 
 @pytest.mark.parametrize("field, value", [("request_timeout", 0), ("request_timeout", -1),
                                           ("min_transfer_rate", 0), ("request_timeout", True),
-                                          ("min_transfer_rate", "fast")])
+                                          ("min_transfer_rate", "fast"), ("request_timeout", float("nan")),
+                                          ("request_timeout", float("inf"))])
 def test_limits_must_be_positive_numbers(field, value):
     with pytest.raises(ConfigError, match="%s must be a positive number" % field):
         TransferLimits(**{field: value})

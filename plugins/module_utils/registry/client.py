@@ -125,7 +125,7 @@ class RegistryClient:
             deadline.cancel()
         if length is not None and len(raw) < length:
             raise CutShortError("registry %s: manifest %s:%s was cut short after %d of %d bytes"
-                                 % (self.transport.host, self.repository, reference, len(raw), length))
+                                % (self.transport.host, self.repository, reference, len(raw), length))
         if len(raw) > MAX_MANIFEST_SIZE:
             raise ManifestError("manifest %s:%s is larger than %d bytes"
                                 % (self.repository, reference, MAX_MANIFEST_SIZE))

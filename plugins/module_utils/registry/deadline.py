@@ -15,6 +15,7 @@ deadline active on the current thread.
 
 from __future__ import annotations
 
+import math
 import socket
 import threading
 from contextlib import contextmanager
@@ -42,7 +43,7 @@ class TransferLimits:
     def __post_init__(self) -> None:
         for name in ("request_timeout", "min_transfer_rate"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError("%s must be a positive number, not %r" % (name, value))
 
     def request_seconds(self) -> float:
