@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from itertools import accumulate
-from typing import Any, Optional, Type, Union
+from typing import Any, Callable, List, Optional, Tuple, Type, Union
 
 from .errors import UndockError
 
@@ -30,10 +30,12 @@ _STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
 
 
 def load_json(data: Union[bytes, str], what: str, error: Type[UndockError] = UndockError,
-              expect: Optional[type] = None, max_depth: int = MAX_DEPTH) -> Any:
+              expect: Optional[type] = None, max_depth: int = MAX_DEPTH,
+              object_pairs_hook: Optional[Callable[[List[Tuple[str, Any]]], Any]] = None) -> Any:
     """Decode ``data`` (UTF-8 bytes or text) as JSON; ``what`` names it in errors.
 
-    ``expect`` (``dict`` or ``list``) is the type the top level must have.
+    ``expect`` (``dict`` or ``list``) is the type the top level must have;
+    ``object_pairs_hook`` is json's (a ValueError it raises is reported like bad JSON).
     """
     if isinstance(data, (bytes, bytearray)):
         try:
@@ -46,10 +48,10 @@ def load_json(data: Union[bytes, str], what: str, error: Type[UndockError] = Und
     if depth > max_depth:
         raise error("%s is not valid JSON: nested more than %d levels deep" % (what, max_depth))
     try:
-        value = json.loads(text)
+        value = json.loads(text, object_pairs_hook=object_pairs_hook)
     except ValueError as err:
         where = " (line %d column %d)" % (err.lineno, err.colno) if isinstance(err, json.JSONDecodeError) else ""
-        reason = err.msg if isinstance(err, json.JSONDecodeError) else "undecodable"
+        reason = err.msg if isinstance(err, json.JSONDecodeError) else str(err)[:200]
         raise error("%s is not valid JSON: %s%s" % (what, reason, where))
     except RecursionError:  # the bound above makes this unreachable; kept so no traceback can escape
         raise error("%s is not valid JSON: nested too deep" % what)
