@@ -15,12 +15,14 @@ deadline active on the current thread.
 
 from __future__ import annotations
 
+import heapq
 import math
 import socket
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..common.errors import ConfigError, RegistryError
 
@@ -65,7 +67,7 @@ _active = threading.local()
 class Deadline:
     """A time limit for one exchange with ``host``; ``what`` and ``why`` go into its error.
 
-    Started on creation; ``cancel`` it when the exchange is over, or the timer may later
+    Started on creation; ``cancel`` it when the exchange is over, or the watchdog may later
     shut down a connection that the pool gave to another request.
     """
 
@@ -78,9 +80,7 @@ class Deadline:
         self._sockets: List[Any] = []
         self._done = False
         self._lock = threading.Lock()
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.add(time.monotonic() + seconds, self)
 
     @contextmanager
     def watching(self) -> Iterator["Deadline"]:
@@ -92,6 +92,10 @@ class Deadline:
         finally:
             _active.deadline = previous
 
+    @property
+    def done(self) -> bool:
+        return self._done
+
     def watch(self, sock: Any) -> None:
         with self._lock:
             if self._done:
@@ -101,7 +105,8 @@ class Deadline:
             elif not any(s is sock for s in self._sockets):
                 self._sockets.append(sock)
 
-    def _expire(self) -> None:
+    def expire(self) -> None:
+        """Called by the watchdog when the time is up."""
         with self._lock:
             if self._done:
                 return
@@ -110,7 +115,6 @@ class Deadline:
                 _shutdown(sock)
 
     def cancel(self) -> None:
-        self._timer.cancel()
         with self._lock:
             self._done = True
             self._sockets = []
@@ -124,6 +128,48 @@ class Deadline:
         return DeadlineError("registry %s: %s did not finish within %.4g s (%s); the registry or the network is too "
                              "slow: raise request_timeout or lower min_transfer_rate"
                              % (self.host, self.what, self.seconds, self.why))
+
+
+class _Watchdog:
+    """One thread for every deadline of the process: a thread per request would cost a
+    start each time, and each thread leaves a malloc arena behind."""
+
+    def __init__(self) -> None:
+        self._heap: List[Tuple[float, int, Deadline]] = []
+        self._count = 0
+        self._wake = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, at: float, deadline: Deadline) -> None:
+        with self._wake:
+            self._count += 1
+            if len(self._heap) > 4096:  # cancelled ones wait for their time at the top: drop them now
+                self._heap = [entry for entry in self._heap if not entry[2].done]
+                heapq.heapify(self._heap)
+            heapq.heappush(self._heap, (at, self._count, deadline))
+            if self._thread is None or not self._thread.is_alive():  # also after a fork
+                self._thread = threading.Thread(target=self._run, name="undock-deadlines", daemon=True)
+                self._thread.start()
+            self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2].done:
+                    heapq.heappop(self._heap)  # cancelled: dropped unseen
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                at, dummy, deadline = self._heap[0]
+                now = time.monotonic()
+                if at > now:
+                    self._wake.wait(at - now)
+                    continue
+                heapq.heappop(self._heap)
+            deadline.expire()
+
+
+_WATCHDOG = _Watchdog()
 
 
 def _shutdown(sock: Any) -> None:
