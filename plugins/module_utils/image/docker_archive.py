@@ -51,7 +51,6 @@ docker-archive as a destination
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
