@@ -51,7 +51,6 @@ docker-archive as a destination
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -61,6 +60,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from ..model.digest import Digester, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
+from ..common.jsonutil import load_json
 from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                               Manifest, parse_manifest)
@@ -278,10 +278,7 @@ def read_docker_manifest_json(archive: TarArchive) -> List[Dict[str, Any]]:
         member = archive.file(MANIFEST_JSON)
     except ArchiveError:
         raise ArchiveError("%s: no manifest.json: not a docker-archive (docker save) file" % archive.what)
-    try:
-        items = json.loads(archive.read(member, MAX_JSON_MEMBER).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ArchiveError("%s: manifest.json is not valid JSON: %s" % (archive.what, err))
+    items = load_json(archive.read(member, MAX_JSON_MEMBER), "%s: manifest.json" % archive.what, error=ArchiveError)
     if not isinstance(items, list) or not items:
         raise ArchiveError("%s: manifest.json is not a non-empty list of images" % archive.what)
     for i, item in enumerate(items):
@@ -411,10 +408,7 @@ class DockerArchiveImageDestination(ImageDestination):
             raise ManifestError("%s: image config is too large" % self.describe())
         if config_blob.diff_id != manifest.config["digest"]:
             raise ManifestError("%s: image config %s is compressed" % (self.describe(), manifest.config["digest"]))
-        try:
-            config = json.loads(config_raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ManifestError("%s: image config is not JSON: %s" % (self.describe(), err))
+        config = load_json(config_raw, "%s: image config" % self.describe(), error=ManifestError)
         diff_ids = ((config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None)
         actual = [received[d["digest"]].diff_id for d in manifest.layers]
         if diff_ids != actual:

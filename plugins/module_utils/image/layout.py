@@ -26,7 +26,6 @@ update, as with skopeo and umoci. The content store (storage.store) is the locke
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -35,6 +34,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
 from ..model.digest import Digester, InvalidDigestError, is_digest, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
+from ..common.jsonutil import load_json
 from ..common.fileutil import open_regular_file
 from ..model import schemas
 from ..model.graph import walk
@@ -273,10 +273,7 @@ class OciArchiveImageSource(_LayoutReader):
 def _load_json(raw: bytes, what: str) -> Any:
     if len(raw) > MAX_JSON_MEMBER:
         raise ManifestError("%s is larger than %d bytes" % (what, MAX_JSON_MEMBER))
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ManifestError("%s is not valid JSON: %s" % (what, err))
+    return load_json(raw, what, error=ManifestError)
 
 
 # ---------------------------------------------------------------------------------------

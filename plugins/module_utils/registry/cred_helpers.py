@@ -13,13 +13,13 @@ timeout; no message ever holds the secret.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 from typing import NamedTuple, Optional
 
 from ..common.errors import ConfigError
+from ..common.jsonutil import load_json
 
 HELPER_TIMEOUT = 30.0
 MAX_ANSWER = 1024 * 1024
@@ -79,9 +79,9 @@ def run_helper(name: str, server: str, where: str, timeout: Optional[float] = No
 
 def _answer(out: str, program: str, server: str) -> Optional[HelperAnswer]:
     try:
-        body = json.loads(out)
-    except ValueError:
-        body = None
+        body = load_json(out, "the answer of credential helper %s" % program, error=ConfigError)
+    except ConfigError:
+        body = None  # reported below, in words that never quote the answer
     if not isinstance(body, dict) or not isinstance(body.get("Secret", ""), str) \
             or not isinstance(body.get("Username", ""), str):
         # The answer holds secrets: it is never quoted.
