@@ -61,6 +61,7 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 from ..model.digest import Digester, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
 from ..common.jsonutil import load_json
+from ..common.text import is_decimal
 from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                               Manifest, parse_manifest)
@@ -92,7 +93,7 @@ def parse_docker_archive_ref(ref: Optional[str], for_destination: bool = False) 
         if for_destination:
             raise InvalidReferenceError("docker-archive: @%s selects an image to read; a destination "
                                         "needs a name:tag" % ref[1:])
-        if not (ref[1:].isascii() and ref[1:].isdigit()):  # isdigit() alone takes "²", which int() refuses
+        if not is_decimal(ref[1:]):
             raise InvalidReferenceError("docker-archive: invalid image index %r (expected @N, N >= 0)" % ref)
         return None, int(ref[1:])
     parsed = parse_reference(ref)

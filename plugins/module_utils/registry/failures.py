@@ -15,6 +15,7 @@ import ssl
 from typing import Any, Iterator, List, Optional, Tuple
 
 from ..common.errors import RegistryError, TLSError, TransientError
+from ..common.text import is_decimal
 
 _HOPS = 24  # bound on the walk through an exception's causes
 
@@ -46,7 +47,7 @@ def host_and_port(host: str, default_port: int) -> Tuple[str, int]:
         port = rest[1:]
     else:
         name, dummy, port = host.partition(":")
-    return name, int(port) if port.isdigit() else default_port
+    return name, int(port) if is_decimal(port) else default_port
 
 
 def describe_cause(err: BaseException, host: str) -> str:
@@ -141,7 +142,7 @@ def content_length(headers: Any, host: str, what: str) -> Optional[int]:
     if value is None or value == "":
         return None
     value = value.strip()
-    if not value.isdigit() or len(value) > 19:
+    if not is_decimal(value) or len(value) > 19:
         raise RegistryError("registry %s answered %s with Content-Length %r, which is not a number"
                             % (host, what, value[:40]))
     return int(value)

@@ -18,6 +18,7 @@ from typing import Any, Dict, Iterable, List, Optional, Tuple
 from ..common.deps import note_missing, require
 from ..common.errors import AuthenticationError, NotFoundError, RegistryError, TransientError
 from ..common.jsonutil import load_json
+from ..common.text import is_decimal
 from .auth import Challenge, basic_header, fetch_bearer_token, parse_www_authenticate
 from .deadline import Deadline, TransferLimits, deadline_adapter
 from .failures import host_and_port, request_failure
@@ -201,7 +202,7 @@ class RegistryTransport:
 
     def pause_before_retry(self, attempt: int, retry_after: Optional[str] = None) -> None:
         delay = self.backoff * (2 ** (attempt - 1))
-        if retry_after and retry_after.isdigit():
+        if retry_after and is_decimal(retry_after):
             delay = max(delay, float(retry_after))
         time.sleep(min(delay, 10.0))
 
