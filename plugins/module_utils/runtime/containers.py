@@ -168,7 +168,8 @@ class Containers:
         if not state:
             return result
         alive = self._monitor_alive(state)
-        if status == "running" and state.get("pid") and process_start(int(state["pid"])) is not None:
+        # while its monitor lives, a container that died is running until the exit is recorded
+        if status == "running" and (alive or state.get("pid") and process_start(int(state["pid"])) is not None):
             result.update(state="running", pid=state["pid"], exit_code=None, supervised=alive)
         elif status in ("starting", "restarting") and alive:
             result.update(state="restarting" if status == "restarting" else "running", supervised=True)
@@ -211,6 +212,7 @@ class Containers:
         for directory in (paths.bundle, paths.upper, paths.work, paths.logs):
             os.makedirs(directory, 0o700, exist_ok=True)
         os.chmod(paths.bundle, 0o711)
+        os.chmod(paths.upper, 0o755)  # the rootfs's / takes the upper directory's mode
         self._mount(desired, paths)
         user = resolve_user(paths.rootfs, desired["user"])
         volume_dirs, anonymous = self._volumes(desired, paths)
@@ -382,7 +384,6 @@ class Containers:
             self.mounts.repair()
         with contextlib.suppress(FileNotFoundError):
             os.unlink(paths.record)  # first: a half-removed container reads as unfinished, not as intact
-        remove_tree(paths.dir)
-        remove_tree(paths.run)
-        for volume in anonymous:
-            remove_tree(os.path.join(self.volumes_root, volume))
+        for path in [paths.dir, paths.run] + [os.path.join(self.volumes_root, v) for v in anonymous]:
+            if os.path.lexists(path):
+                remove_tree(path)
