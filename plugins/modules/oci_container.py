@@ -64,7 +64,7 @@ options:
     type: raw
   entrypoint:
     description:
-      - Replaces the image's C(Entrypoint). As with C(docker run --entrypoint), it also clears the image's C(Cmd):
+      - Replaces the image's C(Entrypoint). As with C(docker run --entrypoint), it also clears the image's C(Cmd);
         only O(command) follows it. An empty list resets it.
     type: raw
   env:

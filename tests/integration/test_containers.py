@@ -18,6 +18,7 @@ import pytest
 
 from harness import images as I
 from harness.engine import python_path, service
+from harness.specschema import SpecSchema, runtime_spec_dir
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
 from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
@@ -94,7 +95,8 @@ def test_run_kill_from_outside_logs_and_removal(engine, tmp_path):
     assert first.changed
     info = first.values["container"]
     assert info["state"] == "running" and info["pid"] and info["supervised"], info
-    assert os.path.isfile(os.path.join(info["bundle"], "config.json"))
+    with open(os.path.join(info["bundle"], "config.json")) as handle:
+        assert SpecSchema(runtime_spec_dir(), "config-schema.json").errors(json.load(handle)) == []
     logs = wait_for(lambda: len(manager(svc).info("web")["logs"]) >= 3 and manager(svc).info("web")["logs"])
     assert logs[:3] == ["started", "uid=65534(nobody) gid=65534(nogroup)", "from the image"], logs
 

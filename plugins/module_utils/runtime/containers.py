@@ -44,6 +44,7 @@ from ..storage.mounts import MountManager
 from ..storage.rootfs import resolve_in_root
 from ..storage.store import Store
 from ..storage.trees import remove_tree
+from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
 from .errors import ContainerError
 from .options import check_name
 from .runc import OCIRuntime
@@ -295,7 +296,7 @@ class Containers:
         for stale in (paths.stop, paths.state):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
-        script = pkgutil.get_data(__name__.rsplit(".", 1)[0], "monitor.py")
+        script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
         if script is None:
             raise ContainerError("cannot read the container monitor out of the module")
         atomic_write(paths.monitor_script, script, 0o600)
