@@ -42,9 +42,11 @@ STORAGE_ARGS: Dict[str, Any] = dict(
 HOST_PACKAGES: Dict[str, Any] = {
     "requests": ("python3-requests", "python3-requests"),
     "filelock": ("python3-filelock", "python3-filelock"),
+    "jsonschema": ("python3-jsonschema", "python3-jsonschema"),
 }
-#: What a module that talks to a registry needs; the others need only the store's libraries.
-REGISTRY_LIBRARIES = ("requests", "filelock")
+#: What a module that talks to a registry (or reads an archive or layout) needs: it checks
+#: what it reads against the image-spec's schemas. The others need only the store's libraries.
+REGISTRY_LIBRARIES = ("requests", "jsonschema", "filelock")
 STORE_LIBRARIES = ("filelock",)
 
 

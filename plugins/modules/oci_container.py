@@ -189,7 +189,8 @@ options:
     default: 20
 requirements:
   - Python 3.9 or newer on the managed host
-  - filelock (Debian and RHEL package C(python3-filelock)); requests (C(python3-requests)) to pull
+  - filelock (Debian and RHEL package C(python3-filelock)); requests (C(python3-requests)) and jsonschema
+    (C(python3-jsonschema)) to pull
   - runc (Debian and RHEL package C(runc)) or crun, overlayfs, and root
 extends_documentation_fragment:
   - undock.oci.registry

@@ -87,6 +87,7 @@ options:
 requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
+  - jsonschema (Debian and RHEL package C(python3-jsonschema))
   - filelock (Debian and RHEL package C(python3-filelock))
   - Optional, for zstd layers, zstandard (C(python3-zstandard)); for faster gzip, isal (Debian C(python3-isal))
 extends_documentation_fragment:

@@ -35,6 +35,7 @@ options:
 requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
+  - jsonschema (Debian and RHEL package C(python3-jsonschema))
   - filelock (Debian and RHEL package C(python3-filelock))
 extends_documentation_fragment:
   - undock.oci.registry

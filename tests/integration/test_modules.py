@@ -253,7 +253,7 @@ import sys
 class Blocker:
     """Hide libraries from this interpreter, as on a host that lacks them."""
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("requests", "filelock"):
+        if name.split(".")[0] in ("requests", "filelock", "jsonschema"):
             raise ModuleNotFoundError("No module named %r (hidden by the test)" % name, name=name)
         return None
 
@@ -270,9 +270,10 @@ def test_missing_libraries_are_named_at_once(tmp_path, registry):
         ("undock.oci.oci_image", dict(common(tmp_path, registry), name="%s/any/thing:1" % registry.host), env),
         ("undock.oci.oci_prune", {"storage_root": str(tmp_path / "store")}, env),
     ])
-    assert image.get("failed") and "Failed to import the required Python library (filelock, requests)" in image["msg"]
-    assert "python3-requests" in image["msg"] and "python3-filelock" in image["msg"], image
-    assert image["missing_libraries"] == ["filelock", "requests"]
+    assert image.get("failed") and "Failed to import the required Python library (filelock, jsonschema, requests)" \
+        in image["msg"]
+    assert all(p in image["msg"] for p in ("python3-requests", "python3-filelock", "python3-jsonschema")), image
+    assert image["missing_libraries"] == ["filelock", "jsonschema", "requests"]
     assert "Traceback" not in json.dumps(image)
     assert prune.get("failed") and prune["missing_libraries"] == ["filelock"], prune  # it needs no requests
 
@@ -287,4 +288,5 @@ def test_every_module_documents_its_host_requirements():
         assert "python3-filelock" in requirements, (module, requirements)
         pulls = module in ("oci_image", "oci_image_info", "oci_container")
         assert ("python3-requests" in requirements) == pulls, module
+        assert ("python3-jsonschema" in requirements) == pulls, module
         assert ("username" in doc["options"]) == pulls, module

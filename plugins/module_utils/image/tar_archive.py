@@ -54,7 +54,6 @@ def big_temp_dir(tmp_dir: Optional[str] = None) -> str:
     return tempfile.gettempdir()
 
 
-
 def clean_member_name(name: str, where: str) -> str:
     """Normalise a member name (or a path manifest.json gives) inside an archive.
 
@@ -172,7 +171,6 @@ class TarArchive:
             self._drop_temp()
             raise
 
-
     def _decompress(self, fd: int, tmp_dir: Optional[str]) -> int:
         out_fd, self._temp = tempfile.mkstemp(prefix=".undock-archive-", dir=big_temp_dir(tmp_dir))
         with os.fdopen(fd, "rb", closefd=False) as src, os.fdopen(out_fd, "wb") as out:
@@ -280,4 +278,3 @@ class TarArchive:
             except OSError:
                 pass
             self._temp = None
-

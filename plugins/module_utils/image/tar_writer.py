@@ -147,4 +147,3 @@ def write_tar(path: str, fill: Callable[["TarWriter"], None]) -> bool:
 
 def json_compact(value: Any) -> bytes:
     return json.dumps(value, separators=(",", ":")).encode("utf-8")
-

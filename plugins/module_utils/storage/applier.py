@@ -553,4 +553,3 @@ class LayerApplier:
                 raise _os_error(rel or b".", err) from None
             except OverflowError as err:
                 raise _bad(rel or b".", str(err)) from None
-

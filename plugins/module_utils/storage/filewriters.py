@@ -179,4 +179,3 @@ class FileWriters:
         while self._jobs:  # no worker ever started
             os.close(self._jobs.popleft()[0])
         self.pending.clear()
-

@@ -176,7 +176,6 @@ def _checksum_ok(hdr: bytes) -> bool:
     return stored == signed
 
 
-
 class StreamError(Exception):
     """Carries an I/O error of the blob stream past the per-entry OSError handling."""
 
@@ -559,7 +558,7 @@ class TarReader:
                 parent, dummy, base = rel.rpartition(b"/")
                 # tuple.__new__, not TarEntry(...): the generated __new__ costs a Python call per entry.
                 yield _new_tuple(TarEntry, (name, rel, parent, base, kind, size, -size % BLOCK, mode, uid, gid,
-                                           mtime, link, xattrs, devmajor, devminor, inp.base + inp.pos, typeflag))
+                                            mtime, link, xattrs, devmajor, devminor, inp.base + inp.pos, typeflag))
         except _Malformed as err:
             raise self.bad(err.name, err.reason) from None
 

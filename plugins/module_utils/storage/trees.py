@@ -76,4 +76,3 @@ def remove_tree(path: str) -> None:
         rmtree_at(pfd, name, os.geteuid() == 0)
     finally:
         os.close(pfd)
-

@@ -166,7 +166,6 @@ class _Prefetcher:
             self._thread.join(0.05)
 
 
-
 class _HashingReader:
     """Hashes (and counts) every byte read from the raw blob."""
 
@@ -186,7 +185,6 @@ class _HashingReader:
             if self.limit is not None and self.size > self.limit:
                 raise LayerError("compressed layer exceeds the size limit of %d bytes" % self.limit)
         return data
-
 
 
 def _blob_mismatch(raw: _HashingReader, blob_hash: Digester, expected_digest, expected_size):
