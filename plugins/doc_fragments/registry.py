@@ -11,8 +11,10 @@ class ModuleDocFragment:
 options:
   username:
     description:
-      - User name for the registry.
-      - Overrides credentials found in the auth files.
+      - User name for the registry that O(name) is on (for a push, the destination), used instead of the
+        credentials the auth files hold for it.
+      - Sent to that registry only, never to another host, to a C(registries.conf) mirror, or to a token service
+        on another host over plain http. Other registries get what the auth files hold for them.
     type: str
   password:
     description:

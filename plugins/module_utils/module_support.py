@@ -10,6 +10,7 @@ module), ``NAMES_ARGS`` (registries.conf, for modules that resolve short names) 
 from __future__ import annotations
 
 import importlib.util
+import sys
 from typing import Any, Dict, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
@@ -43,17 +44,23 @@ HOST_PACKAGES: Dict[str, Any] = {
     "requests": ("python3-requests", "python3-requests"),
     "filelock": ("python3-filelock", "python3-filelock"),
     "jsonschema": ("python3-jsonschema", "python3-jsonschema"),
+    "tomli": ("python3-tomli", "python3-tomli"),
+    "cryptography": ("python3-cryptography", "python3-cryptography"),
 }
 #: What a module that talks to a registry (or reads an archive or layout) needs: it checks
 #: what it reads against the image-spec's schemas. The others need only the store's libraries.
 REGISTRY_LIBRARIES = ("requests", "jsonschema", "filelock")
 STORE_LIBRARIES = ("filelock",)
+#: What reading registries.conf needs: nothing from Python 3.11 on (tomllib).
+NAMES_LIBRARIES = ("tomli",) if sys.version_info < (3, 11) else ()
 
 
 def registry_context(params: Dict[str, Any]) -> RegistryContext:
     conf = params.get("registries_conf")
     options = RegistryOptions(
-        username=params.get("username"), password=params.get("password"), auth_file=params.get("auth_file"),
+        username=params.get("username"), password=params.get("password"),
+        source_username=params.get("source_username"), source_password=params.get("source_password"),
+        auth_file=params.get("auth_file"),
         validate_certs=params.get("validate_certs"), ca_cert=params.get("ca_cert"),
         client_cert=params.get("client_cert"), client_key=params.get("client_key"),
         registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None,
@@ -111,6 +118,8 @@ def image_module(argument_spec: Dict[str, Any], registry: bool = True, names: bo
     module = AnsibleModule(argument_spec=spec, **kwargs)
     if libraries is None:
         libraries = REGISTRY_LIBRARIES if registry else STORE_LIBRARIES
+        if names or registry:
+            libraries = tuple(libraries) + NAMES_LIBRARIES
     fail_on_missing_libraries(module, libraries)
     return module
 
@@ -119,9 +128,10 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
     """The engine's ImageService for a module's options."""
     from .image.ops import ImageService
     params = module.params
+    from .signing.policy import load_policy
     return ImageService(params["storage_root"], registry_context(params),
                         check_mode=module.check_mode if check_mode is None else check_mode,
-                        run_root=params["run_root"])
+                        run_root=params["run_root"], policy=lambda: load_policy(params.get("policy")))
 
 
 def finish(module: AnsibleModule, outcome: Any, diff: bool = True, actions: bool = True,

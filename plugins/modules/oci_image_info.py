@@ -37,6 +37,7 @@ requirements:
   - requests (Debian and RHEL package C(python3-requests))
   - jsonschema (Debian and RHEL package C(python3-jsonschema))
   - filelock (Debian and RHEL package C(python3-filelock))
+  - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
 extends_documentation_fragment:
   - undock.oci.registry
   - undock.oci.registry.names

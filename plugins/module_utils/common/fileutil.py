@@ -105,3 +105,22 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None 
             pass
         raise
     fsync_dir(directory)
+
+
+def create_exclusive(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Write a new file at ``path`` whole, or fail with FileExistsError: never replaces one.
+
+    The data goes to a temp file first and is hard-linked into place, so ``path`` never exists
+    half-written and a concurrent writer of the same path loses instead of overwriting."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
+    fsync_dir(directory)

@@ -9,9 +9,12 @@ from typing import Any, Dict, List, Optional
 
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
 from ..registry.client import RegistryClient
+from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
 from ..model.reference import Reference
+from ..signing import attachments
+from ..signing.sigstore import Signature, same_signature
 from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
 
@@ -37,6 +40,12 @@ class RegistryImageSource(ImageSource):
 
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         return self.client.blob_opener(desc)
+
+    def policy_reference(self) -> Optional[Reference]:
+        return self.requested
+
+    def get_signatures(self, manifest_digest: str) -> List[Signature]:
+        return attachments.read_signatures(self.client, manifest_digest)
 
     def head(self) -> Optional[Dict[str, Any]]:
         """The descriptor the reference currently resolves to, without fetching the body."""
@@ -68,6 +77,15 @@ class RegistryImageDestination(ImageDestination):
         self.client.upload_blob(desc, lambda: source.open_file(desc), chunk_size=self.chunk_size)
         return True
 
+    def get_signatures(self, manifest_digest: str) -> List[Signature]:
+        return attachments.read_signatures(self.client, manifest_digest)
+
+    def put_signatures(self, manifest_digest: str, signatures: List[Signature]) -> None:
+        existing = self.get_signatures(manifest_digest)
+        new = [sig for sig in signatures if not any(same_signature(sig, old) for old in existing)]
+        if new:
+            attachments.write_signatures(self.client, manifest_digest, existing + new)
+
     def put_manifest(self, manifest: Manifest) -> None:
         pass  # the manifest goes up in commit: it names the image at the same time
 
@@ -81,15 +99,19 @@ class RegistryImageDestination(ImageDestination):
         return True
 
 
-def open_pull_source(context: RegistryContext, ref: Reference) -> RegistryImageSource:
+def open_pull_source(context: RegistryContext, ref: Reference, role: str = TASK_REGISTRY) -> RegistryImageSource:
     """A registry source for ``ref`` whose manifest answered: short-name candidates in
-    order, each through its mirrors then its location. Errors name every place tried."""
+    order, each through its mirrors then its location. Errors name every place tried.
+
+    The registry of each candidate gets the credentials of ``role`` (the task's for its
+    ``name``, the source's for a ``source:``); a mirror gets only what the auth files hold."""
     tried: List[str] = []
     last_error: Optional[UndockError] = None
     for candidate in context.short_name_candidates(ref):
         for location in context.registries.pull_sources(candidate):
-            source = RegistryImageSource(context.client(location.reference, insecure=location.insecure),
-                                         location.reference, requested=candidate)
+            client = context.client(location.reference, insecure=location.insecure,
+                                    role=FILES_ONLY if location.mirror else role)
+            source = RegistryImageSource(client, location.reference, requested=candidate)
             try:
                 source.get_manifest()
                 return source
