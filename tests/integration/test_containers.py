@@ -22,6 +22,7 @@ from harness.specschema import SpecSchema, runtime_spec_dir
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
 from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
+from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
 from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers, volume_name
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
 from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
@@ -216,3 +217,20 @@ def test_check_mode_never_touches_the_host(tmp_path, registry, busybox):
     assert out.after["memory"] == 64 << 20
     assert not os.path.exists(os.path.join(str(tmp_path), "store"))
     assert not os.path.exists(os.path.join(str(tmp_path), "run"))
+
+
+def test_failures_leave_nothing_and_say_why(engine, tmp_path):
+    """A user the image does not have fails the create and cleans it at once; a command that
+    does not exist fails the start with the runtime's own words; nothing stays mounted."""
+    svc, image = engine
+    with pytest.raises(ContainerError, match="'ghost' is not in the image's /etc/passwd"):
+        svc.ensure(dict(name="ghostly", image=image, user="ghost"))
+    assert not os.path.exists(os.path.join(str(tmp_path), "store", "containers", "ghostly"))
+    assert not mounts_below(tmp_path)
+
+    with pytest.raises(ContainerError, match=r"container nocmd could not start: runc create failed .*"
+                                             r"/no/such/command.*no such file or directory"):
+        svc.ensure(dict(name="nocmd", image=image, command=["/no/such/command"]))
+    info = manager(svc).info("nocmd")
+    assert info["state"] == "stopped" and info["error"], info
+    assert runc_list(tmp_path / "run") == []

@@ -174,8 +174,8 @@ class Containers:
             result.update(state="running", pid=state["pid"], exit_code=None, supervised=alive)
         elif status in ("starting", "restarting") and alive:
             result.update(state="restarting" if status == "restarting" else "running", supervised=True)
-        else:
-            result["state"] = "stopped"
+        else:  # exited; a monitor still alive is about to restart it or to leave
+            result.update(state="stopped", supervised=alive)
         return result
 
     def info(self, name: str, log_lines: int = 20) -> Optional[Dict[str, Any]]:
@@ -214,15 +214,20 @@ class Containers:
             os.makedirs(directory, 0o700, exist_ok=True)
         os.chmod(paths.bundle, 0o711)
         os.chmod(paths.upper, 0o755)  # the rootfs's / takes the upper directory's mode
-        self._mount(desired, paths)
-        user = resolve_user(paths.rootfs, desired["user"])
-        volume_dirs, anonymous = self._volumes(desired, paths)
-        etc_files = self._etc_files(desired, paths)
-        spec = build_spec(desired, user, volume_dirs, etc_files)
-        atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
-        record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                  "anonymous_volumes": anonymous, "started": False}
-        atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+        anonymous: List[str] = []
+        try:
+            self._mount(desired, paths)
+            user = resolve_user(paths.rootfs, desired["user"])
+            volume_dirs, anonymous = self._volumes(desired, paths)
+            etc_files = self._etc_files(desired, paths)
+            spec = build_spec(desired, user, volume_dirs, etc_files)
+            atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
+            record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "anonymous_volumes": anonymous, "started": False}
+            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+        except Exception:
+            self._teardown(name, paths, anonymous)  # what a kill -9 would leave, repaired now
+            raise
         actions.append("created container %s from %s" % (name, desired["image"]))
         return actions
 
@@ -320,6 +325,10 @@ class Containers:
         else:
             raise ContainerError("container %s did not start within %d s; see %s" % (name, START_TIMEOUT,
                                                                                      paths.monitor_log))
+        if state.get("error") and state.get("status") == "exited":
+            self._wait(lambda: not self._monitor_alive(state), KILL_GRACE)
+            raise ContainerError("container %s could not start: %s: %s" % (name, state["error"],
+                                                                         " | ".join(tail(paths.log, 3))))
         actions.append("started container %s" % name)
         return actions
 
