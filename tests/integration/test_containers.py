@@ -234,3 +234,18 @@ def test_failures_leave_nothing_and_say_why(engine, tmp_path):
     info = manager(svc).info("nocmd")
     assert info["state"] == "stopped" and info["error"], info
     assert runc_list(tmp_path / "run") == []
+
+
+def test_log_is_capped(tmp_path, registry, busybox):
+    """The monitor rotates the log at its cap and keeps one older part; the tail reads across."""
+    svc = ContainerService(service(tmp_path, registry), log_max=4096)
+    out = svc.ensure(dict(name="chatty", image=busybox.ref, stop_timeout=0,
+                          command=["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"]))
+    assert out.changed
+    info = wait_for(lambda: (lambda i: i["state"] == "stopped" and not i["supervised"] and i)(
+        manager(svc).info("chatty", log_lines=5)))
+    assert info["exit_code"] == 0 and info["logs"][-1] == "line 1999", info["logs"]
+    log = info["log_path"]
+    assert os.path.getsize(log) <= 4096 and os.path.getsize(log + ".1") <= 4096
+    svc.ensure(dict(name="chatty", state="absent"))
+    assert not mounts_below(tmp_path)

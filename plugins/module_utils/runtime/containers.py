@@ -121,8 +121,9 @@ def tail(path: str, lines: int) -> List[str]:
 class Containers:
     """The containers of ``store`` with runtime state under ``run_root``."""
 
-    def __init__(self, store: Store, run_root: str):
+    def __init__(self, store: Store, run_root: str, log_max: int = LOG_MAX):
         self.store = store
+        self.log_max = log_max
         self.run_root = os.path.abspath(run_root)
         self.mounts = MountManager(store, self.run_root)
         self.volumes_root = os.path.join(store.root, "volumes")
@@ -306,7 +307,7 @@ class Containers:
             raise ContainerError("cannot read the container monitor out of the module")
         atomic_write(paths.monitor_script, script, 0o600)
         config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
-                  "state_file": paths.state, "log_file": paths.log, "log_max": LOG_MAX, "pid_file": paths.pid_file,
+                  "state_file": paths.state, "log_file": paths.log, "log_max": self.log_max, "pid_file": paths.pid_file,
                   "stop_file": paths.stop, "restart_policy": desired["restart_policy"]}
         atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
         record["started"] = True

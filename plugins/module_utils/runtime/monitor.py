@@ -73,19 +73,25 @@ class Monitor:
         return os.path.exists(self.config["stop_file"])
 
     def log(self, data: bytes) -> None:
+        """Append ``data``; a file never grows past ``log_max``: the rest goes to a new one
+        and the full one becomes ``.1`` (the older ``.1`` is dropped)."""
         path = self.config["log_file"]
+        cap = max(1, int(self.config["log_max"]))
         with self.log_lock:
-            try:
-                size = os.path.getsize(path)
-            except OSError:
-                size = 0
-            if size and size + len(data) > int(self.config["log_max"]):
-                os.replace(path, path + ".1")
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-            try:
-                os.write(fd, data)
-            finally:
-                os.close(fd)
+            while data:
+                try:
+                    size = os.path.getsize(path)
+                except OSError:
+                    size = 0
+                if size >= cap:
+                    os.replace(path, path + ".1")
+                    size = 0
+                part, data = data[:cap - size], data[cap - size:]
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    os.write(fd, part)
+                finally:
+                    os.close(fd)
 
     def copy_logs(self, read_fd: int) -> None:
         try:

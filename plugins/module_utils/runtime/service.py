@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional
 
 from ..image.ops import ImageService
 from ..image.outcome import Outcome
-from .containers import Containers
+from .containers import LOG_MAX, Containers
 from .errors import ContainerError
 from .options import check_name, differences, normalize
 
@@ -29,13 +29,14 @@ def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
 
 
 class ContainerService:
-    def __init__(self, images: ImageService):
+    def __init__(self, images: ImageService, log_max: int = LOG_MAX):
         self.images = images
+        self.log_max = log_max
         self.check_mode = images.check_mode
 
     def _containers(self) -> Optional[Containers]:
         store = self.images.store(create=not self.check_mode)
-        return Containers(store, self.images.run_root) if store is not None else None
+        return Containers(store, self.images.run_root, self.log_max) if store is not None else None
 
     def ensure(self, params: Dict[str, Any], log_lines: int = 20) -> Outcome:
         name = check_name(params["name"])
