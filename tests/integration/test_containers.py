@@ -239,13 +239,42 @@ def test_failures_leave_nothing_and_say_why(engine, tmp_path):
 def test_log_is_capped(tmp_path, registry, busybox):
     """The monitor rotates the log at its cap and keeps one older part; the tail reads across."""
     svc = ContainerService(service(tmp_path, registry), log_max=4096)
-    out = svc.ensure(dict(name="chatty", image=busybox.ref, stop_timeout=0,
-                          command=["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"]))
-    assert out.changed
-    info = wait_for(lambda: (lambda i: i["state"] == "stopped" and not i["supervised"] and i)(
-        manager(svc).info("chatty", log_lines=5)))
-    assert info["exit_code"] == 0 and info["logs"][-1] == "line 1999", info["logs"]
-    log = info["log_path"]
-    assert os.path.getsize(log) <= 4096 and os.path.getsize(log + ".1") <= 4096
-    svc.ensure(dict(name="chatty", state="absent"))
+    try:
+        out = svc.ensure(dict(name="chatty", image=busybox.ref, stop_timeout=0,
+                              command=["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"]))
+        assert out.changed
+        info = wait_for(lambda: (lambda i: i["state"] == "stopped" and not i["supervised"] and i)(
+            manager(svc).info("chatty", log_lines=5)))
+        assert info["exit_code"] == 0 and info["logs"][-1] == "line 1999", info["logs"]
+        log = info["log_path"]
+        assert os.path.getsize(log) <= 4096 and os.path.getsize(log + ".1") <= 4096
+    finally:
+        svc.ensure(dict(name="chatty", state="absent"))
     assert not mounts_below(tmp_path)
+
+
+def test_two_runs_on_one_name_wait_on_its_lock(engine, tmp_path):
+    """Two processes ensure the same container at once: one creates it, the other waits
+    and finds it as wanted."""
+    svc, image = engine
+    svc.images.present(image)
+    script = textwrap.dedent("""
+        import json, sys
+        from harness.engine import service
+        from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+        svc = service(sys.argv[1], registry=None, registries_conf=sys.argv[2])
+        out = ContainerService(svc).ensure(dict(name="shared", image=sys.argv[3], command="sleep 60", stop_timeout=0))
+        print(json.dumps({"changed": out.changed, "state": out.values["container"]["state"]}))
+    """)
+    conf = os.path.join(str(tmp_path), "conf", "registries.conf")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), conf, image], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=python_path()))
+             for dummy in range(2)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out.splitlines()[-1]))
+    assert sorted(r["changed"] for r in results) == [False, True], results
+    assert all(r["state"] == "running" for r in results), results
+    assert manager(svc).names() == ["shared"] and runc_list(tmp_path / "run") == ["shared"]
