@@ -128,6 +128,11 @@ class Containers:
         self.mounts = MountManager(store, self.run_root)
         self.volumes_root = os.path.join(store.root, "volumes")
 
+    def cgroups_path(self, name: str) -> str:
+        """``/undock/<store>-NAME``: containers of two stores may share a name, never a cgroup."""
+        import hashlib
+        return "/undock/%s-%s" % (hashlib.sha256(self.store.root.encode()).hexdigest()[:8], name)
+
     def paths(self, name: str) -> ContainerPaths:
         return ContainerPaths(self.store.root, self.run_root, name)
 
@@ -221,7 +226,7 @@ class Containers:
             user = resolve_user(paths.rootfs, desired["user"])
             volume_dirs, anonymous = self._volumes(desired, paths)
             etc_files = self._etc_files(desired, paths)
-            spec = build_spec(desired, user, volume_dirs, etc_files)
+            spec = build_spec(desired, user, volume_dirs, etc_files, cgroups_path=self.cgroups_path(name))
             atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
             record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "anonymous_volumes": anonymous, "started": False}

@@ -87,8 +87,9 @@ def linux_resources(desired: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def build_spec(desired: Dict[str, Any], user: ProcessUser, volume_dirs: Dict[str, str],
-               etc_files: Dict[str, str], rootfs: str = "rootfs") -> Dict[str, Any]:
-    """The config.json document of ``desired`` (see the module docstring)."""
+               etc_files: Dict[str, str], rootfs: str = "rootfs", cgroups_path: str = "") -> Dict[str, Any]:
+    """The config.json document of ``desired`` (see the module docstring); ``cgroups_path``
+    defaults to ``/undock/NAME``."""
     env = dict(desired["env"])
     env.setdefault("HOME", user.home)
     env.setdefault("HOSTNAME", desired["hostname"])
@@ -113,7 +114,7 @@ def build_spec(desired: Dict[str, Any], user: ProcessUser, volume_dirs: Dict[str
     linux: Dict[str, Any] = {
         "namespaces": namespaces,
         "resources": linux_resources(desired),
-        "cgroupsPath": "/undock/%s" % desired["name"],
+        "cgroupsPath": cgroups_path or "/undock/%s" % desired["name"],
     }
     if not desired["privileged"]:
         linux["maskedPaths"] = list(MASKED_PATHS)
