@@ -333,8 +333,8 @@ class Containers:
                                                                                      paths.monitor_log))
         if state.get("error") and state.get("status") == "exited":
             self._wait(lambda: not self._monitor_alive(state), KILL_GRACE)
-            raise ContainerError("container %s could not start: %s: %s" % (name, state["error"],
-                                                                         " | ".join(tail(paths.log, 3))))
+            said = " | ".join(tail(paths.log, 3))
+            raise ContainerError("container %s could not start: %s: %s" % (name, state["error"], said))
         actions.append("started container %s" % name)
         return actions
 
