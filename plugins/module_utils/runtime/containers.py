@@ -67,6 +67,25 @@ def volume_name(container: str, target: str) -> str:
     return "%s-%s" % (container, hashlib.sha256(target.encode()).hexdigest()[:12])
 
 
+#: kernel filesystems the runtime mounts: no working directory or volume may land in them
+KERNEL_DIRS = ("proc", "sys", "dev")
+
+
+def check_in_rootfs(rootfs: str, desired: Dict[str, Any]) -> None:
+    """Refuse a working directory or volume path that resolves (symlinks followed inside the
+    rootfs) into /proc, /sys or /dev, where a path such as /proc/self/fd/N would reach the
+    runtime's own open files on the host."""
+    checks = [("working_dir", desired["working_dir"])]
+    checks += [("volume", m["target"]) for m in desired["volumes"] + desired["mounts"] + desired["tmpfs"]]
+    checks += [("image volume", t) for t in desired["image_volumes"]]
+    for what, path in checks:
+        resolved = os.path.relpath(resolve_in_root(rootfs, path), rootfs)
+        top = resolved.split(os.sep, 1)[0]
+        if top in KERNEL_DIRS:
+            via = "" if resolved == path.lstrip("/") else " (through symlinks in the image, it is /%s)" % resolved
+            raise ContainerError("%s %s is inside /%s%s: refusing it" % (what, path, top, via))
+
+
 class ContainerPaths:
     def __init__(self, store_root: str, run_root: str, name: str):
         self.name = check_name(name)
@@ -223,6 +242,7 @@ class Containers:
         anonymous: List[str] = []
         try:
             self._mount(desired, paths)
+            check_in_rootfs(paths.rootfs, desired)
             user = resolve_user(paths.rootfs, desired["user"])
             volume_dirs, anonymous = self._volumes(desired, paths)
             etc_files = self._etc_files(desired, paths)
