@@ -136,6 +136,16 @@ def test_restart_policy_on_failure(engine):
     assert final["exit_code"] == 3 and final["restart_count"] == 2, final
     assert final["logs"] == ["run", "run", "run"], final["logs"]
 
+    # always: restarted whatever the exit status, until stopped by us (even during a back-off)
+    svc.ensure(dict(name="looping", image=image, command="sh -c 'echo again; exit 0'", restart_policy="always"))
+    wait_for(lambda: manager(svc).info("looping")["restart_count"] >= 2)
+    stopped = svc.ensure(dict(name="looping", image=image, command="sh -c 'echo again; exit 0'",
+                              restart_policy="always", state="stopped")).values["container"]
+    assert stopped["state"] == "stopped" and not stopped["supervised"], stopped
+    count = stopped["restart_count"]
+    time.sleep(0.5)
+    assert manager(svc).info("looping")["restart_count"] == count
+
 
 def test_stop_signal_then_sigkill_after_timeout(engine):
     svc, image = engine

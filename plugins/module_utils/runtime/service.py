@@ -56,7 +56,8 @@ class ContainerService:
         if containers is not None and not check:
             outcome.actions.extend(containers.repair(name))
         record = containers.record(name) if containers is not None else None
-        status = containers.status(name)["state"] if record is not None else None
+        current_status = containers.status(name) if record is not None else {}
+        status = current_status.get("state")
         current = dict(record["desired"], state=status) if record is not None else {}
         outcome.before = current
 
@@ -78,7 +79,8 @@ class ContainerService:
         if record is not None and recreate:
             why = ("these fields changed: %s" % ", ".join(fields)) if fields else "recreate was asked for"
             outcome.actions.append("%srecreate container %s: %s" % (verb, name, why))
-        was_running = status in RUNNING
+        # a monitor between an exit and a restart counts as running: it would restart it
+        was_running = status in RUNNING or bool(current_status.get("supervised"))
         running = was_running and not recreate
         if recreate:
             outcome.changed = True
