@@ -288,3 +288,19 @@ def test_two_runs_on_one_name_wait_on_its_lock(engine, tmp_path):
     assert sorted(r["changed"] for r in results) == [False, True], results
     assert all(r["state"] == "running" for r in results), results
     assert manager(svc).names() == ["shared"] and runc_list(tmp_path / "run") == ["shared"]
+
+
+def test_runtime_crun_is_the_one_run(engine, tmp_path):
+    """runtime: crun runs crun, not runc. On these machines' hybrid cgroups crun refuses to
+    create containers: that is then the error, in crun's words."""
+    svc, image = engine
+    params = dict(name="crunny", image=image, command="sleep 30", stop_timeout=0, runtime="crun")
+    try:
+        out = svc.ensure(params)
+    except ContainerError as err:
+        assert "crun create failed" in str(err), err
+    else:
+        assert out.values["container"]["state"] == "running"
+    with open(os.path.join(str(tmp_path), "run", "containers", "crunny", "monitor.json")) as handle:
+        assert os.path.basename(json.load(handle)["runtime"]) == "crun"
+    assert runc_list(tmp_path / "run") == []
