@@ -25,8 +25,11 @@ description:
     merged, lists sorted, V(64m) equal to V(67108864), V(net_raw) equal to V(CAP_NET_RAW), env values as strings),
     so an unchanged task reports RV(ignore:changed=false). Any difference recreates the container; C(--diff)
     shows each field that differs.
-  - Networking is V(none) or V(host) for now. Bridge networks, O(network=container:NAME), published ports and
-    DNS options are not implemented yet and are refused with an error saying so.
+  - Networking uses the real CNI plugins (Debian and RHEL package C(containernetworking-plugins)): by default
+    (O(network=bridge), as in podman) the container gets a network namespace of its own on the bridge C(undock0)
+    (network C(undock), subnet C(10.90.0.0/16), clear of podman's C(10.88.0.0/16)), with masquerading to the
+    outside and O(ports) published on the host. The namespace is made when the container starts, kept while its
+    monitor restarts it, and removed (with its veth, IPAM lease and firewall rules) when it is stopped or removed.
 options:
   name:
     description:
@@ -169,12 +172,32 @@ options:
     default: runc
   network:
     description:
-      - V(none) (a network namespace of its own with loopback only) or V(host) (the host's network; the host's
-        C(/etc/resolv.conf) is copied in).
-      - V(bridge) and V(container:NAME) are not implemented yet.
+      - V(bridge) (the default) attaches the container to the CNI bridge network C(undock) with an address of
+        its own; O(ports) are published from the host.
+      - V(none) gives it a network namespace of its own with loopback only.
+      - V(host) shares the host's network.
+      - V(container:NAME) joins the network namespace of the running container NAME (its address, its ports);
+        NAME must be started first, with a network other than V(host).
+      - Every container gets C(/etc/hosts) (its host name at its address) and C(/etc/resolv.conf) of its own.
+        Without O(dns), the host's name servers are used, except loopback ones (such as 127.0.0.53) that a
+        container in its own namespace cannot reach.
+      - Hosts without the CNI plugins fail with an error naming the package C(containernetworking-plugins).
     type: str
-    choices: [none, host, bridge]
-    default: none
+    default: bridge
+  ports:
+    description:
+      - Ports to publish, V([HOSTIP:]HOSTPORT:CONTAINERPORT[/tcp|udp]) (equal-length ranges such as
+        V(8000-8001:80-81) too), reachable from the host including at 127.0.0.1. Only with O(network=bridge).
+      - A host port must be given. The list is compared sorted and expanded, so V(8080:80) equals
+        V(0.0.0.0:8080:80/tcp); a change recreates the container.
+    type: list
+    elements: str
+  dns:
+    description:
+      - Name servers (IP addresses) written into the container's C(/etc/resolv.conf), in this order. Not with
+        O(network=container:NAME), which uses the resolver of NAME.
+    type: list
+    elements: str
   recreate:
     description: Recreate the container even when nothing changed.
     type: bool
@@ -213,7 +236,10 @@ EXAMPLES = r"""
     name: web
     image: docker.io/library/busybox:1.36
     command: httpd -f -p 8080 -h /srv
-    network: host
+    ports:
+      - 127.0.0.1:8080:8080
+      - 8443:8443/tcp
+    dns: [192.0.2.53]
     volumes:
       - /srv/www:/srv:ro
     memory: 64m
@@ -270,6 +296,18 @@ container:
     supervised:
       description: Whether its monitor process holds it.
       type: bool
+    network:
+      description: Its network, V(bridge), V(none), V(host) or V(container:NAME).
+      type: str
+    ip_address:
+      description: Its IPv4 address while its network is attached (on V(bridge), or of the container it joins).
+      type: str
+      sample: 10.90.0.2
+    ports:
+      description: Its published ports, normalised (V([HOSTIP:]HOSTPORT:CONTAINERPORT/PROTOCOL), sorted).
+      type: list
+      elements: str
+      sample: ["127.0.0.1:8080:80/tcp"]
     image:
       description: Full normalised reference of the image.
       type: str
@@ -340,7 +378,9 @@ def main() -> None:
             stop_timeout=dict(type="int", default=10),
             restart_policy=dict(type="str", default="no"),
             runtime=dict(type="str", default="runc"),
-            network=dict(type="str", default="none", choices=["none", "host", "bridge"]),
+            network=dict(type="str", default="bridge"),
+            ports=dict(type="list", elements="str"),
+            dns=dict(type="list", elements="str"),
             recreate=dict(type="bool", default=False),
             force_restart=dict(type="bool", default=False),
             log_lines=dict(type="int", default=20),

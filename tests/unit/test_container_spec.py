@@ -14,7 +14,7 @@ from harness.specschema import SpecSchema, runtime_spec_dir
 
 from ansible_collections.undock.oci.plugins.module_utils.runtime import options as O
 from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
-from ansible_collections.undock.oci.plugins.module_utils.runtime.spec import build_spec
+from ansible_collections.undock.oci.plugins.module_utils.runtime.spec import apply_network, build_spec
 from ansible_collections.undock.oci.plugins.module_utils.runtime.users import ProcessUser, resolve_user
 
 IMAGE = {"config": {"Env": ["PATH=/bin", "A=1"], "Cmd": ["/bin/sh", "-c", "echo hi"], "WorkingDir": "/srv",
@@ -35,7 +35,8 @@ def desired(**params):
 def spec_of(record, user=None):
     dirs = {t: "/vol" + t for t in [m["target"] for m in record["volumes"] + record["mounts"]
                                     if m["type"] == "volume"] + record["image_volumes"]}
-    return build_spec(record, user or ProcessUser(0, 0), dirs, {"/etc/hosts": "/b/hosts"})
+    namespace = None if record["network"] == "host" else {"type": "network", "path": "/run/undock/netns/web"}
+    return build_spec(record, user or ProcessUser(0, 0), dirs, {"/etc/hosts": "/b/hosts"}, network_namespace=namespace)
 
 
 @pytest.mark.parametrize("command, entrypoint, image, args", [
@@ -96,7 +97,8 @@ def test_capabilities():
     (dict(volumes=["/h:/x:zz"]), "unknown option"), (dict(volumes=["/h:/x/../y"]), "contains '..'"),
     (dict(volumes=["/h:/x"], tmpfs=["/x"]), "also mounted"), (dict(memory="lots"), "not a size"),
     (dict(restart_policy="sometimes"), "restart_policy"), (dict(stop_signal="SIGNOPE"), "not a signal"),
-    (dict(network="bridge"), "not supported yet"), (dict(name="-bad"), "container name"),
+    (dict(network="bridged"), "network must be none, host, bridge or container:NAME"),
+    (dict(network="host", ports=["80:80"]), "ports need network: bridge"), (dict(name="-bad"), "container name"),
     (dict(ulimits=["nofile=10:5"]), "above the hard limit"), (dict(mounts=[{"type": "bind", "source": "v",
                                                                              "target": "/x"}]), "absolute host path"),
 ])
@@ -113,7 +115,7 @@ def test_default_spec_is_valid(schema):
     assert schema.errors(spec) == []
     assert spec["process"]["args"] == ["/bin/sh", "-c", "echo hi"]
     assert spec["process"]["cwd"] == "/srv"
-    assert {"type": "network"} in spec["linux"]["namespaces"]
+    assert {"type": "network", "path": "/run/undock/netns/web"} in spec["linux"]["namespaces"]
     assert spec["linux"]["maskedPaths"] and spec["linux"]["readonlyPaths"]
     assert [m for m in spec["mounts"] if m["destination"] == "/data"][0]["source"] == "/vol/data"
     spec["linux"]["resources"]["memory"] = {"limit": "64m"}  # the schema does catch a wrong type
@@ -139,7 +141,7 @@ def test_every_option_gives_a_valid_spec(schema):
     assert spec["linux"]["resources"]["cpu"] == {"quota": 150000, "period": 100000}
     assert spec["linux"]["resources"]["pids"] == {"limit": 50}
     assert {"type": "RLIMIT_CORE", "soft": O.UNLIMITED, "hard": O.UNLIMITED} in spec["process"]["rlimits"]
-    assert {"type": "network"} not in spec["linux"]["namespaces"]
+    assert [n for n in spec["linux"]["namespaces"] if n["type"] == "network"] == []
     assert spec["linux"]["sysctl"] == {"net.ipv4.ip_forward": "1"}
     destinations = [m["destination"] for m in spec["mounts"]]
     assert destinations.index("/a") < destinations.index("/a/etc")
@@ -190,3 +192,24 @@ def test_symlinked_passwd_never_reads_the_host(tmp_path):
     os.unlink(os.path.join(root, "etc", "passwd"))
     os.symlink("/etc/real", os.path.join(root, "etc", "passwd"))  # absolute: restarts at the rootfs
     assert resolve_user(root, "root").uid == 7
+
+
+def test_network_defaults_to_bridge_and_is_normalised():
+    record = desired(ports=["8080:80", "127.0.0.1:8081:81/TCP"], dns=["192.0.2.1"])
+    assert (record["network"], record["ports"], record["dns"]) == ("bridge", ["8080:80/tcp", "127.0.0.1:8081:81/tcp"],
+                                                                   ["192.0.2.1"])
+    assert desired(ports=["127.0.0.1:8081:81", "8080:80/tcp"], dns=["192.0.2.1"])["ports"] == record["ports"]
+    assert desired(network="container:db")["network"] == "container:db"
+
+
+def test_apply_network_replaces_only_what_attach_made():
+    record = desired(volumes=["/srv/resolv:/etc/resolv.conf:ro"])
+    planned = {"/etc/hosts": "/b/hosts", "/etc/resolv.conf": "/b/resolv.conf"}
+    spec = build_spec(record, ProcessUser(0, 0), {t: "/vol" + t for t in record["image_volumes"]}, planned, network_namespace={"type": "network", "path": "/a"})
+    made = {"/etc/hosts": "/n/hosts", "/etc/resolv.conf": "/n/resolv.conf"}
+    updated = apply_network(spec, {"type": "network", "path": "/peer"}, made, planned)
+    sources = {m["destination"]: m["source"] for m in updated["mounts"]}
+    assert sources["/etc/hosts"] == "/n/hosts" and sources["/etc/resolv.conf"] == "/srv/resolv"  # the user's mount
+    assert [n for n in updated["linux"]["namespaces"] if n["type"] == "network"] == [{"type": "network", "path": "/peer"}]
+    assert apply_network(spec, None, made, planned)["linux"]["namespaces"] == [
+        n for n in spec["linux"]["namespaces"] if n["type"] != "network"]

@@ -20,7 +20,14 @@ stopped and ``start`` mounts its rootfs again)::
 
     containers/NAME/state.json       written by the monitor (monitor.py)
     containers/NAME/stop             a stop was asked for: the monitor does not restart
+    containers/NAME/network/         network.json and etc/ (hosts, resolv.conf) of network.lifecycle
+    netns/NAME, cni/                 the container's network namespace, IPAM leases (network/)
     runc/                            the OCI runtime's own --root
+
+The network is attached at start, before the monitor runs ``runc create`` (the config.json
+names the namespace and bind-mounts the /etc files that attach writes), so that it survives
+the monitor's restarts; it is detached at stop and removal. After a reboot start attaches it
+again.
 
 The rootfs is mounted through storage.mounts (owner ``container:NAME``), so removing or
 pruning the image is refused, naming the container, while the container exists.
@@ -36,7 +43,8 @@ import shutil
 import subprocess
 import sys
 import time
-from typing import Any, Dict, Iterator, List, Optional
+from dataclasses import replace
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..storage.mount_records import process_start
@@ -46,9 +54,16 @@ from ..storage.store import Store
 from ..storage.trees import remove_tree
 from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
 from .errors import ContainerError
+from .network import lifecycle
+from .network.cni import find_plugin
+from .network.conflist import bridge_conflist, loopback_conflist
+from .network.errors import NetworkError
+from .network.netns import netns_dir
+from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
+from .network.state import ETC_DIR, NetworkState, load_state
 from .options import check_name
 from .runc import OCIRuntime
-from .spec import build_spec
+from .spec import apply_network, build_spec
 from .users import resolve_user
 
 RECORD = "container.json"
@@ -105,6 +120,7 @@ class ContainerPaths:
         self.monitor_config = os.path.join(self.run, "monitor.json")
         self.monitor_script = os.path.join(self.run, "monitor.py")
         self.monitor_log = os.path.join(self.run, "monitor.log")
+        self.network = os.path.join(self.run, "network")
 
 
 def _read_json(path: str) -> Optional[Dict[str, Any]]:
@@ -140,9 +156,12 @@ def tail(path: str, lines: int) -> List[str]:
 class Containers:
     """The containers of ``store`` with runtime state under ``run_root``."""
 
-    def __init__(self, store: Store, run_root: str, log_max: int = LOG_MAX):
+    def __init__(self, store: Store, run_root: str, log_max: int = LOG_MAX, bridge: BridgeNetwork = DEFAULT_NETWORK,
+                 cni_path: Sequence[str] = lifecycle.DEFAULT_CNI_PATH):
         self.store = store
         self.log_max = log_max
+        self.bridge = bridge
+        self.cni_path = tuple(cni_path)
         self.run_root = os.path.abspath(run_root)
         self.mounts = MountManager(store, self.run_root)
         self.volumes_root = os.path.join(store.root, "volumes")
@@ -214,8 +233,22 @@ class Containers:
                   "bundle": paths.bundle, "log_path": paths.log, "created_at": record.get("created_at"),
                   "config": desired}
         result.update(self.status(name))
+        network = self.network_state(name)
+        attached = network is not None and network.phase == "attached"
+        result.update(network=desired.get("network"), ports=list(desired.get("ports") or []),
+                      ip_address=network.ip_address if attached else None)
         result["logs"] = tail(paths.log, log_lines)
         return result
+
+    def attached(self, name: str) -> bool:
+        """Whether anything of the container's network is left to detach."""
+        return self.network_state(name) is not None or os.path.lexists(os.path.join(netns_dir(self.run_root), name))
+
+    def network_state(self, name: str) -> Optional[NetworkState]:
+        try:
+            return load_state(self.paths(name).network)
+        except NetworkError:
+            return None
 
     # -- repair ----------------------------------------------------------------------
     def repair(self, name: str) -> List[str]:
@@ -245,8 +278,10 @@ class Containers:
             check_in_rootfs(paths.rootfs, desired)
             user = resolve_user(paths.rootfs, desired["user"])
             volume_dirs, anonymous = self._volumes(desired, paths)
-            etc_files = self._etc_files(desired, paths)
-            spec = build_spec(desired, user, volume_dirs, etc_files, cgroups_path=self.cgroups_path(name))
+            namespace, network_files = self._planned_network(desired, paths)
+            etc_files = dict(self._etc_files(desired, paths), **network_files)
+            spec = build_spec(desired, user, volume_dirs, etc_files, cgroups_path=self.cgroups_path(name),
+                              network_namespace=namespace)
             atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
             record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "anonymous_volumes": anonymous, "started": False}
@@ -292,22 +327,61 @@ class Containers:
         return dirs, anonymous
 
     def _etc_files(self, desired: Dict[str, Any], paths: ContainerPaths) -> Dict[str, str]:
-        files = {}
-        hostname = desired["hostname"]
-        contents = {"/etc/hostname": hostname + "\n",
-                    "/etc/hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n"
-                                  % hostname}
-        if desired["network"] == "host":
-            try:
-                with open("/etc/resolv.conf", "r") as handle:
-                    contents["/etc/resolv.conf"] = handle.read(65536)
-            except OSError:
-                pass
-        for target, text in contents.items():
-            path = os.path.join(paths.bundle, os.path.basename(target))
-            atomic_write(path, text.encode(), 0o644)
-            files[target] = path
-        return files
+        """/etc/hostname, in the bundle (/etc/hosts and resolv.conf come with the network)."""
+        path = os.path.join(paths.bundle, "hostname")
+        atomic_write(path, (desired["hostname"] + "\n").encode(), 0o644)
+        return {"/etc/hostname": path}
+
+    # -- network ---------------------------------------------------------------------
+    def _plan(self, desired: Dict[str, Any]) -> NetworkPlan:
+        plan = plan_network(desired["network"], desired.get("ports") or [], desired.get("dns") or [])
+        return replace(plan, network=self.bridge) if plan.network is not None else plan
+
+    def _planned_network(self, desired: Dict[str, Any],
+                         paths: ContainerPaths) -> Tuple[Optional[Dict[str, str]], Dict[str, str]]:
+        """The namespace entry and /etc files that attach will make (the config.json of a container
+        that was created and not started names them already)."""
+        plan = self._plan(desired)
+        files = {target: os.path.join(paths.network, ETC_DIR, os.path.basename(target))
+                 for target in ("/etc/hosts", "/etc/resolv.conf")}
+        if plan.mode == "host":
+            return None, files
+        return {"type": "network", "path": os.path.join(netns_dir(self.run_root), plan.peer or desired["name"])}, files
+
+    def _attach(self, desired: Dict[str, Any], paths: ContainerPaths) -> List[str]:
+        """Attach the network (the caller holds the lock) and point the config.json at what it made."""
+        name = desired["name"]
+        plan = self._plan(desired)
+        before = self.network_state(name)
+        self._check_plugins(name, plan)
+        peer = self.paths(plan.peer).network if plan.peer else None
+        state = lifecycle.attach(name, plan, paths.network, self.run_root, hostname=desired["hostname"],
+                                 peer_state_dir=peer, cni_path=self.cni_path)
+        with open(paths.config, "rb") as handle:
+            spec = json.loads(handle.read())
+        updated = apply_network(spec, state.spec_namespace(), state.etc_files, self._planned_network(desired, paths)[1])
+        if updated != spec:
+            atomic_write(paths.config, json.dumps(updated, indent=2, sort_keys=True).encode(), 0o600)
+        if before is not None and before.phase == "attached" and before.options == state.options:
+            return []
+        where = " at %s" % state.ip_address if state.ip_address else ""
+        return ["attached container %s to network %s%s" % (name, state.options["network"], where)]
+
+    def _check_plugins(self, name: str, plan: NetworkPlan) -> None:
+        """Every CNI plugin the plan runs is there, before anything is made: a host without them
+        gets the package's name, and has nothing to tear down (DEL needs the plugins too)."""
+        if not plan.own_netns:
+            return
+        plugins = [p["type"] for p in loopback_conflist()["plugins"]]
+        if plan.network is not None:
+            plugins += [p["type"] for p in bridge_conflist(plan.network, self.run_root)["plugins"]]
+        for plugin in plugins:
+            find_plugin(plugin, self.cni_path, name, "ADD")
+
+    def _detach(self, name: str, paths: ContainerPaths) -> List[str]:
+        if lifecycle.detach(name, paths.network, self.run_root, cni_path=self.cni_path):
+            return ["detached container %s from its network" % name]
+        return []
 
     # -- start -----------------------------------------------------------------------
     def start(self, name: str) -> List[str]:
@@ -324,6 +398,7 @@ class Containers:
         runtime = self.runtime(desired["runtime"])
         makedirs_private(runtime.root)
         makedirs_private(paths.run)
+        actions.extend(self._attach(desired, paths))
         for stale in (paths.stop, paths.state):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
@@ -385,6 +460,7 @@ class Containers:
         runtime.delete(name)
         if self._monitor_alive(state) and not self._wait(lambda: not self._monitor_alive(state), KILL_GRACE):
             os.kill(int(state["monitor_pid"]), 9)
+        actions.extend(self._detach(name, paths))
         return actions
 
     def _wait(self, done, timeout: float) -> bool:
@@ -414,6 +490,7 @@ class Containers:
         return actions
 
     def _teardown(self, name: str, paths: ContainerPaths, anonymous: List[str]) -> None:
+        self._detach(name, paths)
         if self.mounts.mounted(paths.rootfs) is not None:
             self.mounts.unmount(paths.rootfs, lazy=True)
         else:

@@ -19,6 +19,8 @@ import signal
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import ContainerError
+from .network.errors import NetworkError
+from .network.plan import plan_network
 
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 VOLUME_NAME_RE = NAME_RE
@@ -43,8 +45,6 @@ RLIMITS = ("as", "core", "cpu", "data", "fsize", "locks", "memlock", "msgqueue",
            "rtprio", "rttime", "sigpending", "stack")
 UNLIMITED = 2 ** 64 - 1
 RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
-NETWORKS = ("none", "host")
-NETWORKS_LATER = ("bridge",)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
@@ -353,14 +353,12 @@ def process_args(command: Any, entrypoint: Any, image: Dict[str, Any]) -> List[s
     return args
 
 
-def network(value: Any) -> str:
-    text = str(value or "none")
-    if text in NETWORKS:
-        return text
-    if text in NETWORKS_LATER or text.startswith("container:"):
-        raise ContainerError("network %r is not supported yet: only none and host are (bridge networking, ports "
-                             "and dns come with the next release)" % text)
-    raise ContainerError("network must be none or host, not %r" % text)
+def network(value: Any, ports: Any, dns: Any) -> Dict[str, Any]:
+    """``network``, ``ports`` and ``dns`` as compared: NetworkPlan.normalized() (bridge by default)."""
+    try:
+        return plan_network(value if value not in (None, "") else "bridge", ports or [], dns or []).normalized()
+    except NetworkError as err:
+        raise ContainerError(str(err)) from None
 
 
 def normalize(params: Dict[str, Any], image_config: Dict[str, Any], image_name: str,
@@ -400,7 +398,7 @@ def normalize(params: Dict[str, Any], image_config: Dict[str, Any], image_name: 
         raise ContainerError("stop_timeout must not be negative")
     hostname = params.get("hostname") or name[:63]
     privileged = bool(params.get("privileged"))
-    return {
+    record = {
         "name": name,
         "image": image_name,
         "image_digest": image_digest,
@@ -428,8 +426,9 @@ def normalize(params: Dict[str, Any], image_config: Dict[str, Any], image_name: 
         "stop_timeout": stop_timeout,
         "restart_policy": restart_policy(params.get("restart_policy")),
         "runtime": str(params.get("runtime") or "runc"),
-        "network": network(params.get("network")),
     }
+    record.update(network(params.get("network"), params.get("ports"), params.get("dns")))
+    return record
 
 
 def differences(current: Dict[str, Any], desired: Dict[str, Any]) -> List[str]:

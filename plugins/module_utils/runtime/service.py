@@ -25,18 +25,32 @@ def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
             "bundle": None, "log_path": None, "created_at": None, "config": desired,
             "state": {"started": "running", "restarted": "running", "stopped": "created",
                       "present": "created"}.get(state), "pid": None, "exit_code": None, "started_at": None,
-            "finished_at": None, "restart_count": 0, "error": None, "supervised": False, "logs": []}
+            "finished_at": None, "restart_count": 0, "error": None, "supervised": False, "network": desired["network"],
+            "ports": list(desired["ports"]), "ip_address": None, "logs": []}
 
 
 class ContainerService:
-    def __init__(self, images: ImageService, log_max: int = LOG_MAX):
+    """``network`` options of Containers (bridge, cni_path) pass through ``network``."""
+
+    def __init__(self, images: ImageService, log_max: int = LOG_MAX, **network: Any):
         self.images = images
         self.log_max = log_max
+        self.network = network
         self.check_mode = images.check_mode
 
     def _containers(self) -> Optional[Containers]:
         store = self.images.store(create=not self.check_mode)
-        return Containers(store, self.images.run_root, self.log_max) if store is not None else None
+        return Containers(store, self.images.run_root, self.log_max, **self.network) if store is not None else None
+
+    def info(self, names: Optional[List[str]] = None, log_lines: int = 20) -> List[Dict[str, Any]]:
+        """The records of ``names`` (every container when None) that exist, by name. Reads only."""
+        store = self.images.store(create=False)
+        if store is None:
+            return []
+        containers = Containers(store, self.images.run_root, self.log_max, **self.network)
+        wanted = containers.names() if names is None else [check_name(n) for n in names]
+        found = (containers.info(name, log_lines) for name in wanted)
+        return [record for record in found if record is not None]
 
     def ensure(self, params: Dict[str, Any], log_lines: int = 20) -> Outcome:
         name = check_name(params["name"])
@@ -98,7 +112,8 @@ class ContainerService:
         elif state == "restarted":
             stop, start = running, True
         elif state == "stopped":
-            stop = running
+            # a container that exited by itself still holds its network until it is stopped
+            stop = running or (containers is not None and not recreate and containers.attached(name))
         elif state == "present":
             start = recreate and was_running
         if stop or start:
@@ -147,6 +162,6 @@ def container_options(params: Dict[str, Any]) -> Dict[str, Any]:
     keys: List[str] = ["name", "state", "image", "command", "entrypoint", "env", "user", "working_dir", "hostname",
                        "volumes", "mounts", "read_only", "tmpfs", "cap_add", "cap_drop", "privileged",
                        "no_new_privileges", "memory", "cpus", "pids_limit", "ulimits", "sysctls", "labels",
-                       "annotations", "stop_signal", "stop_timeout", "restart_policy", "runtime", "network", "pull",
+                       "annotations", "stop_signal", "stop_timeout", "restart_policy", "runtime", "network", "ports", "dns", "pull",
                        "recreate", "force_restart"]
     return {k: params.get(k) for k in keys}

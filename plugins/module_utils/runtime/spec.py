@@ -12,7 +12,7 @@ lifts the masks, mounts /sys and cgroups read-write and allows every device.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from .options import UNLIMITED
 from .users import ProcessUser
@@ -87,9 +87,11 @@ def linux_resources(desired: Dict[str, Any]) -> Dict[str, Any]:
 
 
 def build_spec(desired: Dict[str, Any], user: ProcessUser, volume_dirs: Dict[str, str],
-               etc_files: Dict[str, str], rootfs: str = "rootfs", cgroups_path: str = "") -> Dict[str, Any]:
+               etc_files: Dict[str, str], rootfs: str = "rootfs", cgroups_path: str = "",
+               network_namespace: Optional[Dict[str, str]] = None) -> Dict[str, Any]:
     """The config.json document of ``desired`` (see the module docstring); ``cgroups_path``
-    defaults to ``/undock/NAME``."""
+    defaults to ``/undock/NAME``. ``network_namespace`` is the ``linux.namespaces`` entry of
+    the network (NetworkState.spec_namespace(): None shares the host's)."""
     env = dict(desired["env"])
     env.setdefault("HOME", user.home)
     env.setdefault("HOSTNAME", desired["hostname"])
@@ -109,8 +111,8 @@ def build_spec(desired: Dict[str, Any], user: ProcessUser, volume_dirs: Dict[str
         process["rlimits"] = [{"type": "RLIMIT_" + name.upper(), "soft": min(soft, UNLIMITED),
                                "hard": min(hard, UNLIMITED)} for name, (soft, hard) in desired["ulimits"].items()]
     namespaces = [{"type": t} for t in ("pid", "ipc", "uts", "mount")]
-    if desired["network"] != "host":
-        namespaces.append({"type": "network"})
+    if network_namespace is not None:
+        namespaces.append(dict(network_namespace))
     linux: Dict[str, Any] = {
         "namespaces": namespaces,
         "resources": linux_resources(desired),
@@ -133,3 +135,23 @@ def build_spec(desired: Dict[str, Any], user: ProcessUser, volume_dirs: Dict[str
     if annotations:
         spec["annotations"] = annotations
     return spec
+
+
+def apply_network(spec: Dict[str, Any], network_namespace: Optional[Dict[str, str]],
+                  etc_files: Dict[str, str], planned: Dict[str, str]) -> Dict[str, Any]:
+    """``spec`` with the network namespace and /etc files that attach made, in place of the
+    ``planned`` ones it was built with (a copy; a mount the user put over one of those files
+    has another source and is left alone)."""
+    result = dict(spec, linux=dict(spec["linux"]))
+    namespaces = [n for n in spec["linux"]["namespaces"] if n.get("type") != "network"]
+    if network_namespace is not None:
+        namespaces.append(dict(network_namespace))
+    result["linux"]["namespaces"] = namespaces
+    mounts = []
+    for mount in spec["mounts"]:
+        target = mount["destination"]
+        if target in etc_files and planned.get(target) == mount["source"]:
+            mount = dict(mount, source=etc_files[target])
+        mounts.append(mount)
+    result["mounts"] = mounts
+    return result

@@ -1,0 +1,229 @@
+# -*- coding: utf-8 -*-
+"""Containers on CNI networks, with real runc and Debian's containernetworking-plugins: a busybox
+httpd published on 127.0.0.1, reached from the host, from a second container over the bridge and
+from a third in its network namespace (container:NAME); idempotency of ports and dns; the
+namespace kept across a restart by the monitor; start after a reboot attaches again; nothing
+left after state=absent (no netns, veth, lease or iptables rule).
+
+Traffic goes only to 127.0.0.1 and to addresses on the test's own bridge. The tests use a
+bridge, subnet and network name of their own (never the default undock0, nor test_network's).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from harness import images as I
+from harness.engine import service
+from harness.network import container_chains, free_port, leftovers, snapshot, wait_for_port
+from harness.specschema import SpecSchema, runtime_spec_dir
+
+from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
+from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork
+from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/lib/cni/bridge"),
+                                reason="needs root and containernetworking-plugins")
+PAGE = b"hello from the container\n"
+REQUEST = "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 %s 80"
+
+
+def test_network() -> BridgeNetwork:
+    pid = os.getpid()
+    return BridgeNetwork(name="undock-ctest-%d" % pid, bridge="udc%d" % (pid % 100000),
+                         subnet="10.92.%d.0/24" % (pid % 250))
+
+
+test_network.__test__ = False  # a helper, not a test
+
+
+@pytest.fixture(scope="module")
+def httpd_image(session_registry):
+    extra = [I.Entry("bin/" + a, "symlink", target="busybox", mode=0o777) for a in ("httpd", "nc", "printf")]
+    extra += [I.Entry("www/", "dir", mode=0o755), I.Entry("www/index.html", data=PAGE)]
+    return I.push_layers(session_registry, "containers/httpd", "1", [I.tar_layer(I.busybox_entries()),
+                                                                      I.tar_layer(extra)])
+
+
+class Env:
+    def __init__(self, tmp_path, registry, image):
+        self.network = test_network()
+        self.images = service(tmp_path, registry)
+        self.svc = ContainerService(self.images, bridge=self.network)
+        self.image = image.ref
+        self.run_root = self.images.run_root
+        self.tmp = str(tmp_path)
+
+    def containers(self) -> Containers:
+        return Containers(self.images.store(), self.run_root, bridge=self.network)
+
+    def info(self, name: str):
+        return self.containers().info(name)
+
+    def close(self) -> None:
+        store = self.images.store(create=False)
+        if store is not None:
+            manager = Containers(store, self.run_root, bridge=self.network)
+            for name in reversed(manager.names()):
+                manager.remove(name)
+        for entry in sorted(M.mountinfo(), key=lambda e: len(e["point"]), reverse=True):
+            if entry["point"].startswith(os.path.realpath(self.tmp) + "/"):
+                subprocess.run(["umount", "-l", entry["point"]], check=False, timeout=30)
+        subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
+
+
+@pytest.fixture
+def env(tmp_path, registry, httpd_image):
+    made = Env(tmp_path, registry, httpd_image)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+def wait_for(what, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met within %s s" % timeout)
+
+
+def get(port: int) -> bytes:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def test_httpd_on_the_bridge_reached_from_host_and_containers_then_nothing_left(env):
+    before = snapshot(env.run_root)
+    port = free_port()
+    web = dict(name="web", image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+               ports=["127.0.0.1:%d:80" % port], dns=["192.0.2.53"], restart_policy="always")
+    first = env.svc.ensure(web)
+    info = first.values["container"]
+    assert info["state"] == "running" and info["network"] == "bridge", info
+    assert info["ports"] == ["127.0.0.1:%d:80/tcp" % port]
+    assert info["ip_address"].rsplit(".", 1)[0] == env.network.subnet.rsplit(".", 1)[0]
+    assert any("attached container web to network bridge at %s" % info["ip_address"] in a for a in first.actions)
+    with open(os.path.join(info["bundle"], "config.json")) as handle:
+        spec = json.load(handle)
+    assert SpecSchema(runtime_spec_dir(), "config-schema.json").errors(spec) == []
+    assert {"type": "network", "path": os.path.join(env.run_root, "netns", "web")} in spec["linux"]["namespaces"]
+
+    wait_for_port("127.0.0.1", port)
+    assert get(port).endswith(PAGE)
+
+    # a second container over the bridge; a third in web's namespace; both see their /etc files
+    env.svc.ensure(dict(name="client", image=env.image, stop_timeout=0,
+                        command=["sh", "-c", "cat /etc/resolv.conf /etc/hosts; " + REQUEST % info["ip_address"]]))
+    env.svc.ensure(dict(name="side", image=env.image, stop_timeout=0, network="container:web",
+                        command=["sh", "-c", REQUEST % "127.0.0.1"]))
+    client = wait_for(lambda: env.info("client")["state"] == "stopped" and env.info("client"))
+    assert client["exit_code"] == 0 and "hello from the container" in client["logs"], client["logs"]
+    assert "nameserver 127.0.0.53" not in client["logs"]
+    assert "%s\tclient" % client["ip_address"] in client["logs"]
+    side = wait_for(lambda: env.info("side")["state"] == "stopped" and env.info("side"))
+    assert "hello from the container" in side["logs"] and side["ip_address"] == info["ip_address"], side
+
+    # killed from outside: the monitor restarts it in the same namespace, at the same address
+    os.kill(info["pid"], signal.SIGKILL)
+    again = wait_for(lambda: env.info("web")["restart_count"] == 1 and env.info("web")["state"] == "running"
+                     and env.info("web"))
+    assert again["ip_address"] == info["ip_address"]
+    wait_for_port("127.0.0.1", port)
+    assert get(port).endswith(PAGE)
+
+    during = snapshot(env.run_root)
+    chains = container_chains(during, ["web", "client", "side"])
+    assert len(chains) >= 2 and during.leases - before.leases, during
+    for name in ("side", "client", "web"):
+        assert env.svc.ensure(dict(name=name, state="absent")).changed
+    assert leftovers(before, snapshot(env.run_root), ["web", "client", "side"],
+                     [info["ip_address"], client["ip_address"]], chains, ignore_links=[env.network.bridge]) == []
+    with pytest.raises(OSError):
+        get(port)
+
+
+def test_ports_and_dns_idempotency_and_recreation(env):
+    port, other = free_port(), free_port()
+    web = dict(name="web", image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+               ports=["127.0.0.1:%d:80" % port, "%d:80" % other], dns=["192.0.2.53", "192.0.2.54"])
+    assert env.svc.ensure(web).changed
+    same = env.svc.ensure(dict(web, ports=["%d:80/tcp" % other, "127.0.0.1:%d:80/TCP" % port, "%d:80" % other]))
+    assert not same.changed and same.actions == [], same.actions
+    assert not env.svc.ensure(web).changed
+
+    moved = env.svc.ensure(dict(web, ports=["127.0.0.1:%d:80" % other]))
+    assert moved.changed and any("these fields changed: ports" in a for a in moved.actions), moved.actions
+    assert moved.before["ports"] != moved.after["ports"] == ["127.0.0.1:%d:80/tcp" % other]
+    wait_for_port("127.0.0.1", other)
+    assert get(other).endswith(PAGE)
+    with pytest.raises(OSError):
+        get(port)
+
+    resolver = env.svc.ensure(dict(web, ports=["127.0.0.1:%d:80" % other], dns=["192.0.2.55"]))
+    assert resolver.changed and any("these fields changed: dns" in a for a in resolver.actions), resolver.actions
+    assert resolver.after["dns"] == ["192.0.2.55"]
+    state = lifecycle.load_state(os.path.join(env.run_root, "containers", "web", "network"))
+    with open(state.etc_files["/etc/resolv.conf"]) as handle:
+        assert "nameserver 192.0.2.55" in handle.read()
+
+    # the default is bridge: a container created without network joins it
+    plain = env.svc.ensure(dict(name="plain", image=env.image, command="sleep 60", stop_timeout=0))
+    assert plain.values["container"]["network"] == "bridge" and plain.values["container"]["ip_address"]
+    # stopped: the network goes; started: it comes back
+    stopped = env.svc.ensure(dict(name="plain", state="stopped"))
+    assert stopped.changed and stopped.values["container"]["ip_address"] is None
+    assert not os.path.lexists(os.path.join(env.run_root, "netns", "plain"))
+    assert env.svc.ensure(dict(name="plain", state="started")).values["container"]["ip_address"]
+
+
+def test_start_after_a_reboot_attaches_again(env):
+    port = free_port()
+    web = dict(name="web", image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+               ports=["127.0.0.1:%d:80" % port])
+    info = env.svc.ensure(web).values["container"]
+    state = json.load(open(os.path.join(env.run_root, "containers", "web", "state.json")))
+    os.kill(state["monitor_pid"], signal.SIGKILL)
+    os.kill(info["pid"], signal.SIGKILL)
+    wait_for(lambda: not os.path.exists("/proc/%d/status" % info["pid"]) or
+             "Z" in open("/proc/%d/status" % info["pid"]).read().split("State:")[1][:4])
+    # what a boot forgets: the namespace with its veth, the firewall rules, the mounts, run_root
+    lifecycle.detach("web", os.path.join(env.run_root, "containers", "web", "network"), env.run_root)
+    subprocess.run(["umount", "-l", os.path.join(info["bundle"], "rootfs")], check=True, timeout=30)
+    subprocess.run(["rm", "-rf", env.run_root], check=True, timeout=30)
+    assert env.info("web")["state"] == "stopped" and env.info("web")["ip_address"] is None
+
+    back = env.svc.ensure(web)
+    assert back.changed and back.values["container"]["state"] == "running"
+    assert any("attached container web to network bridge" in a for a in back.actions), back.actions
+    wait_for_port("127.0.0.1", port)
+    assert get(port).endswith(PAGE)
+
+
+def test_missing_cni_plugins_name_the_package(env, tmp_path):
+    empty = str(tmp_path / "no-cni")
+    os.makedirs(empty)
+    svc = ContainerService(env.images, bridge=env.network, cni_path=[empty])
+    before = snapshot(env.run_root)
+    with pytest.raises(UndockError, match="CNI plugin loopback ADD for container lonely: not found in .*"
+                                          r"\(Debian package containernetworking-plugins\)"):
+        svc.ensure(dict(name="lonely", image=env.image, command="sleep 60"))
+    assert svc.ensure(dict(name="lonely", state="absent")).changed
+    assert leftovers(before, snapshot(env.run_root), ["lonely"], [], ignore_links=[env.network.bridge]) == []
