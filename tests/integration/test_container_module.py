@@ -39,7 +39,7 @@ def base_args(tmp_path, registry, image, host_dir):
         "privileged": False, "no_new_privileges": True, "memory": "64m", "cpus": 0.5, "pids_limit": 64,
         "ulimits": ["nofile=512:1024"], "sysctls": {"net.ipv4.ip_forward": 1}, "labels": {"app": "x"},
         "annotations": {"a": "b"}, "stop_signal": "TERM", "stop_timeout": 0, "restart_policy": "on-failure:3",
-        "runtime": "runc", "network": "none", "pull": "missing",
+        "runtime": "runc", "network": "none", "dns": ["192.0.2.53"], "pull": "missing",
     }
 
 
@@ -70,12 +70,13 @@ CHANGES = {
     "stop_timeout": (1, "stop_timeout"),
     "restart_policy": ("always", "restart_policy"),
     "network": ("host", "network"),
+    "dns": (["192.0.2.54"], "dns"),
 }
 #: the same intention spelled another way: no change
 EQUIVALENT = {"memory": 67108864, "cap_drop": ["cap_mknod"], "cap_add": ["NET_ADMIN", "CAP_NET_ADMIN"],
               "env": {"A": "1", "B": "x"}, "ulimits": {"RLIMIT_NOFILE": "512:1024"}, "stop_signal": "SIGTERM",
               "restart_policy": "ON-FAILURE:3", "tmpfs": ["/run:size=2097152"],
-              "sysctls": {"net.ipv4.ip_forward": "1"}}
+              "sysctls": {"net.ipv4.ip_forward": "1"}, "dns": ["192.0.2.53", " 192.0.2.53"]}
 
 
 def mounts_below(path):

@@ -24,6 +24,7 @@ from ansible_collections.undock.oci.plugins.module_utils.common.errors import Im
 from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
 from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
 from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers, volume_name
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
 from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
 
@@ -178,6 +179,9 @@ def test_reboot_reads_stopped_and_started_brings_it_back(engine, tmp_path):
     os.kill(info["pid"], signal.SIGKILL)
     wait_for(lambda: not os.path.exists("/proc/%d/status" % info["pid"]) or
              "Z" in open("/proc/%d/status" % info["pid"]).read().split("State:")[1][:4])
+    # the network namespace (its veth) and firewall rules do not survive a boot either
+    lifecycle.detach("boot", os.path.join(str(tmp_path), "run", "containers", "boot", "network"),
+                     os.path.join(str(tmp_path), "run"))
     subprocess.run(["umount", "-l", os.path.join(info["bundle"], "rootfs")], check=True)
     subprocess.run(["rm", "-rf", os.path.join(str(tmp_path), "run")], check=True)
 
