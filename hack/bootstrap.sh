@@ -150,7 +150,7 @@ install_venv() {
     local args=() f
     for f in "${PY_REQS[@]}"; do args+=(-r "$f"); done
     venv_pip install "${args[@]}"
-    "$VENV/bin/python" -c 'import ansible, ansible_test, pytest, requests, jsonschema, filelock, cryptography'
+    "$VENV/bin/python" -c 'import ansible, ansible_test, pytest, requests, jsonschema, filelock, cryptography, ansiblelint, antsibull_changelog, antsibull_docs_parser'
     echo "$want" >"$stamp"
 }
 
