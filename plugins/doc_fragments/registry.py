@@ -6,13 +6,15 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Registry connection options, shared by every module that talks to a registry.
+    # Registry credentials and TLS options, for the modules that talk to a registry (and only those).
     DOCUMENTATION = r"""
 options:
   username:
     description:
-      - User name for the registry.
-      - Overrides credentials found in the auth files.
+      - User name for the registry that O(name) is on (for a push, the destination), used instead of the
+        credentials the auth files hold for it.
+      - Sent to that registry only, never to another host, to a C(registries.conf) mirror, or to a token service
+        on another host over plain http. Other registries get what the auth files hold for them.
     type: str
   password:
     description:
@@ -51,25 +53,14 @@ options:
         used instead of C(~/.config/containers/certs.d), C(/etc/containers/certs.d) and C(/etc/docker/certs.d).
     type: path
     aliases: [ca_cert_dir]
+"""
+
+    # Short-name resolution and mirrors, for every module that names images the way podman does.
+    NAMES = r"""
+options:
   registries_conf:
     description:
       - Path of C(registries.conf) to use instead of C(/etc/containers/registries.conf)
         (and the C(registries.conf.d) directory beside it).
     type: path
-"""
-
-    STORAGE = r"""
-options:
-  storage_root:
-    description:
-      - Root of the local content store, an OCI image layout shared by every module of this collection.
-    type: path
-    default: /var/lib/undock
-  run_root:
-    description:
-      - Runtime directory where mounts of images are recorded (and scans mount them, under C(scan/)).
-        It should be on tmpfs, so records reset at boot like the mounts themselves.
-      - Every module working on the same store must use the same one; set both in a C(module_defaults) group.
-    type: path
-    default: /run/undock
 """

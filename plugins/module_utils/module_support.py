@@ -1,11 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument specs and option translation shared by the modules (the only Ansible-aware glue)."""
+"""Argument specs and option translation shared by the modules (the only Ansible-aware glue).
+
+Options come in groups, and a module takes only the groups it uses: ``STORAGE_ARGS`` (every
+module), ``NAMES_ARGS`` (registries.conf, for modules that resolve short names) and
+``REGISTRY_ARGS`` (credentials and TLS, for modules that talk to a registry)."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
+import importlib.util
+import sys
+from typing import Any, Dict, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -21,8 +27,11 @@ REGISTRY_ARGS: Dict[str, Any] = dict(
     ca_cert=dict(type="path"),
     client_cert=dict(type="path"),
     client_key=dict(type="path"),
-    registries_conf=dict(type="path"),
     certs_dir=dict(type="path", aliases=["ca_cert_dir"]),
+)
+
+NAMES_ARGS: Dict[str, Any] = dict(
+    registries_conf=dict(type="path"),
 )
 
 STORAGE_ARGS: Dict[str, Any] = dict(
@@ -30,11 +39,27 @@ STORAGE_ARGS: Dict[str, Any] = dict(
     run_root=dict(type="path", default="/run/undock"),
 )
 
+#: Python library -> (Debian package, RHEL package), as the modules' ``requirements`` say.
+HOST_PACKAGES: Dict[str, Any] = {
+    "requests": ("python3-requests", "python3-requests"),
+    "filelock": ("python3-filelock", "python3-filelock"),
+    "jsonschema": ("python3-jsonschema", "python3-jsonschema"),
+    "tomli": ("python3-tomli", "python3-tomli"),
+}
+#: What a module that talks to a registry (or reads an archive or layout) needs: it checks
+#: what it reads against the image-spec's schemas. The others need only the store's libraries.
+REGISTRY_LIBRARIES = ("requests", "jsonschema", "filelock")
+STORE_LIBRARIES = ("filelock",)
+#: What reading registries.conf needs: nothing from Python 3.11 on (tomllib).
+NAMES_LIBRARIES = ("tomli",) if sys.version_info < (3, 11) else ()
+
 
 def registry_context(params: Dict[str, Any]) -> RegistryContext:
     conf = params.get("registries_conf")
     options = RegistryOptions(
-        username=params.get("username"), password=params.get("password"), auth_file=params.get("auth_file"),
+        username=params.get("username"), password=params.get("password"),
+        source_username=params.get("source_username"), source_password=params.get("source_password"),
+        auth_file=params.get("auth_file"),
         validate_certs=params.get("validate_certs"), ca_cert=params.get("ca_cert"),
         client_cert=params.get("client_cert"), client_key=params.get("client_key"),
         registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None,
@@ -42,22 +67,59 @@ def registry_context(params: Dict[str, Any]) -> RegistryContext:
     return RegistryContext(options)
 
 
-def fail_on_missing_libraries(module: AnsibleModule) -> None:
-    """Fail the task with Ansible's standard message if a required library is missing."""
-    for name, error in sorted(missing_libraries().items()):
-        module.fail_json(msg=missing_required_lib(name), error=error)
+def _importable(name: str) -> bool:
+    """Whether ``name`` can be imported, without importing it (requests is loaded only when
+    a registry is used, so a task served from the store never pays for it)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
 
 
-def image_module(argument_spec: Dict[str, Any], **kwargs: Any) -> AnsibleModule:
-    """An AnsibleModule with the shared registry and storage options, check mode, and the
-    library check done: what every module of the collection starts with."""
+def missing_host_libraries(libraries: Sequence[str]) -> Dict[str, str]:
+    """Library -> why it cannot be used, for each of ``libraries`` that is missing."""
+    failed = missing_libraries()
+    missing = {}
+    for name in libraries:
+        if name in failed:
+            missing[name] = failed[name]
+        elif not _importable(name):
+            missing[name] = "No module named %r" % name
+    return missing
+
+
+def fail_on_missing_libraries(module: AnsibleModule, libraries: Sequence[str]) -> None:
+    """Fail the task once, with Ansible's standard message naming every missing library and
+    the packages that provide them."""
+    missing = missing_host_libraries(libraries)
+    if not missing:
+        return
+    names = sorted(missing)
+    packages = ", ".join("%s (Debian: %s, RHEL: %s)" % ((name,) + tuple(HOST_PACKAGES.get(name, (name, name))))
+                         for name in names)
+    module.fail_json(msg=missing_required_lib(", ".join(names), reason="by this module; install " + packages),
+                     missing_libraries=names, error="; ".join("%s: %s" % (n, missing[n]) for n in names))
+
+
+def image_module(argument_spec: Dict[str, Any], registry: bool = True, names: bool = True,
+                 libraries: Optional[Sequence[str]] = None, **kwargs: Any) -> AnsibleModule:
+    """An AnsibleModule with the storage options, the name-resolution options unless
+    ``names=False``, the registry credentials and TLS options unless ``registry=False``,
+    check mode, and the library check done: what every module of the collection starts with."""
     spec = dict(argument_spec)
-    spec.update(REGISTRY_ARGS)
+    if registry:
+        spec.update(REGISTRY_ARGS)
+        kwargs["required_together"] = list(kwargs.get("required_together", [])) + [("client_cert", "client_key")]
+    if names or registry:
+        spec.update(NAMES_ARGS)
     spec.update(STORAGE_ARGS)
     kwargs.setdefault("supports_check_mode", True)
-    kwargs["required_together"] = list(kwargs.get("required_together", [])) + [("client_cert", "client_key")]
     module = AnsibleModule(argument_spec=spec, **kwargs)
-    fail_on_missing_libraries(module)
+    if libraries is None:
+        libraries = REGISTRY_LIBRARIES if registry else STORE_LIBRARIES
+        if names or registry:
+            libraries = tuple(libraries) + NAMES_LIBRARIES
+    fail_on_missing_libraries(module, libraries)
     return module
 
 
@@ -68,3 +130,15 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
     return ImageService(params["storage_root"], registry_context(params),
                         check_mode=module.check_mode if check_mode is None else check_mode,
                         run_root=params["run_root"])
+
+
+def finish(module: AnsibleModule, outcome: Any, diff: bool = True, actions: bool = True,
+           failed_msg: Optional[str] = None) -> None:
+    """Hand an Outcome to Ansible: its warnings as warnings, the rest as return values
+    (failing with ``failed_msg`` when one is given)."""
+    for warning in outcome.warnings:
+        module.warn(warning)
+    result = outcome.result(diff=diff, actions=actions)
+    if failed_msg:
+        module.fail_json(msg=failed_msg, **result)
+    module.exit_json(**result)

@@ -24,12 +24,16 @@ options:
       - Image reference, for example V(busybox), V(quay.io/org/app:1.2) or V(registry:5000/app@sha256:...).
       - Short names are resolved through C(unqualified-search-registries), else C(docker.io).
       - The image is stored under its full normalised reference.
+      - A reference by digest (V(name@sha256:...)) whose manifest is already in the store under another name of
+        the same repository (pulled by tag) is that image. Nothing is pulled, the registry is not contacted, and
+        no second entry is added. RV(image.name) is then the name it is stored under, and O(state=absent) removes it.
     type: str
     required: true
   state:
     description:
       - V(present) makes the image present in the store (pulling or loading it per O(pull) and O(source)).
       - V(absent) removes the name from the store, and the blobs and unpacked layers no other image uses.
+        O(source), O(push), O(export_to) and O(platform) make no sense with it and are refused.
     type: str
     choices: [present, absent]
     default: present
@@ -39,8 +43,12 @@ options:
       - V(newer) checks the registry and pulls if its digest differs; if the registry cannot be reached,
         the local image is kept with a warning.
       - V(always) checks the registry and pulls if its digest differs; errors fail the task.
+        It also verifies every stored blob of the image against its digest. A corrupt one is removed and
+        fetched again (reported as a warning and in RV(actions), and RV(ignore:changed=true)).
       - V(never) uses the local image and fails if it is missing.
       - An unchanged digest reports RV(ignore:changed=false) whatever the policy.
+      - A reference by digest that is in the store is never looked up again, whatever the policy (a digest cannot
+        move), so it works offline.
     type: str
     choices: [missing, newer, always, never]
     default: missing
@@ -48,12 +56,24 @@ options:
     description:
       - Platform to select from a multi-platform image, as V(os/arch[/variant]) or V(arch), for example
         V(linux/arm64). Defaults to the managed host's platform.
+      - A malformed value fails the task before any registry is contacted.
     type: str
   source:
     description:
       - Copy the image from here instead of from the registry O(name) points to, and store it as O(name).
       - A registry reference (optionally prefixed V(docker://)), V(oci:DIR[:REF]),
         V(oci-archive:FILE[:REF]) or V(docker-archive:FILE[:REF]).
+    type: str
+  source_username:
+    description:
+      - User name for the registry of a registry O(source), as C(skopeo copy --src-creds) takes it. Requires
+        O(source_password).
+      - O(username) never goes to the source registry; without O(source_username) it gets what the auth files
+        hold for it.
+    type: str
+  source_password:
+    description:
+      - Password or token for O(source_username). Never logged or returned.
     type: str
   push:
     description:
@@ -65,17 +85,27 @@ options:
     description:
       - Also write the image to V(oci:DIR:REF), V(oci-archive:FILE:REF) or V(docker-archive:FILE:REF).
       - A no-op when the target already holds the same manifest digest.
+      - A malformed target fails the task before anything is pulled.
     type: str
   force:
     description:
-      - With O(state=absent), an image that is in use (mounted by M(undock.oci.oci_mount) or a scan) is
+      - Only with O(state=absent). An image that is in use (mounted by M(undock.oci.oci_mount) or a scan) is
         not removed; the task fails with an error naming each user. With O(force=true) those mounts are
         unmounted first, then the image is removed.
+      - With O(state=present) it has no meaning (O(pull=always) is what refreshes an image), and V(true) is refused.
     type: bool
     default: false
+requirements:
+  - Python 3.9 or newer on the managed host
+  - requests (Debian and RHEL package C(python3-requests))
+  - jsonschema (Debian and RHEL package C(python3-jsonschema))
+  - filelock (Debian and RHEL package C(python3-filelock))
+  - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
+  - Optional, for zstd layers, zstandard (C(python3-zstandard)); for faster gzip, isal (Debian C(python3-isal))
 extends_documentation_fragment:
   - undock.oci.registry
-  - undock.oci.registry.storage
+  - undock.oci.registry.names
+  - undock.oci.storage
 attributes:
   check_mode:
     support: full
@@ -110,6 +140,16 @@ EXAMPLES = r"""
     username: ci
     password: "{{ registry_password }}"
     ca_cert: /etc/pki/registry-ca.pem
+
+- name: Copy an image between two private registries, each with its own credentials
+  undock.oci.oci_image:
+    name: registry.example.com/mirror/app:1.0
+    source: docker://quay.io/org/app:1.0
+    source_username: robot
+    source_password: "{{ quay_token }}"
+    push: true
+    username: ci
+    password: "{{ registry_password }}"
 
 - name: Export an image as a docker-archive for an air-gapped site
   undock.oci.oci_image:
@@ -183,8 +223,11 @@ actions:
 """
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.image.ops import Outcome
-from ..module_utils.module_support import image_module, image_service
+from ..module_utils.image.ops import check_transport
+from ..module_utils.module_support import finish, image_module, image_service
+
+#: Options that only make sense when the image is to be present.
+PRESENT_ONLY = ("source", "source_username", "push", "export_to", "platform")
 
 
 def main() -> None:
@@ -195,13 +238,24 @@ def main() -> None:
             pull=dict(type="str", default="missing", choices=["missing", "newer", "always", "never"]),
             platform=dict(type="str"),
             source=dict(type="str"),
+            source_username=dict(type="str"),
+            source_password=dict(type="str", no_log=True),
             push=dict(type="bool", default=False),
             export_to=dict(type="str"),
             force=dict(type="bool", default=False),
         ),
+        required_together=[("source_username", "source_password")],
     )
     params = module.params
+    if params["state"] == "absent":
+        given = [option for option in PRESENT_ONLY if params[option]]
+        if given:
+            module.fail_json(msg="%s cannot be used with state=absent" % ", ".join(given))
+    elif params["force"]:
+        module.fail_json(msg="force is only for state=absent (to unmount an image in use before removing it)")
     try:
+        if params["export_to"]:
+            check_transport(params["export_to"])  # before a pull, not after it
         service = image_service(module)
         if params["state"] == "absent":
             outcome = service.absent(params["name"], force=params["force"])
@@ -214,17 +268,7 @@ def main() -> None:
                 outcome.merge(service.export(params["name"], params["export_to"], image=outcome.resolved))
     except UndockError as err:
         module.fail_json(msg=str(err))
-    for warning in outcome.warnings:
-        module.warn(warning)
-    module.exit_json(**result(outcome))
-
-
-def result(outcome: Outcome) -> dict:
-    out = dict(changed=outcome.changed, actions=outcome.actions,
-               diff=dict(before=outcome.before, after=outcome.after))
-    if outcome.image is not None:
-        out["image"] = outcome.image
-    return out
+    finish(module, outcome)
 
 
 if __name__ == "__main__":

@@ -17,7 +17,9 @@ options:
   name:
     description:
       - Image references to inspect. Without it, every image in the local store.
-      - Local images that do not exist are left out of RV(images).
+      - A missing image is treated the same way locally and remotely - not an error - it is left out of
+        RV(images) and listed in RV(missing). Other errors (a registry that cannot be reached, refused
+        credentials) fail the task.
     type: list
     elements: str
   remote:
@@ -28,10 +30,18 @@ options:
   platform:
     description:
       - With O(remote=true), the platform to select from a multi-platform image. Defaults to the host's.
+      - A malformed value fails the task before any registry is contacted.
     type: str
+requirements:
+  - Python 3.9 or newer on the managed host
+  - requests (Debian and RHEL package C(python3-requests))
+  - jsonschema (Debian and RHEL package C(python3-jsonschema))
+  - filelock (Debian and RHEL package C(python3-filelock))
+  - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
 extends_documentation_fragment:
   - undock.oci.registry
-  - undock.oci.registry.storage
+  - undock.oci.registry.names
+  - undock.oci.storage
 attributes:
   check_mode:
     support: full
@@ -61,7 +71,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 images:
-  description: One entry per image found.
+  description:
+    - One entry per image found, with the same keys as RV(undock.oci.oci_image#module:image) (plus those below).
+    - A local entry of the store's C(index.json) that cannot be read is listed with RV(images[].consistent=false)
+      and its RV(images[].problems); the other images are still listed.
   returned: always
   type: list
   elements: dict
@@ -111,10 +124,15 @@ images:
       description: Remote images only. Tags of the repository.
       type: list
       elements: str
+missing:
+  description: The names of O(name) that are not in the store (or, with O(remote=true), not at the registry).
+  returned: always
+  type: list
+  elements: str
 """
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.module_support import image_module, image_service
+from ..module_utils.module_support import finish, image_module, image_service
 
 
 def main() -> None:
@@ -130,12 +148,12 @@ def main() -> None:
     try:
         service = image_service(module, check_mode=True)
         if params["remote"]:
-            images = [service.inspect_remote(name, params["platform"]) for name in params["name"]]
+            outcome = service.inspect_remote(params["name"], params["platform"])
         else:
-            images = service.list_local(params["name"])
+            outcome = service.list_local(params["name"])
     except UndockError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=False, images=images)
+    finish(module, outcome, diff=False, actions=False)
 
 
 if __name__ == "__main__":

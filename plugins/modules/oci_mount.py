@@ -20,8 +20,8 @@ description:
   - Each mount is recorded under O(run_root) (a tmpfs, so records vanish at boot with the mounts), and
     M(undock.oci.oci_image) refuses to remove a mounted image unless forced.
   - The image must already be in the store; use M(undock.oci.oci_image) to pull it. Nothing is pulled here.
-  - The registry options are accepted so that one C(module_defaults) group serves every module of the
-    collection; only O(registries_conf) is used, to resolve short names the way M(undock.oci.oci_image) does.
+  - No registry is contacted, so the module takes no credentials or TLS options; only O(registries_conf), to
+    resolve short names the way M(undock.oci.oci_image) does.
 options:
   name:
     description:
@@ -34,6 +34,8 @@ options:
     description:
       - Directory to mount the image on. It is created if missing.
       - A path that is already a mount point not made by this collection is refused.
+      - A path inside O(storage_root) or O(run_root), or one that holds either, is refused, as a mount there would
+        hide the content it is made of.
     type: path
     required: true
   state:
@@ -51,16 +53,21 @@ options:
         on unmount; the mount is still V(nodev,nosuid).
     type: bool
     default: true
+requirements:
+  - Python 3.9 or newer on the managed host
+  - filelock (Debian and RHEL package C(python3-filelock))
+  - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
+  - The C(mount) and C(umount) commands (Debian and RHEL package C(util-linux)), and root
 extends_documentation_fragment:
-  - undock.oci.registry
-  - undock.oci.registry.storage
+  - undock.oci.registry.names
+  - undock.oci.storage
 attributes:
   check_mode:
     support: full
     description: Nothing is mounted, unmounted or written; the result says what would be done.
   diff_mode:
     support: full
-    description: Shows whether O(path) is mounted, with which image, digest and O(read_only), before and after.
+    description: Shows whether O(path) is mounted, with which image (C(name), C(digest)) and O(read_only), before and after.
 notes:
   - Needs root (mounting) and the C(mount) and C(umount) commands of util-linux.
   - The layers are named in the overlay options by short links relative to the store, so deep images fit in the
@@ -91,6 +98,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+image:
+  description: The mounted image, the same record as RV(undock.oci.oci_image#module:image).
+  returned: when state is mounted
+  type: dict
 mount:
   description: The mount at O(path) after the task (in check mode, the one that would be made).
   returned: when state is mounted
@@ -100,7 +111,7 @@ mount:
       description: The mount point, with symlinks resolved.
       type: str
       sample: /mnt/debian
-    image:
+    name:
       description: Full normalised reference of the mounted image.
       type: str
       sample: docker.io/library/debian:12
@@ -118,8 +129,9 @@ mount:
       description: Whether the mount is read-only.
       type: bool
     layers:
-      description: Number of layers of the image.
-      type: int
+      description: Layer digests of the image, base first.
+      type: list
+      elements: str
     note:
       description: Why the mount is not a plain overlay of every layer (flattened, copied), else null.
       type: str
@@ -133,7 +145,7 @@ actions:
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.mounting import ensure_mount
-from ..module_utils.module_support import image_module, image_service
+from ..module_utils.module_support import finish, image_module, image_service
 
 
 def main() -> None:
@@ -145,16 +157,15 @@ def main() -> None:
             read_only=dict(type="bool", default=True),
         ),
         required_if=[("state", "mounted", ("name",))],
+        registry=False,
     )
     params = module.params
     try:
         service = image_service(module)
-        result = ensure_mount(service, params["state"], params["path"], params["name"], params["read_only"])
+        outcome = ensure_mount(service, params["state"], params["path"], params["name"], params["read_only"])
     except UndockError as err:
         module.fail_json(msg=str(err))
-    for warning in result.pop("warnings"):
-        module.warn(warning)
-    module.exit_json(**result)
+    finish(module, outcome)
 
 
 if __name__ == "__main__":

@@ -32,26 +32,30 @@ options:
       - Choose only images created before this, from the C(created) time of their config.
       - A duration back from now such as V(36h), V(7d), V(1h30m) or V(2w), or a date such as
         V(2024-05-01) or V(2024-05-01T12:00:00Z).
+      - A value that is neither fails the task before anything is read or removed.
     type: str
   labels:
     description:
       - Choose only images with all these labels, each V(key) or V(key=value).
+      - A malformed item (an empty key, or a key with spaces) fails the task before anything is removed.
     type: list
     elements: str
     default: []
+requirements:
+  - Python 3.9 or newer on the managed host
+  - filelock (Debian and RHEL package C(python3-filelock))
 extends_documentation_fragment:
-  - undock.oci.registry
-  - undock.oci.registry.storage
+  - undock.oci.storage
 attributes:
   check_mode:
     support: full
     description: Reports what would be removed and how many bytes would be freed; removes nothing.
   diff_mode:
     support: full
-    description: Shows the images before, and what is removed.
+    description: Shows the names of the images in the store before (read before anything is removed) and after.
 notes:
-  - The registry options are accepted so that one C(module_defaults) group serves every module of the
-    collection; this module does not contact a registry.
+  - This module never contacts a registry, so it takes no registry options; set the shared storage options in
+    the C(group/undock.oci.oci) C(module_defaults) group and registry options in C(group/undock.oci.registry).
 author:
   - undock.oci developers (@undock-oci)
 """
@@ -93,12 +97,12 @@ freed_bytes:
   description: Bytes freed (in check mode, that would be) by removing blobs and unpacked layers.
   returned: always
   type: int
-blobs:
-  description: Number of blobs removed.
+blob_count:
+  description: Number of blobs removed (in check mode, that would be).
   returned: always
   type: int
-layers:
-  description: Number of unpacked layers removed.
+layer_count:
+  description: Number of unpacked layers removed (in check mode, that would be).
   returned: always
   type: int
 actions:
@@ -110,7 +114,7 @@ actions:
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.prune import PruneFilters, prune
-from ..module_utils.module_support import image_module, image_service
+from ..module_utils.module_support import finish, image_module, image_service
 
 
 def main() -> None:
@@ -121,6 +125,7 @@ def main() -> None:
             older_than=dict(type="str"),
             labels=dict(type="list", elements="str", default=[]),
         ),
+        registry=False, names=False,
     )
     params = module.params
     try:
@@ -130,11 +135,7 @@ def main() -> None:
         outcome = prune(service, filters)
     except UndockError as err:
         module.fail_json(msg=str(err))
-    for warning in outcome.warnings:
-        module.warn(warning)
-    module.exit_json(changed=outcome.changed, actions=outcome.actions,
-                     diff=dict(before=outcome.before, after={"removed": outcome.after["removed"]}),
-                     **outcome.after)
+    finish(module, outcome)
 
 
 if __name__ == "__main__":

@@ -16,8 +16,8 @@ description:
   - Scanners treat the image as hostile, never follow a symlink out of its rootfs and only read regular files,
     a bounded amount each.
   - The image must already be in the store; use M(undock.oci.oci_image) to pull it.
-  - The registry options are accepted so that one C(module_defaults) group serves every module of the
-    collection; only O(registries_conf) is used, to resolve short names.
+  - No registry is contacted, so the module takes no credentials or TLS options; only O(registries_conf), to
+    resolve short names.
 options:
   name:
     description:
@@ -47,10 +47,17 @@ options:
   command_timeout:
     description:
       - Seconds the command may run before it is killed and the task fails. No limit by default.
+      - Zero or a negative number is refused.
     type: int
+requirements:
+  - Python 3.9 or newer on the managed host
+  - filelock (Debian and RHEL package C(python3-filelock))
+  - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
+  - The C(mount) and C(umount) commands (Debian and RHEL package C(util-linux)), and root
+  - Optional, for the rpm database of an image, C(rpm) (Debian and RHEL package C(rpm))
 extends_documentation_fragment:
-  - undock.oci.registry
-  - undock.oci.registry.storage
+  - undock.oci.registry.names
+  - undock.oci.storage
 attributes:
   check_mode:
     support: full
@@ -89,16 +96,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 image:
-  description: The scanned image.
+  description: The scanned image, the same record as RV(undock.oci.oci_image#module:image).
   returned: always
   type: dict
-  contains:
-    name:
-      description: Full normalised reference.
-      type: str
-    digest:
-      description: Manifest digest.
-      type: str
 mount:
   description: How the rootfs was mounted for the scan.
   returned: always
@@ -153,7 +153,7 @@ actions:
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.mounting import scan_image
-from ..module_utils.module_support import image_module, image_service
+from ..module_utils.module_support import finish, image_module, image_service
 from ..module_utils.scan.scanners import DEFAULT_SCANNERS, SCANNERS
 
 
@@ -165,19 +165,21 @@ def main() -> None:
             command=dict(type="str"),
             command_timeout=dict(type="int"),
         ),
+        registry=False,
     )
     if "command" in module.params["scanners"] and not module.params["command"]:
         module.fail_json(msg="the command scanner needs the command option")
     try:
         params = module.params
         service = image_service(module)
-        result = scan_image(service, params["name"], params["scanners"], params["command"], params["command_timeout"])
+        outcome = scan_image(service, params["name"], params["scanners"], params["command"], params["command_timeout"])
     except UndockError as err:
         module.fail_json(msg=str(err))
-    command = result["report"].get("command")
+    command = outcome.values["report"].get("command")
+    failed = None
     if command is not None and command["rc"] != 0:
-        module.fail_json(msg="the command %s exited with %d" % (command["argv"][0], command["rc"]), **result)
-    module.exit_json(**result)
+        failed = "the command %s exited with %d" % (command["argv"][0], command["rc"])
+    finish(module, outcome, diff=False, failed_msg=failed)
 
 
 if __name__ == "__main__":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import re
 import subprocess
 import sys
 import threading
 import time
+import urllib.parse
 
 import pytest
 
@@ -14,7 +18,8 @@ from harness import images as I
 from harness.engine import python_path, service
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
-    AuthenticationError, DigestMismatchError, InvalidReferenceError, NotFoundError, TLSError, TransientError)
+    AuthenticationError, DigestMismatchError, InvalidReferenceError, ManifestError, NotFoundError, TLSError,
+    TransientError)
 
 
 def assert_store_consistent(tmp_path, reg=None):
@@ -187,3 +192,49 @@ def test_registry_killed_mid_blob_and_restarted(tmp_path, registry_factory, imag
     assert any(e[2] == 206 for e in later), "the partial blob was not resumed with Range: %s %s" % (
         partials, later)
     assert_store_consistent(tmp_path, reg)
+
+
+def _upload(reg, repo: str, data: bytes) -> str:
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    scope = "repository:%s:pull,push" % repo
+    status, headers, body = reg.request("POST", "/v2/%s/blobs/uploads/" % repo, scope=scope)
+    assert status == 202, body
+    location = urllib.parse.urlsplit(headers["location"])
+    status, _, body = reg.request("PUT", "%s?%s&digest=%s" % (location.path, location.query, digest), body=data,
+                                  headers={"Content-Type": "application/octet-stream"}, scope=scope)
+    assert status == 201, body
+    return digest
+
+
+def _put_manifest(reg, repo: str, tag: str, media_type: str, doc: dict) -> None:
+    status, _, body = reg.request("PUT", "/v2/%s/manifests/%s" % (repo, tag), body=json.dumps(doc).encode(),
+                                  headers={"Content-Type": media_type}, scope="repository:%s:pull,push" % repo)
+    assert status == 201, body
+
+
+def test_documents_that_break_the_image_spec_are_refused(tmp_path, registry):
+    """The registry stores them (it decodes, it does not validate); the engine names the bad field."""
+    repo = "badschema/app"
+    layer_tar = I.tar_layer([I.Entry("etc/", "dir", mode=0o755)])
+    layer = _upload(registry, repo, layer_tar)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": "PATH=/bin"},
+                         "rootfs": {"type": "layers", "diff_ids": [layer]}}).encode()
+    image = {"schemaVersion": 2, "mediaType": I.OCI_MANIFEST,
+             "config": {"mediaType": I.OCI_CONFIG, "digest": _upload(registry, repo, config), "size": len(config)},
+             "layers": [{"mediaType": I.OCI_LAYER_TAR, "digest": layer, "size": len(layer_tar)}]}
+    _put_manifest(registry, repo, "bad-config", I.OCI_MANIFEST, image)
+    _put_manifest(registry, repo, "bad-layer", I.OCI_MANIFEST,
+                  dict(image, layers=[dict(image["layers"][0], mediaType="tar")]))
+    child = json.dumps(image).encode()
+    _put_manifest(registry, repo, "no-os", I.OCI_INDEX, {"schemaVersion": 2, "mediaType": I.OCI_INDEX, "manifests": [
+        {"mediaType": I.OCI_MANIFEST, "digest": "sha256:" + hashlib.sha256(child).hexdigest(), "size": len(child),
+         "platform": {"architecture": "amd64"}}]})
+    origin = r" from %s/%s: " % (re.escape(registry.host), repo)
+    cases = {"no-os": r"^index sha256:\w{64}%s\$.manifests\[0\].platform: required field 'os' is missing" % origin,
+             "bad-layer": r"^manifest sha256:\w{64}%s\$.layers\[0\].mediaType: 'tar' is not a media type" % origin,
+             "bad-config": r"^image config sha256:\w{64} from %s/%s:bad-config: \$.config.Env: 'PATH=/bin' is not of "
+                           r"type array" % (re.escape(registry.host), repo)}
+    for tag, message in cases.items():
+        with pytest.raises(ManifestError, match=message):
+            service(tmp_path, registry).present("%s/%s:%s" % (registry.host, repo, tag))
+    assert_store_consistent(tmp_path, registry)

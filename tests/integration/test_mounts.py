@@ -471,32 +471,44 @@ def test_oci_mount_module_check_diff_idempotent(tmp_path, registry, fixture_imag
             ("undock.oci.oci_mount", dict(common, path=path, run_root=run_root, state="unmounted"), {"diff": True}),
             ("undock.oci.oci_mount", dict(common, path=path, run_root=run_root, state="unmounted"), {}),
             ("ansible.builtin.stat", {"path": path + "/etc/undock-fixture"}, {}),
+            ("undock.oci.oci_mount", dict(mount, path=str(tmp_path / "store" / "blobs")), {}),  # 16 in the store
+            ("undock.oci.oci_mount", dict(mount, path=str(tmp_path / "run" / "x")), {}),        # in the run root
+            ("undock.oci.oci_mount", dict(mount, path=str(tmp_path)), {}),                      # holds the store
+            ("undock.oci.oci_mount", dict(mount, username="u", password="Secr3t-pw"), {}),      # no credentials
         ])
     finally:
         for point in mounts_below(tmp_path):
             subprocess.run(["umount", "-l", point], check=False)
+    in_store, in_run_root, above_store, with_credentials = results[16:20]
+    assert in_store.get("failed") and "is inside the store" in in_store["msg"], in_store
+    assert in_run_root.get("failed") and "is inside the runtime root" in in_run_root["msg"], in_run_root
+    assert above_store.get("failed") and "holds the store" in above_store["msg"], above_store
+    assert with_credentials.get("failed") and "Unsupported parameters" in with_credentials["msg"]
+    assert not (tmp_path / "store" / "blobs" / "sha256").is_mount()
     missing = results[0]
     assert missing["failed"] and "not in the store" in missing["msg"] and "oci_image" in missing["msg"]
     check, statted, first, slurped, again = results[3:8]
-    assert check["changed"] and check["diff"]["before"] == {"mounted": False, "image": None, "digest": None,
+    assert check["changed"] and check["diff"]["before"] == {"mounted": False, "name": None, "digest": None,
                                                             "read_only": None}
-    assert check["diff"]["after"] == {"mounted": True, "image": pushed.ref, "digest": pushed.digest, "read_only": True}
+    assert check["diff"]["after"] == {"mounted": True, "name": pushed.ref, "digest": pushed.digest, "read_only": True}
     assert check["actions"][0].startswith("would mount")
     assert not statted["stat"]["exists"]  # check mode mounted nothing
-    assert first["changed"] and first["mount"]["kind"] == "overlay" and first["mount"]["layers"] == 3, first
+    assert first["changed"] and first["mount"]["kind"] == "overlay" and first["mount"]["layers"] == pushed.layers, first
+    assert first["image"] == results[1]["image"]  # the same record as oci_image's
+    assert check["mount"]["layers"] == pushed.layers and check["mount"]["name"] == pushed.ref
     assert first["mount"]["path"] == path and first["mount"]["read_only"] is True
     assert first["diff"]["after"] == check["diff"]["after"]
     assert slurped["content"] == "a2VlcAo="  # "keep\n"
     assert not again["changed"] and again["mount"] == first["mount"]
     recheck, remount, marker, other_image = results[8:12]
     assert recheck["changed"] and recheck["actions"][0].startswith("would unmount")
-    assert remount["changed"] and remount["diff"]["before"]["image"] == pushed.ref
-    assert remount["diff"]["after"]["image"] == other.ref and remount["mount"]["digest"] == other.digest
+    assert remount["changed"] and remount["diff"]["before"]["name"] == pushed.ref
+    assert remount["diff"]["after"]["name"] == other.ref and remount["mount"]["digest"] == other.digest
     assert marker["content"] == "bmFtZT1vY2kKYXJjaD1hbWQ2NAo="  # name=oci arch=amd64
     assert not other_image["changed"] and other_image["warnings"]
     uncheck, unmount, unmount_again, gone = results[12:16]
     assert uncheck["changed"] and uncheck["diff"]["after"]["mounted"] is False
-    assert unmount["changed"] and unmount["diff"]["before"]["image"] == other.ref
+    assert unmount["changed"] and unmount["diff"]["before"]["name"] == other.ref
     assert not unmount_again["changed"] and not gone["stat"]["exists"]
 
 

@@ -137,3 +137,22 @@ def test_store_is_readable_oci_layout(tmp_path, registry, fixture_images):
     index = json.load(open(tmp_path / "store" / "index.json"))
     assert index["manifests"][0]["platform"]["architecture"] == "amd64"
     assert index["manifests"][0]["mediaType"] == m.OCI_MANIFEST
+
+
+def test_a_stored_index_digest_is_the_image_of_its_platform(tmp_path, registry, fixture_images):
+    """An index digest names the stored image only for the platform it was pulled for."""
+    pushed = fixture_images["index"]
+    svc = service(tmp_path, registry)
+    svc.present(pushed.ref)
+    requests_before = len(registry.access_log())
+    same = svc.present(pushed.by_digest, pull="always")
+    assert not same.changed and same.image["name"] == pushed.ref
+    assert same.image["digest"] == pushed.child("amd64").digest
+    by_child = svc.present("%s/%s@%s" % (pushed.host, pushed.repo, pushed.child("amd64").digest))
+    assert not by_child.changed and by_child.image["name"] == pushed.ref
+    assert len(registry.access_log()) == requests_before  # neither asked the registry
+    other = svc.present(pushed.by_digest, platform="linux/arm64")
+    assert other.changed and other.image["digest"] == pushed.child("arm64").digest
+    assert other.image["name"] == pushed.by_digest
+    names = sorted(e["annotations"]["org.opencontainers.image.ref.name"] for e in svc.store().images())
+    assert names == sorted([pushed.ref, pushed.by_digest])

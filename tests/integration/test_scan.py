@@ -72,7 +72,7 @@ def test_oci_scan_module(tmp_path, scan_image):
     pull = {k: v for k, v in common.items() if k != "run_root"}
     probe = "sh -c 'grep \" $0 \" /proc/self/mountinfo; test -x \"$ROOTFS/bin/busybox\"'"
     try:
-        missing, dummy, first, checked, command, failing, bad, broken = run_tasks([
+        missing, pulled, first, checked, command, failing, bad, broken, negative = run_tasks([
             ("undock.oci.oci_scan", scan, {}),
             ("undock.oci.oci_image", dict(pull, name=pushed.ref), {}),
             ("undock.oci.oci_scan", scan, {}),
@@ -81,6 +81,7 @@ def test_oci_scan_module(tmp_path, scan_image):
             ("undock.oci.oci_scan", dict(scan, scanners=["setuid"], command="sh -c 'echo failing >&2; exit 3'"), {}),
             ("undock.oci.oci_scan", dict(scan, scanners=["command"]), {}),
             ("undock.oci.oci_scan", dict(scan, command="/nonexistent/scanner --all"), {}),
+            ("undock.oci.oci_scan", dict(scan, scanners=[], command="true", command_timeout=-5), {}),
         ])
     finally:
         leaked = mounts_below(tmp_path)
@@ -91,7 +92,10 @@ def test_oci_scan_module(tmp_path, scan_image):
     assert missing["failed"] and "not in the store" in missing["msg"] and "oci_image" in missing["msg"]
 
     assert not first.get("failed") and first["changed"] is False, first
-    assert first["image"] == {"name": pushed.ref, "digest": pushed.digest}
+    # the same image record as oci_image returns
+    assert first["image"] == pulled["image"] and first["image"]["digest"] == pushed.digest, first
+    assert negative.get("failed") and "command_timeout must be a positive number" in negative["msg"], negative
+    assert "report" not in negative
     assert first["mount"]["kind"] == "overlay"
     results = first["report"]
     assert set(results) == {"packages", "setuid", "world_writable", "secrets"}

@@ -1,5 +1,6 @@
 # -*- coding: utf-8 -*-
-"""registry/config.py: registries.conf, auth.json, certs.d and per-task options.
+"""registry/registries_conf.py, auth_files.py, tls.py and config.py: registries.conf, auth.json,
+certs.d and per-task options.
 
 Every file lives under tmp_path; nothing reads the real /etc or $HOME.
 """
@@ -14,10 +15,13 @@ import stat
 import pytest
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ConfigError
-from ansible_collections.undock.oci.plugins.module_utils.registry import config as rc
-from ansible_collections.undock.oci.plugins.module_utils.registry.config import (
-    AuthStore, BlockedRegistryError, Credentials, RegistriesConfig, RegistryOptions, TLSFiles, certs_dir_for,
-    resolve_tls)
+from ansible_collections.undock.oci.plugins.module_utils.registry import registries_conf as rconf
+from ansible_collections.undock.oci.plugins.module_utils.registry import tls as rtls
+from ansible_collections.undock.oci.plugins.module_utils.registry.auth_files import AuthStore, Credentials
+from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistryOptions
+from ansible_collections.undock.oci.plugins.module_utils.registry.registries_conf import (
+    BlockedRegistryError, RegistriesConfig)
+from ansible_collections.undock.oci.plugins.module_utils.registry.tls import TLSFiles, certs_dir_for, resolve_tls
 from ansible_collections.undock.oci.plugins.module_utils.model.reference import Reference, parse_reference
 
 DIGEST = "sha256:" + "a" * 64
@@ -87,7 +91,7 @@ blocked = true
     assert entry.prefix == "example.com/foo"
     assert entry.location == "internal.example.net/bar"
     assert entry.insecure and not entry.blocked
-    assert entry.mirrors == (rc.Mirror("mirror.local:5000/foo", True, "tag-only"),)
+    assert entry.mirrors == (rconf.Mirror("mirror.local:5000/foo", True, "tag-only"),)
     assert entry.source == "/x/registries.conf"
     blocked = cfg.find("blocked.example.com")
     assert blocked.prefix == blocked.location == "blocked.example.com" and blocked.blocked
@@ -712,12 +716,12 @@ def test_identity_token_and_odd_entries(auth_env):
         "nocolon.io": {"auth": b64("nocolon")},
         "nul.io": {"auth": b64("u:p\x00\x00")},
         "colon.io": {"auth": b64("u:pa:ss")},
-    }, credHelpers={"helper.io": "secretservice"}, credsStore="desktop")
+    })
     store = store_for(auth_env)
     token = store.credentials_for("token.io")
     assert (token.username, token.password, token.identity_token) == ("user", "", "refresh")
     assert store.credentials_for("onlytoken.io").identity_token == "refresh2"
-    assert store.credentials_for("helper.io") is None          # credential helpers are not supported
+    assert store.credentials_for("helper.io") is None          # a credential-helper marker, no helper named
     assert store.credentials_for("nocolon.io") is None
     assert store.credentials_for("nul.io").password == "p"
     assert store.credentials_for("colon.io").password == "pa:ss"
@@ -901,7 +905,7 @@ def test_registry_options_registries_config(tmp_path):
 
 def test_tls_defaults_verify(tls_env):
     settings = tls("quay.io", tls_env)
-    assert settings == rc.TLSSettings(verify=True, cert=None, insecure=False, ca_certs=())
+    assert settings == rtls.TLSSettings(verify=True, cert=None, insecure=False, ca_certs=())
 
 
 def test_tls_insecure_from_registries_conf(tls_env):
@@ -972,20 +976,20 @@ def test_ca_bundle_refuses_a_shared_directory(tls_env):
     shared.chmod(0o777)
     ca = write(tls_env["tmp"] / "ca.pem", CA_PEM)
     with pytest.raises(ConfigError, match="mode 0700"):
-        rc.ca_bundle([ca], base_files=[], bundle_dir=str(shared))
+        rtls.ca_bundle([ca], base_files=[], bundle_dir=str(shared))
 
 
 def test_tls_settings_ssl_context(tls_env):
-    context = rc.TLSSettings(verify=False, insecure=True).ssl_context()
-    assert context.verify_mode == rc.ssl.CERT_NONE and not context.check_hostname
-    assert rc.TLSSettings().ssl_context().verify_mode == rc.ssl.CERT_REQUIRED
+    context = rtls.TLSSettings(verify=False, insecure=True).ssl_context()
+    assert context.verify_mode == rtls.ssl.CERT_NONE and not context.check_hostname
+    assert rtls.TLSSettings().ssl_context().verify_mode == rtls.ssl.CERT_REQUIRED
 
 
 def test_default_ca_files_honour_requests_ca_bundle(tmp_path):
     bundle = write(tmp_path / "corp.pem", CA_PEM)
-    files = rc.default_ca_files(env={"REQUESTS_CA_BUNDLE": bundle})
+    files = rtls.default_ca_files(env={"REQUESTS_CA_BUNDLE": bundle})
     assert files[0] == bundle
-    assert bundle not in rc.default_ca_files(env={})
+    assert bundle not in rtls.default_ca_files(env={})
 
 
 def _self_signed_ca(tmp_path, name):
@@ -1024,12 +1028,12 @@ def test_generated_bundle_is_loadable_by_openssl(tls_env):
     (certs / "me.key").write_text(open(client_key).read())
     settings = resolve_tls("reg.local:5000", RegistryOptions(certs_dir=str(tmp / "certs")), base_ca_files=[root],
                            bundle_dir=tls_env["bundle_dir"])
-    context = rc.ssl.create_default_context(cafile=settings.verify)
+    context = rtls.ssl.create_default_context(cafile=settings.verify)
     subjects = sorted(dict(item[0] for item in c["subject"])["commonName"] for c in context.get_ca_certs())
     assert subjects == ["default-root", "registry-ca"]
     context = settings.ssl_context()
     assert "registry-ca" in str(context.get_ca_certs())
-    assert context.verify_mode == rc.ssl.CERT_REQUIRED
+    assert context.verify_mode == rtls.ssl.CERT_REQUIRED
 
 
 def test_no_home_directory_skips_home_files(tmp_path):

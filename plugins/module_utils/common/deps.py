@@ -9,6 +9,8 @@ clear error naming the package, instead of an ImportError traceback.
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
 from typing import Dict
 
 from .errors import UndockError
@@ -29,3 +31,15 @@ def require(name: str) -> None:
     if name in _MISSING:
         raise UndockError("the Python library %r is required on the managed host (pip install %s): %s"
                           % (name, name, _MISSING[name]))
+
+
+def import_library(name: str) -> ModuleType:
+    """Import a library at first use (module_support checks at start that it is installed);
+    UndockError names it if it is missing."""
+    require(name)
+    try:
+        return importlib.import_module(name)
+    except ImportError as error:
+        note_missing(name, error)
+        require(name)
+        raise

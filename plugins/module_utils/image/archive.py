@@ -67,11 +67,12 @@ import threading
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 
-from ..model.digest import Digester, InvalidDigestError, parse_digest, sha256_digest
+from ..model.digest import Digester, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
 from ..common.fileutil import fsync_dir
+from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
-                                 Manifest, parse_manifest)
+                              Manifest, parse_manifest)
 from ..model.reference import Reference, parse_reference
 from ..storage.layout import BlobOpener, OCILayout
 from .interfaces import ImageDestination, ImageSource
@@ -578,13 +579,10 @@ class DockerArchiveImageSource(ImageSource):
         where = " (Config in manifest.json)"
         self.config_raw = self.archive.read(self.archive.file(self.item["Config"], where), MAX_CONFIG)
         self.config_digest = sha256_digest(self.config_raw)
-        try:
-            config = json.loads(self.config_raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ArchiveError("%s: image config is not JSON: %s" % (self.describe(), err))
-        diff_ids = ((config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None)
-        if not isinstance(diff_ids, list):
-            raise ArchiveError("%s: image config has no rootfs.diff_ids list" % self.describe())
+        # docker save writes Docker's config format, whatever manifest is synthesised for it
+        config = parse_config(self.config_raw, {"mediaType": DOCKER_CONFIG, "digest": self.config_digest},
+                              self.describe())
+        diff_ids = config["rootfs"]["diff_ids"]
         layer_paths = self.item["Layers"]
         if len(diff_ids) != len(layer_paths):
             raise ArchiveError("%s: manifest.json lists %d layers but the config has %d diff_ids"
@@ -593,10 +591,6 @@ class DockerArchiveImageSource(ImageSource):
         descs = []
         layer_type = OCI_LAYER if self.manifest_format == "oci" else DOCKER_LAYER
         for i, (name, diff_id) in enumerate(zip(layer_paths, diff_ids)):
-            try:
-                parse_digest(diff_id)
-            except InvalidDigestError as err:
-                raise ArchiveError("%s: rootfs.diff_ids[%d]: %s" % (self.describe(), i, err))
             layer = self.layers.get(diff_id)
             if layer is None:
                 member = self.archive.file(name, " (Layers[%d] in manifest.json)" % i)
@@ -612,7 +606,7 @@ class DockerArchiveImageSource(ImageSource):
             doc = {"schemaVersion": 2, "mediaType": DOCKER_MANIFEST,
                    "config": {"mediaType": DOCKER_CONFIG, "size": len(self.config_raw), "digest": self.config_digest},
                    "layers": descs}
-        self.manifest = parse_manifest(json_compact(doc))
+        self.manifest = parse_manifest(json_compact(doc), origin=self.describe())
 
     def _measure(self, member: TarMember, diff_id: str) -> int:
         """Uncompressed size of a compressed layer member, checked against its diff ID."""

@@ -7,12 +7,12 @@ destination has the same digest as the source."""
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import ManifestError
+from ..model.imageconfig import parse_config
 from ..model.manifest import Manifest
 from ..model.platform import Platform, host_platform, normalize_platform
 from .interfaces import ImageDestination, ImageSource
@@ -50,13 +50,7 @@ def resolve_image(source: ImageSource, platform: Optional[Any] = None) -> Resolv
         if manifest.is_index:
             raise ManifestError("%s: nested index %s is not supported" % (source.describe(), manifest.digest))
     config_raw = source.read_blob(manifest.config)
-    try:
-        config = json.loads(config_raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ManifestError("%s: image config %s is not JSON: %s" % (source.describe(),
-                                                                     manifest.config["digest"], err))
-    if not isinstance(config, dict):
-        raise ManifestError("%s: image config is not a JSON object" % source.describe())
+    config = parse_config(config_raw, manifest.config, source.describe(), validate=not source.trusted)
     image_platform = {"os": str(config.get("os") or "linux"),
                       "architecture": str(config.get("architecture") or "")}
     if config.get("variant"):

@@ -23,6 +23,9 @@ class ImageSource:
 
     #: registry reference the content came from, for cross-repository mounts (or None)
     origin: Any = None
+    #: True only for the store, whose manifests and configs were checked against their
+    #: schemas when they entered it; every other source's documents are checked when read
+    trusted: bool = False
 
     def describe(self) -> str:
         raise NotImplementedError

@@ -35,7 +35,9 @@ from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
 from ..model.digest import Digester, InvalidDigestError, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
+from ..model import schemas
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from ..model.validation import validate_document
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
 from .archive import (MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, TarWriter, big_temp_dir,
                       json_compact, write_tar)
@@ -61,11 +63,11 @@ def validate_ref_name(ref: Optional[str], transport: str = "oci") -> str:
     return ref
 
 
-def select_entry(manifests: List[Any], ref: str, where: str) -> Dict[str, Any]:
-    """The index.json entry ``ref`` names, or the only entry when ``ref`` is empty."""
-    def name_of(desc: Any) -> Optional[str]:
-        annotations = desc.get("annotations") if isinstance(desc, dict) else None
-        return annotations.get(REF_NAME) if isinstance(annotations, dict) else None
+def select_entry(manifests: List[Dict[str, Any]], ref: str, where: str) -> Dict[str, Any]:
+    """The index.json entry ``ref`` names, or the only entry when ``ref`` is empty, from
+    entries checked against the index schema."""
+    def name_of(desc: Dict[str, Any]) -> Optional[str]:
+        return (desc.get("annotations") or {}).get(REF_NAME)
 
     if ref:
         found = [d for d in manifests if name_of(d) == ref]
@@ -83,12 +85,6 @@ def select_entry(manifests: List[Any], ref: str, where: str) -> Dict[str, Any]:
             raise LayoutRefError("%s: index.json holds %d images; name one with :REF (names: %s)"
                                  % (where, len(manifests), ", ".join(names) or "none"))
         entry = manifests[0]
-    if not isinstance(entry, dict):
-        raise ManifestError("%s: index.json entry is not an object" % where)
-    try:
-        parse_digest(entry.get("digest"))
-    except InvalidDigestError as err:
-        raise ManifestError("%s: index.json entry: %s" % (where, err))
     return entry
 
 
@@ -110,8 +106,7 @@ class _LayoutReader(ImageSource):
         return "%s:%s%s" % (self.transport, self.path, ":" + self.ref if self.ref else "")
 
     def _select(self, index: Any) -> None:
-        if not isinstance(index, dict) or not isinstance(index.get("manifests"), list):
-            raise ManifestError("%s: index.json is not an OCI image index" % self.describe())
+        validate_document(index, schemas.OCI_INDEX, "%s: index.json" % self.describe())
         self.index = index
         self.entry = select_entry(index["manifests"], self.ref, self.describe())
 
@@ -142,7 +137,7 @@ class _LayoutReader(ImageSource):
             parse_digest(digest)
             media_type = None
         raw = self._read_small(digest, MAX_MANIFEST_SIZE, "manifest")
-        return parse_manifest(raw, media_type, digest)
+        return parse_manifest(raw, media_type, digest, origin=self.describe())
 
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         digest = desc["digest"]

@@ -11,19 +11,23 @@ import re
 import tempfile
 from typing import Any, Dict, List, Optional
 
-from ..common.errors import StoreError
+from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
 from ..scan.scanners import scan
 from ..storage.mounts import MountError, MountManager, MountRecord
-from .ops import ImageService
+from .copy import ResolvedImage
+from .ops import ImageService, describe_image
+from .outcome import Outcome
 
 MOUNT_OWNER = "oci_mount"
+SCAN_OWNER = "oci_scan"
 
 
-def view(record):
+def view(record: Optional[MountRecord]) -> Dict[str, Any]:
+    """What ``--diff`` shows of a mount point."""
     if record is None:
-        return {"mounted": False, "image": None, "digest": None, "read_only": None}
-    return {"mounted": True, "image": record.image, "digest": record.digest, "read_only": record.read_only}
+        return {"mounted": False, "name": None, "digest": None, "read_only": None}
+    return {"mounted": True, "name": record.image, "digest": record.digest, "read_only": record.read_only}
 
 
 def describe(record: MountRecord) -> str:
@@ -31,12 +35,32 @@ def describe(record: MountRecord) -> str:
                                   "read-only" if record.read_only else "writable")
 
 
+def mount_summary(target: str, ref_name: str, image: ResolvedImage, read_only: bool,
+                  record: Optional[MountRecord] = None) -> Dict[str, Any]:
+    """The ``mount`` return value (in check mode, of the mount that would be made)."""
+    return {"path": target, "name": ref_name, "digest": image.manifest.digest,
+            "kind": record.kind if record else None, "read_only": read_only,
+            "layers": [d["digest"] for d in image.manifest.layers], "note": record.note if record else None}
+
+
+def check_mount_point(service: ImageService, target: str) -> None:
+    """Refuse a mount point inside the store or the runtime root, or one that holds them:
+    a mount there would hide or loop over the content it is made of."""
+    for what, root in (("store", service.storage_root), ("runtime root", service.run_root)):
+        root = os.path.realpath(root)
+        if target == root or target.startswith(root.rstrip("/") + "/"):
+            raise MountError("path %s is inside the %s %s: choose a directory outside it" % (target, what, root))
+        if root.startswith(target.rstrip("/") + "/"):
+            raise MountError("path %s holds the %s %s: a mount there would hide it" % (target, what, root))
+
+
 def ensure_mount(service: ImageService, state: str, path: str, name: Optional[str] = None,
-                 read_only: bool = True) -> Dict[str, Any]:
+                 read_only: bool = True) -> Outcome:
     """oci_mount: make ``path`` hold a mount of image ``name`` (``state`` mounted) or no mount
-    of ours (unmounted). Returns changed, actions, diff and ``mount``; warnings in ``warnings``."""
+    of ours (unmounted). The Outcome's ``values`` hold ``mount`` when mounted."""
     check_mode = service.check_mode
     target = os.path.realpath(path)
+    check_mount_point(service, target)
     store = service.store(create=False)
     ref_name = image = None
     if name:
@@ -44,71 +68,68 @@ def ensure_mount(service: ImageService, state: str, path: str, name: Optional[st
         image = service.local_image(ref_name) if store is not None else None
     mounts = MountManager(store, service.run_root) if store is not None else None
     current = mounts.mounted(target) if mounts is not None else None
-    result: Dict[str, Any] = dict(changed=False, actions=[], warnings=[],
-                                  diff=dict(before=view(current), after=view(current)))
+    outcome = Outcome(before=view(current), after=view(current))
 
     if state == "unmounted":
         if current is None:
             if mounts is not None and mounts.foreign_mount(target):
                 raise MountError("%s is a mount point, but not one made by undock.oci: leaving it alone" % target)
-            return result
+            return outcome
         if ref_name and current.image != ref_name:
-            result["warnings"].append("%s holds %s, not %s: left mounted" % (target, current.image, ref_name))
-            return result
+            outcome.warnings.append("%s holds %s, not %s: left mounted" % (target, current.image, ref_name))
+            return outcome
         if current.owner != MOUNT_OWNER:
             raise MountError("%s is used by %s, not by oci_mount: not unmounting it" % (target, current.describe()))
-        result.update(changed=True)
-        result["diff"]["after"] = view(None)
+        outcome.changed = True
+        outcome.after = view(None)
         if check_mode:
-            result["actions"].append("would unmount %s" % describe(current))
-            return result
+            outcome.actions.append("would unmount %s" % describe(current))
+            return outcome
         mounts.unmount(target)
-        result["actions"].append("unmounted %s" % describe(current))
-        return result
+        outcome.actions.append("unmounted %s" % describe(current))
+        return outcome
 
     if image is None:
         raise StoreError("image %s is not in the store %s: pull it first with undock.oci.oci_image"
                          % (ref_name, service.storage_root))
-    wanted = {"mounted": True, "image": ref_name, "digest": image.manifest.digest, "read_only": read_only}
-    result["diff"]["after"] = wanted
-    if current is not None and view(current) == wanted:
-        result["mount"] = current.summary()
-        return result
+    outcome.image = describe_image(ref_name, image)
+    outcome.after = {"mounted": True, "name": ref_name, "digest": image.manifest.digest, "read_only": read_only}
+    if current is not None and view(current) == outcome.after:
+        outcome.values["mount"] = mount_summary(target, ref_name, image, read_only, current)
+        return outcome
     if current is not None and current.owner != MOUNT_OWNER:
         raise MountError("%s is used by %s: not remounting it" % (target, current.describe()))
     if current is None and mounts.foreign_mount(target):
         raise MountError("%s is already a mount point (not an undock mount): refusing to mount over it" % target)
-    result["changed"] = True
+    outcome.changed = True
     if check_mode:
         if current is not None:
-            result["actions"].append("would unmount %s" % describe(current))
-        result["actions"].append("would mount %s at %s (%s)" % (ref_name, target,
-                                                                "read-only" if read_only else "writable"))
-        result["mount"] = {"path": target, "image": ref_name, "digest": image.manifest.digest, "kind": None,
-                           "read_only": read_only, "layers": len(image.manifest.layers), "note": None}
-        return result
+            outcome.actions.append("would unmount %s" % describe(current))
+        outcome.actions.append("would mount %s at %s (%s)" % (ref_name, target,
+                                                              "read-only" if read_only else "writable"))
+        outcome.values["mount"] = mount_summary(target, ref_name, image, read_only)
+        return outcome
     # unpack any layer that is missing (a store written before layers were kept)
-    result["actions"].extend(service.present(ref_name, pull="never").actions)
+    outcome.actions.extend(service.present(ref_name, pull="never").actions)
     with mounts.lock():
-        result["actions"].extend(mounts.repair())
+        outcome.actions.extend(mounts.repair())
         current = mounts.mounted(target)
         if current is not None:
             mounts.unmount(target)
-            result["actions"].append("unmounted %s" % describe(current))
+            outcome.actions.append("unmounted %s" % describe(current))
         record = mounts.mount_image(ref_name, target, owner=MOUNT_OWNER, read_only=read_only)
-    result["actions"].append("mounted %s" % describe(record) + (": %s" % record.note if record.note else ""))
-    result["diff"]["after"] = view(record)
-    result["mount"] = record.summary()
-    return result
-
-
-SCAN_OWNER = "oci_scan"
+    outcome.actions.append("mounted %s" % describe(record) + (": %s" % record.note if record.note else ""))
+    outcome.after = view(record)
+    outcome.values["mount"] = mount_summary(target, ref_name, image, read_only, record)
+    return outcome
 
 
 def scan_image(service: ImageService, name: str, scanners: List[str], command: Optional[str] = None,
-               command_timeout: Optional[int] = None) -> Dict[str, Any]:
+               command_timeout: Optional[float] = None) -> Outcome:
     """oci_scan: mount ``name`` read-only under the runtime root, run the scanners on the
-    host, and unmount, also on failure. Returns actions, image, mount and ``report``."""
+    host, and unmount, also on failure. The Outcome's ``values`` hold ``mount`` and ``report``."""
+    if command_timeout is not None and command_timeout <= 0:
+        raise UndockError("command_timeout must be a positive number of seconds, not %s" % command_timeout)
     check_mode = service.check_mode
     ref_name = str(service.local_name(name))
     store = service.store(create=False)
@@ -119,11 +140,11 @@ def scan_image(service: ImageService, name: str, scanners: List[str], command: O
     scanners = list(scanners)
     if command and "command" not in scanners:
         scanners.append("command")
-    result: Dict[str, Any] = dict(changed=False, actions=[], image={"name": ref_name, "digest": image.manifest.digest})
+    outcome = Outcome(image=describe_image(ref_name, image))
     if not check_mode:
-        result["actions"].extend(service.present(ref_name, pull="never").actions)
+        outcome.actions.extend(service.present(ref_name, pull="never").actions)
     mounts = MountManager(store, service.run_root)
-    result["actions"].extend(mounts.repair())
+    outcome.actions.extend(mounts.repair())
     scan_root = os.path.join(mounts.run_root, "scan")
     makedirs_private(scan_root)
     target = tempfile.mkdtemp(prefix=re.sub(r"[^A-Za-z0-9_.-]+", "_", ref_name)[-60:] + "-", dir=scan_root)
@@ -131,9 +152,9 @@ def scan_image(service: ImageService, name: str, scanners: List[str], command: O
     try:
         record = mounts.mount_image(ref_name, target, owner=SCAN_OWNER, read_only=True, transient=True,
                                     create_target=False, remove_target=True)
-        result["mount"] = {"kind": record.kind, "note": record.note}
-        result["actions"].append("scanned %s with %s" % (ref_name, ", ".join(scanners)))
-        result["report"] = scan(target, scanners, command=command, timeout=command_timeout)
+        outcome.values["mount"] = {"kind": record.kind, "note": record.note}
+        outcome.actions.append("scanned %s with %s" % (ref_name, ", ".join(scanners)))
+        outcome.values["report"] = scan(target, scanners, command=command, timeout=command_timeout)
     finally:
         if record is not None:
             mounts.unmount(target, lazy=True)
@@ -142,4 +163,4 @@ def scan_image(service: ImageService, name: str, scanners: List[str], command: O
                 os.rmdir(target)
             except OSError:
                 pass  # still mounted: repair() will find it
-    return result
+    return outcome

@@ -8,13 +8,14 @@ and the store included; only read-only requests are made."""
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from ..common.errors import NotFoundError, RegistryError, StoreError, TransientError, UndockError
+from ..common.errors import DigestMismatchError, NotFoundError, RegistryError, StoreError, TransientError, UndockError
+from ..registry.config import SOURCE_REGISTRY
 from ..registry.context import RegistryContext
+from ..model.digest import parse_digest
+from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
 from ..model.reference import Reference, parse_reference
 from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
@@ -23,36 +24,22 @@ from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURC
 from .copy import ResolvedImage, copy_image, resolve_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
+from .outcome import Outcome
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
 FILE_TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:")
 
 
-@dataclass
-class Outcome:
-    changed: bool = False
-    actions: List[str] = field(default_factory=list)
-    before: Dict[str, Any] = field(default_factory=dict)
-    after: Dict[str, Any] = field(default_factory=dict)
-    image: Optional[Dict[str, Any]] = None
-    warnings: List[str] = field(default_factory=list)
-    #: the image the store holds after the call (in check mode: would hold)
-    resolved: Optional[ResolvedImage] = field(default=None, repr=False)
-
-    def merge(self, other: "Outcome") -> "Outcome":
-        self.changed = self.changed or other.changed
-        self.actions.extend(other.actions)
-        self.warnings.extend(other.warnings)
-        self.after.update(other.after)
-        for key, value in other.before.items():
-            self.before.setdefault(key, value)
-        self.image = other.image or self.image
-        self.resolved = other.resolved or self.resolved
-        return self
+#: The keys of every ``image`` return value, whatever the module and whether it was found.
+IMAGE_KEYS = ("name", "digest", "id", "media_type", "source_digest", "platform", "size", "layers", "config",
+              "created", "labels")
 
 
-def describe_image(name: str, image: ResolvedImage) -> Dict[str, Any]:
-    """The ``image`` return value, the same for local and remote images."""
+def describe_image(name: str, image: Optional[ResolvedImage]) -> Dict[str, Any]:
+    """The ``image`` return value, the same for local and remote images and in every module.
+    Without ``image`` (an entry that cannot be read), every key but the name is empty."""
+    if image is None:
+        return dict({key: None for key in IMAGE_KEYS}, name=name, layers=[], config={}, labels={})
     config = image.config
     container_config = config.get("config") or {}
     return {
@@ -69,6 +56,44 @@ def describe_image(name: str, image: ResolvedImage) -> Dict[str, Any]:
         "created": config.get("created"),
         "labels": container_config.get("Labels") or {},
     }
+
+
+def stored_by_digest(store: Store, ref: Reference, platform: Platform) -> Optional[Reference]:
+    """The store name of the image of ``ref``'s repository whose manifest is ``ref.digest``,
+    or whose source index is and whose platform is ``platform``."""
+    repository = str(ref.with_tag(None).with_digest(None))
+    for entry in store.images():
+        name = entry["annotations"][REF_NAME]
+        try:
+            stored = parse_reference(name, default_tag=None)
+        except UndockError:
+            continue
+        if str(stored.with_tag(None).with_digest(None)) != repository:
+            continue
+        if ref.digest in (entry.get("digest"), original_manifest(entry).get("digest")):
+            return stored
+        if entry["annotations"].get(SOURCE_DIGEST) == ref.digest and platform_matches(platform, entry.get("platform")):
+            return stored
+    return None
+
+
+def check_entry(entry: Dict[str, Any]) -> None:
+    """Raise StoreError for an index.json entry that is not a descriptor of a manifest."""
+    for key in ("digest", "mediaType"):
+        if not isinstance(entry.get(key), str):
+            raise StoreError("index.json entry has no %s" % key)
+    parse_digest(entry["digest"])
+    if not isinstance(entry.get("size"), int):
+        raise StoreError("index.json entry %s has no size" % entry["digest"])
+
+
+def check_transport(text: str) -> None:
+    """Raise InvalidReferenceError for a malformed ``oci:``, ``oci-archive:``,
+    ``docker-archive:`` or registry name, before anything is read or sent."""
+    from .transports import parse_transport
+    kind, dummy, reference = parse_transport(text)
+    if kind == "docker":
+        parse_reference(reference)
 
 
 class ImageService:
@@ -94,8 +119,10 @@ class ImageService:
                 LayerStore(self._store).clean_temporaries()
         return self._store
 
-    def local_name(self, name: str) -> Reference:
-        """The store name for ``name``: the first short-name candidate present, else the first one."""
+    def local_name(self, name: str, platform: Optional[Platform] = None) -> Reference:
+        """The store name for ``name``: the first short-name candidate present, else, for a
+        reference by digest, the stored image of the same repository with that digest (a
+        digest cannot move, so it is the same image), else the first candidate."""
         ref = parse_reference(name)
         candidates = self.registry.short_name_candidates(ref)
         store = self.store(create=False)
@@ -103,6 +130,11 @@ class ImageService:
             for candidate in candidates:
                 if store.lookup(str(candidate)) is not None:
                     return candidate
+            if ref.digest:
+                for candidate in candidates:
+                    stored = stored_by_digest(store, candidate, platform or host_platform())
+                    if stored is not None:
+                        return stored
         return candidates[0]
 
     def local_image(self, ref_name: str) -> Optional[ResolvedImage]:
@@ -119,14 +151,21 @@ class ImageService:
                 source: Optional[str] = None) -> Outcome:
         if pull not in PULL_POLICIES:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
+        # Everything that can be checked is checked before the first request.
+        wanted = normalize_platform(platform) if platform else None
+        if source:
+            check_transport(source)
         if source and source.startswith(FILE_TRANSPORTS) and pull != "never":
             pull = "always"  # a local file is cheap to compare, and may have changed
         requested = parse_reference(name)
-        ref = self.local_name(name)
+        ref = self.local_name(name, wanted)
         ref_name = str(ref)
-        local = self.local_image(ref_name)
-        outcome = Outcome(before={"digest": local.manifest.digest if local else None})
-        if local is not None and (pull in ("missing", "never") or (ref.digest and not source)):
+        store = self.store(create=False)
+        entry = store.lookup(ref_name) if store is not None else None
+        outcome = Outcome(before={"digest": original_manifest(entry)["digest"] if entry else None})
+        corrupt = self._drop_corrupt_blobs(ref_name, outcome) if entry is not None and pull == "always" else []
+        local = self.local_image(ref_name) if entry is not None and not corrupt else None
+        if local is not None and (pull in ("missing", "never") or (requested.digest and not source)):
             outcome.after = {"digest": local.manifest.digest}
             outcome.image = describe_image(ref_name, local)
             outcome.resolved = local
@@ -136,10 +175,11 @@ class ImageService:
             raise StoreError("image %s is not in the store %s and pull is never" % (ref_name, self.storage_root))
 
         try:
-            src = self._open_source(source, requested if local is None else ref)
-            if not source and local is None:  # a short name is stored where it was found
+            # a digest names the same image anywhere; a stored tag is refreshed where it was found
+            src = self._open_source(source, ref if entry is not None and not requested.digest else requested)
+            if not source and entry is None:  # a short name is stored where it was found
                 ref_name = str(src.requested)  # type: ignore[attr-defined]
-            remote = resolve_image(src, platform)
+            remote = resolve_image(src, wanted)
         except (TransientError, NotFoundError, RegistryError) as err:
             if local is not None and pull == "newer":
                 outcome.warnings.append("could not check %s for a newer image, keeping the local one: %s"
@@ -174,9 +214,33 @@ class ImageService:
         outcome.actions.append("%s %s from %s (%s, %d blobs, %d bytes)"
                                % (verb, ref_name, src.describe(), remote.manifest.digest,
                                   len(result.blobs_copied), result.bytes_copied))
-        if local is not None and local.manifest.digest != remote.manifest.digest:
+        if entry is not None and outcome.before["digest"] != remote.manifest.digest:
             store.collect_garbage()
         return outcome
+
+    def _drop_corrupt_blobs(self, ref_name: str, outcome: Outcome) -> List[str]:
+        """Verify every stored blob of ``ref_name``; remove those that fail their digest (in
+        check mode, only report them), so that the pull that follows fetches them again."""
+        store = self.store(create=False)
+        corrupt = []
+        for digest in sorted(store.referenced_blobs([store.lookup(ref_name)])):
+            if not store.has_blob(digest):
+                continue
+            try:
+                store.verify_blob({"digest": digest})
+            except DigestMismatchError as err:
+                corrupt.append(digest)
+                if self.check_mode:
+                    outcome.warnings.append("%s: %s; it would be fetched again" % (ref_name, err))
+                    continue
+                with store.blob_lock(digest):
+                    store.layout.remove_blob(digest)
+                outcome.warnings.append("%s: %s; removed, fetched again" % (ref_name, err))
+        if corrupt:
+            outcome.actions.append("%s %d corrupt blobs of %s"
+                                   % ("would fetch again" if self.check_mode else "removed, to fetch again",
+                                      len(corrupt), ref_name))
+        return corrupt
 
     def _ensure_unpacked(self, ref_name: str, image: ResolvedImage, outcome: Outcome) -> None:
         """Unpack from the stored blobs any layer of a present image that is not unpacked
@@ -202,7 +266,9 @@ class ImageService:
             from .transports import open_source
             return open_source(source)
         from .remote import open_pull_source
-        return open_pull_source(self.registry, parse_reference(source) if source else ref)
+        if source:
+            return open_pull_source(self.registry, parse_reference(source), role=SOURCE_REGISTRY)
+        return open_pull_source(self.registry, ref)
 
     # -- absent ---------------------------------------------------------------------
     def absent(self, name: str, force: bool = False) -> Outcome:
@@ -305,38 +371,50 @@ class ImageService:
         return outcome
 
     # -- information ----------------------------------------------------------------
-    def list_local(self, names: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    def list_local(self, names: Optional[List[str]] = None) -> Outcome:
+        """Every image in the store (or those of ``names``), each checked. An entry that
+        cannot be read is listed with its problems, not a failure of the whole listing;
+        names that are not in the store are in ``values["missing"]``."""
+        outcome = Outcome(values={"images": [], "missing": []})
         store = self.store(create=False)
-        if store is None:
-            return []
         if names:
             wanted = [str(self.local_name(n)) for n in names]
         else:
-            wanted = [e["annotations"][REF_NAME] for e in store.images()]
-        result = []
+            wanted = [e["annotations"][REF_NAME] for e in store.images()] if store is not None else []
         for ref_name in wanted:
-            image = self.local_image(ref_name)
-            if image is not None:
-                info = describe_image(ref_name, image)
+            if store is None or store.lookup(ref_name) is None:
+                outcome.values["missing"].append(ref_name)
+                continue
+            try:
+                check_entry(store.lookup(ref_name))
+                info = describe_image(ref_name, self.local_image(ref_name))
                 problems = store.check([ref_name])
-                info["consistent"] = not problems
-                info["problems"] = problems
-                result.append(info)
-        return result
+            except UndockError as err:
+                info, problems = describe_image(ref_name, None), ["%s: %s" % (ref_name, err)]
+                outcome.warnings.append("%s in %s cannot be read: %s" % (ref_name, store.describe(), err))
+            info["consistent"] = not problems
+            info["problems"] = problems
+            outcome.values["images"].append(info)
+        return outcome
 
-    def inspect_remote(self, name: str, platform: Optional[str] = None) -> Dict[str, Any]:
-        """Manifest and config from the registry, no layers: ``skopeo inspect``."""
-        ref = parse_reference(name)
+    def inspect_remote(self, names: List[str], platform: Optional[str] = None) -> Outcome:
+        """Manifest and config from the registry, no layers: ``skopeo inspect``. Names the
+        registry does not have are in ``values["missing"]``, as for ``list_local``."""
+        wanted = normalize_platform(platform) if platform else None
+        refs = [parse_reference(name) for name in names]
         from .remote import open_pull_source
-        source = open_pull_source(self.registry, ref)
-        image = resolve_image(source, platform)
-        info = describe_image(str(source.describe()), image)
-        try:
-            info["repo_tags"] = sorted(source.client.list_tags())
-        except RegistryError:
-            info["repo_tags"] = []
-        return info
-
-
-def json_dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True)
+        outcome = Outcome(values={"images": [], "missing": []})
+        for ref in refs:
+            try:
+                source = open_pull_source(self.registry, ref)
+                image = resolve_image(source, wanted)
+            except NotFoundError:
+                outcome.values["missing"].append(str(ref))
+                continue
+            info = describe_image(str(source.describe()), image)
+            try:
+                info["repo_tags"] = sorted(source.client.list_tags())
+            except RegistryError:
+                info["repo_tags"] = []
+            outcome.values["images"].append(info)
+        return outcome

@@ -7,6 +7,7 @@ nothing else uses (``podman image prune`` with ``--filter``). Images in use are 
 from __future__ import annotations
 
 import calendar
+import datetime
 import re
 import time
 from dataclasses import dataclass, field
@@ -18,9 +19,11 @@ from ..storage.layers import collect_layers
 from ..storage.layout import REF_NAME
 from ..storage.mounts import MountManager
 from ..storage.store import Store
+from .outcome import Outcome
 
 _DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNITS = (7 * 86400, 86400, 3600, 60, 1)
+_LABEL_KEY = re.compile(r"^[^\s=]+\Z")
 
 
 @dataclass
@@ -35,6 +38,18 @@ class PruneFilters:
 
     def any(self) -> bool:
         return bool(self.all_images or self.dangling or self.older_than or self.labels)
+
+    def validate(self, now: Optional[float] = None) -> None:
+        """Raise UndockError for a malformed filter, before anything is read or removed."""
+        if self.older_than:
+            parse_cutoff(self.older_than, now)
+        elif self.older_than is not None:
+            raise UndockError("older_than is empty: give a duration (like 7d) or a date (like 2024-05-01)")
+        for item in self.labels:
+            key = str(item).partition("=")[0]
+            if not _LABEL_KEY.match(key):
+                raise UndockError("labels: %r is not KEY or KEY=VALUE (a key is non-empty, with no space or '=')"
+                                  % (item,))
 
 
 def parse_cutoff(value: str, now: Optional[float] = None) -> float:
@@ -61,6 +76,10 @@ def parse_time(text: Any) -> Optional[float]:
     if not match:
         return None
     year, month, day, hour, minute, second, zone = match.groups()
+    try:  # 2024-13-45 matches the pattern but is no date
+        datetime.datetime(int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0))
+    except ValueError:
+        return None
     seconds = calendar.timegm((int(year), int(month), int(day), int(hour or 0), int(minute or 0),
                                int(second or 0), 0, 0, 0))
     if zone and zone != "Z":
@@ -103,17 +122,18 @@ def choose(service: Any, filters: PruneFilters, now: Optional[float] = None) -> 
     return chosen
 
 
-def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> Any:
+def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> Outcome:
     """Remove the chosen images that nothing uses, then unreferenced blobs and layers.
 
-    Returns an ops.Outcome whose ``after`` holds ``removed`` (names), ``kept`` (names in
-    use) and ``freed_bytes``; in check mode, what a real run would do."""
-    from .ops import Outcome
-    outcome = Outcome()
+    Returns an Outcome whose ``values`` hold ``removed`` (names), ``kept`` (names in use),
+    ``freed_bytes``, ``blob_count`` and ``layer_count``, and whose ``before`` and ``after``
+    list the store's images; in check mode, what a real run would do."""
+    filters.validate(now)
     store: Optional[Store] = service.store(create=False)
     if store is None:
-        outcome.after = {"removed": [], "kept": [], "freed_bytes": 0}
-        return outcome
+        return Outcome(before={"images": []}, after={"images": []},
+                       values={"removed": [], "kept": [], "freed_bytes": 0, "blob_count": 0, "layer_count": 0})
+    outcome = Outcome(before={"images": image_names(store)})
     mounts = MountManager(store, service.run_root)
     chosen = choose(service, filters, now)
     removed, kept = [], []
@@ -129,6 +149,7 @@ def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> A
     if service.check_mode:
         blobs = store.collect_garbage(dry_run=True, exclude=removed)
         layers = collect_layers(store, keep=in_use, dry_run=True, exclude=removed)
+        outcome.after = {"images": [n for n in outcome.before["images"] if n not in removed]}
     else:
         with mounts.lock():
             mounts.repair()
@@ -137,6 +158,7 @@ def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> A
         blobs = store.collect_garbage()
         layers = collect_layers(store, keep=mounts.diff_ids_in_use())
         mounts.collect_cache()
+        outcome.after = {"images": image_names(store)}
     freed = blobs["bytes"] + layers["bytes"]
     outcome.changed = bool(removed or blobs["blobs"] or layers["layers"])
     verb = "would remove" if service.check_mode else "removed"
@@ -145,7 +167,10 @@ def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> A
     if blobs["blobs"] or layers["layers"]:
         outcome.actions.append("%s %d blobs and %d unpacked layers (%d bytes)"
                                % (verb, blobs["blobs"], layers["layers"], freed))
-    outcome.before = {"images": sorted(e["annotations"][REF_NAME] for e in store.images())}
-    outcome.after = {"removed": removed, "kept": kept, "freed_bytes": freed,
-                     "blobs": blobs["blobs"], "layers": layers["layers"]}
+    outcome.values = {"removed": removed, "kept": kept, "freed_bytes": freed,
+                      "blob_count": blobs["blobs"], "layer_count": layers["layers"]}
     return outcome
+
+
+def image_names(store: Store) -> List[str]:
+    return sorted(e["annotations"][REF_NAME] for e in store.images())

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Optional
 
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
 from ..registry.client import RegistryClient
+from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
 from ..model.reference import Reference
@@ -81,15 +82,19 @@ class RegistryImageDestination(ImageDestination):
         return True
 
 
-def open_pull_source(context: RegistryContext, ref: Reference) -> RegistryImageSource:
+def open_pull_source(context: RegistryContext, ref: Reference, role: str = TASK_REGISTRY) -> RegistryImageSource:
     """A registry source for ``ref`` whose manifest answered: short-name candidates in
-    order, each through its mirrors then its location. Errors name every place tried."""
+    order, each through its mirrors then its location. Errors name every place tried.
+
+    The registry of each candidate gets the credentials of ``role`` (the task's for its
+    ``name``, the source's for a ``source:``); a mirror gets only what the auth files hold."""
     tried: List[str] = []
     last_error: Optional[UndockError] = None
     for candidate in context.short_name_candidates(ref):
         for location in context.registries.pull_sources(candidate):
-            source = RegistryImageSource(context.client(location.reference, insecure=location.insecure),
-                                         location.reference, requested=candidate)
+            client = context.client(location.reference, insecure=location.insecure,
+                                    role=FILES_ONLY if location.mirror else role)
+            source = RegistryImageSource(client, location.reference, requested=candidate)
             try:
                 source.get_manifest()
                 return source

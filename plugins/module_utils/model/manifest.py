@@ -13,9 +13,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
-from .digest import Digester, InvalidDigestError, validate_digest
+from .digest import Digester
 from ..common.errors import ManifestError
 from .platform import Platform, normalize_platform, platform_matches
+from . import schemas
+from .validation import validate_document
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -40,20 +42,12 @@ ACCEPT_MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024  # what distribution and containers/image accept
 
-
-def _check_descriptor(desc: Any, where: str) -> Dict[str, Any]:
-    if not isinstance(desc, dict):
-        raise ManifestError("%s: descriptor is not an object" % where)
-    media_type, digest, size = desc.get("mediaType"), desc.get("digest"), desc.get("size")
-    if not isinstance(media_type, str) or not media_type:
-        raise ManifestError("%s: descriptor has no mediaType" % where)
-    try:
-        validate_digest(digest)
-    except InvalidDigestError as err:
-        raise ManifestError("%s: %s" % (where, err))
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
-        raise ManifestError("%s: descriptor size %r is not a non-negative integer" % (where, size))
-    return desc
+SCHEMAS = {
+    OCI_MANIFEST: schemas.OCI_MANIFEST,
+    OCI_INDEX: schemas.OCI_INDEX,
+    DOCKER_MANIFEST: schemas.DOCKER_MANIFEST,
+    DOCKER_LIST: schemas.DOCKER_LIST,
+}
 
 
 @dataclass
@@ -97,13 +91,16 @@ class Manifest:
 
 
 def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
-                   expected_digest: Optional[str] = None) -> Manifest:
+                   expected_digest: Optional[str] = None, *, validate: bool = True, origin: str = "") -> Manifest:
     """Parse and validate manifest bytes.
 
     ``declared_type`` is the Content-Type (or descriptor mediaType) it came with. The
     body's own ``mediaType`` wins when present and the two must agree. A body without
     ``mediaType`` that has both ``manifests`` and ``layers``/``config`` is ambiguous and
-    refused (CVE-2021-41190). Schema1 is refused.
+    refused (CVE-2021-41190). Schema1 is refused. With ``validate``, the body is checked
+    against the schema of its media type (model.schemas); only a reader of the store, whose
+    manifests were checked on the way in and are read back by digest, passes False.
+    ``origin`` (a registry repository, an archive) goes into error messages.
     """
     if len(raw) > MAX_MANIFEST_SIZE:
         raise ManifestError("manifest is %d bytes, more than the %d allowed" % (len(raw), MAX_MANIFEST_SIZE))
@@ -125,8 +122,6 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
             or data.get("schemaVersion") == 1:
         raise ManifestError("manifest %s is Docker schema 1, which is deprecated and not supported; "
                             "push the image again with a current tool" % digest)
-    if data.get("schemaVersion") != 2:
-        raise ManifestError("manifest %s has unsupported schemaVersion %r" % (digest, data.get("schemaVersion")))
 
     has_index_fields = "manifests" in data
     has_image_fields = "layers" in data or "config" in data
@@ -152,22 +147,14 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
     if media_type in INDEX_TYPES:
         if has_image_fields:
             raise ManifestError("index %s also has layers or config (CVE-2021-41190)" % digest)
-        manifests = data.get("manifests")
-        if not isinstance(manifests, list):
-            raise ManifestError("index %s has no manifests list" % digest)
-        for i, desc in enumerate(manifests):
-            _check_descriptor(desc, "index %s manifests[%d]" % (digest, i))
     elif media_type in IMAGE_MANIFEST_TYPES:
         if has_index_fields:
             raise ManifestError("manifest %s also has a manifests list (CVE-2021-41190)" % digest)
-        _check_descriptor(data.get("config"), "manifest %s config" % digest)
-        layers = data.get("layers")
-        if not isinstance(layers, list):
-            raise ManifestError("manifest %s has no layers list" % digest)
-        for i, desc in enumerate(layers):
-            _check_descriptor(desc, "manifest %s layers[%d]" % (digest, i))
     else:
         raise ManifestError("manifest %s has unsupported media type %s" % (digest, media_type))
+    if validate:
+        what = "%s %s" % ("index" if media_type in INDEX_TYPES else "manifest", digest)
+        validate_document(data, SCHEMAS[media_type], what + (" from " + origin if origin else ""))
     return Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
 
 
@@ -195,7 +182,7 @@ def to_oci_manifest(manifest: Manifest) -> Manifest:
         layers.append(converted)
     doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
     raw = json.dumps(doc, separators=(",", ":")).encode()
-    return parse_manifest(raw, OCI_MANIFEST)
+    return parse_manifest(raw, OCI_MANIFEST, validate=False)  # made from a checked manifest
 
 
 def descriptor_for(manifest: Manifest, **extra: Any) -> Dict[str, Any]:

@@ -68,7 +68,8 @@ class RegistryClient:
             raise ManifestError("manifest %s:%s is larger than %d bytes"
                                 % (self.repository, reference, MAX_MANIFEST_SIZE))
         expected = reference if reference.startswith(("sha256:", "sha512:")) else None
-        manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected)
+        manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected,
+                                  origin="%s/%s" % (self.transport.host, self.repository))
         served = response.headers.get("Docker-Content-Digest")
         if expected is None and served and served.startswith("sha256:") and served != manifest.digest:
             raise ManifestError("manifest %s:%s hashes to %s but the registry says %s"

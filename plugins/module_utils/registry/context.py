@@ -10,7 +10,10 @@ import threading
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model.reference import Reference
-from .config import AuthStore, Credentials, RegistriesConfig, RegistryOptions, resolve_tls
+from .auth_files import AuthStore, Credentials
+from .config import TASK_REGISTRY, RegistryOptions
+from .registries_conf import RegistriesConfig
+from .tls import resolve_tls
 
 if TYPE_CHECKING:
     from .client import RegistryClient
@@ -26,8 +29,10 @@ class RegistryContext:
         self.options = options or RegistryOptions()
         self.registries = registries if registries is not None else RegistriesConfig.load(
             conf_path=self.options.registries_conf, conf_dir=self.options.registries_conf_dir)
-        self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file)
-        self._transports: Dict[Tuple[str, bool], "RegistryTransport"] = {}
+        self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file,
+                                                               helpers=self.registries.credential_helpers)
+        self._transports: Dict[Tuple[str, bool, Optional[Credentials]], "RegistryTransport"] = {}
+        self._credentials: Dict[Tuple[str, str], Optional[Credentials]] = {}
         self._lock = threading.Lock()
 
     # -- names ----------------------------------------------------------------------
@@ -38,25 +43,34 @@ class RegistryContext:
         return self.registries.push_target(ref).reference
 
     # -- connections ----------------------------------------------------------------
-    def credentials(self, ref: Reference) -> Optional[Credentials]:
-        return self.options.credentials_for(ref, self.auths)
+    def credentials(self, ref: Reference, role: str = TASK_REGISTRY) -> Optional[Credentials]:
+        """What ``ref``'s registry is sent in ``role`` (see RegistryOptions.credentials_for),
+        looked up once per repository and role: a credential helper is a process to run."""
+        key = (ref.name, role)
+        if key not in self._credentials:
+            self._credentials[key] = self.options.credentials_for(ref, self.auths, role=role)
+        return self._credentials[key]
 
-    def transport(self, ref: Reference, insecure: bool = False) -> "RegistryTransport":
+    def transport(self, ref: Reference, insecure: bool = False, role: str = TASK_REGISTRY) -> "RegistryTransport":
+        """The transport to ``ref``'s registry with the credentials of ``role``: one per host
+        and credentials, so that connections and tokens are shared only where the credentials are."""
         from .transport import RegistryTransport
-        key = (ref.registry, insecure)
+        credentials = self.credentials(ref, role)
+        key = (ref.registry, insecure, credentials)
         with self._lock:
             transport = self._transports.get(key)
             if transport is None:
                 tls = resolve_tls(ref.registry, self.options, config=self.registries, insecure=insecure)
-                transport = RegistryTransport(ref.registry, tls=tls, credentials=self.credentials(ref))
+                transport = RegistryTransport(ref.registry, tls=tls, credentials=credentials)
                 self._transports[key] = transport
         return transport
 
-    def client(self, ref: Reference, push: bool = False, insecure: Optional[bool] = None) -> "RegistryClient":
+    def client(self, ref: Reference, push: bool = False, insecure: Optional[bool] = None,
+               role: str = TASK_REGISTRY) -> "RegistryClient":
         from .client import RegistryClient
         if insecure is None:
             insecure = self.registries.is_insecure(ref.registry)
-        return RegistryClient(self.transport(ref, insecure), ref.repository, push=push)
+        return RegistryClient(self.transport(ref, insecure, role), ref.repository, push=push)
 
 
 __all__ = ["RegistryContext", "RegistryOptions"]

@@ -20,6 +20,7 @@ from ..common.deps import note_missing, require
 from ..common.errors import (AuthenticationError, NotFoundError, RegistryError, TLSError,
                              TransientError)
 from .auth import Challenge, basic_header, fetch_bearer_token, parse_www_authenticate
+from .origin import OriginBoundSession, realm_may_get_password, same_origin
 
 try:
     import requests
@@ -52,7 +53,7 @@ class RegistryTransport:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = OriginBoundSession()
         self.session.verify = self.verify
         self.session.cert = self.cert
         self.session.headers["User-Agent"] = USER_AGENT
@@ -68,6 +69,27 @@ class RegistryTransport:
         if self.insecure:
             import urllib3
             urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
+
+    # -- what is sent where ---------------------------------------------------------
+    def own_origin(self, url: str) -> bool:
+        """Whether ``url`` is on this registry's origin, the only one its credentials go to."""
+        return same_origin(url, self.base_url)
+
+    def _headers_for(self, url: str, headers: Optional[Dict[str, str]], scope_key: Tuple[str, ...]) -> Dict[str, str]:
+        """The caller's headers, plus the Authorization earned for ``scope_key`` when ``url`` is
+        on the registry's own origin: an upload Location, a tag-list Link or any other URL the
+        registry names on another origin gets none."""
+        request_headers = dict(headers or {})
+        auth = self._auth.get(scope_key)
+        if auth and self.own_origin(url):
+            request_headers["Authorization"] = auth
+        return request_headers
+
+    def _realm_credentials(self, realm: str) -> Tuple[Optional[str], Optional[str]]:
+        """The user and password to send to a token service, or (None, None) to ask anonymously."""
+        if self.username is None or not realm_may_get_password(self.base_url, realm, self.insecure):
+            return None, None
+        return self.username, self.password
 
     # -- URLs -----------------------------------------------------------------------
     @property
@@ -115,13 +137,11 @@ class RegistryTransport:
         attempt = 0
         while True:
             attempt += 1
-            request_headers = dict(headers or {})
-            auth = self._auth.get(scope_key)
-            if auth:
-                request_headers["Authorization"] = auth
+            url = self.url(path)
+            request_headers = self._headers_for(url, headers, scope_key)
             body = data() if callable(data) else data
             try:
-                response = self.session.request(method, self.url(path), headers=request_headers, data=body,
+                response = self.session.request(method, url, headers=request_headers, data=body,
                                                 stream=stream, timeout=self.timeout,
                                                 allow_redirects=allow_redirects, **self._tls_args)
             except requests.exceptions.SSLError as err:
@@ -135,7 +155,7 @@ class RegistryTransport:
             finally:
                 if hasattr(body, "close"):
                     body.close()
-            if response.status_code == 401 and not authenticated_retry:
+            if response.status_code == 401 and not authenticated_retry and self.own_origin(response.url):
                 authenticated_retry = True
                 response.close()
                 self._authenticate(response, list(scope_key))
@@ -161,8 +181,18 @@ class RegistryTransport:
         bearer = next((c for c in challenges if c.scheme == "bearer"), None)
         basic = next((c for c in challenges if c.scheme == "basic"), None)
         if bearer is not None:
-            token = fetch_bearer_token(self.session, bearer, scopes, self.username, self.password,
-                                       self.host, self.timeout, tls_args=self._tls_args)
+            username, password = self._realm_credentials(bearer.realm)
+            try:
+                token = fetch_bearer_token(self.session, bearer, scopes, username, password,
+                                           self.host, self.timeout, tls_args=self._tls_args)
+            except AuthenticationError as err:
+                if username is None and self.username is not None:
+                    raise AuthenticationError(
+                        "%s; the credentials of user %r were not sent to the token service %s: it is plain "
+                        "http on another host than the registry (it must be https, or the registry must be "
+                        "reached over http on loopback or marked insecure)"
+                        % (err, self.username, bearer.realm.split("?")[0]), status=err.status)
+                raise
             header = "Bearer " + token
         elif basic is not None:
             if self.username is None:

@@ -228,7 +228,7 @@ def stored_diff_ids(store: Store, exclude: Iterable[str] = ()) -> List[str]:
             continue
         seen.add(digest)
         try:
-            manifest = parse_manifest(store.read_blob(digest), desc.get("mediaType"), digest)
+            manifest = parse_manifest(store.read_blob(digest), desc.get("mediaType"), digest, validate=False)
             if manifest.is_index:
                 pending.extend(manifest.manifests)
                 continue

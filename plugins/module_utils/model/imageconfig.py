@@ -1,0 +1,34 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Image config blobs (application/vnd.oci.image.config.v1+json and Docker's): parsing and checking."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict
+
+from ..common.errors import ManifestError
+from . import schemas
+from .manifest import DOCKER_CONFIG
+from .validation import validate_document
+
+
+def parse_config(raw: bytes, desc: Dict[str, Any], origin: str, validate: bool = True) -> Dict[str, Any]:
+    """The config JSON object ``raw``, the blob ``desc`` names, read from ``origin``.
+
+    With ``validate`` it is checked against the config schema of its media type: Docker's
+    for a Docker config, the OCI one for anything else, since the engine reads every config
+    as an image config. A reader of the store passes False (checked when it was pulled).
+    """
+    what = "image config %s from %s" % (desc.get("digest"), origin)
+    try:
+        config = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as err:
+        raise ManifestError("%s is not valid JSON: %s" % (what, err))
+    if not isinstance(config, dict):
+        raise ManifestError("%s is not a JSON object" % what)
+    if validate:
+        schema = schemas.DOCKER_CONFIG if desc.get("mediaType") == DOCKER_CONFIG else schemas.OCI_CONFIG
+        validate_document(config, schema, what)
+    return config
