@@ -45,6 +45,7 @@ HOST_PACKAGES: Dict[str, Any] = {
     "filelock": ("python3-filelock", "python3-filelock"),
     "jsonschema": ("python3-jsonschema", "python3-jsonschema"),
     "tomli": ("python3-tomli", "python3-tomli"),
+    "cryptography": ("python3-cryptography", "python3-cryptography"),
 }
 #: What a module that talks to a registry (or reads an archive or layout) needs: it checks
 #: what it reads against the image-spec's schemas. The others need only the store's libraries.
@@ -127,9 +128,10 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
     """The engine's ImageService for a module's options."""
     from .image.ops import ImageService
     params = module.params
+    from .signing.policy import load_policy
     return ImageService(params["storage_root"], registry_context(params),
                         check_mode=module.check_mode if check_mode is None else check_mode,
-                        run_root=params["run_root"])
+                        run_root=params["run_root"], policy=lambda: load_policy(params.get("policy")))
 
 
 def finish(module: AnsibleModule, outcome: Any, diff: bool = True, actions: bool = True,

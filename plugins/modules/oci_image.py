@@ -95,12 +95,41 @@ options:
       - With O(state=present) it has no meaning (O(pull=always) is what refreshes an image), and V(true) is refused.
     type: bool
     default: false
+  sign_by:
+    description:
+      - With O(push=true), sign what is pushed with this private key, with a sigstore (cosign) signature stored under
+        the registry's C(sha256-HEX.sig) tag, as cosign and podman write it, for the identity O(name).
+      - The key is cosign's encrypted format (see M(undock.oci.oci_signing_key)), opened with O(sign_passphrase),
+        or an unencrypted PKCS#8 ECDSA PEM key.
+      - Signatures accumulate; an image this key already signed for O(name) is not signed again (no change).
+    type: path
+  sign_passphrase:
+    description:
+      - Passphrase of the O(sign_by) key. Never logged or returned.
+    type: str
+  policy:
+    description:
+      - The trust policy (containers-policy.json(5)) every pull must satisfy, checked on the manifest and its
+        signatures before any layer is fetched. A rejected image leaves nothing in the store, and the error names
+        the scope, the requirement and why (no signature, a bad signature, a signature for another digest or for
+        another identity).
+      - A path to a C(policy.json), or the policy itself as a dict.
+      - Without it, C(~/.config/containers/policy.json) is used if it exists, else C(/etc/containers/policy.json);
+        with neither, every image is accepted.
+      - Supported requirements are C(insecureAcceptAnything), C(reject) and C(sigstoreSigned) with C(keyPath),
+        C(keyPaths), C(keyData) or C(keyDatas) and any C(signedIdentity) (C(matchExact), C(matchRepoDigestOrExact),
+        C(matchRepository), C(exactReference), C(exactRepository), C(remapIdentity)). A scope that needs GPG
+        C(signedBy), C(signedBaseLayer) or keyless sigstore (fulcio, rekor) rejects every image, saying so.
+      - Applies to pulls from registries; images loaded from O(source) files are not checked.
+    type: raw
 requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
   - jsonschema (Debian and RHEL package C(python3-jsonschema))
   - filelock (Debian and RHEL package C(python3-filelock))
   - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
+  - cryptography (C(python3-cryptography)), to verify signatures or sign
+  - PyNaCl (C(python3-nacl)), only to sign with an encrypted O(sign_by) key
   - Optional, for zstd layers, zstandard (C(python3-zstandard)); for faster gzip, isal (Debian C(python3-isal))
 extends_documentation_fragment:
   - undock.oci.registry
@@ -227,7 +256,7 @@ from ..module_utils.image.ops import check_transport
 from ..module_utils.module_support import finish, image_module, image_service
 
 #: Options that only make sense when the image is to be present.
-PRESENT_ONLY = ("source", "source_username", "push", "export_to", "platform")
+PRESENT_ONLY = ("source", "source_username", "push", "export_to", "platform", "sign_by")
 
 
 def main() -> None:
@@ -243,6 +272,9 @@ def main() -> None:
             push=dict(type="bool", default=False),
             export_to=dict(type="str"),
             force=dict(type="bool", default=False),
+            sign_by=dict(type="path"),
+            sign_passphrase=dict(type="str", no_log=True),
+            policy=dict(type="raw"),
         ),
         required_together=[("source_username", "source_password")],
     )
@@ -251,6 +283,8 @@ def main() -> None:
         given = [option for option in PRESENT_ONLY if params[option]]
         if given:
             module.fail_json(msg="%s cannot be used with state=absent" % ", ".join(given))
+    elif params["sign_by"] and not params["push"]:
+        module.fail_json(msg="sign_by signs what is pushed: it needs push=true")
     elif params["force"]:
         module.fail_json(msg="force is only for state=absent (to unmount an image in use before removing it)")
     try:
@@ -263,7 +297,8 @@ def main() -> None:
             outcome = service.present(params["name"], pull=params["pull"], platform=params["platform"],
                                       source=params["source"])
             if params["push"]:
-                outcome.merge(service.push(params["name"], image=outcome.resolved))
+                outcome.merge(service.push(params["name"], image=outcome.resolved, sign_by=params["sign_by"],
+                                           sign_passphrase=params["sign_passphrase"]))
             if params["export_to"]:
                 outcome.merge(service.export(params["name"], params["export_to"], image=outcome.resolved))
     except UndockError as err:

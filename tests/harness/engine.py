@@ -27,7 +27,7 @@ def registries_conf(directory: str, *insecure_hosts: str, extra: str = "") -> st
 
 def service(tmp_path: Any, registry: Optional[Registry] = None, check_mode: bool = False,
             storage_root: Optional[str] = None, also: Sequence[Registry] = (), max_layer_size: Optional[int] = None,
-            run_root: Optional[str] = None, **params: Any) -> ImageService:
+            run_root: Optional[str] = None, policy: Any = None, **params: Any) -> ImageService:
     """An ImageService on a store under ``tmp_path``; a plain-HTTP registry (and those in
     ``also``) is marked insecure, a TLS one gets its CA, a basic one its credentials, unless
     ``params`` say otherwise."""
@@ -45,7 +45,8 @@ def service(tmp_path: Any, registry: Optional[Registry] = None, check_mode: bool
     extra = {"max_layer_size": max_layer_size} if max_layer_size else {}
     # Mount records of a test live beside its store, never in the machine's /run/undock.
     run_root = run_root or os.path.join(str(tmp_path), "run")
-    return ImageService(root, registry_context(params), check_mode=check_mode, run_root=run_root, **extra)
+    return ImageService(root, registry_context(params), check_mode=check_mode, run_root=run_root, policy=policy,
+                        **extra)
 
 
 def python_path() -> str:

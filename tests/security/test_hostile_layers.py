@@ -23,8 +23,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import hostile  # noqa: E402
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import LayerError  # noqa: E402
-from ansible_collections.undock.oci.plugins.module_utils.storage.unpack import (  # noqa: E402
-    remove_tree, unpack_layer)
+from ansible_collections.undock.oci.plugins.module_utils.storage.trees import remove_tree  # noqa: E402
+from ansible_collections.undock.oci.plugins.module_utils.storage.unpack import unpack_layer  # noqa: E402
 
 MARKER = "UNDOCK_ESCAPED_7f3a"
 ROOT_ONLY = pytest.mark.skipif(os.geteuid() != 0, reason="whiteouts and devices need root")

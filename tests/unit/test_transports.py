@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
     DigestMismatchError, InvalidReferenceError, ManifestError, StoreError, TransientError, UndockError)
-from ansible_collections.undock.oci.plugins.module_utils.image import archive as da
+from ansible_collections.undock.oci.plugins.module_utils.image import docker_archive as da
 from ansible_collections.undock.oci.plugins.module_utils.image import layout as lo
 from ansible_collections.undock.oci.plugins.module_utils.image import transports as tr
 from ansible_collections.undock.oci.plugins.module_utils.image.copy import copy_image, resolve_image

@@ -17,8 +17,8 @@ import pytest
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
     DigestMismatchError, LayerError)
 from ansible_collections.undock.oci.plugins.module_utils.storage import compression
-from ansible_collections.undock.oci.plugins.module_utils.storage.unpack import (
-    UnpackResult, remove_tree, unpack_layer)
+from ansible_collections.undock.oci.plugins.module_utils.storage.trees import remove_tree
+from ansible_collections.undock.oci.plugins.module_utils.storage.unpack import UnpackResult, unpack_layer
 
 ROOT = os.geteuid() == 0
 root_only = pytest.mark.skipif(not ROOT, reason="needs root (ownership, devices, trusted xattrs)")
@@ -496,13 +496,13 @@ def _busy_layer() -> bytes:
 
 def test_workers_give_the_same_tree_as_serial(tmp_path, monkeypatch):
     treediff = pytest.importorskip("harness.treediff")
-    from ansible_collections.undock.oci.plugins.module_utils.storage import unpack as unpack_mod
+    from ansible_collections.undock.oci.plugins.module_utils.storage import applier, filewriters
     layer = _busy_layer()
     trees = {}
     for label, workers, small in (("serial", 0, False), ("w2", 2, False), ("w3-tiny-queue", 3, True)):
         if small:  # force back-pressure: two jobs or 64 KiB in flight
-            monkeypatch.setattr(unpack_mod, "_MAX_JOBS", 2)
-            monkeypatch.setattr(unpack_mod, "_INFLIGHT_BYTES", 64 << 10)
+            monkeypatch.setattr(applier, "_MAX_JOBS", 2)
+            monkeypatch.setattr(filewriters, "_INFLIGHT_BYTES", 64 << 10)
         out = tmp_path / label
         out.mkdir(mode=0o700)
         result = unpack(layer, str(out), workers=workers)

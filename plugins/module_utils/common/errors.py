@@ -66,3 +66,20 @@ class LayerError(UndockError):
 
 class TransientError(RegistryError):
     """A failure worth retrying: a dropped connection, a 5xx or a 429."""
+
+
+class MissingLibraryError(UndockError):
+    """An optional Python library needed for this one operation is not installed."""
+
+    def __init__(self, library: str, reason: str):
+        super().__init__("the Python library %s is required %s (pip install %s, or Debian's python3-%s)"
+                         % (library, reason, library, library.lower().replace("py", "", 1)))
+        self.library = library
+
+
+class SigningError(UndockError):
+    """A key or signature could not be read, written or made."""
+
+
+class PolicyRejectedError(UndockError):
+    """The trust policy refused an image; the message names the requirement and why."""

@@ -1,12 +1,77 @@
 # -*- coding: utf-8 -*-
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Crash-safe file writes: temp file, fsync, rename, fsync of the directory."""
+"""Files on disk: reads that cannot block, and crash-safe writes (temp file, fsync,
+rename, fsync of the directory)."""
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 import tempfile
+from typing import BinaryIO
+
+from .errors import StoreError
+
+_KIND_NAMES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+               (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))
+
+
+def _kind(mode: int) -> str:
+    for test, name in _KIND_NAMES:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+def open_regular(path: str, what: str = "", error: type = StoreError) -> int:
+    """A read-only descriptor of the regular file ``path`` (symlinks followed).
+
+    Opened with ``O_NONBLOCK`` so that a FIFO with no writer cannot block the open, then
+    checked with ``fstat``: a FIFO, device, socket or directory raises ``error`` naming
+    the file (``what``, default its path), since reading one could block forever or never
+    end. ``O_NONBLOCK`` is cleared before the descriptor is returned. Other failures
+    (a missing file, say) raise the usual ``OSError``.
+    """
+    what = what or path
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0))
+    except OSError as err:
+        if err.errno != errno.ENXIO:  # ENXIO: what opening a unix socket says
+            raise
+        try:
+            kind = _kind(os.stat(path).st_mode)
+        except OSError:
+            kind = "not a regular file"
+        raise error("%s: is %s, not a regular file; refusing to read it" % (what, kind)) from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise error("%s: is %s, not a regular file; refusing to read it" % (what, _kind(mode)))
+        os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def read_bounded(fd: int, limit: int) -> bytes:
+    """What ``fd`` holds from its offset to its end, but at most ``limit`` bytes."""
+    chunks = []
+    left = limit
+    while left > 0:
+        chunk = os.read(fd, min(left, 1024 * 1024))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        left -= len(chunk)
+    return b"".join(chunks)
+
+
+def open_regular_file(path: str, what: str = "", error: type = StoreError) -> BinaryIO:
+    """``open_regular`` as a binary file object."""
+    return os.fdopen(open_regular(path, what, error), "rb")
 
 
 def fsync_dir(path: str) -> None:
@@ -39,4 +104,23 @@ def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None 
         except OSError:
             pass
         raise
+    fsync_dir(directory)
+
+
+def create_exclusive(path: str, data: bytes, mode: int = 0o600) -> None:
+    """Write a new file at ``path`` whole, or fail with FileExistsError: never replaces one.
+
+    The data goes to a temp file first and is hard-linked into place, so ``path`` never exists
+    half-written and a concurrent writer of the same path loses instead of overwriting."""
+    directory = os.path.dirname(path) or "."
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.link(tmp, path)
+    finally:
+        os.unlink(tmp)
     fsync_dir(directory)

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.errors import ManifestError
 from ..model.imageconfig import parse_config
 from ..model.manifest import Manifest
 from ..model.platform import Platform, host_platform, normalize_platform
 from .interfaces import ImageDestination, ImageSource
+
+if TYPE_CHECKING:
+    from ..signing.policy import Policy
 
 DEFAULT_PARALLEL = 4
 
@@ -64,11 +67,36 @@ def resolve_image(source: ImageSource, platform: Optional[Any] = None) -> Resolv
                          platform=image_platform)
 
 
+def check_policy(source: ImageSource, image: ResolvedImage, policy: Optional[Policy]) -> None:
+    """Raise PolicyRejectedError unless ``policy`` allows what ``source`` resolved to. Only the
+    manifest the reference named and its signatures are read: no layer (IsRunningImageAllowed)."""
+    reference = source.policy_reference()
+    if policy is None or reference is None:
+        return
+    from ..signing.policy import UnverifiedImage, check_image  # cryptography only when a policy applies
+    top = source.get_manifest()
+    check_image(policy, UnverifiedImage(reference, top.raw, lambda: source.get_signatures(top.digest)))
+
+
+def sign_image(destination: ImageDestination, key: Any, identity: str, manifest_digest: str,
+               check_mode: bool = False) -> bool:
+    """Sign ``manifest_digest`` as ``identity`` at ``destination`` unless ``key`` already did
+    (signatures accumulate; signing again is a no-op). True if a signature was (or would be) added."""
+    from ..signing.sigstore import sign, signed_by
+    if signed_by(destination.get_signatures(manifest_digest), key, identity, manifest_digest) is not None:
+        return False
+    if not check_mode:
+        destination.put_signatures(manifest_digest, [sign(key, identity, manifest_digest)])
+    return True
+
+
 def copy_image(source: ImageSource, destination: ImageDestination, image: Optional[ResolvedImage] = None,
                platform: Optional[Any] = None, annotations: Optional[Dict[str, str]] = None,
-               parallel: int = DEFAULT_PARALLEL) -> CopyResult:
-    """Copy the image ``source`` names into ``destination``. Idempotent: present blobs are skipped."""
+               parallel: int = DEFAULT_PARALLEL, policy: Optional["Policy"] = None) -> CopyResult:
+    """Copy the image ``source`` names into ``destination``. Idempotent: present blobs are skipped.
+    With ``policy``, the image must satisfy it before any blob moves."""
     image = image or resolve_image(source, platform)
+    check_policy(source, image, policy)
     result = CopyResult(image=image)
     destination.prepare(image.manifest, image.config)
     missing = [desc for desc in image.manifest.layers + [image.manifest.config]

@@ -11,11 +11,16 @@ between them, so pull, push, load and export are the same code.
 from __future__ import annotations
 
 import json
-from typing import Any, BinaryIO, Dict, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
+from ..common.errors import UndockError
 from ..model.digest import Digester
 from ..model.manifest import Manifest
+from ..model.reference import Reference
 from ..storage.layout import BlobOpener
+
+if TYPE_CHECKING:
+    from ..signing.sigstore import Signature
 
 
 class ImageSource:
@@ -54,6 +59,15 @@ class ImageSource:
         digester.verify("blob %s from %s" % (desc["digest"], self.describe()), desc.get("size"))
         return data
 
+    def policy_reference(self) -> Optional[Reference]:
+        """The registry name the trust policy judges this image by; None where the policy's
+        docker scopes do not apply (the store, layouts, archives)."""
+        return None
+
+    def get_signatures(self, manifest_digest: str) -> List["Signature"]:
+        """The untrusted sigstore signatures of ``manifest_digest`` (containers/image's GetSignatures)."""
+        return []
+
     def read_config(self, manifest: Manifest) -> Dict[str, Any]:
         config = json.loads(self.read_blob(manifest.config).decode("utf-8"))
         if not isinstance(config, dict):
@@ -82,6 +96,14 @@ class ImageDestination:
 
     def put_manifest(self, manifest: Manifest) -> None:
         raise NotImplementedError
+
+    def get_signatures(self, manifest_digest: str) -> List["Signature"]:
+        """The signatures already stored for ``manifest_digest`` here."""
+        return []
+
+    def put_signatures(self, manifest_digest: str, signatures: List["Signature"]) -> None:
+        """Add ``signatures`` to those of ``manifest_digest`` (containers/image's PutSignatures)."""
+        raise UndockError("%s cannot store signatures" % self.describe())
 
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:

@@ -9,7 +9,7 @@ are several. A destination replaces the entry carrying its REF (as skopeo does),
 an unnamed entry when REF is empty.
 
 An ``oci-archive`` is a tar of a layout. As a source it is read in place (see
-archive.TarArchive): only ``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>`` (a
+tar_archive.TarArchive): only ``oci-layout``, ``index.json`` and ``blobs/<alg>/<hex>`` (a
 valid digest) may be in it, as regular files or directories; symlinks, hard links,
 devices, absolute names and ``..`` are refused with an error before anything is read,
 and nothing is ever extracted, so a hostile archive has nowhere to write. (docker >= 25
@@ -35,12 +35,13 @@ from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
 from ..model.digest import Digester, InvalidDigestError, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
+from ..common.fileutil import open_regular_file
 from ..model import schemas
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..model.validation import validate_document
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
-from .archive import (MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, TarWriter, big_temp_dir,
-                      json_compact, write_tar)
+from .tar_archive import MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir
+from .tar_writer import TarWriter, json_compact, write_tar
 from .interfaces import ImageDestination, ImageSource
 
 # The ref.name grammar of the image-spec (annotations.md), as containers/image checks it.
@@ -165,7 +166,7 @@ class LayoutImageSource(_LayoutReader):
         except StoreError as err:
             raise StoreError("%s: %s" % (self.describe(), err))
         try:
-            with open(self.layout.index_path, "rb") as handle:
+            with open_regular_file(self.layout.index_path, "%s: index.json" % self.describe()) as handle:
                 raw = handle.read(MAX_JSON_MEMBER + 1)
         except OSError as err:
             raise StoreError("%s: cannot read index.json: %s" % (self.describe(), err))
@@ -173,7 +174,7 @@ class LayoutImageSource(_LayoutReader):
 
     def _open_blob(self, digest: str) -> BinaryIO:
         try:
-            return open(self.layout.blob_path(digest), "rb")
+            return open_regular_file(self.layout.blob_path(digest), "%s: blob %s" % (self.describe(), digest))
         except FileNotFoundError:
             raise StoreError("%s: blob %s is missing" % (self.describe(), digest))
 

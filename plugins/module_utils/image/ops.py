@@ -21,7 +21,7 @@ from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
 from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
-from .copy import ResolvedImage, copy_image, resolve_image
+from .copy import ResolvedImage, check_policy, copy_image, resolve_image, sign_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
 from .outcome import Outcome
@@ -56,6 +56,17 @@ def describe_image(name: str, image: Optional[ResolvedImage]) -> Dict[str, Any]:
         "created": config.get("created"),
         "labels": container_config.get("Labels") or {},
     }
+
+
+def load_signing_key(path: str, passphrase: Optional[str]) -> Any:
+    """The private key of ``sign_by``: cosign's encrypted PEM or plain PKCS#8, read at most 64 KiB."""
+    from ..signing.keys import load_private_key
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(64 * 1024)
+    except OSError as err:
+        raise UndockError("cannot read the signing key %s: %s" % (path, err.strerror or err))
+    return load_private_key(data, passphrase, where=path)
 
 
 def stored_by_digest(store: Store, ref: Reference, platform: Platform) -> Optional[Reference]:
@@ -99,13 +110,21 @@ def check_transport(text: str) -> None:
 class ImageService:
     def __init__(self, storage_root: str = DEFAULT_ROOT, registry: Optional[RegistryContext] = None,
                  check_mode: bool = False, max_layer_size: int = DEFAULT_MAX_LAYER_SIZE,
-                 run_root: str = DEFAULT_RUN_ROOT):
+                 run_root: str = DEFAULT_RUN_ROOT, policy: Any = None):
         self.storage_root = storage_root
+        # the trust policy every pull must satisfy: a signing.policy.Policy, a function that
+        # loads one (so a task that pulls nothing never reads policy.json), or None for none
+        self._policy = policy
         self.run_root = run_root
         self.max_layer_size = max_layer_size
         self.registry = registry or RegistryContext()
         self.check_mode = check_mode
         self._store: Optional[Store] = None
+
+    def policy(self) -> Any:
+        if callable(self._policy):
+            self._policy = self._policy()
+        return self._policy
 
     # -- store ----------------------------------------------------------------------
     def store(self, create: bool = True) -> Optional[Store]:
@@ -193,12 +212,14 @@ class ImageService:
         outcome.image = describe_image(ref_name, remote)
         outcome.resolved = remote
         if local is not None and local.manifest.digest == remote.manifest.digest:
+            check_policy(src, remote, self.policy())  # a pull that asked the registry is judged again
             self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         outcome.changed = True
         verb = "pull" if isinstance(src.origin, Reference) else "load"
         verb = "would " + verb if self.check_mode else verb + "ed"
         if self.check_mode:
+            check_policy(src, remote, self.policy())
             outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
             return outcome
         store = self.store()
@@ -207,7 +228,7 @@ class ImageService:
             annotations[SOURCE_REF] = str(src.origin.with_tag(None).with_digest(None))
         destination = StoreImageDestination(store, ref_name, max_layer_size=self.max_layer_size)
         try:
-            result = copy_image(src, destination, image=remote, annotations=annotations)
+            result = copy_image(src, destination, image=remote, annotations=annotations, policy=self.policy())
         finally:
             destination.close()
             src.close()
@@ -301,7 +322,8 @@ class ImageService:
         return outcome
 
     # -- push -----------------------------------------------------------------------
-    def push(self, name: str, target: Optional[str] = None, image: Optional[ResolvedImage] = None) -> Outcome:
+    def push(self, name: str, target: Optional[str] = None, image: Optional[ResolvedImage] = None,
+             sign_by: Optional[str] = None, sign_passphrase: Optional[str] = None) -> Outcome:
         """Make the registry's ``target`` (default: ``name``) match the local image ``name``.
 
         ``image`` is what ``present`` resolved; in check mode it stands for the image that
@@ -316,19 +338,26 @@ class ImageService:
         current = client.head_manifest(remote_target)
         outcome = Outcome(before={"remote_digest": current["digest"] if current else None},
                           after={"remote_digest": local.manifest.digest})
-        if current is not None and current["digest"] == local.manifest.digest:
-            return outcome
-        outcome.changed = True
-        if self.check_mode:
-            outcome.actions.append("would push %s to %s" % (ref_name, remote_ref))
-            return outcome
-        source = StoreImageSource(self.store(), ref_name)
         from .remote import RegistryImageDestination  # with requests: only when a registry is used
         destination = RegistryImageDestination(client, remote_ref)
-        result = copy_image(source, destination, image=local)
-        outcome.actions.append("pushed %s to %s (%s, %d blobs uploaded, %d mounted)"
-                               % (ref_name, remote_ref, local.manifest.digest,
-                                  len(result.blobs_copied) - len(destination.mounted), len(destination.mounted)))
+        key = load_signing_key(sign_by, sign_passphrase) if sign_by else None
+        if current is None or current["digest"] != local.manifest.digest:
+            outcome.changed = True
+            if self.check_mode:
+                outcome.actions.append("would push %s to %s" % (ref_name, remote_ref))
+            else:
+                result = copy_image(StoreImageSource(self.store(), ref_name), destination, image=local)
+                outcome.actions.append("pushed %s to %s (%s, %d blobs uploaded, %d mounted)"
+                                       % (ref_name, remote_ref, local.manifest.digest,
+                                          len(result.blobs_copied) - len(destination.mounted),
+                                          len(destination.mounted)))
+        if key is not None:
+            # signed as pushed, by tag (containers/image's identity), and only once per key
+            identity = str(remote_ref.with_digest(None)) if remote_ref.tag else remote_ref.name
+            if sign_image(destination, key, identity, local.manifest.digest, check_mode=self.check_mode):
+                outcome.changed = True
+                outcome.actions.append("%s %s as %s with %s" % ("would sign" if self.check_mode else "signed",
+                                                                local.manifest.digest, identity, sign_by))
         return outcome
 
     # -- export ---------------------------------------------------------------------

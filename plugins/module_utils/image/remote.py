@@ -13,6 +13,8 @@ from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
 from ..model.reference import Reference
+from ..signing import attachments
+from ..signing.sigstore import Signature, same_signature
 from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
 
@@ -38,6 +40,12 @@ class RegistryImageSource(ImageSource):
 
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         return self.client.blob_opener(desc)
+
+    def policy_reference(self) -> Optional[Reference]:
+        return self.requested
+
+    def get_signatures(self, manifest_digest: str) -> List[Signature]:
+        return attachments.read_signatures(self.client, manifest_digest)
 
     def head(self) -> Optional[Dict[str, Any]]:
         """The descriptor the reference currently resolves to, without fetching the body."""
@@ -68,6 +76,15 @@ class RegistryImageDestination(ImageDestination):
                 return True
         self.client.upload_blob(desc, lambda: source.open_file(desc), chunk_size=self.chunk_size)
         return True
+
+    def get_signatures(self, manifest_digest: str) -> List[Signature]:
+        return attachments.read_signatures(self.client, manifest_digest)
+
+    def put_signatures(self, manifest_digest: str, signatures: List[Signature]) -> None:
+        existing = self.get_signatures(manifest_digest)
+        new = [sig for sig in signatures if not any(same_signature(sig, old) for old in existing)]
+        if new:
+            attachments.write_signatures(self.client, manifest_digest, existing + new)
 
     def put_manifest(self, manifest: Manifest) -> None:
         pass  # the manifest goes up in commit: it names the image at the same time

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple, Optional
 
 from ..common.errors import InvalidReferenceError
-from .archive import DockerArchiveImageDestination, DockerArchiveImageSource, parse_docker_archive_ref
+from .docker_archive import DockerArchiveImageDestination, DockerArchiveImageSource, parse_docker_archive_ref
 from .interfaces import ImageDestination, ImageSource
 from .layout import (LayoutImageDestination, LayoutImageSource, OciArchiveImageDestination,
                      OciArchiveImageSource, validate_ref_name)
@@ -84,7 +84,7 @@ def open_source(text: str, tmp_dir: Optional[str] = None, manifest_format: str =
                 docker: Optional[Callable[[str], ImageSource]] = None) -> ImageSource:
     """An ImageSource for ``text``. Registry references need ``docker`` (a factory taking the reference).
 
-    ``manifest_format`` applies to docker-archive (see image.archive: ``oci`` or ``docker``).
+    ``manifest_format`` applies to docker-archive (see image.docker_archive: ``oci`` or ``docker``).
     """
     kind, path, ref = parse_transport(text)
     if kind == OCI:

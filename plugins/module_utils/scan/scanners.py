@@ -5,9 +5,9 @@
 
 The rootfs is hostile input. Every access goes through ``RootFS``: directory descriptors
 opened with ``O_NOFOLLOW`` from a descriptor of the root, ``lstat`` only, and symlinks
-either ignored (the walk) or resolved *inside* the root, the way a chroot would see them
-(absolute targets restart at the rootfs, ``..`` stops at it), so nothing outside is ever
-read. Only regular files are opened, with ``O_NOFOLLOW|O_NONBLOCK``; reads are bounded.
+either ignored (the walk) or resolved *inside* the root by ``storage.rootfs``, the way a
+chroot would see them (absolute targets restart at the rootfs, ``..`` stops at it), so
+nothing outside is ever read. Only regular files are opened, with ``O_NOFOLLOW|O_NONBLOCK``; reads are bounded.
 
 Scanners and their results (lists are sorted by path or name):
 
@@ -39,16 +39,16 @@ import shlex
 import shutil
 import stat
 import subprocess
-from collections import deque
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..common.errors import UndockError
+from ..common.fileutil import read_bounded
+from ..storage.rootfs import open_in_root, read_file_in_root
 
 SCANNERS = ("packages", "setuid", "world_writable", "secrets", "command")
 DEFAULT_SCANNERS = ("packages", "setuid", "world_writable", "secrets")
 MAX_SECRET_READ = 1024 * 1024
 MAX_DB_SIZE = 256 * 1024 * 1024
-MAX_SYMLINKS = 40
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
@@ -80,56 +80,26 @@ class RootFS:
         self.close()
 
     def open(self, rel: str, directory: bool = False) -> int:
-        """A descriptor of ``rel`` resolved as if the rootfs were ``/``: symlinks are followed
-        only inside it. Only directories and regular files are opened. Raises OSError."""
-        parts = deque(rel.split("/"))
-        stack = [os.dup(self.fd)]
-        hops = 0
-        try:
-            while parts:
-                name = parts.popleft()
-                if name in ("", "."):
-                    continue
-                if name == "..":
-                    if len(stack) > 1:
-                        os.close(stack.pop())
-                    continue
-                st = os.stat(name, dir_fd=stack[-1], follow_symlinks=False)
-                if stat.S_ISLNK(st.st_mode):
-                    hops += 1
-                    if hops > MAX_SYMLINKS:
-                        raise OSError(40, "too many levels of symbolic links", rel)
-                    target = os.readlink(name, dir_fd=stack[-1])
-                    if target.startswith("/"):
-                        while len(stack) > 1:
-                            os.close(stack.pop())
-                    parts.extendleft(reversed(target.split("/")))
-                    continue
-                if stat.S_ISDIR(st.st_mode):
-                    stack.append(os.open(name, _O_DIR, dir_fd=stack[-1]))
-                    continue
-                if parts and any(p not in ("", ".") for p in parts):
-                    raise NotADirectoryError(20, "not a directory", rel)
-                if directory or not stat.S_ISREG(st.st_mode):
-                    raise OSError(21 if directory else 22, "not a regular file", rel)
-                return os.open(name, _O_FILE, dir_fd=stack[-1])
-            if not directory:
+        """A descriptor of ``rel`` resolved as if the rootfs were ``/`` (``storage.rootfs``):
+        symlinks are followed only inside it. Only directories and regular files are
+        opened. Raises OSError."""
+        if directory:
+            return open_in_root(self.fd, rel, os.O_RDONLY | os.O_DIRECTORY)
+        fd = open_in_root(self.fd, rel, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
                 raise IsADirectoryError(21, "is a directory", rel)
-            return os.dup(stack[-1])
-        finally:
-            for fd in stack:
-                os.close(fd)
+            raise OSError(22, "not a regular file", rel)
+        return fd
 
     def read(self, rel: str, limit: int = MAX_DB_SIZE) -> Optional[bytes]:
         """The content of the regular file ``rel`` (at most ``limit`` bytes), None if absent."""
         try:
-            fd = self.open(rel)
+            return read_file_in_root(self.fd, rel, limit)
         except OSError:
             return None
-        try:
-            return _read_fd(fd, limit)
-        finally:
-            os.close(fd)
 
     def listdir(self, rel: str) -> List[str]:
         try:
@@ -186,18 +156,6 @@ class RootFS:
                 pending.extend(reversed(subdirs))
             finally:
                 os.close(fd)
-
-
-def _read_fd(fd: int, limit: int) -> bytes:
-    chunks = []
-    left = limit
-    while left > 0:
-        chunk = os.read(fd, min(left, 1024 * 1024))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 # ---------------------------------------------------------------------------
@@ -374,7 +332,7 @@ def _read_at(dir_fd: int, name: str, limit: int) -> Optional[bytes]:
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
-        return _read_fd(fd, limit)
+        return read_bounded(fd, limit)
     finally:
         os.close(fd)
 

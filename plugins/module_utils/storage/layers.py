@@ -30,7 +30,8 @@ from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
 from ..model.manifest import parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
-from .unpack import DEFAULT_MAX_SIZE, remove_tree, unpack_layer
+from .trees import remove_tree
+from .unpack import DEFAULT_MAX_SIZE, unpack_layer
 
 LINK_DIR = "l"
 TEMP_PREFIX = ".tmp-"

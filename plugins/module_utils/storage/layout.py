@@ -18,7 +18,7 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tupl
 
 from ..model.digest import Digester, parse_digest
 from ..common.errors import DigestMismatchError, StoreError, TransientError
-from ..common.fileutil import atomic_write, fsync_dir
+from ..common.fileutil import atomic_write, fsync_dir, open_regular_file
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -56,9 +56,9 @@ class OCILayout:
         layout = cls(root)
         marker = os.path.join(layout.root, "oci-layout")
         try:
-            with open(marker, "rb") as handle:
+            with open_regular_file(marker) as handle:
                 version = json.load(handle).get("imageLayoutVersion")
-        except (OSError, ValueError, AttributeError) as err:
+        except (OSError, ValueError, AttributeError, StoreError) as err:
             raise StoreError("%s is not an OCI image layout: %s" % (root, err))
         if not isinstance(version, str) or not version.startswith("1."):
             raise StoreError("%s: unsupported imageLayoutVersion %r" % (root, version))
@@ -78,7 +78,7 @@ class OCILayout:
 
     def open_blob(self, digest: str) -> BinaryIO:
         try:
-            return open(self.blob_path(digest), "rb")
+            return open_regular_file(self.blob_path(digest))
         except FileNotFoundError:
             raise StoreError("blob %s is missing from %s" % (digest, self.root))
 
@@ -159,7 +159,7 @@ class OCILayout:
 
     def read_index(self) -> Dict[str, Any]:
         try:
-            with open(self.index_path, "rb") as handle:
+            with open_regular_file(self.index_path) as handle:
                 index = json.load(handle)
         except FileNotFoundError:
             return empty_index()

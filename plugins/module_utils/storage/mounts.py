@@ -39,41 +39,31 @@ Where nothing can be mounted at all, the copy is made in the target directory it
 (kind ``directory``, which cannot be read-only). ``backend`` (or the environment variable
 ``UNDOCK_MOUNT_BACKEND``) forces ``overlay``, ``copy`` or ``directory``.
 
-Records and repair
-------------------
-``<run_root>/mounts/<sha256 of target>.json`` describes each mount: image, digests, diff
-IDs, target, owner, creator pid (and its start time), kind. The runtime root is on tmpfs
-(``/run/undock``), so records vanish at boot with the mounts. Every change happens under
-``<run_root>/mounts.lock``. A record is live while its mount (by mount ID and mount point,
-from ``/proc/self/mountinfo``) exists and, for a *transient* owner (a scan), while the
-creating process lives. ``repair()`` unmounts mounts whose transient owner died (killed
-with -9, say) and drops records whose mount is gone. Mounts without a record are not ours
-and are never touched. Two mounts of one image are two users.
+Records: see ``mount_records``; merged copies: see ``merge``; mount(8): see
+``mount_commands``.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import hashlib
 import json
 import os
-import shutil
-import stat
-import subprocess
 import tempfile
 import time
 import uuid
-from dataclasses import asdict, dataclass, field
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
 from ..common.fileutil import atomic_write, makedirs_private
 from ..model.manifest import parse_manifest
 from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
 from .layout import REF_NAME
+from .merge import merge_layers
+from .mount_commands import bind_mount, mount_overlay, overlay_data, umount
+from .mount_records import MountError, MountRecord, MountRecords, mount_entry, mountinfo, process_start
 from .store import DEFAULT_RUN_ROOT, Store, original_manifest
-from .unpack import remove_tree
+from .trees import remove_tree
 
 MAX_LOWERS = 500                 # overlayfs' OVL_MAX_STACK
 BACKENDS = ("auto", "overlay", "copy", "directory")
@@ -83,135 +73,6 @@ FLAT_DIR = "overlay-flat"
 COPY_DIR = "overlay-copies"
 SCRATCH_DIR = "overlay-mounts"
 EMPTY = "empty"
-MOUNT_TIMEOUT = 120
-
-_O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-_OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")
-_OVERLAY_XATTR_PREFIXES = ("trusted.overlay.", "user.overlay.")
-
-
-class MountError(StoreError):
-    """A mount or unmount failed, or a target is not usable."""
-
-
-# ---------------------------------------------------------------------------
-# records
-# ---------------------------------------------------------------------------
-@dataclass
-class MountRecord:
-    """One mount of an image, as kept under ``<run_root>/mounts/``."""
-
-    target: str
-    store: str
-    image: str                      # the store name (full normalised reference)
-    digest: str                     # manifest digest as pulled
-    image_id: str                   # config digest
-    diff_ids: List[str]             # base first
-    owner: str                      # who asked: "oci_mount", "oci_scan", "container:NAME"...
-    kind: str                       # overlay | flat | copy | directory
-    read_only: bool = True
-    transient: bool = False         # the mount lives only as long as process ``pid``
-    pid: int = 0
-    pid_start: Optional[int] = None
-    mount_id: Optional[int] = None  # from /proc/self/mountinfo (None for kind directory)
-    lowers: List[str] = field(default_factory=list)   # lowerdir entries, topmost first
-    flat: Optional[str] = None      # chain id of the merged bottom layers, if any
-    upper_dir: Optional[str] = None
-    work_dir: Optional[str] = None
-    private: List[str] = field(default_factory=list)  # directories removed on unmount
-    remove_target: bool = False     # the target directory was made for this mount only
-    nodev_nosuid: bool = True
-    note: Optional[str] = None
-    id: str = ""
-    created: float = 0.0
-
-    @property
-    def layers(self) -> int:
-        return len(self.diff_ids)
-
-    def describe(self) -> str:
-        how = "read-only" if self.read_only else "writable"
-        if self.transient:
-            how += ", pid %d" % self.pid
-        return "%s at %s (%s)" % (self.owner, self.target, how)
-
-    def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: Dict[str, Any]) -> "MountRecord":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
-
-    def summary(self) -> Dict[str, Any]:
-        """What modules return about a mount."""
-        return {"path": self.target, "image": self.image, "digest": self.digest, "kind": self.kind,
-                "read_only": self.read_only, "layers": self.layers, "note": self.note}
-
-
-# ---------------------------------------------------------------------------
-# /proc helpers
-# ---------------------------------------------------------------------------
-def _unescape(field_text: str) -> str:
-    """mountinfo escapes space, tab, newline and backslash as octal ``\\ooo``."""
-    if "\\" not in field_text:
-        return field_text
-    out = bytearray()
-    raw = field_text.encode("utf-8", "surrogateescape")
-    i = 0
-    while i < len(raw):
-        if raw[i:i + 1] == b"\\" and raw[i + 1:i + 4].isdigit() and len(raw[i + 1:i + 4]) == 3:
-            out.append(int(raw[i + 1:i + 4], 8) & 0xFF)
-            i += 4
-        else:
-            out.append(raw[i])
-            i += 1
-    return out.decode("utf-8", "surrogateescape")
-
-
-def mountinfo() -> List[Dict[str, Any]]:
-    """The mounts of this process's namespace: id, mount point, options, fs type, source."""
-    result = []
-    with open("/proc/self/mountinfo", "rb") as handle:
-        for line in handle.read().decode("utf-8", "surrogateescape").splitlines():
-            parts = line.split(" ")
-            try:
-                sep = parts.index("-", 6)
-            except ValueError:
-                continue
-            result.append({"id": int(parts[0]), "parent": int(parts[1]), "point": _unescape(parts[4]),
-                           "options": parts[5].split(","), "fstype": parts[sep + 1],
-                           "source": _unescape(parts[sep + 2]) if len(parts) > sep + 2 else "",
-                           "super_options": parts[sep + 3].split(",") if len(parts) > sep + 3 else []})
-    return result
-
-
-def mount_entry(target: str, mount_id: Optional[int] = None,
-                table: Optional[List[Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
-    """The topmost mount at ``target`` (or the one with ``mount_id`` there), if any;
-    ``table`` is a ``mountinfo()`` already read."""
-    found = None
-    for entry in mountinfo() if table is None else table:
-        if entry["point"] == target and (mount_id is None or entry["id"] == mount_id):
-            found = entry
-    return found
-
-
-def process_start(pid: int) -> Optional[int]:
-    """Start time of ``pid`` (clock ticks after boot), None if there is no such process.
-    Together with the pid it tells a living process from a reused pid."""
-    try:
-        with open("/proc/%d/stat" % pid, "rb") as handle:
-            data = handle.read()
-    except (FileNotFoundError, ProcessLookupError, PermissionError):
-        return None
-    try:
-        fields = data[data.rindex(b")") + 2:].split()
-        if fields[0] == b"Z":  # a zombie has died already
-            return None
-        return int(fields[19])
-    except (ValueError, IndexError):
-        return None
 
 
 def chain_id(diff_ids: Sequence[str]) -> str:
@@ -239,248 +100,7 @@ def flat_link(chain: str) -> str:
     return os.path.join(LINK_DIR, short_link("flat:" + chain))
 
 
-# ---------------------------------------------------------------------------
-# mount(8)
-# ---------------------------------------------------------------------------
-def _tool(name: str) -> str:
-    found = shutil.which(name) or next((p for p in ("/usr/bin/" + name, "/bin/" + name) if os.path.exists(p)), None)
-    if not found:
-        raise MountError("the %s command (util-linux) is needed to mount image filesystems" % name)
-    return found
-
-
-def _run(argv: List[str], cwd: Optional[str] = None) -> None:
-    env = dict(os.environ, LC_ALL="C", LANG="C")
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                              timeout=MOUNT_TIMEOUT, check=False)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise MountError("%s failed: %s" % (" ".join(argv[:2]), err))
-    if proc.returncode != 0:
-        message = (proc.stderr or proc.stdout).decode("utf-8", "replace").strip()
-        command = " ".join([os.path.basename(argv[0])] + argv[1:4])
-        raise MountError("%s failed (exit %d): %s" % (command, proc.returncode, message))
-
-
-def mount_overlay(target: str, lowers: Sequence[str], cwd: str, *, read_only: bool, nodev_nosuid: bool,
-                  upper_dir: Optional[str] = None, work_dir: Optional[str] = None) -> None:
-    flags = ["ro"] if read_only and not upper_dir else []
-    if nodev_nosuid:
-        flags += ["nodev", "nosuid"]
-    argv = [_tool("mount"), "-t", "overlay", "overlay", "-o", ",".join(flags + [overlay_data(lowers, upper_dir, work_dir)]),
-            target]
-    _run(argv, cwd=cwd)
-
-
-def overlay_data(lowers: Sequence[str], upper_dir: Optional[str] = None, work_dir: Optional[str] = None) -> str:
-    """The filesystem-specific options string the kernel receives (must fit in a page)."""
-    data = "lowerdir=" + ":".join(lowers)
-    if upper_dir:
-        data += ",upperdir=%s,workdir=%s" % (upper_dir, work_dir)
-    return data
-
-
-def bind_mount(source: str, target: str, *, read_only: bool, nodev_nosuid: bool) -> None:
-    flags = (["ro"] if read_only else []) + (["nodev", "nosuid"] if nodev_nosuid else [])
-    argv = [_tool("mount"), "--bind"] + (["-o", ",".join(flags)] if flags else []) + [source, target]
-    _run(argv)
-    entry = mount_entry(target)
-    if entry is not None and read_only and "ro" not in entry["options"]:
-        # old util-linux: a bind mount ignores ro until remounted
-        _run([_tool("mount"), "-o", "remount,bind," + ",".join(flags), target])
-
-
-def umount(target: str, lazy: bool = False) -> None:
-    _run([_tool("umount")] + (["-l"] if lazy else []) + [target])
-
-
-# ---------------------------------------------------------------------------
-# merged copies (flattening and the copy fallback)
-# ---------------------------------------------------------------------------
-def _is_whiteout(st: os.stat_result) -> bool:
-    return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
-
-
-def _is_opaque(fd: int) -> bool:
-    for name in _OPAQUE:
-        try:
-            if os.getxattr(fd, name) == b"y":
-                return True
-        except OSError:
-            continue
-    return False
-
-
-def _remove_at(dir_fd: int, name: str) -> None:
-    try:
-        st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
-    except FileNotFoundError:
-        return
-    if stat.S_ISDIR(st.st_mode):
-        remove_tree("/proc/self/fd/%d/%s" % (dir_fd, name))
-    else:
-        os.unlink(name, dir_fd=dir_fd)
-
-
-def _copy_xattrs(src_fd: int, dst_fd: int) -> None:
-    try:
-        names = os.listxattr(src_fd)
-    except OSError:
-        return
-    for name in names:
-        if name.startswith(_OVERLAY_XATTR_PREFIXES):
-            continue
-        try:
-            os.setxattr(dst_fd, name, os.getxattr(src_fd, name))
-        except OSError as err:
-            if err.errno not in (errno.ENOTSUP, errno.EPERM, errno.EOPNOTSUPP):
-                raise
-
-
-def _copy_data(src: int, dst: int, size: int) -> None:
-    copied = 0
-    try:
-        while copied < size:
-            count = os.copy_file_range(src, dst, min(size - copied, 1 << 30))
-            if count == 0:
-                break
-            copied += count
-        return
-    except (AttributeError, OSError):
-        os.lseek(src, 0, os.SEEK_SET)
-        os.lseek(dst, 0, os.SEEK_SET)
-        os.ftruncate(dst, 0)
-    while True:
-        chunk = os.read(src, 1 << 20)
-        if not chunk:
-            return
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view):]
-
-
-class _Merger:
-    """Apply layer directories one after the other into a destination, as overlayfs shows them.
-
-    Everything is done relative to directory descriptors opened with O_NOFOLLOW, so a
-    symlink from a lower layer is replaced, never written through."""
-
-    def __init__(self, dest_fd: int, as_root: bool):
-        self.dest_fd = dest_fd
-        self.as_root = as_root
-        self.links: Dict[Tuple[int, int], str] = {}  # (dev, ino) in the layer -> path in dest
-
-    def layer(self, src_fd: int) -> None:
-        self.links = {}
-        self._directory(src_fd, self.dest_fd, "")
-        self._metadata(src_fd, self.dest_fd, os.fstat(src_fd))
-
-    def _directory(self, src_fd: int, dst_fd: int, rel: str) -> None:
-        if _is_opaque(src_fd):
-            for name in os.listdir(dst_fd):
-                _remove_at(dst_fd, name)
-        with os.scandir(src_fd) as entries:
-            names = sorted(entry.name for entry in entries)
-        for name in names:
-            st = os.stat(name, dir_fd=src_fd, follow_symlinks=False)
-            path = rel + "/" + name if rel else name
-            if _is_whiteout(st):
-                _remove_at(dst_fd, name)
-            elif stat.S_ISDIR(st.st_mode):
-                self._subdirectory(src_fd, dst_fd, name, path, st)
-            else:
-                _remove_at(dst_fd, name)
-                self._leaf(src_fd, dst_fd, name, path, st)
-
-    def _subdirectory(self, src_fd: int, dst_fd: int, name: str, path: str, st: os.stat_result) -> None:
-        try:
-            existing = os.stat(name, dir_fd=dst_fd, follow_symlinks=False)
-            if not stat.S_ISDIR(existing.st_mode):
-                os.unlink(name, dir_fd=dst_fd)
-                os.mkdir(name, 0o700, dir_fd=dst_fd)
-        except FileNotFoundError:
-            os.mkdir(name, 0o700, dir_fd=dst_fd)
-        child_src = os.open(name, _O_DIR, dir_fd=src_fd)
-        try:
-            child_dst = os.open(name, _O_DIR, dir_fd=dst_fd)
-            try:
-                self._directory(child_src, child_dst, path)
-                self._metadata(child_src, child_dst, st)
-            finally:
-                os.close(child_dst)
-        finally:
-            os.close(child_src)
-
-    def _metadata(self, src_fd: int, dst_fd: int, st: os.stat_result) -> None:
-        if self.as_root:
-            os.fchown(dst_fd, st.st_uid, st.st_gid)
-        os.fchmod(dst_fd, stat.S_IMODE(st.st_mode))
-        _copy_xattrs(src_fd, dst_fd)
-        os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
-
-    def _leaf(self, src_fd: int, dst_fd: int, name: str, path: str, st: os.stat_result) -> None:
-        key = (st.st_dev, st.st_ino)
-        if st.st_nlink > 1 and key in self.links:
-            try:
-                os.link(self.links[key], name, src_dir_fd=self.dest_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
-                return
-            except OSError:
-                pass  # copy it instead
-        mode = stat.S_IMODE(st.st_mode)
-        if stat.S_ISREG(st.st_mode):
-            src = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=src_fd)
-            try:
-                dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                              dir_fd=dst_fd)
-                try:
-                    _copy_data(src, dst, st.st_size)
-                    if self.as_root:
-                        os.fchown(dst, st.st_uid, st.st_gid)
-                    os.fchmod(dst, mode)  # after chown, which clears setuid bits
-                    _copy_xattrs(src, dst)
-                    os.utime(dst, ns=(st.st_atime_ns, st.st_mtime_ns))
-                finally:
-                    os.close(dst)
-            finally:
-                os.close(src)
-        elif stat.S_ISLNK(st.st_mode):
-            os.symlink(os.readlink(name, dir_fd=src_fd), name, dir_fd=dst_fd)
-            if self.as_root:
-                os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
-            os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_fd, follow_symlinks=False)
-            return
-        else:  # device, fifo, socket
-            os.mknod(name, stat.S_IFMT(st.st_mode) | 0o600, st.st_rdev, dir_fd=dst_fd)
-            if self.as_root:
-                os.chown(name, st.st_uid, st.st_gid, dir_fd=dst_fd, follow_symlinks=False)
-            os.chmod(name, mode, dir_fd=dst_fd)
-            os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns), dir_fd=dst_fd, follow_symlinks=False)
-        if st.st_nlink > 1:
-            self.links[key] = path
-
-
-def merge_layers(layer_dirs: Sequence[str], dest: str) -> None:
-    """Make ``dest`` (an empty directory) hold what an overlay of ``layer_dirs`` (base first,
-    whiteouts in overlay form) shows: whiteouts delete, opaque directories hide what is
-    below, later layers win. Files are copied, never hardlinked to the layers; hardlinks
-    within a layer stay hardlinks between the copies."""
-    dest_fd = os.open(dest, _O_DIR)
-    try:
-        merger = _Merger(dest_fd, os.geteuid() == 0)
-        for layer in layer_dirs:
-            src_fd = os.open(layer, _O_DIR)
-            try:
-                merger.layer(src_fd)
-            finally:
-                os.close(src_fd)
-    finally:
-        os.close(dest_fd)
-
-
-# ---------------------------------------------------------------------------
-# the manager
-# ---------------------------------------------------------------------------
-class MountManager:
+class MountManager(MountRecords):
     """Mounts of images from one store, recorded under ``run_root``.
 
     ``backend``: ``auto`` (probe), ``overlay``, ``copy`` or ``directory``; default from
@@ -490,9 +110,8 @@ class MountManager:
 
     def __init__(self, store: Store, run_root: Optional[str] = None, *, backend: Optional[str] = None,
                  max_lowers: int = MAX_LOWERS, page_size: Optional[int] = None):
+        super().__init__(os.path.abspath(run_root or getattr(store, "run_root", None) or DEFAULT_RUN_ROOT), store.root)
         self.store = store
-        self.run_root = os.path.abspath(run_root or getattr(store, "run_root", None) or DEFAULT_RUN_ROOT)
-        self.records_dir = os.path.join(self.run_root, "mounts")
         self.layers = LayerStore(store)
         self.flat_root = os.path.join(store.root, FLAT_DIR)
         self.backend = backend or os.environ.get(BACKEND_ENV) or "auto"
@@ -502,113 +121,6 @@ class MountManager:
             raise MountError("max_lowers must be at least 1")
         self.max_lowers = max_lowers
         self.page_size = page_size or os.sysconf("SC_PAGE_SIZE")
-        self._lock: Any = None
-
-    # -- locking and records -------------------------------------------------------
-    def _ensure_run_root(self) -> None:
-        makedirs_private(self.run_root)
-        makedirs_private(self.records_dir)
-
-    def lock(self) -> Any:
-        """The lock every mount, unmount, repair and image removal holds (reentrant).
-
-        A user who may not create the runtime root cannot have mounted anything there
-        either: with no records directory and no right to make one, there is nothing to
-        lock against (image removal by a non-root user of their own store)."""
-        if self._lock is None:
-            import filelock
-            try:
-                self._ensure_run_root()
-            except PermissionError:
-                if os.path.isdir(self.records_dir):
-                    raise
-                return contextlib.nullcontext()
-            self._lock = filelock.FileLock(os.path.join(self.run_root, "mounts.lock"))
-        return self._lock
-
-    def _record_path(self, target: str) -> str:
-        return os.path.join(self.records_dir, hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
-                            + ".json")
-
-    def _read(self, path: str) -> Optional[MountRecord]:
-        try:
-            with open(path, "rb") as handle:
-                return MountRecord.from_dict(json.loads(handle.read()))
-        except FileNotFoundError:
-            return None
-        except (ValueError, TypeError):
-            return None  # torn or foreign file: not a record of ours
-
-    def _write(self, record: MountRecord) -> None:
-        self._ensure_run_root()
-        atomic_write(self._record_path(record.target), json.dumps(record.to_dict(), sort_keys=True).encode(), 0o600)
-
-    def _drop(self, record: MountRecord) -> None:
-        try:
-            os.unlink(self._record_path(record.target))
-        except FileNotFoundError:
-            pass
-
-    def all_records(self) -> List[MountRecord]:
-        """Every record under the runtime root, of every store, live or not."""
-        try:
-            names = sorted(os.listdir(self.records_dir))
-        except FileNotFoundError:
-            return []
-        records = []
-        for name in names:
-            if name.endswith(".json") and not name.startswith("."):
-                record = self._read(os.path.join(self.records_dir, name))
-                if record is not None:
-                    records.append(record)
-        return records
-
-    def records(self) -> List[MountRecord]:
-        """Records of this store, live or not."""
-        return [r for r in self.all_records() if r.store == self.store.root]
-
-    def state(self, record: MountRecord, table: Optional[List[Dict[str, Any]]] = None) -> str:
-        """``live``; ``orphaned`` (still mounted, but its transient owner died); ``gone``."""
-        if record.kind == "directory":
-            present = os.path.isdir(record.target)
-        else:
-            present = mount_entry(record.target, record.mount_id, table) is not None
-        if not present:
-            return "gone"
-        if record.transient:
-            started = process_start(record.pid)
-            if started is None or (record.pid_start is not None and started != record.pid_start):
-                return "orphaned"
-        return "live"
-
-    def live_records(self) -> List[MountRecord]:
-        records = self.records()
-        table = mountinfo() if records else []
-        return [r for r in records if self.state(r, table) == "live"]
-
-    def users(self, image: str) -> List[MountRecord]:
-        """Live mounts of ``image``: a store name, a manifest digest or an image ID."""
-        return [r for r in self.live_records() if image in (r.image, r.digest, r.image_id)]
-
-    def mounted(self, target: str) -> Optional[MountRecord]:
-        """The live mount of ours at ``target``, if any (for idempotency)."""
-        target = os.path.realpath(target)
-        record = self._read(self._record_path(target))
-        if record is None or record.store != self.store.root or self.state(record) != "live":
-            return None
-        return record
-
-    def foreign_mount(self, target: str) -> bool:
-        """Whether something not recorded by us is mounted at ``target``."""
-        target = os.path.realpath(target)
-        entry = mount_entry(target)
-        if entry is None:
-            return False
-        record = self._read(self._record_path(target))
-        return record is None or record.mount_id != entry["id"]
-
-    def diff_ids_in_use(self) -> Set[str]:
-        return {d for r in self.live_records() for d in r.diff_ids}
 
     # -- the image -------------------------------------------------------------------
     def image_layers(self, ref_name: str) -> Tuple[str, str, List[str]]:

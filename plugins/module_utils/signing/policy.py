@@ -1,0 +1,353 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""containers-policy.json(5): which images may be pulled, and whose signatures they need.
+
+``{"default": [REQ...], "transports": {"docker": {SCOPE: [REQ...]}}}``. The scope of an image is
+found like containers/image does: its full ``name:tag`` or ``name@digest``, then the repository,
+each parent namespace, ``*.`` wildcards of the host's parent domains, the transport's ``""``,
+then ``default``. Every requirement of the chosen list must be satisfied.
+
+Supported requirements: ``insecureAcceptAnything``, ``reject`` and ``sigstoreSigned`` with public
+keys. GPG ``signedBy``, ``signedBaseLayer`` and keyless sigstore (fulcio, rekor, pki) are
+understood as names but never accepted: an image whose scope needs one is refused, saying so.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Union
+
+from ..common.errors import ConfigError, ManifestError, PolicyRejectedError, SigningError, UndockError
+from ..model.manifest import parse_manifest
+from ..model.reference import Reference
+from .identity import SignedIdentity, parse_signed_identity
+from .keys import load_public_keys
+from .sigstore import Signature, verify
+
+SYSTEM_POLICY = "/etc/containers/policy.json"
+MAX_POLICY_SIZE = 4 * 1024 * 1024
+DOCKER_TRANSPORT = "docker"
+
+_UNSUPPORTED = {"signedBy": "GPG signatures (signedBy) are not supported",
+                "signedBaseLayer": "signedBaseLayer is not supported"}
+_SIGSTORE_KEY_FIELDS = ("keyPath", "keyPaths", "keyData", "keyDatas")
+_SIGSTORE_KEYLESS_FIELDS = ("fulcio", "rekorPublicKeyPath", "rekorPublicKeyPaths", "rekorPublicKeyData",
+                            "rekorPublicKeyDatas", "pki")
+
+
+def user_policy_path() -> str:
+    return os.path.join(os.path.expanduser("~"), ".config", "containers", "policy.json")
+
+
+@dataclass
+class UnverifiedImage:
+    """What the policy judges: the name it is pulled as, its top manifest bytes, and a way to
+    list its signatures (called only if a requirement needs them)."""
+
+    reference: Reference
+    manifest_raw: bytes
+    list_signatures: Callable[[], List[Signature]]
+    _signatures: Optional[List[Signature]] = field(default=None, repr=False)
+
+    def signatures(self) -> List[Signature]:
+        if self._signatures is None:
+            self._signatures = list(self.list_signatures())
+        return self._signatures
+
+
+class Requirement:
+    kind = ""
+
+    def describe(self) -> str:
+        return self.kind
+
+    def check(self, image: UnverifiedImage) -> None:
+        """Return if satisfied; raise PolicyRejectedError's reason as a SigningError otherwise."""
+        raise NotImplementedError
+
+
+class AcceptAnything(Requirement):
+    kind = "insecureAcceptAnything"
+
+    def check(self, image: UnverifiedImage) -> None:
+        return None
+
+
+class Reject(Requirement):
+    kind = "reject"
+
+    def check(self, image: UnverifiedImage) -> None:
+        raise SigningError("the policy rejects every image in this scope")
+
+
+@dataclass
+class Unsupported(Requirement):
+    kind_name: str
+    reason: str
+
+    def describe(self) -> str:
+        return self.kind_name
+
+    def check(self, image: UnverifiedImage) -> None:
+        raise SigningError("%s by undock.oci, so no image in this scope can be accepted" % self.reason)
+
+
+@dataclass
+class SigstoreSigned(Requirement):
+    key_sources: List[str]                   # file paths or "keyData" labels, for messages
+    key_loaders: List[Callable[[], bytes]]
+    identity: SignedIdentity
+    _keys: Optional[List[Any]] = field(default=None, repr=False)
+
+    kind = "sigstoreSigned"
+
+    def describe(self) -> str:
+        return "sigstoreSigned by %s, signedIdentity %s" % (", ".join(self.key_sources), self.identity.describe())
+
+    def public_keys(self) -> List[Any]:
+        if self._keys is None:
+            keys: List[Any] = []
+            for source, loader in zip(self.key_sources, self.key_loaders):
+                try:
+                    keys.extend(load_public_keys(loader(), where=source))
+                except SigningError as err:
+                    raise ConfigError("policy: %s" % err)
+            self._keys = keys
+        return self._keys
+
+    def check(self, image: UnverifiedImage) -> None:
+        keys = self.public_keys()
+        try:
+            digest = parse_manifest(image.manifest_raw).digest
+        except ManifestError as err:
+            raise SigningError("the image's manifest cannot be checked against a signature: %s" % err)
+        signatures = image.signatures()
+        candidates = [sig for sig in signatures if sig.is_simple_signing]
+        if not candidates:
+            if signatures:
+                raise SigningError("no signature: %d attachment(s) under the signature tag, none of type "
+                                   "simple-signing" % len(signatures))
+            raise SigningError("no signature")
+        reasons = []
+        for number, sig in enumerate(candidates, 1):
+            try:
+                payload = verify(sig, keys)
+            except SigningError as err:
+                reasons.append("signature %d: bad signature: %s" % (number, err))
+                continue
+            if payload.manifest_digest != digest:
+                reasons.append("signature %d: signed for another digest, %s, not %s"
+                               % (number, payload.manifest_digest, digest))
+                continue
+            if not self.identity.matches(image.reference, payload.docker_reference):
+                reasons.append("signature %d: signed for another identity, %r, which does not fit %s under %s"
+                               % (number, payload.docker_reference, image.reference, self.identity.describe()))
+                continue
+            return None
+        raise SigningError("none of %d signature(s) is accepted: %s" % (len(candidates), "; ".join(reasons)))
+
+
+def _read_file(path: str) -> Callable[[], bytes]:
+    def read() -> bytes:
+        try:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_POLICY_SIZE + 1)
+        except OSError as err:
+            raise ConfigError("policy: cannot read key file %s: %s" % (path, err.strerror or err))
+        if len(data) > MAX_POLICY_SIZE:
+            raise ConfigError("policy: key file %s is larger than %d bytes" % (path, MAX_POLICY_SIZE))
+        return data
+    return read
+
+
+def _key_data(value: Any, where: str) -> Callable[[], bytes]:
+    if not isinstance(value, str):
+        raise ConfigError("%s: keyData must be a base64 string" % where)
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as err:
+        raise ConfigError("%s: keyData is not base64: %s" % (where, err))
+    return lambda: data
+
+
+def _parse_sigstore(data: Dict[str, Any], where: str) -> Requirement:
+    keyless = [name for name in _SIGSTORE_KEYLESS_FIELDS if name in data]
+    if keyless:
+        return Unsupported("sigstoreSigned", "keyless sigstore verification (%s) is not supported" % ", ".join(keyless))
+    extra = set(data) - {"type", "signedIdentity"} - set(_SIGSTORE_KEY_FIELDS)
+    if extra:
+        raise ConfigError("%s: sigstoreSigned has unknown field(s) %s" % (where, ", ".join(sorted(extra))))
+    given = [name for name in _SIGSTORE_KEY_FIELDS if name in data]
+    if len(given) != 1:
+        raise ConfigError("%s: sigstoreSigned needs exactly one of keyPath, keyPaths, keyData, keyDatas (got %s)"
+                          % (where, ", ".join(given) or "none"))
+    name, value = given[0], data[given[0]]
+    sources: List[str] = []
+    loaders: List[Callable[[], bytes]] = []
+    values = value if name.endswith("s") else [value]
+    if not isinstance(values, list) or not values:
+        raise ConfigError("%s: %s must be a non-empty list" % (where, name))
+    for index, item in enumerate(values):
+        if name.startswith("keyPath"):
+            if not isinstance(item, str) or not item:
+                raise ConfigError("%s: %s entries must be file paths" % (where, name))
+            sources.append(item)
+            loaders.append(_read_file(item))
+        else:
+            sources.append("%s[%d]" % (name, index) if name == "keyDatas" else "keyData")
+            loaders.append(_key_data(item, where))
+    return SigstoreSigned(sources, loaders, parse_signed_identity(data.get("signedIdentity"), where))
+
+
+def parse_requirement(data: Any, where: str) -> Requirement:
+    if not isinstance(data, dict) or not isinstance(data.get("type"), str):
+        raise ConfigError("%s: a requirement must be an object with a type" % where)
+    kind = data["type"]
+    if kind == "insecureAcceptAnything":
+        if set(data) != {"type"}:
+            raise ConfigError("%s: insecureAcceptAnything takes no other field" % where)
+        return AcceptAnything()
+    if kind == "reject":
+        if set(data) != {"type"}:
+            raise ConfigError("%s: reject takes no other field" % where)
+        return Reject()
+    if kind == "sigstoreSigned":
+        return _parse_sigstore(data, where)
+    if kind in _UNSUPPORTED:
+        return Unsupported(kind, _UNSUPPORTED[kind])
+    raise ConfigError("%s: unknown requirement type %r" % (where, kind))
+
+
+def _requirements(data: Any, where: str) -> List[Requirement]:
+    if not isinstance(data, list) or not data:
+        raise ConfigError("%s: requirements must be a non-empty list" % where)
+    return [parse_requirement(item, "%s[%d]" % (where, index)) for index, item in enumerate(data)]
+
+
+def _check_scope(scope: str, where: str) -> None:
+    if scope.startswith("*."):
+        if "/" in scope or ":" in scope or len(scope) < 3:
+            raise ConfigError("%s: wildcard scope %r must be *.DOMAIN" % (where, scope))
+    elif scope != scope.strip() or "*" in scope:
+        raise ConfigError("%s: invalid scope %r" % (where, scope))
+
+
+@dataclass
+class Policy:
+    source: str
+    default: List[Requirement]
+    transports: Dict[str, Dict[str, List[Requirement]]]
+
+    def requirements_for(self, ref: Reference) -> "tuple[str, List[Requirement]]":
+        """(scope description, requirements) for an image pulled from a registry as ``ref``."""
+        scopes = self.transports.get(DOCKER_TRANSPORT)
+        if scopes is not None:
+            for name in docker_scopes(ref):
+                if name in scopes:
+                    return 'transports.docker["%s"]' % name, scopes[name]
+            if "" in scopes:
+                return 'transports.docker[""]', scopes[""]
+        return "default", self.default
+
+    def check(self, image: UnverifiedImage) -> None:
+        """Raise PolicyRejectedError naming the scope, the requirement and why, unless allowed."""
+        scope, requirements = self.requirements_for(image.reference)
+        for number, requirement in enumerate(requirements, 1):
+            try:
+                requirement.check(image)
+            except SigningError as err:
+                raise PolicyRejectedError("image %s rejected by the policy %s, scope %s, requirement %d (%s): %s"
+                                          % (image.reference, self.source, scope, number, requirement.describe(), err))
+
+
+def docker_scopes(ref: Reference) -> List[str]:
+    """Scope names for ``ref``, most specific first (without the transport's "" and default)."""
+    identity = ref.name + ("@" + ref.digest if ref.digest else ":" + ref.tag if ref.tag else "")
+    result = [identity] if identity != ref.name else []
+    name = ref.name
+    while True:
+        result.append(name)
+        if "/" not in name:
+            break
+        name = name.rsplit("/", 1)[0]
+    host = name.split(":", 1)[0]
+    while "." in host:
+        host = host.split(".", 1)[1]
+        result.append("*." + host)
+    return result
+
+
+def parse_policy(data: Any, source: str) -> Policy:
+    if not isinstance(data, dict):
+        raise ConfigError("policy %s: not a JSON object" % source)
+    extra = set(data) - {"default", "transports"}
+    if extra:
+        raise ConfigError("policy %s: unknown top-level field(s) %s" % (source, ", ".join(sorted(extra))))
+    if "default" not in data:
+        raise ConfigError("policy %s: no default requirements" % source)
+    default = _requirements(data["default"], "policy %s: default" % source)
+    transports: Dict[str, Dict[str, List[Requirement]]] = {}
+    raw_transports = data.get("transports") or {}
+    if not isinstance(raw_transports, dict):
+        raise ConfigError("policy %s: transports must be an object" % source)
+    for transport, scopes in raw_transports.items():
+        if not isinstance(scopes, dict):
+            raise ConfigError("policy %s: transports.%s must be an object" % (source, transport))
+        parsed: Dict[str, List[Requirement]] = {}
+        for scope, requirements in scopes.items():
+            where = 'policy %s: transports.%s["%s"]' % (source, transport, scope)
+            if transport == DOCKER_TRANSPORT:
+                _check_scope(scope, where)
+            parsed[scope] = _requirements(requirements, where)
+        transports[transport] = parsed
+    return Policy(source, default, transports)
+
+
+def load_policy_file(path: str) -> Policy:
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_POLICY_SIZE + 1)
+    except OSError as err:
+        raise ConfigError("cannot read policy %s: %s" % (path, err.strerror or err))
+    if len(raw) > MAX_POLICY_SIZE:
+        raise ConfigError("policy %s is larger than %d bytes" % (path, MAX_POLICY_SIZE))
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise ConfigError("policy %s is not valid JSON: %s" % (path, err))
+    return parse_policy(data, path)
+
+
+def load_policy(option: Union[None, str, Dict[str, Any]] = None) -> Optional[Policy]:
+    """The policy a ``policy`` option names (a path or the policy itself), else
+    ``~/.config/containers/policy.json`` if it exists, else ``/etc/containers/policy.json``;
+    None when there is none at all (every image is then accepted, as before policies)."""
+    if isinstance(option, dict):
+        return parse_policy(option, "given inline")
+    if isinstance(option, str) and option:
+        return load_policy_file(option)
+    if option is not None and option != "":
+        raise ConfigError("policy must be a path or a policy object, not %s" % type(option).__name__)
+    for path in (user_policy_path(), SYSTEM_POLICY):
+        if os.path.exists(path):
+            return load_policy_file(path)
+    return None
+
+
+def check_image(policy: Optional[Policy], image: UnverifiedImage) -> None:
+    """Raise PolicyRejectedError unless ``policy`` (None: no policy at all) allows ``image``."""
+    if policy is None:
+        return
+    try:
+        policy.check(image)
+    except PolicyRejectedError:
+        raise
+    except ConfigError:
+        raise
+    except UndockError as err:
+        raise PolicyRejectedError("image %s rejected by the policy %s: %s" % (image.reference, policy.source, err))

@@ -1,0 +1,261 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who uses which image: one record per mount, checked against the kernel's mount table.
+
+Records and repair
+------------------
+``<run_root>/mounts/<sha256 of target>.json`` describes each mount: image, digests, diff
+IDs, target, owner, creator pid (and its start time), kind. The runtime root is on tmpfs
+(``/run/undock``), so records vanish at boot with the mounts. Every change happens under
+``<run_root>/mounts.lock``. A record is live while its mount (by mount ID and mount point,
+from ``/proc/self/mountinfo``) exists and, for a *transient* owner (a scan), while the
+creating process lives. ``repair()`` unmounts mounts whose transient owner died (killed
+with -9, say) and drops records whose mount is gone. Mounts without a record are not ours
+and are never touched. Two mounts of one image are two users.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional, Set
+
+from ..common.errors import StoreError
+from ..common.fileutil import atomic_write, makedirs_private
+
+
+class MountError(StoreError):
+    """A mount or unmount failed, or a target is not usable."""
+
+
+@dataclass
+class MountRecord:
+    """One mount of an image, as kept under ``<run_root>/mounts/``."""
+
+    target: str
+    store: str
+    image: str                      # the store name (full normalised reference)
+    digest: str                     # manifest digest as pulled
+    image_id: str                   # config digest
+    diff_ids: List[str]             # base first
+    owner: str                      # who asked: "oci_mount", "oci_scan", "container:NAME"...
+    kind: str                       # overlay | flat | copy | directory
+    read_only: bool = True
+    transient: bool = False         # the mount lives only as long as process ``pid``
+    pid: int = 0
+    pid_start: Optional[int] = None
+    mount_id: Optional[int] = None  # from /proc/self/mountinfo (None for kind directory)
+    lowers: List[str] = field(default_factory=list)   # lowerdir entries, topmost first
+    flat: Optional[str] = None      # chain id of the merged bottom layers, if any
+    upper_dir: Optional[str] = None
+    work_dir: Optional[str] = None
+    private: List[str] = field(default_factory=list)  # directories removed on unmount
+    remove_target: bool = False     # the target directory was made for this mount only
+    nodev_nosuid: bool = True
+    note: Optional[str] = None
+    id: str = ""
+    created: float = 0.0
+
+    @property
+    def layers(self) -> int:
+        return len(self.diff_ids)
+
+    def describe(self) -> str:
+        how = "read-only" if self.read_only else "writable"
+        if self.transient:
+            how += ", pid %d" % self.pid
+        return "%s at %s (%s)" % (self.owner, self.target, how)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "MountRecord":
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**known)
+
+    def summary(self) -> Dict[str, Any]:
+        """What modules return about a mount."""
+        return {"path": self.target, "image": self.image, "digest": self.digest, "kind": self.kind,
+                "read_only": self.read_only, "layers": self.layers, "note": self.note}
+
+
+def _unescape(field_text: str) -> str:
+    """mountinfo escapes space, tab, newline and backslash as octal ``\\ooo``."""
+    if "\\" not in field_text:
+        return field_text
+    out = bytearray()
+    raw = field_text.encode("utf-8", "surrogateescape")
+    i = 0
+    while i < len(raw):
+        if raw[i:i + 1] == b"\\" and raw[i + 1:i + 4].isdigit() and len(raw[i + 1:i + 4]) == 3:
+            out.append(int(raw[i + 1:i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            out.append(raw[i])
+            i += 1
+    return out.decode("utf-8", "surrogateescape")
+
+
+def mountinfo() -> List[Dict[str, Any]]:
+    """The mounts of this process's namespace: id, mount point, options, fs type, source."""
+    result = []
+    with open("/proc/self/mountinfo", "rb") as handle:
+        for line in handle.read().decode("utf-8", "surrogateescape").splitlines():
+            parts = line.split(" ")
+            try:
+                sep = parts.index("-", 6)
+            except ValueError:
+                continue
+            result.append({"id": int(parts[0]), "parent": int(parts[1]), "point": _unescape(parts[4]),
+                           "options": parts[5].split(","), "fstype": parts[sep + 1],
+                           "source": _unescape(parts[sep + 2]) if len(parts) > sep + 2 else "",
+                           "super_options": parts[sep + 3].split(",") if len(parts) > sep + 3 else []})
+    return result
+
+
+def mount_entry(target: str, mount_id: Optional[int] = None,
+                table: Optional[List[Dict[str, Any]]] = None) -> Optional[Dict[str, Any]]:
+    """The topmost mount at ``target`` (or the one with ``mount_id`` there), if any;
+    ``table`` is a ``mountinfo()`` already read."""
+    found = None
+    for entry in mountinfo() if table is None else table:
+        if entry["point"] == target and (mount_id is None or entry["id"] == mount_id):
+            found = entry
+    return found
+
+
+def process_start(pid: int) -> Optional[int]:
+    """Start time of ``pid`` (clock ticks after boot), None if there is no such process.
+    Together with the pid it tells a living process from a reused pid."""
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    try:
+        fields = data[data.rindex(b")") + 2:].split()
+        if fields[0] == b"Z":  # a zombie has died already
+            return None
+        return int(fields[19])
+    except (ValueError, IndexError):
+        return None
+
+
+class MountRecords:
+    """The mount records of the store ``store_root`` under ``run_root`` (``<run_root>/mounts/``)."""
+
+    def __init__(self, run_root: str, store_root: str):
+        self.run_root = run_root
+        self.store_root = store_root
+        self.records_dir = os.path.join(self.run_root, "mounts")
+        self._lock: Any = None
+
+    def _ensure_run_root(self) -> None:
+        makedirs_private(self.run_root)
+        makedirs_private(self.records_dir)
+
+    def lock(self) -> Any:
+        """The lock every mount, unmount, repair and image removal holds (reentrant).
+
+        A user who may not create the runtime root cannot have mounted anything there
+        either: with no records directory and no right to make one, there is nothing to
+        lock against (image removal by a non-root user of their own store)."""
+        if self._lock is None:
+            import filelock
+            try:
+                self._ensure_run_root()
+            except PermissionError:
+                if os.path.isdir(self.records_dir):
+                    raise
+                return contextlib.nullcontext()
+            self._lock = filelock.FileLock(os.path.join(self.run_root, "mounts.lock"))
+        return self._lock
+
+    def _record_path(self, target: str) -> str:
+        return os.path.join(self.records_dir, hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
+                            + ".json")
+
+    def _read(self, path: str) -> Optional[MountRecord]:
+        try:
+            with open(path, "rb") as handle:
+                return MountRecord.from_dict(json.loads(handle.read()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError):
+            return None  # torn or foreign file: not a record of ours
+
+    def _write(self, record: MountRecord) -> None:
+        self._ensure_run_root()
+        atomic_write(self._record_path(record.target), json.dumps(record.to_dict(), sort_keys=True).encode(), 0o600)
+
+    def _drop(self, record: MountRecord) -> None:
+        try:
+            os.unlink(self._record_path(record.target))
+        except FileNotFoundError:
+            pass
+
+    def all_records(self) -> List[MountRecord]:
+        """Every record under the runtime root, of every store, live or not."""
+        try:
+            names = sorted(os.listdir(self.records_dir))
+        except FileNotFoundError:
+            return []
+        records = []
+        for name in names:
+            if name.endswith(".json") and not name.startswith("."):
+                record = self._read(os.path.join(self.records_dir, name))
+                if record is not None:
+                    records.append(record)
+        return records
+
+    def records(self) -> List[MountRecord]:
+        """Records of this store, live or not."""
+        return [r for r in self.all_records() if r.store == self.store_root]
+
+    def state(self, record: MountRecord, table: Optional[List[Dict[str, Any]]] = None) -> str:
+        """``live``; ``orphaned`` (still mounted, but its transient owner died); ``gone``."""
+        if record.kind == "directory":
+            present = os.path.isdir(record.target)
+        else:
+            present = mount_entry(record.target, record.mount_id, table) is not None
+        if not present:
+            return "gone"
+        if record.transient:
+            started = process_start(record.pid)
+            if started is None or (record.pid_start is not None and started != record.pid_start):
+                return "orphaned"
+        return "live"
+
+    def live_records(self) -> List[MountRecord]:
+        records = self.records()
+        table = mountinfo() if records else []
+        return [r for r in records if self.state(r, table) == "live"]
+
+    def users(self, image: str) -> List[MountRecord]:
+        """Live mounts of ``image``: a store name, a manifest digest or an image ID."""
+        return [r for r in self.live_records() if image in (r.image, r.digest, r.image_id)]
+
+    def mounted(self, target: str) -> Optional[MountRecord]:
+        """The live mount of ours at ``target``, if any (for idempotency)."""
+        target = os.path.realpath(target)
+        record = self._read(self._record_path(target))
+        if record is None or record.store != self.store_root or self.state(record) != "live":
+            return None
+        return record
+
+    def foreign_mount(self, target: str) -> bool:
+        """Whether something not recorded by us is mounted at ``target``."""
+        target = os.path.realpath(target)
+        entry = mount_entry(target)
+        if entry is None:
+            return False
+        record = self._read(self._record_path(target))
+        return record is None or record.mount_id != entry["id"]
+
+    def diff_ids_in_use(self) -> Set[str]:
+        return {d for r in self.live_records() for d in r.diff_ids}
