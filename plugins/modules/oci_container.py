@@ -25,7 +25,7 @@ description:
     merged, lists sorted, V(64m) equal to V(67108864), V(net_raw) equal to V(CAP_NET_RAW), env values as strings),
     so an unchanged task reports RV(ignore:changed=false). Any difference recreates the container; C(--diff)
     shows each field that differs.
-  - Networking uses the real CNI plugins (Debian and RHEL package C(containernetworking-plugins)): by default
+  - Networking uses the real CNI plugins (Debian and RHEL package C(containernetworking-plugins)). By default
     (O(network=bridge), as in podman) the container gets a network namespace of its own on the bridge C(undock0)
     (network C(undock), subnet C(10.90.0.0/16), clear of podman's C(10.88.0.0/16)), with masquerading to the
     outside and O(ports) published on the host. The namespace is made when the container starts, kept while its
