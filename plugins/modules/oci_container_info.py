@@ -41,6 +41,7 @@ attributes:
     description: The module only reads, in check mode as otherwise.
   diff_mode:
     support: none
+    description: The module changes nothing, so there is nothing to diff.
 author:
   - undock.oci developers (@undock-oci)
 """

@@ -110,52 +110,67 @@ def get(port: int) -> bytes:
         conn.close()
 
 
+def bridge_ports(bridge: str) -> set:
+    out = subprocess.run(["ip", "-o", "link", "show", "master", bridge], capture_output=True, text=True, timeout=30).stdout
+    return {line.split(":")[1].strip().split("@")[0] for line in out.splitlines()}
+
+
+def left(env, before, names, addresses, chains=()):
+    """leftovers() of these containers; interfaces that other test runs on this machine make
+    meanwhile (test_network's bridges and veths) count only when they hang on our bridge."""
+    after = snapshot(env.run_root)
+    others = after.links - before.links - bridge_ports(env.network.bridge)
+    return leftovers(before, after, names, addresses, chains, ignore_links=others | {env.network.bridge})
+
+
 def test_httpd_on_the_bridge_reached_from_host_and_containers_then_nothing_left(env):
     before = snapshot(env.run_root)
     port = free_port()
-    web = dict(name="web", image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+    # names of this run only: the leftover check looks for them in iptables, beside other runs' rules
+    WEB, CLIENT, SIDE = ("%s-%d" % (n, os.getpid()) for n in ("web", "client", "side"))
+    web = dict(name=WEB, image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
                ports=["127.0.0.1:%d:80" % port], dns=["192.0.2.53"], restart_policy="always")
     first = env.svc.ensure(web)
     info = first.values["container"]
     assert info["state"] == "running" and info["network"] == "bridge", info
     assert info["ports"] == ["127.0.0.1:%d:80/tcp" % port]
     assert info["ip_address"].rsplit(".", 1)[0] == env.network.subnet.rsplit(".", 1)[0]
-    assert any("attached container web to network bridge at %s" % info["ip_address"] in a for a in first.actions)
+    assert any("attached container %s to network bridge at %s" % (WEB, info["ip_address"]) in a for a in first.actions)
     with open(os.path.join(info["bundle"], "config.json")) as handle:
         spec = json.load(handle)
     assert SpecSchema(runtime_spec_dir(), "config-schema.json").errors(spec) == []
-    assert {"type": "network", "path": os.path.join(env.run_root, "netns", "web")} in spec["linux"]["namespaces"]
+    assert {"type": "network", "path": os.path.join(env.run_root, "netns", WEB)} in spec["linux"]["namespaces"]
 
     wait_for_port("127.0.0.1", port)
     assert get(port).endswith(PAGE)
 
     # a second container over the bridge; a third in web's namespace; both see their /etc files
-    env.svc.ensure(dict(name="client", image=env.image, stop_timeout=0,
+    env.svc.ensure(dict(name=CLIENT, image=env.image, stop_timeout=0,
                         command=["sh", "-c", "cat /etc/resolv.conf /etc/hosts; " + REQUEST % info["ip_address"]]))
-    env.svc.ensure(dict(name="side", image=env.image, stop_timeout=0, network="container:web",
+    env.svc.ensure(dict(name=SIDE, image=env.image, stop_timeout=0, network="container:" + WEB,
                         command=["sh", "-c", REQUEST % "127.0.0.1"]))
-    client = wait_for(lambda: env.info("client")["state"] == "stopped" and env.info("client"))
+    client = wait_for(lambda: env.info(CLIENT)["state"] == "stopped" and env.info(CLIENT))
     assert client["exit_code"] == 0 and "hello from the container" in client["logs"], client["logs"]
     assert "nameserver 127.0.0.53" not in client["logs"]
-    assert "%s\tclient" % client["ip_address"] in client["logs"]
-    side = wait_for(lambda: env.info("side")["state"] == "stopped" and env.info("side"))
+    assert "%s\t%s" % (client["ip_address"], CLIENT) in client["logs"]
+    side = wait_for(lambda: env.info(SIDE)["state"] == "stopped" and env.info(SIDE))
     assert "hello from the container" in side["logs"] and side["ip_address"] == info["ip_address"], side
 
     # killed from outside: the monitor restarts it in the same namespace, at the same address
     os.kill(info["pid"], signal.SIGKILL)
-    again = wait_for(lambda: env.info("web")["restart_count"] == 1 and env.info("web")["state"] == "running"
-                     and env.info("web"))
+    again = wait_for(lambda: env.info(WEB)["restart_count"] == 1 and env.info(WEB)["state"] == "running"
+                     and env.info(WEB))
     assert again["ip_address"] == info["ip_address"]
     wait_for_port("127.0.0.1", port)
     assert get(port).endswith(PAGE)
 
     during = snapshot(env.run_root)
-    chains = container_chains(during, ["web", "client", "side"])
-    assert len(chains) >= 2 and during.leases - before.leases, during
-    for name in ("side", "client", "web"):
+    chains = container_chains(during, [WEB, CLIENT, SIDE])
+    assert len(chains) >= 2 and during.leases - before.leases and bridge_ports(env.network.bridge), during
+    for name in (SIDE, CLIENT, WEB):
         assert env.svc.ensure(dict(name=name, state="absent")).changed
-    assert leftovers(before, snapshot(env.run_root), ["web", "client", "side"],
-                     [info["ip_address"], client["ip_address"]], chains, ignore_links=[env.network.bridge]) == []
+    assert left(env, before, [WEB, CLIENT, SIDE], [info["ip_address"], client["ip_address"]], chains) == []
+    assert bridge_ports(env.network.bridge) == set()
     with pytest.raises(OSError):
         get(port)
 
@@ -222,8 +237,9 @@ def test_missing_cni_plugins_name_the_package(env, tmp_path):
     os.makedirs(empty)
     svc = ContainerService(env.images, bridge=env.network, cni_path=[empty])
     before = snapshot(env.run_root)
-    with pytest.raises(UndockError, match="CNI plugin loopback ADD for container lonely: not found in .*"
-                                          r"\(Debian package containernetworking-plugins\)"):
-        svc.ensure(dict(name="lonely", image=env.image, command="sleep 60"))
-    assert svc.ensure(dict(name="lonely", state="absent")).changed
-    assert leftovers(before, snapshot(env.run_root), ["lonely"], [], ignore_links=[env.network.bridge]) == []
+    lonely = "lonely-%d" % os.getpid()
+    with pytest.raises(UndockError, match="CNI plugin loopback ADD for container %s: not found in .*"
+                                          r"\(Debian package containernetworking-plugins\)" % lonely):
+        svc.ensure(dict(name=lonely, image=env.image, command="sleep 60"))
+    assert svc.ensure(dict(name=lonely, state="absent")).changed
+    assert left(env, before, [lonely], []) == []
