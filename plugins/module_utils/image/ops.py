@@ -225,7 +225,10 @@ class ImageService:
         verb = "pull" if isinstance(src.origin, Reference) else "load"
         verb = "would " + verb if self.check_mode else verb + "ed"
         if self.check_mode:
-            check_policy(src, remote, self.policy())
+            try:
+                check_policy(src, remote, self.policy())
+            finally:
+                src.close()
             outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
             return outcome
         store = self.store()
