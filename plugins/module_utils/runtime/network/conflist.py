@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The CNI network configuration lists undock runs (CNI SPEC.md, "Network Configuration Lists").
+
+The bridge network is podman's recipe on a bridge and subnet of its own: ``bridge`` (gateway,
+masquerade, hairpin) with ``host-local`` IPAM whose leases live under ``run_root/cni/ipam``
+(tmpfs: they vanish at boot together with the namespaces they belong to, and are never mixed
+with podman's /var/lib/cni), then ``portmap`` (published ports; ``snat`` masquerades
+connections from 127.0.0.1, which needs route_localnet, set by portmap itself on the bridge)
+and ``firewall`` (lets the container's traffic through a FORWARD chain whose policy is DROP).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Dict, Optional
+
+from .plan import BridgeNetwork
+
+CNI_VERSION = "1.0.0"
+LOOPBACK_NETWORK = "undock-loopback"
+
+
+def ipam_dir(run_root: str) -> str:
+    return os.path.join(run_root, "cni", "ipam")
+
+
+def bridge_conflist(network: BridgeNetwork, run_root: str) -> Dict[str, Any]:
+    return {
+        "cniVersion": CNI_VERSION,
+        "name": network.name,
+        "plugins": [
+            {"type": "bridge", "bridge": network.bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+             "ipam": {"type": "host-local", "dataDir": ipam_dir(run_root),
+                      "ranges": [[{"subnet": network.subnet, "gateway": network.gateway}]],
+                      "routes": [{"dst": "0.0.0.0/0"}]}},
+            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+            {"type": "firewall", "backend": "iptables"},
+        ],
+    }
+
+
+def loopback_conflist() -> Dict[str, Any]:
+    return {"cniVersion": CNI_VERSION, "name": LOOPBACK_NETWORK, "plugins": [{"type": "loopback"}]}
+
+
+def plugin_config(conflist: Dict[str, Any], plugin: Dict[str, Any], runtime_config: Dict[str, Any],
+                  prev_result: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """What one plugin of the list reads on stdin: its own entry, with the list's ``name`` and
+    ``cniVersion``, the ``runtimeConfig`` keys of the capabilities it declares, and ``prevResult``."""
+    config = copy.deepcopy(plugin)
+    config["name"] = conflist["name"]
+    config["cniVersion"] = conflist["cniVersion"]
+    capabilities = [name for name, on in plugin.get("capabilities", {}).items() if on]
+    wanted = {name: runtime_config[name] for name in capabilities if name in runtime_config}
+    if wanted:
+        config["runtimeConfig"] = wanted
+    if prev_result is not None:
+        config["prevResult"] = prev_result
+    return config

@@ -1,0 +1,259 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""attach, check and detach: a container's network from its plan, and nothing left after it.
+
+The runtime calls ``attach`` before ``runc create`` (the config.json gets
+``state.spec_namespace()`` and bind-mounts ``state.etc_files``), and ``detach`` when the
+container is removed, or found dead after a reboot. Both are idempotent; the caller holds
+the container's lock (CNI: no parallel operations for one container). ``state_dir`` belongs
+to the container and should sit under ``run_root`` (tmpfs), like the namespaces and leases,
+so that all of it disappears together at boot.
+
+On disk, under ``run_root``::
+
+    netns/<container id>                      the namespace (nsfs bind mount)
+    cni/ipam/<network>/<ip>                   host-local leases ("<container id>\\r\\n<ifname>")
+    cni/net.d/<network>.conflist              the network's conflist, for people and cnitool
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+from typing import Any, Dict, Optional, Sequence
+
+from ...common.fileutil import atomic_write
+from . import cni, masquerade, netns
+from .conflist import bridge_conflist, ipam_dir, loopback_conflist
+from .dnsfiles import hosts_file, resolv_conf
+from .errors import NetworkError
+from .plan import DEFAULT_NETWORK, NAME_RE, NetworkPlan
+from .state import ETC_DIR, NetworkState, clear_state, load_state
+
+DEFAULT_CNI_PATH = cni.DEFAULT_CNI_PATH
+PLUGIN_TIMEOUT = cni.PLUGIN_TIMEOUT
+
+
+def _check_id(container_id: str) -> None:
+    # CNI's rule for container IDs; it is also a file name under run_root/netns
+    if not isinstance(container_id, str) or not NAME_RE.match(container_id):
+        raise NetworkError("container id %r must start with a letter or digit and hold only letters, digits, "
+                           "'_', '.' and '-' (at most 128)" % (container_id,))
+
+
+def _write_etc(state: NetworkState, state_dir: str, hostname: str, resolv: str) -> None:
+    directory = os.path.join(state_dir, ETC_DIR)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    files = {"/etc/hosts": ("hosts", hosts_file(hostname, state.ip_address)),
+             "/etc/resolv.conf": ("resolv.conf", resolv)}
+    for target, (name, text) in files.items():
+        path = os.path.join(directory, name)
+        atomic_write(path, text.encode("utf-8"), mode=0o644)
+        state.etc_files[target] = path
+
+
+def _read_result(state: NetworkState, result: Dict[str, Any]) -> None:
+    """The container's address, gateway and MAC from a CNI 1.0 result."""
+    interfaces = result.get("interfaces") or []
+    for entry in result.get("ips") or []:
+        try:
+            interface = ipaddress.ip_interface(entry["address"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if interface.version != 4:
+            continue
+        state.ip_address = str(interface.ip)
+        state.prefix_length = interface.network.prefixlen
+        state.gateway = entry.get("gateway")
+        index = entry.get("interface")
+        if isinstance(index, int) and 0 <= index < len(interfaces):
+            state.mac_address = interfaces[index].get("mac")
+        return
+    raise NetworkError("CNI network %s gave container %s no IPv4 address: %s"
+                       % (state.options.get("network"), state.container_id, json.dumps(result)[:500]))
+
+
+def _write_network_conflist(conflist: Dict[str, Any], run_root: str) -> None:
+    directory = os.path.join(run_root, "cni", "net.d")
+    path = os.path.join(directory, conflist["name"] + ".conflist")
+    data = json.dumps(conflist, indent=2, sort_keys=True).encode("utf-8")
+    try:
+        with open(path, "rb") as handle:
+            if handle.read() == data:
+                return
+    except OSError:
+        pass
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    atomic_write(path, data, mode=0o644)
+
+
+def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
+           peer_state_dir: Optional[str] = None, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
+           timeout: float = PLUGIN_TIMEOUT) -> NetworkState:
+    """Set up the container's network as planned and return its state (also saved in state_dir).
+    A container already attached with the same options is returned as it is; one attached
+    differently, or half attached by an interrupted run, is detached first. ``container:NAME``
+    needs ``peer_state_dir``, the state_dir of NAME, which must be attached."""
+    _check_id(container_id)
+    try:
+        existing = load_state(state_dir)
+    except NetworkError:
+        existing = None  # unreadable: detach's fallback below cleans what it can name
+    if existing is not None and existing.phase == "attached" and existing.options == plan.normalized() \
+            and (existing.netns is None or netns.is_netns(existing.netns)):
+        return existing
+    detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout)
+
+    state = NetworkState(container_id=container_id, mode=plan.mode, options=plan.normalized(), peer=plan.peer)
+    if plan.mode == "host":
+        state.phase = "attached"
+        _write_etc(state, state_dir, hostname, resolv_conf(plan.dns, own_netns=False))
+        state.save(state_dir)
+        return state
+    if plan.mode == "container":
+        return _attach_to_peer(state, plan, state_dir, hostname, peer_state_dir)
+
+    state.netns = os.path.join(netns.netns_dir(run_root), container_id)
+    state.owns_netns = True
+    if plan.network is not None:
+        state.conflist = bridge_conflist(plan.network, run_root)
+        state.runtime_config = {"portMappings": [p.cni() for p in plan.ports]}
+    state.save(state_dir)  # before anything exists, so that a detach after a crash finds it all
+    try:
+        netns.create(state.netns)
+        cni.add_list(loopback_conflist(), container_id, state.netns, "lo", {}, cni_path=cni_path, timeout=timeout)
+        if state.conflist is not None:
+            _write_network_conflist(state.conflist, run_root)
+
+            def progress(result: Dict[str, Any]) -> None:
+                state.result = result
+                state.save(state_dir)
+
+            result = cni.add_list(state.conflist, container_id, state.netns, state.ifname, state.runtime_config,
+                                  progress=progress, cni_path=cni_path, timeout=timeout)
+            _read_result(state, result)
+        _write_etc(state, state_dir, hostname, resolv_conf(plan.dns))
+        state.phase = "attached"
+        state.save(state_dir)
+    except BaseException:
+        # CNI: a failed ADD is followed by a DEL of the whole list; a kill leaves it to the next detach
+        try:
+            detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout)
+        except NetworkError:
+            pass
+        raise
+    return state
+
+
+def _attach_to_peer(state: NetworkState, plan: NetworkPlan, state_dir: str, hostname: str,
+                    peer_state_dir: Optional[str]) -> NetworkState:
+    peer = load_state(peer_state_dir) if peer_state_dir else None
+    if peer is None or peer.phase != "attached" or peer.netns is None or not netns.is_netns(peer.netns):
+        raise NetworkError("network container:%s: container %s has no network namespace to join (it must be "
+                           "created with network none, bridge or container, and not removed)" % (plan.peer, plan.peer))
+    state.netns = peer.netns
+    state.ip_address, state.prefix_length, state.gateway = peer.ip_address, peer.prefix_length, peer.gateway
+    state.mac_address = peer.mac_address
+    try:
+        with open(peer.etc_files["/etc/resolv.conf"], "rb") as handle:
+            resolv = handle.read(1 << 20).decode("utf-8", "replace")
+    except (KeyError, OSError):
+        resolv = resolv_conf()
+    state.phase = "attached"
+    _write_etc(state, state_dir, hostname, resolv)
+    state.save(state_dir)
+    return state
+
+
+def check(state: NetworkState, cni_path: Sequence[str] = DEFAULT_CNI_PATH, timeout: float = PLUGIN_TIMEOUT) -> None:
+    """CNI CHECK of an attached container (and that its namespace still exists); NetworkError if broken."""
+    if state.netns is not None and not netns.is_netns(state.netns):
+        raise NetworkError("container %s: its network namespace %s is gone" % (state.container_id, state.netns))
+    if state.conflist is not None and state.result is not None and state.phase == "attached":
+        cni.check_list(state.conflist, state.container_id, state.netns or "", state.ifname, state.runtime_config,
+                       state.result, cni_path=cni_path, timeout=timeout)
+
+
+def _leases(run_root: str, network: str, container_id: str) -> Dict[str, str]:
+    """host-local's lease files of a container: file name (its IP) -> path."""
+    directory = os.path.join(ipam_dir(run_root), network)
+    found = {}
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return found
+    for name in names:
+        path = os.path.join(directory, name)
+        try:
+            ipaddress.ip_address(name)
+            with open(path, "rb") as handle:
+                owner = handle.read(4096).decode("utf-8", "replace").splitlines()
+        except (ValueError, OSError):
+            continue
+        if owner and owner[0].strip() == container_id:
+            found[name] = path
+    return found
+
+
+def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, Any]]:
+    """A prevResult from the IPAM lease when a crash came before the ADD's result was saved
+    (the firewall plugin needs the address to remove its rules)."""
+    if state.conflist is None:
+        return None
+    leases = _leases(run_root, state.conflist["name"], state.container_id)
+    if not leases:
+        return None
+    subnet = state.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+    prefix = ipaddress.ip_network(subnet).prefixlen
+    return {"cniVersion": state.conflist["cniVersion"],
+            "interfaces": [{"name": state.ifname, "sandbox": state.netns or ""}],
+            "ips": [{"address": "%s/%d" % (ip, prefix), "interface": 0} for ip in sorted(leases)]}
+
+
+def _fallback_state(container_id: str, run_root: str) -> Optional[NetworkState]:
+    """When state_dir lost its file: what the default network may have left for this id."""
+    path = os.path.join(netns.netns_dir(run_root), container_id)
+    if not os.path.lexists(path) and not _leases(run_root, DEFAULT_NETWORK.name, container_id):
+        return None
+    state = NetworkState(container_id=container_id, mode="bridge", options={}, netns=path, owns_netns=True,
+                         conflist=bridge_conflist(DEFAULT_NETWORK, run_root), phase="detaching")
+    # portmap DEL does nothing without a mapping; with any, it removes the container's chains
+    state.runtime_config = {"portMappings": [{"hostPort": 1, "containerPort": 1, "protocol": "tcp", "hostIP": ""}]}
+    return state
+
+
+def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
+           timeout: float = PLUGIN_TIMEOUT) -> bool:
+    """Undo attach: CNI DEL (reverse order), then the namespace, then the state file. True if
+    anything was there. Safe to repeat, and after an attach that was killed at any point."""
+    _check_id(container_id)
+    try:
+        state = load_state(state_dir)
+    except NetworkError:
+        state = None
+    if state is None:
+        state = _fallback_state(container_id, run_root)
+        if state is None:
+            return False
+    if state.phase != "detaching":
+        state.phase = "detaching"
+        state.save(state_dir)
+    if state.owns_netns and state.conflist is not None:
+        live = state.netns is not None and netns.is_netns(state.netns)
+        prev = state.result or _rebuilt_result(state, run_root)
+        current = set(_leases(run_root, state.conflist["name"], container_id))
+        masquerade.sweep(state.conflist["name"], container_id, keep=current)
+        cni.del_list(state.conflist, container_id, state.netns if live else "", state.ifname, state.runtime_config,
+                     prev, cni_path=cni_path, timeout=timeout)
+        masquerade.sweep(state.conflist["name"], container_id)
+    if state.owns_netns and state.netns is not None:
+        netns.remove(state.netns)
+    for path in state.etc_files.values():
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+    clear_state(state_dir)
+    return True

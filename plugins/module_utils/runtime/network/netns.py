@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Persistent network namespaces under ``run_root/netns``, made the way ``ip netns add`` makes
+them but not tied to /run/netns: util-linux ``unshare --net=FILE true`` creates the namespace
+and bind-mounts its nsfs file onto FILE, so it outlives the process and any container that
+joins it (runtime-spec ``linux.namespaces[].path``). A namespace is "there" only when FILE
+is an nsfs mount (mountinfo): an empty FILE left by a kill -9 between the two steps is
+simply made again, or removed. Removal is umount, then unlink, which since Linux 3.18 also
+drops copies of the mount that other mount namespaces still hold."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+from ...storage.mounts import mount_entry, umount
+from .errors import NetworkError
+
+UNSHARE_TIMEOUT = 20.0
+MAX_STACKED = 16  # mounts stacked on one file by repeated interrupted creates
+
+
+def netns_dir(run_root: str) -> str:
+    return os.path.join(run_root, "netns")
+
+
+def is_netns(path: str) -> bool:
+    entry = mount_entry(path)
+    return entry is not None and entry["fstype"] == "nsfs"
+
+
+def create(path: str) -> bool:
+    """Make ``path`` a persistent network namespace (only loopback, down). False if it was one already."""
+    if is_netns(path):
+        return False
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o444)
+    os.close(fd)
+    tool = shutil.which("unshare") or "/usr/bin/unshare"
+    try:
+        proc = subprocess.run([tool, "--net=" + path, "true"], capture_output=True, timeout=UNSHARE_TIMEOUT,
+                              check=False, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as err:
+        raise NetworkError("cannot create the network namespace %s with %s: %s" % (path, tool, err))
+    if proc.returncode != 0 or not is_netns(path):
+        raise NetworkError("cannot create the network namespace %s: unshare exit %d: %s"
+                           % (path, proc.returncode, proc.stderr.decode("utf-8", "replace").strip()))
+    return True
+
+
+def remove(path: str) -> bool:
+    """Unmount and delete ``path``; False if there was nothing to remove."""
+    changed = False
+    for _attempt in range(MAX_STACKED):
+        if not is_netns(path):
+            break
+        umount(path, lazy=True)
+        changed = True
+    else:
+        raise NetworkError("cannot unmount the network namespace %s: still mounted after %d unmounts" % (path, MAX_STACKED))
+    try:
+        os.unlink(path)
+        changed = True
+    except FileNotFoundError:
+        pass
+    except OSError as err:
+        raise NetworkError("cannot remove the network namespace file %s: %s" % (path, err))
+    return changed

@@ -1,0 +1,89 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What a container's ``network``, ``ports`` and ``dns`` options ask for, validated and
+normalised, before anything touches the host.
+
+========================  =========================================  ==========================
+network                   runtime-spec ``linux.namespaces``           /etc/hosts, resolv.conf
+========================  =========================================  ==========================
+none                      network, path = a netns of its own (lo)     own; 127.0.1.1 = hostname
+host                      no network entry: the host's namespace     own; host's servers kept
+bridge (default)          network, path = a netns of its own, CNI    own; the container's IP
+container:NAME            network, path = NAME's netns               own; NAME's IP
+========================  =========================================  ==========================
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence, Tuple
+
+from .dnsfiles import dns_servers
+from .errors import NetworkError
+from .ports import PortMapping, parse_ports
+
+MODES = ("none", "host", "bridge", "container")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+@dataclass(frozen=True)
+class BridgeNetwork:
+    """A CNI bridge network. The default one stays clear of podman's (cni-podman0,
+    10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create`` hands out)."""
+
+    name: str = "undock"
+    bridge: str = "undock0"
+    subnet: str = "10.90.0.0/16"
+
+    @property
+    def gateway(self) -> str:
+        return str(next(ipaddress.ip_network(self.subnet).hosts()))
+
+
+DEFAULT_NETWORK = BridgeNetwork()
+
+
+@dataclass(frozen=True)
+class NetworkPlan:
+    mode: str
+    peer: Optional[str] = None  # the container whose namespace ``container:NAME`` joins
+    ports: Tuple[PortMapping, ...] = ()
+    dns: Tuple[str, ...] = ()
+    network: Optional[BridgeNetwork] = field(default=None)
+
+    @property
+    def own_netns(self) -> bool:
+        """True when attach creates a namespace for this container (none, bridge)."""
+        return self.mode in ("none", "bridge")
+
+    def normalized(self) -> Dict[str, Any]:
+        """The options as compared for idempotency (``ports`` sorted, one entry per port)."""
+        return {"network": self.mode if self.peer is None else "container:" + self.peer,
+                "ports": [str(p) for p in self.ports], "dns": list(self.dns)}
+
+
+def plan_network(network: Optional[str] = "bridge", ports: Sequence[Any] = (),
+                 dns: Sequence[str] = ()) -> NetworkPlan:
+    """Validate ``network``, ``ports`` and ``dns``; NetworkError names the bad option."""
+    text = "bridge" if network is None else str(network).strip()
+    peer = None
+    if text.startswith("container:"):
+        peer = text[len("container:"):]
+        if not NAME_RE.match(peer):
+            raise NetworkError("network %r: %r is not a container name" % (text, peer))
+        mode = "container"
+    elif text in MODES and text != "container":
+        mode = text
+    else:
+        raise NetworkError("network must be none, host, bridge or container:NAME, not %r" % (network,))
+    mappings = parse_ports(() if ports is None else ports)
+    servers = dns_servers(() if dns is None else dns)
+    if mappings and mode != "bridge":
+        raise NetworkError("ports need network: bridge (network is %s)" % text)
+    if servers and mode == "container":
+        raise NetworkError("dns cannot be set with network %s: the container uses the resolver of %s" % (text, peer))
+    return NetworkPlan(mode=mode, peer=peer, ports=mappings, dns=servers,
+                       network=DEFAULT_NETWORK if mode == "bridge" else None)

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""NetworkState: what attach set up for one container, in ``STATE_DIR/network.json``.
+
+It is written before anything is created (phase ``attaching``, with the exact conflist and
+runtimeConfig that ADD will use), updated after each CNI plugin returns, and marked
+``attached`` at the end; detach reads it to undo all of it, even after a kill -9."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import Any, Dict, List, Optional
+
+from ...common.fileutil import atomic_write
+from .errors import NetworkError
+
+STATE_FILE = "network.json"
+ETC_DIR = "etc"
+
+
+@dataclass
+class NetworkState:
+    container_id: str
+    mode: str                                   # none | host | bridge | container
+    options: Dict[str, Any]                     # NetworkPlan.normalized() it was made from
+    netns: Optional[str] = None                 # the namespace file; None for host
+    owns_netns: bool = False                    # created by attach (none, bridge), removed by detach
+    peer: Optional[str] = None
+    ifname: str = "eth0"
+    conflist: Optional[Dict[str, Any]] = None   # bridge: exactly what ADD ran, for DEL
+    runtime_config: Dict[str, Any] = field(default_factory=dict)
+    result: Optional[Dict[str, Any]] = None     # the last CNI result (prevResult of CHECK and DEL)
+    phase: str = "attaching"                    # attaching | attached | detaching
+    ip_address: Optional[str] = None
+    prefix_length: Optional[int] = None
+    gateway: Optional[str] = None
+    mac_address: Optional[str] = None
+    etc_files: Dict[str, str] = field(default_factory=dict)  # container path -> host file
+
+    def spec_namespace(self) -> Optional[Dict[str, str]]:
+        """The runtime-spec ``linux.namespaces`` entry for the network, None to share the host's."""
+        if self.netns is None:
+            return None
+        return {"type": "network", "path": self.netns}
+
+    @property
+    def ports(self) -> List[str]:
+        return list(self.options.get("ports", []))
+
+    def record(self) -> Dict[str, Any]:
+        """The networking part of a container record (oci_container_info)."""
+        return {"network": self.options.get("network"), "ip_address": self.ip_address, "gateway": self.gateway,
+                "mac_address": self.mac_address, "ports": self.ports, "netns": self.netns}
+
+    def save(self, state_dir: str) -> None:
+        os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        atomic_write(os.path.join(state_dir, STATE_FILE), json.dumps(asdict(self), sort_keys=True).encode("utf-8"))
+
+
+def load_state(state_dir: str) -> Optional[NetworkState]:
+    """The saved state, None when there is none; NetworkError if it is unreadable."""
+    path = os.path.join(state_dir, STATE_FILE)
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read(16 << 20).decode("utf-8"))
+        return NetworkState(**data)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, TypeError) as err:
+        raise NetworkError("cannot read the network state %s: %s" % (path, err))
+
+
+def clear_state(state_dir: str) -> None:
+    for name in (STATE_FILE,):
+        try:
+            os.unlink(os.path.join(state_dir, name))
+        except FileNotFoundError:
+            pass

@@ -1,0 +1,357 @@
+# -*- coding: utf-8 -*-
+"""runtime/network with the real CNI plugins (Debian's containernetworking-plugins) and real
+network namespaces: busybox httpd runs inside them through nsenter (no runc needed).
+
+Traffic goes only to 127.0.0.1 and to addresses inside namespaces these tests make. The
+tests use a bridge, subnet and network name of their own (so that they never share leases
+with another run_root on the default network) and remove the bridge at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import List, Optional
+
+import pytest
+
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle, masquerade, netns
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network.errors import CniPluginError, NetworkError
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork, plan_network
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network.state import load_state
+
+from harness.engine import python_path
+from harness.network import container_chains, free_port, leftovers, snapshot, wait_for_port
+
+BUSYBOX = "/bin/busybox"
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/lib/cni/bridge"),
+                                reason="needs root and containernetworking-plugins")
+
+
+def _test_network() -> BridgeNetwork:
+    pid = os.getpid()
+    return BridgeNetwork(name="undock-test-%d" % pid, bridge="udt%d" % (pid % 100000),
+                         subnet="10.91.%d.0/24" % (pid % 250))
+
+
+class Net:
+    """Attaches containers on the test network and undoes everything at the end, even on failure."""
+
+    def __init__(self, tmp_path):
+        self.tmp = str(tmp_path)
+        self.run_root = os.path.join(self.tmp, "run")
+        self.network = _test_network()
+        self.ids: List[str] = []
+        self.procs: List[subprocess.Popen] = []
+        self.www = os.path.join(self.tmp, "www")
+        os.makedirs(self.www)
+        with open(os.path.join(self.www, "index.html"), "w") as handle:
+            handle.write("hello from the container\n")
+
+    def state_dir(self, cid: str) -> str:
+        return os.path.join(self.run_root, "containers", cid)
+
+    def plan(self, network: str = "bridge", ports=(), dns=(), bridge: Optional[BridgeNetwork] = None):
+        plan = plan_network(network, ports, dns)
+        if plan.network is not None:
+            plan = dataclasses.replace(plan, network=bridge or self.network)
+        return plan
+
+    def attach(self, cid: str, network: str = "bridge", ports=(), peer: Optional[str] = None, **options):
+        self.ids.append(cid)
+        plan = self.plan(network, ports, options.pop("dns", ()), options.pop("bridge", None))
+        return lifecycle.attach(cid, plan, self.state_dir(cid), self.run_root, hostname=cid,
+                                peer_state_dir=self.state_dir(peer) if peer else None, **options)
+
+    def detach(self, cid: str) -> bool:
+        return lifecycle.detach(cid, self.state_dir(cid), self.run_root)
+
+    def in_netns(self, path: str, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess:
+        return subprocess.run(["nsenter", "--net=" + path] + list(argv), capture_output=True, text=True,
+                              timeout=timeout, check=False)
+
+    def http_get(self, path: str, ip: str) -> str:
+        """GET / from inside namespace ``path`` (busybox nc: busybox 1.35's static wget segfaults here)."""
+        done = subprocess.run(["nsenter", "--net=" + path, BUSYBOX, "nc", "-w", "5", ip, "80"],
+                              input="GET / HTTP/1.0\r\nHost: %s\r\n\r\n" % ip, capture_output=True, text=True,
+                              timeout=15, check=False)
+        return done.stdout.split("\n\n", 1)[-1] if " 200 OK" in done.stdout else done.stdout + done.stderr
+
+    def httpd(self, path: str, ip: str = "127.0.0.1", port: int = 80) -> None:
+        proc = subprocess.Popen(["nsenter", "--net=" + path, BUSYBOX, "httpd", "-f", "-p", "%s:%d" % (ip, port),
+                                 "-h", self.www], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.procs.append(proc)
+        if ip != "127.0.0.1":
+            wait_for_port(ip, port)
+
+    def close(self) -> None:
+        for proc in self.procs:
+            proc.kill()
+            proc.wait(timeout=10)
+        for cid in reversed(self.ids):
+            try:
+                self.detach(cid)
+            except NetworkError:
+                pass
+        for name in os.listdir(netns.netns_dir(self.run_root)) if os.path.isdir(netns.netns_dir(self.run_root)) else ():
+            netns.remove(os.path.join(netns.netns_dir(self.run_root), name))
+        subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
+
+
+@pytest.fixture
+def net(tmp_path):
+    env = Net(tmp_path)
+    try:
+        yield env
+    finally:
+        env.close()
+
+
+def get(host: str, port: int) -> str:
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        conn.request("GET", "/")
+        return conn.getresponse().read().decode()
+    finally:
+        conn.close()
+
+
+def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
+    before = snapshot(net.run_root)
+    local_port, any_port = free_port(), free_port()
+    web = net.attach("web", ports=["127.0.0.1:%d:80" % local_port, "%d:80/tcp" % any_port])
+    assert web.spec_namespace() == {"type": "network", "path": os.path.join(net.run_root, "netns", "web")}
+    assert web.ip_address.startswith(net.network.subnet.rsplit(".", 2)[0])
+    net.httpd(web.netns, web.ip_address)
+
+    # from the host: the container's address, and the published ports at 127.0.0.1
+    assert get(web.ip_address, 80) == "hello from the container\n"
+    assert get("127.0.0.1", local_port) == "hello from the container\n"
+    assert get("127.0.0.1", any_port) == "hello from the container\n"
+
+    # a second namespace reaches the first over the bridge
+    client = net.attach("client")
+    assert client.ip_address != web.ip_address
+    assert net.http_get(client.netns, web.ip_address) == "hello from the container\n"
+    lifecycle.check(web)
+
+    # the files the runtime bind-mounts
+    with open(web.etc_files["/etc/hosts"]) as handle:
+        assert "%s\tweb\n" % web.ip_address in handle.read()
+    with open(web.etc_files["/etc/resolv.conf"]) as handle:
+        assert "nameserver 127." not in handle.read()
+
+    # attach again with the same options changes nothing (same address, same namespace)
+    again = net.attach("web", ports=["%d:80" % any_port, "127.0.0.1:%d:80/tcp" % local_port])
+    assert (again.ip_address, again.netns, again.result) == (web.ip_address, web.netns, web.result)
+
+    during = snapshot(net.run_root)
+    chains = container_chains(during, ["web", "client"])
+    assert len(chains) >= 3, during.iptables  # two masquerade chains and web's DNAT chain
+    assert during.leases - before.leases and during.netns_files - before.netns_files
+    for proc in net.procs:
+        proc.kill()
+    assert net.detach("web") and net.detach("client")
+    assert not net.detach("web")  # idempotent
+    after = snapshot(net.run_root)
+    assert leftovers(before, after, ["web", "client"], [web.ip_address, client.ip_address], chains,
+                     ignore_links=[net.network.bridge]) == []
+    assert not os.path.exists(os.path.join(net.state_dir("web"), "network.json"))
+    with pytest.raises(OSError):
+        get("127.0.0.1", local_port)
+
+
+def test_changed_ports_reattach_and_a_lost_interface_is_cleaned(net):
+    before = snapshot(net.run_root)
+    first_port, second_port = free_port(), free_port()
+    first = net.attach("web", ports=["127.0.0.1:%d:80" % first_port])
+    second = net.attach("web", ports=["127.0.0.1:%d:80" % second_port])
+    net.httpd(second.netns, second.ip_address)
+    assert get("127.0.0.1", second_port) == "hello from the container\n"
+    assert not any(str(first_port) in line for line in snapshot(net.run_root).iptables)
+    lifecycle.check(second)
+    assert net.in_netns(second.netns, "ip", "link", "del", "eth0").returncode == 0
+    with pytest.raises(CniPluginError, match="CNI plugin bridge CHECK for container web"):
+        lifecycle.check(second)
+    # the bridge plugin's DEL finds no address on a deleted interface: detach sweeps its masquerade chain
+    chains = container_chains(snapshot(net.run_root), ["web"])
+    assert net.detach("web")
+    assert leftovers(before, snapshot(net.run_root), ["web"], [first.ip_address, second.ip_address], chains,
+                     ignore_links=[net.network.bridge]) == []
+
+
+def test_none_host_and_container_networks(net):
+    before = snapshot(net.run_root)
+    alone = net.attach("alone", network="none")
+    links = net.in_netns(alone.netns, "ip", "-o", "link").stdout.splitlines()
+    assert len(links) == 1 and "lo:" in links[0] and "UP" in links[0]
+    net.httpd(alone.netns)
+    time.sleep(0.3)  # 127.0.0.1 in that namespace is not the host's: wait_for_port cannot see it
+    assert net.http_get(alone.netns, "127.0.0.1") == "hello from the container\n"
+    with open(alone.etc_files["/etc/hosts"]) as handle:
+        assert "127.0.1.1\talone" in handle.read()
+
+    host = net.attach("hostnet", network="host", dns=["192.0.2.53"])
+    assert host.spec_namespace() is None and host.netns is None
+    with open(host.etc_files["/etc/resolv.conf"]) as handle:
+        assert "nameserver 192.0.2.53" in handle.read()
+
+    web = net.attach("web", dns=["192.0.2.54"])
+    side = net.attach("sidecar", network="container:web", peer="web")
+    assert side.spec_namespace() == web.spec_namespace() and side.ip_address == web.ip_address
+    with open(side.etc_files["/etc/resolv.conf"]) as handle:
+        assert "nameserver 192.0.2.54" in handle.read()  # the resolver of the container it joins
+    with pytest.raises(NetworkError, match="container:missing: container missing has no network namespace"):
+        net.attach("lost", network="container:missing", peer="missing")
+    assert net.detach("sidecar") and netns.is_netns(web.netns)  # the peer's namespace stays
+    for proc in net.procs:
+        proc.kill()
+    for cid in ("alone", "hostnet", "web"):
+        assert net.detach(cid)
+    assert leftovers(before, snapshot(net.run_root), ["alone", "web"], [web.ip_address],
+                     ignore_links=[net.network.bridge]) == []
+
+
+# a firewall plugin whose ADD hangs (its DEL has nothing to undo and succeeds)
+HANGING_PLUGIN = """#!/bin/sh
+touch "$(dirname "$0")/started-$CNI_COMMAND"
+[ "$CNI_COMMAND" = ADD ] && exec sleep 60
+exit 0
+"""
+
+
+def _fault_dir(net, plugin: str, body: str) -> str:
+    directory = os.path.join(net.tmp, "faulty-cni")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, plugin)
+    with open(path, "w") as handle:
+        handle.write(body)
+    os.chmod(path, 0o755)
+    return directory
+
+
+def test_kill_9_during_attach_then_detach_cleans_everything(net):
+    """A run killed while the firewall plugin hangs (bridge and portmap done): the next detach,
+    from the state saved before each step, removes the veth, lease, DNAT chain and namespace."""
+    faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
+    port = free_port()
+    before = snapshot(net.run_root)
+    script = (
+        "import dataclasses, json, sys\n"
+        "from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle, plan\n"
+        "from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork\n"
+        "args = json.loads(sys.argv[1])\n"
+        "p = dataclasses.replace(plan.plan_network('bridge', args['ports']), network=BridgeNetwork(**args['net']))\n"
+        "lifecycle.attach('victim', p, args['state'], args['run'], cni_path=args['cni'])\n")
+    args = {"ports": ["127.0.0.1:%d:80" % port], "net": dataclasses.asdict(net.network), "state": net.state_dir("victim"),
+            "run": net.run_root, "cni": [faulty, "/usr/lib/cni"]}
+    net.ids.append("victim")
+    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(args)], start_new_session=True,
+                            env=dict(os.environ, PYTHONPATH=python_path()))
+    try:
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.path.join(faulty, "started-ADD")):
+            assert proc.poll() is None and time.monotonic() < deadline, "attach ended before the firewall plugin"
+            time.sleep(0.05)
+        during = snapshot(net.run_root)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    state = load_state(net.state_dir("victim"))
+    assert state.phase == "attaching" and state.result and netns.is_netns(state.netns)
+    address = state.result["ips"][0]["address"].split("/")[0]
+    chains = container_chains(during, ["victim"])
+    assert during.leases - before.leases and len(chains) == 2, chains  # the masquerade and DNAT chains
+
+    assert net.detach("victim")
+    assert leftovers(before, snapshot(net.run_root), ["victim"], [address], chains,
+                     ignore_links=[net.network.bridge]) == []
+
+
+def test_lost_result_still_removes_firewall_rules(net):
+    """Killed after a plugin returned but before its result was saved: the address comes from
+    the IPAM lease, so that the firewall plugin's DEL still finds its rules."""
+    before = snapshot(net.run_root)
+    web = net.attach("web")
+    path = os.path.join(net.state_dir("web"), "network.json")
+    with open(path) as handle:
+        data = json.load(handle)
+    data.update(result=None, phase="attaching")
+    with open(path, "w") as handle:
+        json.dump(data, handle)
+    assert any(web.ip_address + "/32" in line for line in snapshot(net.run_root).iptables)
+    assert net.detach("web")
+    assert leftovers(before, snapshot(net.run_root), ["web"], [web.ip_address],
+                     ignore_links=[net.network.bridge]) == []
+
+
+def test_plugin_timeout_and_error_json_roll_back(net):
+    before = snapshot(net.run_root)
+    faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
+    with pytest.raises(CniPluginError, match=r"CNI plugin firewall ADD for container slow: no answer after 1 seconds"):
+        net.attach("slow", ports=["127.0.0.1:%d:80" % free_port()], cni_path=[faulty, "/usr/lib/cni"], timeout=1)
+    # a real error from a real plugin: Linux interface names have at most 15 characters
+    bad = dataclasses.replace(net.network, name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
+    with pytest.raises(CniPluginError) as err:
+        net.attach("bad", bridge=bad)
+    assert "CNI plugin bridge ADD for container bad: exit 1:" in str(err.value)
+    assert err.value.error and "code" in err.value.error and "error JSON" in str(err.value)
+    assert load_state(net.state_dir("slow")) is None and load_state(net.state_dir("bad")) is None
+    assert leftovers(before, snapshot(net.run_root), ["slow", "bad"], [], ignore_links=[net.network.bridge]) == []
+
+
+def test_detach_without_state_file_cleans_default_layout(net, monkeypatch):
+    """state_dir lost: detach still finds the namespace and lease by container id."""
+    monkeypatch.setattr(lifecycle, "DEFAULT_NETWORK", net.network)
+    before = snapshot(net.run_root)
+    web = net.attach("web", ports=["127.0.0.1:%d:80" % free_port()])
+    chains = container_chains(snapshot(net.run_root), ["web"])
+    os.unlink(os.path.join(net.state_dir("web"), "network.json"))
+    assert net.detach("web")
+    assert leftovers(before, snapshot(net.run_root), ["web"], [web.ip_address], chains,
+                     ignore_links=[net.network.bridge]) == []
+    with pytest.raises(NetworkError, match="container id '../x'"):
+        lifecycle.detach("../x", net.state_dir("x"), net.run_root)
+
+
+
+
+def test_stale_masquerade_jump_does_not_block_detach(net):
+    """A jump left to the container's masquerade chain by an earlier failure (another address)
+    would make the bridge plugin's DEL fail with 'chain busy': detach removes it first."""
+    before = snapshot(net.run_root)
+    web = net.attach("web")
+    chain = masquerade.chain_name(net.network.name, "web")
+    stale = net.network.subnet.rsplit(".", 1)[0] + ".250"
+    subprocess.run(["iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", stale + "/32", "-j", chain],
+                   check=True, timeout=20)
+    assert net.detach("web")
+    assert leftovers(before, snapshot(net.run_root), ["web"], [web.ip_address, stale], [chain],
+                     ignore_links=[net.network.bridge]) == []
+
+
+def test_parallel_attaches_get_distinct_addresses(net):
+    """Different containers may be attached at once (CNI allows it; host-local locks its leases)."""
+    import threading
+    results: dict = {}
+    errors: list = []
+
+    def run(cid: str) -> None:
+        try:
+            results[cid] = net.attach(cid)
+        except Exception as err:  # reported below, with the container
+            errors.append((cid, err))
+
+    threads = [threading.Thread(target=run, args=("p%d" % i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    assert len({state.ip_address for state in results.values()}) == 3
