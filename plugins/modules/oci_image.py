@@ -121,8 +121,8 @@ options:
         C(matchRepository), C(exactReference), C(exactRepository), C(remapIdentity)). A scope that needs GPG
         C(signedBy), C(signedBaseLayer) or keyless sigstore (fulcio, rekor) rejects every image, saying so.
       - Loads from O(source) files are checked too, by the scopes of their transports as containers-policy.json(5)
-        defines them. C(oci) and C(oci-archive) scopes are absolute paths: the directory or file, with symlinks
-        resolved (the C(:REF) inside it is not part of the scope), then each parent directory. C(docker-archive)
+        defines them. C(oci) and C(oci-archive) scopes are absolute paths, matched against the directory or file
+        with symlinks resolved (the C(:REF) inside it is not part of the scope), then each parent directory. C(docker-archive)
         has only its C("") scope. Signatures are read from registries only, so C(sigstoreSigned) rejects every
         file source, saying so; use C(insecureAcceptAnything) for the paths you trust.
       - The policy is checked whenever the registry or the file is looked at again (O(pull=newer) or
