@@ -53,6 +53,20 @@ options:
         used instead of C(~/.config/containers/certs.d), C(/etc/containers/certs.d) and C(/etc/docker/certs.d).
     type: path
     aliases: [ca_cert_dir]
+  request_timeout:
+    description:
+      - Overall deadline, in seconds, of one registry request (headers and body, retries, redirects and the token
+        request included), on top of the per-read timeout; a server that trickles its answer fails with an error
+        naming the host instead of hanging.
+      - A blob download gets this plus its declared size at O(min_transfer_rate).
+    type: float
+    default: 300.0
+  min_transfer_rate:
+    description:
+      - Slowest blob download, in bytes per second, that is waited for. A blob of N bytes must arrive within
+        O(request_timeout) + N / O(min_transfer_rate) seconds.
+    type: int
+    default: 65536
 """
 
     # Short-name resolution and mirrors, for every module that names images the way podman does.

@@ -12,6 +12,9 @@ options:
   storage_root:
     description:
       - Root of the local content store, an OCI image layout shared by every module of this collection.
+      - The store is made only in a new or empty directory (a file system root holding only C(lost+found)
+        counts as empty); any other directory, a file and an empty value are refused, so a store never
+        takes over a directory that holds something else.
     type: path
     default: /var/lib/undock
   run_root:

@@ -18,6 +18,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from .common.deps import missing_libraries
 from .registry.config import RegistryOptions
 from .registry.context import RegistryContext
+from .registry.deadline import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT, TransferLimits
 
 REGISTRY_ARGS: Dict[str, Any] = dict(
     username=dict(type="str"),
@@ -28,6 +29,8 @@ REGISTRY_ARGS: Dict[str, Any] = dict(
     client_cert=dict(type="path"),
     client_key=dict(type="path"),
     certs_dir=dict(type="path", aliases=["ca_cert_dir"]),
+    request_timeout=dict(type="float", default=DEFAULT_REQUEST_TIMEOUT),
+    min_transfer_rate=dict(type="int", default=DEFAULT_MIN_TRANSFER_RATE),
 )
 
 NAMES_ARGS: Dict[str, Any] = dict(
@@ -65,7 +68,15 @@ def registry_context(params: Dict[str, Any]) -> RegistryContext:
         client_cert=params.get("client_cert"), client_key=params.get("client_key"),
         registries_conf=conf, registries_conf_dir=(conf + ".d") if conf else None,
         certs_dir=params.get("certs_dir"))
-    return RegistryContext(options)
+    return RegistryContext(options, limits=transfer_limits(params))
+
+
+def transfer_limits(params: Dict[str, Any]) -> TransferLimits:
+    """The deadlines of registry requests and blob downloads (defaults when a caller has no such options)."""
+    timeout = params.get("request_timeout")
+    rate = params.get("min_transfer_rate")
+    return TransferLimits(request_timeout=DEFAULT_REQUEST_TIMEOUT if timeout is None else timeout,
+                          min_transfer_rate=DEFAULT_MIN_TRANSFER_RATE if rate is None else rate)
 
 
 def _importable(name: str) -> bool:

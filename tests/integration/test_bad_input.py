@@ -15,6 +15,7 @@ import urllib.parse
 import pytest
 
 from harness import images as I
+from harness.ansible import run_tasks
 from harness.engine import python_path, service
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
@@ -238,3 +239,29 @@ def test_documents_that_break_the_image_spec_are_refused(tmp_path, registry):
         with pytest.raises(ManifestError, match=message):
             service(tmp_path, registry).present("%s/%s:%s" % (registry.host, repo, tag))
     assert_store_consistent(tmp_path, registry)
+
+
+def test_storage_root_never_takes_over_a_directory_through_ansible(tmp_path):
+    """A file, a directory with other content and an empty name: each a clear module
+    failure naming storage_root, nothing written, no traceback."""
+    regular = tmp_path / "a-file"
+    regular.write_text("data")
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "keep.txt").write_text("mine")
+    run_root = str(tmp_path / "run")
+    info = "undock.oci.oci_image_info"
+    results = run_tasks([
+        (info, {"storage_root": str(regular), "run_root": run_root}, {}),
+        ("undock.oci.oci_image", {"name": "localhost:1/x:1", "storage_root": str(regular), "run_root": run_root}, {}),
+        ("undock.oci.oci_image", {"name": "localhost:1/x:1", "storage_root": str(busy), "run_root": run_root}, {}),
+        ("undock.oci.oci_prune", {"storage_root": "", "run_root": run_root}, {}),
+    ])
+    expected = ["storage_root %s is not a directory" % regular, "storage_root %s is not a directory" % regular,
+                "storage_root %s is neither empty nor a store (it holds keep.txt)" % busy, "storage_root is empty"]
+    for result, message in zip(results, expected):
+        assert result.get("failed") and message in result["msg"], result
+        assert "Traceback" not in json.dumps(result), result   # a clear failure, not a crash
+        assert "module_stderr" not in result, result
+    assert regular.read_text() == "data"
+    assert sorted(os.listdir(busy)) == ["keep.txt"]

@@ -115,7 +115,7 @@ def test_module_defaults_group(tmp_path, registry, fixture_images):
 
 
 def test_ansible_doc_renders():
-    for module in ("undock.oci.oci_image", "undock.oci.oci_image_info"):
+    for module in ("undock.oci.oci_image", "undock.oci.oci_image_info", "undock.oci.oci_container"):
         proc = subprocess.run([os.path.join(BIN, "ansible-doc"), module], env=ansible_env(), capture_output=True,
                               text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
@@ -279,13 +279,14 @@ def test_missing_libraries_are_named_at_once(tmp_path, registry):
 
 
 def test_every_module_documents_its_host_requirements():
-    for module in ("oci_image", "oci_image_info", "oci_prune", "oci_mount", "oci_scan"):
+    for module in ("oci_image", "oci_image_info", "oci_prune", "oci_mount", "oci_scan", "oci_container"):
         proc = subprocess.run([os.path.join(BIN, "ansible-doc"), "--json", "undock.oci." + module], env=ansible_env(),
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 0, proc.stderr
         doc = json.loads(proc.stdout)["undock.oci." + module]["doc"]
         requirements = " ".join(doc.get("requirements") or [])
         assert "python3-filelock" in requirements, (module, requirements)
-        assert ("python3-requests" in requirements) == (module in ("oci_image", "oci_image_info")), module
-        assert ("python3-jsonschema" in requirements) == (module in ("oci_image", "oci_image_info")), module
-        assert ("username" in doc["options"]) == (module in ("oci_image", "oci_image_info")), module
+        pulls = module in ("oci_image", "oci_image_info", "oci_container")
+        assert ("python3-requests" in requirements) == pulls, module
+        assert ("python3-jsonschema" in requirements) == pulls, module
+        assert ("username" in doc["options"]) == pulls, module

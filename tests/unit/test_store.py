@@ -114,6 +114,26 @@ def test_garbage_collection_keeps_shared_blobs(tmp_path):
     assert list(store.layout.blob_digests()) == []
 
 
+def test_a_named_referrer_keeps_its_subject_and_check_walks_it(tmp_path):
+    store = Store.open(str(tmp_path / "s"))
+    subject = put_image(store, "example.com/a:1")
+    store.untag("example.com/a:1")
+    config = b"{}"
+    store.write_blob(config)
+    doc = {"schemaVersion": 2, "mediaType": m.OCI_MANIFEST, "subject": subject,
+           "config": {"mediaType": "application/vnd.example.sig", "digest": sha256_digest(config), "size": 2},
+           "layers": []}
+    raw = json.dumps(doc).encode()
+    store.write_blob(raw)
+    assert store.tag("example.com/a:sig", {"mediaType": m.OCI_MANIFEST, "digest": sha256_digest(raw), "size": len(raw)})
+    assert store.collect_garbage()["blobs"] == 0
+    assert subject["digest"] in store.referenced_blobs()
+    layer = store.layout.blob_path(sha256_digest(b"layer-bytes"))
+    with open(layer, "wb") as handle:
+        handle.write(b"tampered")
+    assert len(store.check()) == 1 and "example.com/a:sig" in store.check()[0]
+
+
 def test_stale_temporaries_cleaned(tmp_path):
     store = Store.open(str(tmp_path / "s"))
     temp = os.path.join(store.tmp, ".tmp-abc")
@@ -157,3 +177,57 @@ def test_server_ignoring_range_restarts_cleanly(tmp_path):
 
     assert store.ingest_blob(desc, ignores_range)
     assert store.layout.read_blob(desc["digest"]) == data
+
+
+# -- storage_root never takes over a directory ------------------------------------------------
+
+def test_a_store_is_made_in_a_new_or_empty_directory(tmp_path):
+    assert Store.open(str(tmp_path / "new" / "store")).images() == []
+    (tmp_path / "empty").mkdir(mode=0o755)
+    Store.open(str(tmp_path / "empty"))
+    assert stat.S_IMODE(os.stat(tmp_path / "empty").st_mode) == 0o700
+    volume = tmp_path / "volume"
+    (volume / "lost+found").mkdir(parents=True)   # the root of a fresh file system
+    Store.open(str(volume))
+    put_image(Store.open(str(tmp_path / "empty")), "a:1")
+    assert [e["annotations"]["org.opencontainers.image.ref.name"]
+            for e in Store.open(str(tmp_path / "empty")).images()] == ["a:1"]
+
+
+def test_an_interrupted_creation_is_finished(tmp_path):
+    root = tmp_path / "store"
+    (root / "tmp").mkdir(parents=True)
+    (root / "locks").mkdir()
+    Store.open(str(root))
+    assert (root / "oci-layout").is_file()
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_a_directory_with_other_content_is_refused(tmp_path, create):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    (home / ".bashrc").write_text("x")
+    with pytest.raises(StoreError, match=r"storage_root .*home is neither empty nor a store \(it holds .bashrc\)"):
+        Store.open(str(home), create=create)
+    assert sorted(os.listdir(home)) == [".bashrc"]
+    assert stat.S_IMODE(os.stat(home).st_mode) == 0o755
+
+
+def test_an_oci_layout_of_another_tool_is_refused(tmp_path):
+    layout = OCILayout.create(str(tmp_path / "skopeo-layout"))
+    with pytest.raises(StoreError, match="not an undock store"):
+        Store.open(layout.root)
+    assert sorted(os.listdir(layout.root)) == ["blobs", "index.json", "oci-layout"]
+
+
+def test_a_file_or_an_empty_name_is_refused(tmp_path):
+    regular = tmp_path / "file"
+    regular.write_text("data")
+    with pytest.raises(StoreError, match="storage_root .*file is not a directory"):
+        Store.open(str(regular))
+    with pytest.raises(StoreError, match="storage_root .*cannot be used: Not a directory"):
+        Store.open(str(regular / "below"))
+    assert regular.read_text() == "data"
+    for empty in ("", " "):
+        with pytest.raises(StoreError, match="storage_root is empty"):
+            Store.open(empty)

@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Files on disk: reads that cannot block, and crash-safe writes (temp file, fsync,
-rename, fsync of the directory)."""
+"""Files on disk: reads that cannot block, crash-safe writes (temp file, fsync, rename,
+fsync of the directory), private directories and links."""
 
 from __future__ import annotations
 
@@ -87,22 +87,47 @@ def makedirs_private(path: str, mode: int = 0o700) -> None:
     os.makedirs(path, mode=mode, exist_ok=True)
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a part."""
-    directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=tmp_dir or directory)
+def point_symlink(path: str, target: str) -> None:
+    """Make ``path`` a symlink to ``target``, replacing a link that points elsewhere."""
+    try:
+        if os.readlink(path) == target:
+            return
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    os.symlink(target, path)
+
+
+def _synced_temp(directory: str, data: bytes, mode: int) -> str:
+    """A new temp file in ``directory`` holding ``data`` on disk (fsynced), with ``mode``."""
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, mode)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    return tmp
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass
+
+
+def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a part."""
+    directory = os.path.dirname(path) or "."
+    tmp = _synced_temp(tmp_dir or directory, data, mode)
+    try:
         os.rename(tmp, path)
     except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        _unlink_quietly(tmp)
         raise
     fsync_dir(directory)
 
@@ -113,13 +138,8 @@ def create_exclusive(path: str, data: bytes, mode: int = 0o600) -> None:
     The data goes to a temp file first and is hard-linked into place, so ``path`` never exists
     half-written and a concurrent writer of the same path loses instead of overwriting."""
     directory = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    tmp = _synced_temp(directory, data, mode)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
         os.link(tmp, path)
     finally:
         os.unlink(tmp)

@@ -51,7 +51,6 @@ docker-archive as a destination
 from __future__ import annotations
 
 import io
-import json
 import os
 import shutil
 import tempfile
@@ -61,6 +60,8 @@ from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from ..model.digest import Digester, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
+from ..common.jsonutil import load_json
+from ..common.text import is_decimal
 from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                               Manifest, parse_manifest)
@@ -93,7 +94,7 @@ def parse_docker_archive_ref(ref: Optional[str], for_destination: bool = False) 
         if for_destination:
             raise InvalidReferenceError("docker-archive: @%s selects an image to read; a destination "
                                         "needs a name:tag" % ref[1:])
-        if not ref[1:].isdigit():
+        if not is_decimal(ref[1:]):
             raise InvalidReferenceError("docker-archive: invalid image index %r (expected @N, N >= 0)" % ref)
         return None, int(ref[1:])
     parsed = parse_reference(ref)
@@ -205,7 +206,7 @@ class DockerArchiveImageSource(ImageSource):
         except LayerError as err:
             raise ArchiveError("%s: layer %s: %s" % (self.describe(), member.name, err))
         finally:
-            getattr(reader, "close", lambda: None)()
+            reader.close()
         digester.verify("%s: layer %s (diff ID)" % (self.describe(), member.name))
         return digester.size
 
@@ -272,7 +273,7 @@ class _ReaderAdapter(io.RawIOBase):
 
     def close(self) -> None:
         if not self.closed:
-            getattr(self._reader, "close", lambda: None)()
+            self._reader.close()
         super().close()
 
 
@@ -282,10 +283,7 @@ def read_docker_manifest_json(archive: TarArchive) -> List[Dict[str, Any]]:
         member = archive.file(MANIFEST_JSON)
     except ArchiveError:
         raise ArchiveError("%s: no manifest.json: not a docker-archive (docker save) file" % archive.what)
-    try:
-        items = json.loads(archive.read(member, MAX_JSON_MEMBER).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ArchiveError("%s: manifest.json is not valid JSON: %s" % (archive.what, err))
+    items = load_json(archive.read(member, MAX_JSON_MEMBER), "%s: manifest.json" % archive.what, error=ArchiveError)
     if not isinstance(items, list) or not items:
         raise ArchiveError("%s: manifest.json is not a non-empty list of images" % archive.what)
     for i, item in enumerate(items):
@@ -337,7 +335,6 @@ class DockerArchiveImageDestination(ImageDestination):
         self._blobs = OCILayout.create(os.path.join(self.work, "blobs"))
         self._received: Dict[str, _Received] = {}
         self._lock = threading.Lock()
-        self._manifest: Optional[Manifest] = None
         self._old_members: Dict[str, int] = {}
         if os.path.isfile(path):
             # What the archive already holds: a blob found there again is reported as not
@@ -381,7 +378,7 @@ class DockerArchiveImageDestination(ImageDestination):
                     except LayerError as err:
                         raise LayerError("%s: blob %s from %s: %s" % (self.describe(), digest, source.describe(), err))
                     finally:
-                        getattr(reader, "close", lambda: None)()
+                        reader.close()
             except BaseException:
                 os.unlink(temp)
                 raise
@@ -401,7 +398,6 @@ class DockerArchiveImageDestination(ImageDestination):
         if manifest.is_index:
             raise ManifestError("%s holds single images; select a platform from index %s"
                                 % (self.describe(), manifest.digest))
-        self._manifest = manifest
 
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:
@@ -417,10 +413,7 @@ class DockerArchiveImageDestination(ImageDestination):
             raise ManifestError("%s: image config is too large" % self.describe())
         if config_blob.diff_id != manifest.config["digest"]:
             raise ManifestError("%s: image config %s is compressed" % (self.describe(), manifest.config["digest"]))
-        try:
-            config = json.loads(config_raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            raise ManifestError("%s: image config is not JSON: %s" % (self.describe(), err))
+        config = load_json(config_raw, "%s: image config" % self.describe(), error=ManifestError)
         diff_ids = ((config.get("rootfs") or {}).get("diff_ids") if isinstance(config, dict) else None)
         actual = [received[d["digest"]].diff_id for d in manifest.layers]
         if diff_ids != actual:

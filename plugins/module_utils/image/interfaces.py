@@ -10,7 +10,6 @@ between them, so pull, push, load and export are the same code.
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
 from ..common.errors import UndockError
@@ -67,12 +66,6 @@ class ImageSource:
     def get_signatures(self, manifest_digest: str) -> List["Signature"]:
         """The untrusted sigstore signatures of ``manifest_digest`` (containers/image's GetSignatures)."""
         return []
-
-    def read_config(self, manifest: Manifest) -> Dict[str, Any]:
-        config = json.loads(self.read_blob(manifest.config).decode("utf-8"))
-        if not isinstance(config, dict):
-            raise ValueError("image config %s is not a JSON object" % manifest.config["digest"])
-        return config
 
     def close(self) -> None:
         pass

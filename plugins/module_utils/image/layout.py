@@ -26,17 +26,18 @@ update, as with skopeo and umoci. The content store (storage.store) is the locke
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
 import tempfile
 from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
-from ..model.digest import Digester, InvalidDigestError, parse_digest
+from ..model.digest import Digester, InvalidDigestError, is_digest, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
+from ..common.jsonutil import load_json
 from ..common.fileutil import open_regular_file
 from ..model import schemas
+from ..model.graph import walk
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..model.validation import validate_document
 from ..signing.location import ImageLocation
@@ -47,7 +48,7 @@ from .interfaces import ImageDestination, ImageSource
 
 # The ref.name grammar of the image-spec (annotations.md), as containers/image checks it.
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"
-_REF_NAME_RE = re.compile(r"^%s(?:/%s)*$" % (_COMPONENT, _COMPONENT))
+_REF_NAME_RE = re.compile(r"%s(?:/%s)*" % (_COMPONENT, _COMPONENT))
 _ARCHIVE_EXTRAS = ("manifest.json", "repositories")  # docker >= 25 save output; ignored
 
 
@@ -59,7 +60,7 @@ def validate_ref_name(ref: Optional[str], transport: str = "oci") -> str:
     """Return ``ref`` ('' for None) if it is a valid ref.name, else raise LayoutRefError."""
     if not ref:
         return ""
-    if not _REF_NAME_RE.match(ref):
+    if not _REF_NAME_RE.fullmatch(ref):
         raise LayoutRefError("%s: invalid image reference name %r (letters, digits and '-._:@+' separators, "
                              "components joined by '/')" % (transport, ref))
     return ref
@@ -276,10 +277,7 @@ class OciArchiveImageSource(_LayoutReader):
 def _load_json(raw: bytes, what: str) -> Any:
     if len(raw) > MAX_JSON_MEMBER:
         raise ManifestError("%s is larger than %d bytes" % (what, MAX_JSON_MEMBER))
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ManifestError("%s is not valid JSON: %s" % (what, err))
+    return load_json(raw, what, error=ManifestError)
 
 
 # ---------------------------------------------------------------------------------------
@@ -408,35 +406,26 @@ class OciArchiveImageDestination(LayoutImageDestination):
         configs and layers are leaves. A manifest we cannot parse (an artifact type we do
         not know, a missing blob) makes the walk give up rather than drop what it reaches.
         """
-        seen: Set[str] = set()
-        pending: List[Tuple[Any, bool]] = [(d, True) for d in index.get("manifests") or []]
-        while pending:
-            desc, is_manifest = pending.pop()
-            digest = desc.get("digest") if isinstance(desc, dict) else None
-            try:
-                parse_digest(digest)
-            except InvalidDigestError:
-                return None
-            if digest in seen:
-                continue
-            seen.add(digest)
-            if not is_manifest:
-                continue
-            data = self._read_blob(digest)
+        class GiveUp(Exception):
+            pass
+
+        def fetch(desc: Dict[str, Any]) -> Manifest:
+            data = self._read_blob(desc["digest"]) if is_digest(desc["digest"]) else None
             if data is None:
-                return None
+                raise GiveUp()
             try:
-                manifest = parse_manifest(data, desc.get("mediaType"), digest)
+                return parse_manifest(data, desc.get("mediaType"), desc["digest"])
             except UndockError:
-                return None
-            if manifest.is_index:
-                pending.extend((d, True) for d in manifest.manifests)
-            else:
-                pending.extend((d, False) for d in manifest.blobs())
-            subject = manifest.data.get("subject")
-            if isinstance(subject, dict):
-                pending.append((subject, True))
-        return seen
+                raise GiveUp()
+
+        roots = index.get("manifests") or []
+        if not all(isinstance(d, dict) and is_digest(d.get("digest")) for d in roots):
+            return None
+        try:
+            digests = [reached.desc["digest"] for reached in walk(roots, fetch)]
+        except GiveUp:
+            return None
+        return set(digests) if all(is_digest(d) for d in digests) else None
 
     def commit(self, manifest: Manifest, annotations: Optional[Dict[str, str]] = None,
                platform: Optional[Dict[str, str]] = None) -> bool:

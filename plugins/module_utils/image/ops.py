@@ -8,27 +8,27 @@ and the store included; only read-only requests are made."""
 
 from __future__ import annotations
 
-import os
+from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import (DigestMismatchError, ImageInUseError, NotFoundError, PolicyRejectedError, RegistryError,
                              StoreError, TransientError, UndockError)
-from ..registry.config import SOURCE_REGISTRY
+from ..registry.config import SOURCE_REGISTRY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.digest import parse_digest
 from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
 from ..model.reference import Reference, parse_reference
+from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS
 from ..storage.layers import LayerStore
 from ..storage.unpack import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
-from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest
+from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest, store_exists
 from .copy import ResolvedImage, check_policy, copy_image, resolve_image, sign_image
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
 from .outcome import Outcome
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
-FILE_TRANSPORTS = ("oci:", "oci-archive:", "docker-archive:")
 
 
 #: The keys of every ``image`` return value, whatever the module and whether it was found.
@@ -99,13 +99,14 @@ def check_entry(entry: Dict[str, Any]) -> None:
         raise StoreError("index.json entry %s has no size" % entry["digest"])
 
 
-def check_transport(text: str) -> None:
-    """Raise InvalidReferenceError for a malformed ``oci:``, ``oci-archive:``,
-    ``docker-archive:`` or registry name, before anything is read or sent."""
+def check_transport(text: str) -> str:
+    """The transport of ``text``; InvalidReferenceError for a malformed ``oci:``,
+    ``oci-archive:``, ``docker-archive:`` or registry name, before anything is read or sent."""
     from .transports import parse_transport
     kind, dummy, reference = parse_transport(text)
-    if kind == "docker":
+    if kind == DOCKER:
         parse_reference(reference)
+    return kind
 
 
 class ImageService:
@@ -131,7 +132,7 @@ class ImageService:
     def store(self, create: bool = True) -> Optional[Store]:
         """The store; in check mode (or with create=False) None when it does not exist yet."""
         if self._store is None:
-            exists = os.path.exists(os.path.join(self.storage_root, "oci-layout"))
+            exists = store_exists(self.storage_root)
             if not exists and (self.check_mode or not create):
                 return None
             self._store = Store.open(self.storage_root, self.run_root, create=not self.check_mode)
@@ -163,8 +164,7 @@ class ImageService:
             return None
         source = StoreImageSource(store, ref_name)
         image = resolve_image(source, platform=source.entry.get("platform"))
-        image.top_digest = (source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest)
-        return image
+        return replace(image, top_digest=(source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
 
     # -- present --------------------------------------------------------------------
     def present(self, name: str, pull: str = "missing", platform: Optional[str] = None,
@@ -173,9 +173,7 @@ class ImageService:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
         # Everything that can be checked is checked before the first request.
         wanted = normalize_platform(platform) if platform else None
-        if source:
-            check_transport(source)
-        if source and source.startswith(FILE_TRANSPORTS) and pull != "never":
+        if source and check_transport(source) in FILE_TRANSPORTS and pull != "never":
             pull = "always"  # a local file is cheap to compare, and may have changed
         requested = parse_reference(name)
         ref = self.local_name(name, wanted)
@@ -304,13 +302,14 @@ class ImageService:
         outcome.actions.append("unpacked %d layers of %s" % (len(missing), ref_name))
 
     def _open_source(self, source: Optional[str], ref: Reference) -> ImageSource:
-        if source and source.startswith(FILE_TRANSPORTS):
-            from .transports import open_source
-            return open_source(source)
-        from .remote import open_pull_source
-        if source:
-            return open_pull_source(self.registry, parse_reference(source), role=SOURCE_REGISTRY)
-        return open_pull_source(self.registry, ref)
+        if not source:
+            return self._registry_source(ref)
+        from .transports import open_source
+        return open_source(source, docker=lambda text: self._registry_source(parse_reference(text), SOURCE_REGISTRY))
+
+    def _registry_source(self, ref: Reference, role: str = TASK_REGISTRY) -> ImageSource:
+        from .remote import open_pull_source  # with requests: only when a registry is used
+        return open_pull_source(self.registry, ref, role=role)
 
     # -- absent ---------------------------------------------------------------------
     def absent(self, name: str, force: bool = False) -> Outcome:
@@ -389,18 +388,18 @@ class ImageService:
         if local is None:
             raise StoreError("cannot export %s: it is not in the store %s" % (ref_name, self.storage_root))
         kind, dummy, reference = parse_transport(target)
-        if kind == "docker":
+        if kind == DOCKER:
             return self.push(name, target=reference, image=image)
         # A docker-archive has no registry manifest of its own: its image is known by
         # its config digest (the image ID). The other formats keep the manifest.
-        key = "export_id" if kind == "docker-archive" else "export_digest"
-        wanted = local.manifest.config["digest"] if kind == "docker-archive" else local.manifest.digest
+        key = "export_id" if kind == DOCKER_ARCHIVE else "export_digest"
+        wanted = local.manifest.config["digest"] if kind == DOCKER_ARCHIVE else local.manifest.digest
         current = None
         try:
             existing = open_source(target)
             try:
                 found = existing.get_manifest()
-                current = found.config["digest"] if kind == "docker-archive" else found.digest
+                current = found.config["digest"] if kind == DOCKER_ARCHIVE else found.digest
             finally:
                 existing.close()
         except UndockError:

@@ -21,9 +21,9 @@ from ..storage.mounts import MountManager
 from ..storage.store import Store
 from .outcome import Outcome
 
-_DURATION = re.compile(r"^(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (7 * 86400, 86400, 3600, 60, 1)
-_LABEL_KEY = re.compile(r"^[^\s=]+\Z")
+_LABEL_KEY = re.compile(r"[^\s=]+")
 
 
 @dataclass
@@ -47,7 +47,7 @@ class PruneFilters:
             raise UndockError("older_than is empty: give a duration (like 7d) or a date (like 2024-05-01)")
         for item in self.labels:
             key = str(item).partition("=")[0]
-            if not _LABEL_KEY.match(key):
+            if not _LABEL_KEY.fullmatch(key):
                 raise UndockError("labels: %r is not KEY or KEY=VALUE (a key is non-empty, with no space or '=')"
                                   % (item,))
 
@@ -57,7 +57,7 @@ def parse_cutoff(value: str, now: Optional[float] = None) -> float:
     ``2w``) or a date (``2024-05-01``, ``2024-05-01T12:00:00Z``)."""
     now = time.time() if now is None else now
     text = str(value).strip()
-    match = _DURATION.match(text)
+    match = _DURATION.fullmatch(text)
     if text and match and any(match.groups()):
         return now - sum(int(n) * unit for n, unit in zip(match.groups(), _UNITS) if n)
     created = parse_time(text)
@@ -71,8 +71,8 @@ def parse_time(text: Any) -> Optional[float]:
     """An RFC 3339 time as image configs write it (any fraction, Z or offset), or a date."""
     if not isinstance(text, str):
         return None
-    match = re.match(r"^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$",
-                     text.strip())
+    match = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}):(\d{2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?",
+                         text.strip())
     if not match:
         return None
     year, month, day, hour, minute, second, zone = match.groups()

@@ -256,15 +256,6 @@ class TarArchive:
     def head(self, member: TarMember, n: int = 6) -> bytes:
         return os.pread(self._fd, min(n, member.size), member.offset) if member.size else b""
 
-    def copy_into(self, member: TarMember, out: BinaryIO) -> None:
-        pos, end = member.offset, member.offset + member.size
-        while pos < end:
-            data = os.pread(self._fd, min(CHUNK, end - pos), pos)
-            if not data:
-                raise ArchiveError("%s: member %r is truncated" % (self.what, member.name))
-            out.write(data)
-            pos += len(data)
-
     def close(self) -> None:
         if self._fd >= 0:
             os.close(self._fd)

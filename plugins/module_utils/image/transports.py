@@ -18,19 +18,11 @@ from __future__ import annotations
 from typing import Any, Callable, NamedTuple, Optional
 
 from ..common.errors import InvalidReferenceError
+from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS, OCI, OCI_ARCHIVE, UNSUPPORTED_TRANSPORTS
 from .docker_archive import DockerArchiveImageDestination, DockerArchiveImageSource, parse_docker_archive_ref
 from .interfaces import ImageDestination, ImageSource
 from .layout import (LayoutImageDestination, LayoutImageSource, OciArchiveImageDestination,
                      OciArchiveImageSource, validate_ref_name)
-
-OCI = "oci"
-OCI_ARCHIVE = "oci-archive"
-DOCKER_ARCHIVE = "docker-archive"
-DOCKER = "docker"
-FILE_TRANSPORTS = (OCI, OCI_ARCHIVE, DOCKER_ARCHIVE)
-# containers/image transports we recognise but do not implement (so that "dir:/x" is not
-# mistaken for a registry reference to the image "dir" with tag "/x").
-_UNSUPPORTED = ("dir", "containers-storage", "docker-daemon", "ostree", "sif", "tarball")
 
 
 class TransportRef(NamedTuple):
@@ -74,7 +66,7 @@ def parse_transport(text: str) -> TransportRef:
         return TransportRef(transport, path, ref)
     if sep and transport == DOCKER:
         raise InvalidReferenceError("invalid image name %r: the docker transport is written docker://REF" % text)
-    if sep and transport in _UNSUPPORTED:
+    if sep and transport in UNSUPPORTED_TRANSPORTS:
         raise InvalidReferenceError("invalid image name %r: the %s transport is not supported (use oci:, "
                                     "oci-archive:, docker-archive: or docker://)" % (text, transport))
     return TransportRef(DOCKER, "", text)

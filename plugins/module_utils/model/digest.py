@@ -13,8 +13,8 @@ from ..common.errors import DigestMismatchError, UndockError
 # Only the algorithms the image-spec registers. Anything else is refused before it
 # can reach a file name (CVE-2024-3727: unvalidated digests used as paths).
 _ALGORITHMS = {
-    "sha256": (re.compile(r"^[a-f0-9]{64}$"), hashlib.sha256),
-    "sha512": (re.compile(r"^[a-f0-9]{128}$"), hashlib.sha512),
+    "sha256": (re.compile(r"[a-f0-9]{64}"), hashlib.sha256),
+    "sha512": (re.compile(r"[a-f0-9]{128}"), hashlib.sha512),
 }
 
 
@@ -30,7 +30,7 @@ def parse_digest(digest: str) -> tuple[str, str]:
     entry = _ALGORITHMS.get(algorithm)
     if entry is None:
         raise InvalidDigestError("invalid digest %r: unsupported algorithm %r" % (digest, algorithm))
-    if not entry[0].match(hexpart):
+    if not entry[0].fullmatch(hexpart):
         raise InvalidDigestError("invalid digest %r: bad %s encoding" % (digest, algorithm))
     return algorithm, hexpart
 

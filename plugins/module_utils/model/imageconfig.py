@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Dict
 
 from ..common.errors import ManifestError
+from ..common.jsonutil import load_json
 from . import schemas
 from .manifest import DOCKER_CONFIG
 from .validation import validate_document
@@ -22,12 +22,7 @@ def parse_config(raw: bytes, desc: Dict[str, Any], origin: str, validate: bool =
     as an image config. A reader of the store passes False (checked when it was pulled).
     """
     what = "image config %s from %s" % (desc.get("digest"), origin)
-    try:
-        config = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as err:
-        raise ManifestError("%s is not valid JSON: %s" % (what, err))
-    if not isinstance(config, dict):
-        raise ManifestError("%s is not a JSON object" % what)
+    config = load_json(raw, what, error=ManifestError, expect=dict)
     if validate:
         schema = schemas.DOCKER_CONFIG if desc.get("mediaType") == DOCKER_CONFIG else schemas.OCI_CONFIG
         validate_document(config, schema, what)

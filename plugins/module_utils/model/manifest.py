@@ -15,6 +15,7 @@ from typing import Any, Dict, List, Optional
 
 from .digest import Digester
 from ..common.errors import ManifestError
+from ..common.jsonutil import load_json
 from .platform import Platform, normalize_platform, platform_matches
 from . import schemas
 from .validation import validate_document
@@ -109,12 +110,7 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
     digest = digester.digest()
     if expected_digest and digest != expected_digest:
         raise ManifestError("manifest digest %s does not match the requested %s" % (digest, expected_digest))
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ManifestError("manifest %s is not valid JSON: %s" % (digest, err))
-    if not isinstance(data, dict):
-        raise ManifestError("manifest %s is not a JSON object" % digest)
+    data = load_json(raw, "manifest %s" % digest, error=ManifestError, expect=dict)
 
     body_type = data.get("mediaType")
     declared = (declared_type or "").split(";")[0].strip() or None
@@ -183,9 +179,3 @@ def to_oci_manifest(manifest: Manifest) -> Manifest:
     doc = {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "config": config, "layers": layers}
     raw = json.dumps(doc, separators=(",", ":")).encode()
     return parse_manifest(raw, OCI_MANIFEST, validate=False)  # made from a checked manifest
-
-
-def descriptor_for(manifest: Manifest, **extra: Any) -> Dict[str, Any]:
-    desc = {"mediaType": manifest.media_type, "digest": manifest.digest, "size": len(manifest.raw)}
-    desc.update(extra)
-    return desc

@@ -22,12 +22,6 @@ class Platform:
         text = "%s/%s" % (self.os, self.architecture)
         return text + "/" + self.variant if self.variant else text
 
-    def as_dict(self) -> Dict[str, str]:
-        result = {"os": self.os, "architecture": self.architecture}
-        if self.variant:
-            result["variant"] = self.variant
-        return result
-
 
 _ARCH_ALIASES = {
     "x86_64": "amd64", "x86-64": "amd64", "aarch64": "arm64", "armhf": "arm", "armel": "arm",

@@ -17,6 +17,7 @@ from typing import Optional
 
 from .digest import InvalidDigestError, parse_digest
 from ..common.errors import InvalidReferenceError
+from .transport_names import DOCKER, FILE_TRANSPORTS
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_DEFAULT_REGISTRY = "index.docker.io"
@@ -27,10 +28,12 @@ NAME_TOTAL_LENGTH_MAX = 255
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = r"(?:%s(?:\.%s)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT)
 _PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|[-]*)[a-z0-9]+)*"
-_DOMAIN_RE = re.compile(r"^%s$" % _DOMAIN)
-_PATH_RE = re.compile(r"^%s(?:/%s)*$" % (_PATH_COMPONENT, _PATH_COMPONENT))
-_TAG_RE = re.compile(r"^[\w][\w.-]{0,127}$")
-_ANCHORED_ID_RE = re.compile(r"^[a-f0-9]{64}$")
+_DOMAIN_RE = re.compile(_DOMAIN)
+_PATH_RE = re.compile(r"%s(?:/%s)*" % (_PATH_COMPONENT, _PATH_COMPONENT))
+_TAG_RE = re.compile(r"[\w][\w.-]{0,127}")
+_ANCHORED_ID_RE = re.compile(r"[a-f0-9]{64}")
+# Never image names: "dir:" too, where "tarball:1" and the like may well be images.
+_NOT_REGISTRY_NAMES = FILE_TRANSPORTS + ("dir",)
 
 
 @dataclass(frozen=True)
@@ -106,13 +109,12 @@ def parse_reference(text: str, default_tag: Optional[str] = DEFAULT_TAG) -> Refe
         raise InvalidReferenceError("invalid reference %r: empty" % (text,))
     if text != text.strip() or any(c.isspace() for c in text):
         raise InvalidReferenceError("invalid reference %r: contains white space" % (text,))
-    for transport in ("docker://", "oci:", "oci-archive:", "docker-archive:", "dir:"):
-        if text.startswith(transport):
-            if transport == "docker://":
-                text = text[len(transport):]
-                break
-            raise InvalidReferenceError(
-                "invalid reference %r: the %s transport is not a registry reference" % (text, transport[:-1]))
+    transport, colon, dummy = text.partition(":")
+    if text.startswith(DOCKER + "://"):
+        text = text[len(DOCKER + "://"):]
+    elif colon and transport in _NOT_REGISTRY_NAMES:
+        raise InvalidReferenceError(
+            "invalid reference %r: the %s transport is not a registry reference" % (text, transport))
 
     remainder, digest = text, None
     if "@" in remainder:
@@ -127,23 +129,23 @@ def parse_reference(text: str, default_tag: Optional[str] = DEFAULT_TAG) -> Refe
     colon = remainder.rfind(":")
     if colon > last_slash:
         remainder, tag = remainder[:colon], remainder[colon + 1:]
-        if not _TAG_RE.match(tag):
+        if not _TAG_RE.fullmatch(tag):
             raise InvalidReferenceError(
                 "invalid reference %r: invalid tag %r (letters, digits, '_', '.', '-', at most 128, "
                 "not starting with '.' or '-')" % (text, tag))
 
     if not remainder:
         raise InvalidReferenceError("invalid reference %r: no repository name" % (text,))
-    if _ANCHORED_ID_RE.match(remainder):
+    if _ANCHORED_ID_RE.fullmatch(remainder):
         raise InvalidReferenceError(
             "invalid reference %r: a 64-character hexadecimal string is an image ID, not a name" % (text,))
 
     domain, path, short = _split_domain(remainder)
-    if not _DOMAIN_RE.match(domain):
+    if not _DOMAIN_RE.fullmatch(domain):
         raise InvalidReferenceError("invalid reference %r: invalid registry host %r" % (text, domain))
     if path.lower() != path:
         raise InvalidReferenceError("invalid reference %r: repository name must be lowercase" % (text,))
-    if not _PATH_RE.match(path):
+    if not _PATH_RE.fullmatch(path):
         raise InvalidReferenceError(
             "invalid reference %r: invalid repository name %r (lowercase letters, digits and "
             "separators '.', '_', '__', '-' between them, components joined by '/')" % (text, path))

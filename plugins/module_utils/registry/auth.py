@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import AuthenticationError, RegistryError, TransientError
+from ..common.jsonutil import load_json
+from .failures import describe_cause, tls_failure
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
@@ -111,10 +113,10 @@ def fetch_bearer_token(session: Any, challenge: Challenge, scopes: List[str], us
     try:
         response = session.get(realm, params=params, headers=headers, timeout=timeout, **(tls_args or {}))
     except requests.exceptions.SSLError as err:
-        raise AuthenticationError("TLS error talking to the token service of %s (%s): %s"
-                                  % (host, realm.split("?")[0], _short(err)))
-    except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as err:
-        raise TransientError("cannot reach the token service of %s (%s): %s" % (host, realm.split("?")[0], _short(err)))
+        raise AuthenticationError("token service of %s (%s): %s" % (host, realm.split("?")[0], tls_failure(err, host)))
+    except requests.exceptions.RequestException as err:
+        raise TransientError("cannot reach the token service of %s (%s): %s"
+                             % (host, realm.split("?")[0], describe_cause(err, host)))
     if response.status_code in (401, 403):
         who = "user %r" % username if username is not None else "anonymous access"
         raise AuthenticationError("registry %s refused %s (token service answered %d)"
@@ -125,18 +127,24 @@ def fetch_bearer_token(session: Any, challenge: Challenge, scopes: List[str], us
     if response.status_code != 200:
         raise RegistryError("token service of %s answered %d" % (host, response.status_code),
                             status=response.status_code)
-    try:
-        body = response.json()
-    except ValueError:
-        raise RegistryError("token service of %s did not answer JSON" % host)
-    token = body.get("token") or body.get("access_token")
-    if not isinstance(token, str) or not token:
-        raise RegistryError("token service of %s answered without a token" % host)
-    expires_in = body.get("expires_in") if isinstance(body.get("expires_in"), (int, float)) else 60
+    token, expires_in = token_from_answer(response.content[:MAX_TOKEN_ANSWER + 1], host)
     cache.put(key, token, expires_in)
     return token
 
 
-def _short(err: Exception) -> str:
-    text = str(err)
-    return text if len(text) < 300 else text[:300] + "..."
+MAX_TOKEN_ANSWER = 1024 * 1024
+
+
+def token_from_answer(raw: bytes, host: str) -> Tuple[str, float]:
+    """The token and its lifetime in a token service's answer; anything else is a clear error."""
+    what = "the answer of the token service of %s" % host
+    if len(raw) > MAX_TOKEN_ANSWER:
+        raise RegistryError("%s is larger than %d bytes" % (what, MAX_TOKEN_ANSWER))
+    body = load_json(raw, what, error=RegistryError, expect=dict)
+    token = body.get("token") or body.get("access_token")
+    if not isinstance(token, str) or not token:
+        raise RegistryError("token service of %s answered without a token" % host)
+    expires_in = body.get("expires_in")
+    if isinstance(expires_in, bool) or not isinstance(expires_in, (int, float)) or expires_in <= 0:
+        expires_in = 60
+    return token, float(expires_in)

@@ -19,6 +19,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
+from ..common.jsonutil import load_json
 from ..model.reference import DEFAULT_REGISTRY, Reference
 from .cred_helpers import check_helper_name, helper_server, run_helper
 from .registries_conf import check_host
@@ -152,15 +153,8 @@ class AuthStore:
             raise ConfigError("cannot read credentials file %s: %s" % (path, err.strerror or err))
         if not raw.strip():
             return {}
-        try:
-            data = json.loads(raw.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as err:
-            # The message names the position only: the file holds secrets.
-            position = getattr(err, "lineno", None)
-            raise ConfigError("credentials file %s is not valid JSON%s" % (
-                path, " (line %s)" % position if position else ""))
-        if not isinstance(data, dict):
-            raise ConfigError("credentials file %s must hold a JSON object" % path)
+        # load_json names the position only, never the content: the file holds secrets.
+        data = load_json(raw, "credentials file %s" % path, error=ConfigError, expect=dict)
         if not legacy and "auths" in data and not isinstance(data["auths"], dict):
             raise ConfigError("credentials file %s: \"auths\" must be a JSON object" % path)
         return data

@@ -10,7 +10,10 @@ from urllib.parse import urlencode, urljoin
 
 from ..model.digest import validate_digest
 from ..common.errors import ManifestError, NotFoundError, RegistryError, TransientError
+from ..common.jsonutil import load_json
 from .auth import repository_scope
+from .deadline import Deadline
+from .failures import check_identity_encoding, content_length, describe_cause
 from ..model.manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from .transport import RegistryTransport
 
@@ -19,28 +22,46 @@ if TYPE_CHECKING:
 
 ACCEPT = ", ".join(ACCEPT_MANIFEST_TYPES)
 CHUNK = 1024 * 1024
+MAX_TAG_LIST = 16 * 1024 * 1024
+# Manifests and blobs are read as stored: their digests are of those bytes, and a proxy
+# that honours the header cannot recode them (requests asks for gzip by default).
+AS_STORED = {"Accept-Encoding": "identity"}
+
+
+class CutShortError(TransientError):
+    """An answer whose body ended or broke before its Content-Length."""
 
 
 class BlobStream:
-    """A blob download as a file-like ``read``; a cut connection raises TransientError."""
+    """A blob download as a file-like ``read``; a cut connection raises TransientError, a
+    download that outlives its deadline DeadlineError (not retried: it would only be slow again)."""
 
-    def __init__(self, response: requests.Response, expected_length: Optional[int]):
+    def __init__(self, response: requests.Response, expected_length: Optional[int], deadline: Deadline):
         self._response = response
         self._raw = response.raw
         self._expected = expected_length
+        self._deadline = deadline
         self.received = 0
 
     def read(self, size: int = CHUNK) -> bytes:
+        host = self._deadline.host
         try:
             chunk = self._raw.read(size, decode_content=False)
         except Exception as err:  # urllib3 ProtocolError, ReadTimeoutError, ConnectionError...
-            raise TransientError("blob download interrupted after %d bytes: %s" % (self.received, err))
-        if not chunk and self._expected is not None and self.received < self._expected:
-            raise TransientError("blob download ended after %d of %d bytes" % (self.received, self._expected))
+            self._deadline.check()
+            raise TransientError("registry %s: blob download interrupted after %d bytes: %s"
+                                 % (host, self.received, describe_cause(err, host)))
+        self._deadline.check()
+        if not chunk:
+            self._deadline.cancel()
+            if self._expected is not None and self.received < self._expected:
+                raise TransientError("registry %s: blob download ended after %d of %d bytes"
+                                     % (host, self.received, self._expected))
         self.received += len(chunk)
         return chunk
 
     def close(self) -> None:
+        self._deadline.cancel()
         self._response.close()
 
 
@@ -57,16 +78,17 @@ class RegistryClient:
 
     # -- manifests ------------------------------------------------------------------
     def get_manifest(self, reference: str) -> Manifest:
-        """Fetch and verify a manifest by tag or digest."""
-        response = self.transport.request("GET", self._path("manifests", reference), self.scopes,
-                                          headers={"Accept": ACCEPT}, stream=True)
-        try:
-            raw = response.raw.read(MAX_MANIFEST_SIZE + 1, decode_content=True)
-        finally:
-            response.close()
-        if len(raw) > MAX_MANIFEST_SIZE:
-            raise ManifestError("manifest %s:%s is larger than %d bytes"
-                                % (self.repository, reference, MAX_MANIFEST_SIZE))
+        """Fetch and verify a manifest by tag or digest; one cut short is fetched again, like blobs."""
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                raw, response = self._fetch_manifest(reference)
+                break
+            except CutShortError:  # the request itself already retried what failed before the body
+                if attempt > self.transport.retries:
+                    raise
+                self.transport.pause_before_retry(attempt)
         expected = reference if reference.startswith(("sha256:", "sha512:")) else None
         manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected,
                                   origin="%s/%s" % (self.transport.host, self.repository))
@@ -75,6 +97,39 @@ class RegistryClient:
             raise ManifestError("manifest %s:%s hashes to %s but the registry says %s"
                                 % (self.repository, reference, manifest.digest, served))
         return manifest
+
+    def _fetch_manifest(self, reference: str) -> Tuple[bytes, requests.Response]:
+        """The body of one manifest GET (bounded by a deadline and MAX_MANIFEST_SIZE) and its answer."""
+        path = self._path("manifests", reference)
+        what = "GET %s" % path
+        deadline = self.transport.deadline(what)
+        try:
+            response = self.transport.request("GET", path, self.scopes, headers=dict(AS_STORED, Accept=ACCEPT),
+                                              stream=True, deadline=deadline)
+            try:
+                check_identity_encoding(response.headers, self.transport.host, what)
+                length = content_length(response.headers, self.transport.host, what)
+                if length is not None and length > MAX_MANIFEST_SIZE:
+                    raise ManifestError("manifest %s:%s is %d bytes, more than the %d allowed"
+                                        % (self.repository, reference, length, MAX_MANIFEST_SIZE))
+                try:
+                    raw = response.raw.read(MAX_MANIFEST_SIZE + 1, decode_content=False)
+                except Exception as err:  # urllib3 ProtocolError, ReadTimeoutError...
+                    deadline.check()
+                    raise CutShortError("registry %s: manifest %s:%s was cut short: %s" % (
+                        self.transport.host, self.repository, reference, describe_cause(err, self.transport.host)))
+                deadline.check()
+            finally:
+                response.close()
+        finally:
+            deadline.cancel()
+        if length is not None and len(raw) < length:
+            raise CutShortError("registry %s: manifest %s:%s was cut short after %d of %d bytes"
+                                % (self.transport.host, self.repository, reference, len(raw), length))
+        if len(raw) > MAX_MANIFEST_SIZE:
+            raise ManifestError("manifest %s:%s is larger than %d bytes"
+                                % (self.repository, reference, MAX_MANIFEST_SIZE))
+        return raw, response
 
     def head_manifest(self, reference: str) -> Optional[Dict[str, Any]]:
         """The descriptor the registry has for ``reference``, or None if it has none."""
@@ -88,8 +143,9 @@ class RegistryClient:
         if not digest:
             return None
         validate_digest(digest)
+        size = content_length(response.headers, self.transport.host, "HEAD manifest %s" % reference)
         return {"mediaType": response.headers.get("Content-Type", "").split(";")[0], "digest": digest,
-                "size": int(response.headers.get("Content-Length") or -1)}
+                "size": -1 if size is None else size}
 
     def put_manifest(self, reference: str, manifest: Manifest) -> str:
         response = self.transport.request("PUT", self._path("manifests", reference), self.scopes,
@@ -110,8 +166,13 @@ class RegistryClient:
         path = "/v2/%s/tags/list" % self.repository
         for dummy in range(1000):  # pages; docker-registry 2.8 sends one
             response = self.transport.request("GET", path, self.scopes)
-            body = response.json()
-            tags.extend(body.get("tags") or [])
+            body = load_json(response.content[:MAX_TAG_LIST], "the tag list of %s on %s" % (
+                self.repository, self.transport.host), error=RegistryError, expect=dict)
+            page = body.get("tags") or []
+            if not isinstance(page, list) or not all(isinstance(tag, str) for tag in page):
+                raise RegistryError("registry %s sent a tag list for %s whose tags are not a list of strings"
+                                    % (self.transport.host, self.repository))
+            tags.extend(page)
             link = response.headers.get("Link", "")
             if 'rel="next"' not in link:
                 break
@@ -126,22 +187,36 @@ class RegistryClient:
         except NotFoundError:
             return None
         response.close()
-        return int(response.headers.get("Content-Length") or 0)
+        size = content_length(response.headers, self.transport.host, "HEAD blob %s" % digest)
+        return size or 0
 
     def open_blob(self, digest: str, offset: int = 0, size: Optional[int] = None) -> Tuple[BlobStream, int]:
         """Stream a blob from ``offset``; returns the stream and where it really starts."""
-        headers = {"Range": "bytes=%d-" % offset} if offset else {}
-        response = self.transport.request("GET", self._path("blobs", validate_digest(digest)), self.scopes,
-                                          headers=headers, stream=True, ok=(200, 206))
+        path = self._path("blobs", validate_digest(digest))
+        headers = dict(AS_STORED, Range="bytes=%d-" % offset) if offset else dict(AS_STORED)
+        declared = size - offset if size is not None and size >= offset else None
+        deadline = self.transport.deadline("GET %s" % path, declared or 0)
+        try:
+            response = self.transport.request("GET", path, self.scopes, headers=headers, stream=True, ok=(200, 206),
+                                              deadline=deadline)
+        except BaseException:
+            deadline.cancel()
+            raise
+        try:
+            check_identity_encoding(response.headers, self.transport.host, "GET %s" % path)
+            length = content_length(response.headers, self.transport.host, "GET %s" % path)
+        except BaseException:
+            deadline.cancel()
+            response.close()
+            raise
         start = offset if response.status_code == 206 else 0
-        length = response.headers.get("Content-Length")
-        if length and length.isdigit():
-            expected: Optional[int] = int(length)
+        if length is not None:
+            expected: Optional[int] = length
         elif size is not None and size >= 0:
             expected = size - start
         else:
             expected = None
-        return BlobStream(response, expected), start
+        return BlobStream(response, expected, deadline), start
 
     def blob_opener(self, desc: Dict[str, Any]) -> Callable[[int], Tuple[BinaryIO, int]]:
         return lambda offset: self.open_blob(desc["digest"], offset, desc.get("size"))  # type: ignore[return-value]
@@ -213,7 +288,7 @@ class RegistryClient:
         location = response.headers.get("Location")
         if not location:
             raise RegistryError("registry %s started an upload without a Location" % self.transport.host)
-        return urljoin(self.transport.base_url + "/", location)
+        return _http_url(urljoin(self.transport.base_url + "/", location), self.transport.host)
 
     def _cancel(self, response: requests.Response) -> None:
         try:
@@ -221,6 +296,13 @@ class RegistryClient:
                                    retry=False).close()
         except RegistryError:
             pass
+
+
+def _http_url(url: str, host: str) -> str:
+    """An upload Location must be an http(s) URL: anything else would be sent to as a path."""
+    if not url.lower().startswith(("http://", "https://")):
+        raise RegistryError("registry %s sent an upload Location that is not an http(s) URL: %s" % (host, url[:200]))
+    return url
 
 
 def _with_query(url: str, params: Dict[str, str]) -> str:

@@ -14,6 +14,7 @@ from .auth_files import AuthStore, Credentials
 from .config import TASK_REGISTRY, RegistryOptions
 from .registries_conf import RegistriesConfig
 from .tls import resolve_tls
+from .deadline import TransferLimits
 
 if TYPE_CHECKING:
     from .client import RegistryClient
@@ -25,8 +26,9 @@ if TYPE_CHECKING:
 
 class RegistryContext:
     def __init__(self, options: Optional[RegistryOptions] = None, registries: Optional[RegistriesConfig] = None,
-                 auths: Optional[AuthStore] = None):
+                 auths: Optional[AuthStore] = None, limits: Optional[TransferLimits] = None):
         self.options = options or RegistryOptions()
+        self.limits = limits or TransferLimits()
         self.registries = registries if registries is not None else RegistriesConfig.load(
             conf_path=self.options.registries_conf, conf_dir=self.options.registries_conf_dir)
         self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file,
@@ -61,7 +63,8 @@ class RegistryContext:
             transport = self._transports.get(key)
             if transport is None:
                 tls = resolve_tls(ref.registry, self.options, config=self.registries, insecure=insecure)
-                transport = RegistryTransport(ref.registry, tls=tls, credentials=credentials)
+                transport = RegistryTransport(ref.registry, tls=tls, credentials=credentials,
+                                              limits=self.limits)
                 self._transports[key] = transport
         return transport
 

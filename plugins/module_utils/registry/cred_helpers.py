@@ -13,20 +13,20 @@ timeout; no message ever holds the secret.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
 from typing import NamedTuple, Optional
 
 from ..common.errors import ConfigError
+from ..common.jsonutil import load_json
 
 HELPER_TIMEOUT = 30.0
 MAX_ANSWER = 1024 * 1024
 NOT_FOUND = "credentials not found in native keychain"
 IDENTITY_TOKEN_USER = "<token>"  # the Username a helper gives for an identity (refresh) token
 DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
 class HelperAnswer(NamedTuple):
@@ -43,7 +43,7 @@ def helper_server(host: str) -> str:
 
 
 def check_helper_name(name: object, where: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not _NAME_RE.fullmatch(name):
         raise ConfigError("%s: invalid credential helper name %r: expected the NAME of docker-credential-NAME"
                           % (where, name))
     return name
@@ -79,9 +79,9 @@ def run_helper(name: str, server: str, where: str, timeout: Optional[float] = No
 
 def _answer(out: str, program: str, server: str) -> Optional[HelperAnswer]:
     try:
-        body = json.loads(out)
-    except ValueError:
-        body = None
+        body = load_json(out, "the answer of credential helper %s" % program, error=ConfigError)
+    except ConfigError:
+        body = None  # reported below, in words that never quote the answer
     if not isinstance(body, dict) or not isinstance(body.get("Secret", ""), str) \
             or not isinstance(body.get("Username", ""), str):
         # The answer holds secrets: it is never quoted.

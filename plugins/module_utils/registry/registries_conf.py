@@ -40,7 +40,7 @@ DEFAULT_SHORT_NAME_MODE = SHORT_NAME_PERMISSIVE
 
 # host[:port] as the distribution reference grammar spells it (IPv6 in brackets).
 _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-_HOST_RE = re.compile(r"^(?:%s(?:\.%s)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT))
+_HOST_RE = re.compile(r"(?:%s(?:\.%s)*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?" % (_DOMAIN_COMPONENT, _DOMAIN_COMPONENT))
 _DOCKER_HUB_HOSTS = (DEFAULT_REGISTRY, LEGACY_DEFAULT_REGISTRY)
 
 _V2_KEYS = ("registry", "unqualified-search-registries", "short-name-mode", "aliases",
@@ -121,7 +121,7 @@ class PullSource:
 
 
 def check_host(value: str, what: str, source: str) -> str:
-    if not _HOST_RE.match(value):
+    if not _HOST_RE.fullmatch(value):
         raise ConfigError("%s: invalid %s %r: expected host[:port]" % (source, what, value))
     return value
 

@@ -9,7 +9,6 @@ and with it the connection pool and the Authorization headers already earned.
 
 from __future__ import annotations
 
-import json
 import socket
 import ssl
 import threading
@@ -17,14 +16,16 @@ import time
 from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ..common.deps import note_missing, require
-from ..common.errors import (AuthenticationError, NotFoundError, RegistryError, TLSError,
-                             TransientError)
+from ..common.errors import AuthenticationError, NotFoundError, RegistryError, TransientError
+from ..common.jsonutil import load_json
+from ..common.text import is_decimal
 from .auth import Challenge, basic_header, fetch_bearer_token, parse_www_authenticate
+from .deadline import Deadline, TransferLimits, deadline_adapter
+from .failures import host_and_port, request_failure
 from .origin import OriginBoundSession, realm_may_get_password, same_origin
 
 try:
     import requests
-    from requests.adapters import HTTPAdapter
 except ImportError as import_error:  # reported by common.deps when a registry is used
     note_missing("requests", import_error)
 
@@ -42,7 +43,8 @@ class RegistryTransport:
     """
 
     def __init__(self, host: str, tls: Any = None, credentials: Any = None, retries: int = 4,
-                 backoff: float = 0.5, timeout: Tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8):
+                 backoff: float = 0.5, timeout: Tuple[float, float] = DEFAULT_TIMEOUT, pool_size: int = 8,
+                 limits: Optional[TransferLimits] = None):
         require("requests")
         self.host = host
         self.insecure = bool(getattr(tls, "insecure", False))
@@ -53,11 +55,12 @@ class RegistryTransport:
         self.retries = retries
         self.backoff = backoff
         self.timeout = timeout
+        self.limits = limits or TransferLimits()
         self.session = OriginBoundSession()
         self.session.verify = self.verify
         self.session.cert = self.cert
         self.session.headers["User-Agent"] = USER_AGENT
-        adapter = HTTPAdapter(pool_connections=pool_size, pool_maxsize=pool_size)
+        adapter = deadline_adapter(pool_size)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         # Passed on every call: a session-level setting loses to $REQUESTS_CA_BUNDLE,
@@ -123,20 +126,45 @@ class RegistryTransport:
         return self.base_url + path
 
     # -- requests -------------------------------------------------------------------
+    def deadline(self, what: str, size: Optional[int] = None) -> Deadline:
+        """A started deadline for ``what``: request_timeout, plus ``size`` bytes at the minimum rate."""
+        seconds = self.limits.request_seconds() if size is None else self.limits.blob_seconds(size)
+        return Deadline(seconds, self.host, what, self.limits.explain(size))
+
     def request(self, method: str, path: str, scopes: Iterable[str] = (), headers: Optional[Dict[str, str]] = None,
                 data: Any = None, stream: bool = False, ok: Iterable[int] = (200,),
-                retry: bool = True, allow_redirects: bool = True) -> requests.Response:
+                retry: bool = True, allow_redirects: bool = True, deadline: Optional[Deadline] = None) -> requests.Response:
         """Send a request, authenticating on 401 and retrying transient failures.
 
         ``data`` may be bytes or a zero-argument callable returning a fresh body (a file),
         so that a retry can send the body again. Any status outside ``ok`` raises.
+        Every attempt, redirect and token request runs within ``deadline``; a caller that
+        streams the body passes one and cancels it once the body is read. Without one, the
+        request gets a request_timeout deadline of its own, over when this returns.
         """
+        own = deadline is None
+        if deadline is None:
+            deadline = self.deadline("%s %s" % (method, path.split("?")[0]))
+        try:
+            with deadline.watching():
+                return self._exchange(method, path, scopes, headers, data, stream, ok, retry, allow_redirects, deadline)
+        except RegistryError:
+            deadline.check()  # a token request or error body cut by the deadline says why
+            raise
+        finally:
+            if own:
+                deadline.cancel()
+
+    def _exchange(self, method: str, path: str, scopes: Iterable[str], headers: Optional[Dict[str, str]], data: Any,
+                  stream: bool, ok: Iterable[int], retry: bool, allow_redirects: bool,
+                  deadline: Deadline) -> requests.Response:
         scope_key = tuple(sorted(set(scopes)))
         attempts = self.retries + 1 if retry else 1
         authenticated_retry = False
         attempt = 0
         while True:
             attempt += 1
+            deadline.check()
             url = self.url(path)
             request_headers = self._headers_for(url, headers, scope_key)
             body = data() if callable(data) else data
@@ -144,17 +172,19 @@ class RegistryTransport:
                 response = self.session.request(method, url, headers=request_headers, data=body,
                                                 stream=stream, timeout=self.timeout,
                                                 allow_redirects=allow_redirects, **self._tls_args)
-            except requests.exceptions.SSLError as err:
-                raise TLSError(self._tls_message(err))
-            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout,
-                    requests.exceptions.ChunkedEncodingError) as err:
-                if attempt < attempts:
-                    self._sleep(attempt, None)
+            except requests.exceptions.RequestException as err:
+                deadline.check()
+                failure = request_failure(err, self.host, "%s %s" % (method, path.split("?")[0]))
+                if isinstance(failure, TransientError) and attempt < attempts:
+                    self.pause_before_retry(attempt, None)
                     continue
-                raise TransientError("cannot reach registry %s: %s" % (self.host, _short(err)))
+                raise failure
             finally:
                 if hasattr(body, "close"):
                     body.close()
+            if deadline.expired:  # a body cut by the deadline can look complete
+                response.close()
+                raise deadline.error()
             if response.status_code == 401 and not authenticated_retry and self.own_origin(response.url):
                 authenticated_retry = True
                 response.close()
@@ -164,15 +194,15 @@ class RegistryTransport:
             if response.status_code in RETRY_STATUSES and attempt < attempts:
                 retry_after = response.headers.get("Retry-After")
                 response.close()
-                self._sleep(attempt, retry_after)
+                self.pause_before_retry(attempt, retry_after)
                 continue
             if response.status_code not in ok:
                 raise self._error(method, path, response)
             return response
 
-    def _sleep(self, attempt: int, retry_after: Optional[str]) -> None:
+    def pause_before_retry(self, attempt: int, retry_after: Optional[str] = None) -> None:
         delay = self.backoff * (2 ** (attempt - 1))
-        if retry_after and retry_after.isdigit():
+        if retry_after and is_decimal(retry_after):
             delay = max(delay, float(retry_after))
         time.sleep(min(delay, 10.0))
 
@@ -203,14 +233,6 @@ class RegistryTransport:
             raise AuthenticationError("registry %s answered 401 without a usable challenge" % self.host, status=401)
         self._auth[tuple(sorted(set(scopes)))] = header
 
-    def _tls_message(self, err: Exception) -> str:
-        text = _short(err)
-        hint = ""
-        if "CERTIFICATE_VERIFY_FAILED" in text or "certificate verify failed" in text:
-            hint = ("; the registry's certificate is not trusted: give ca_cert, put the CA in "
-                    "/etc/containers/certs.d/%s/ca.crt, or set validate_certs: false" % self.host)
-        return "TLS error talking to registry %s: %s%s" % (self.host, text, hint)
-
     def _error(self, method: str, path: str, response: requests.Response) -> RegistryError:
         status = response.status_code
         code, detail = _error_body(response)
@@ -230,31 +252,31 @@ class RegistryTransport:
         return RegistryError(message, status=status, code=code)
 
 
-def host_and_port(host: str, default_port: int) -> Tuple[str, int]:
-    """``("::1", 5000)`` for ``[::1]:5000``, ``("example.com", default)`` for ``example.com``."""
-    if host.startswith("["):
-        name, dummy, rest = host[1:].partition("]")
-        port = rest[1:]
-    else:
-        name, dummy, port = host.partition(":")
-    return name, int(port) if port.isdigit() else default_port
+MAX_ERROR_BODY = 65536
 
 
 def _error_body(response: requests.Response) -> Tuple[Optional[str], Optional[str]]:
     """The first distribution-spec error code and message, if the body has one."""
     try:
-        errors = json.loads(response.content[:65536].decode("utf-8")).get("errors") or []
-    except Exception:  # a body that is cut, not JSON, or not the expected shape says nothing
+        raw = next(response.iter_content(MAX_ERROR_BODY), b"")
+    except (requests.exceptions.RequestException, OSError):
+        return None, None  # a body that is cut or undecodable says nothing
+    try:
+        errors = load_json(raw, "error body", error=RegistryError, expect=dict).get("errors") or []
+    except RegistryError:  # not JSON, or not the expected shape
         return None, None
     if not isinstance(errors, list) or not errors or not isinstance(errors[0], dict):
         return None, None
     first = errors[0]
-    return first.get("code"), first.get("message")
+    return _text(first.get("code")), _text(first.get("message"))
 
 
-def _short(err: Exception) -> str:
-    text = str(err)
-    return text if len(text) < 400 else text[:400] + "..."
+def _text(value: Any) -> Optional[str]:
+    """A field of an error body as a short string, whatever JSON type the registry used."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= 400 else text[:400] + "..."
 
 
 __all__ = ["RegistryTransport", "Challenge"]

@@ -161,11 +161,16 @@ class RootFS:
 # ---------------------------------------------------------------------------
 # packages
 # ---------------------------------------------------------------------------
+def _stanzas(text: str) -> List[str]:
+    """The blank-line-separated blocks of a package database (dpkg status, apk installed)."""
+    return re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n"))
+
+
 def parse_dpkg_status(text: str, require_installed: bool = True) -> List[Dict[str, Any]]:
     """Packages of a dpkg status file. A stanza with a ``Status`` counts only when installed;
     one without (distroless ``status.d`` files) counts unless ``require_installed``."""
     packages = []
-    for stanza in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
+    for stanza in _stanzas(text):
         fields: Dict[str, str] = {}
         for line in stanza.split("\n"):
             if not line or line[0] in " \t#" or ":" not in line:
@@ -190,7 +195,7 @@ def parse_dpkg_status(text: str, require_installed: bool = True) -> List[Dict[st
 def parse_apk_installed(text: str) -> List[Dict[str, Any]]:
     """Packages of apk's ``lib/apk/db/installed``."""
     packages = []
-    for block in re.split(r"\n[ \t]*\n", text.replace("\r\n", "\n")):
+    for block in _stanzas(text):
         fields: Dict[str, str] = {}
         for line in block.split("\n"):
             if len(line) > 1 and line[1] == ":" and line[0] not in fields:

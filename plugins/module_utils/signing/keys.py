@@ -23,6 +23,7 @@ from typing import Any, List, Optional, Tuple
 
 from ..common.deps import note_missing, require
 from ..common.errors import MissingLibraryError, SigningError
+from ..common.jsonutil import load_json
 
 try:
     from cryptography.exceptions import InvalidSignature
@@ -98,7 +99,7 @@ def encrypt_private_key(key: Any, passphrase: str) -> bytes:
 
 def _decrypt(sealed_json: bytes, passphrase: Optional[str], where: str) -> bytes:
     try:
-        document = json.loads(sealed_json.decode("utf-8"))
+        document = load_json(sealed_json, "%s: encrypted key" % where, error=SigningError, expect=dict)
         kdf, cipher = document["kdf"], document["cipher"]
         if kdf.get("name") != "scrypt":
             raise SigningError("%s: unsupported key derivation %r (only scrypt)" % (where, kdf.get("name")))

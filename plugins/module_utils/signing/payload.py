@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from ..common.errors import SigningError
+from ..common.jsonutil import load_json
 from ..model.digest import InvalidDigestError, validate_digest
 
 SIGNATURE_TYPE = "cosign container image signature"
@@ -69,10 +70,7 @@ def _no_duplicates(pairs: Any) -> Dict[str, Any]:
 
 def parse_payload(data: bytes) -> SignedPayload:
     """Parse payload bytes; SigningError says which field is wrong."""
-    try:
-        document = json.loads(data.decode("utf-8"), object_pairs_hook=_no_duplicates)
-    except (UnicodeDecodeError, ValueError) as err:
-        raise SigningError("signature payload is not JSON: %s" % err)
+    document = load_json(data, "signature payload", error=SigningError, object_pairs_hook=_no_duplicates)
     document = _exact(document, ("critical", "optional"), "the top level")
     critical = _exact(document["critical"], ("identity", "image", "type"), "critical")
     if critical["type"] != SIGNATURE_TYPE:

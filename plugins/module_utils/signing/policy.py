@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..common.errors import ConfigError, ManifestError, PolicyRejectedError, SigningError, UndockError
+from ..common.jsonutil import load_json
 from ..model.manifest import parse_manifest
 from ..model.reference import Reference
 from .identity import SignedIdentity, parse_signed_identity
@@ -307,10 +307,7 @@ def load_policy_file(path: str) -> Policy:
         raise ConfigError("cannot read policy %s: %s" % (path, err.strerror or err))
     if len(raw) > MAX_POLICY_SIZE:
         raise ConfigError("policy %s is larger than %d bytes" % (path, MAX_POLICY_SIZE))
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as err:
-        raise ConfigError("policy %s is not valid JSON: %s" % (path, err))
+    data = load_json(raw, "policy %s" % path, error=ConfigError)
     return parse_policy(data, path)
 
 

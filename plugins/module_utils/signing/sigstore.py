@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import SigningError
+from ..common.jsonutil import load_json
 from ..model.digest import parse_digest, sha256_digest
 from ..model.manifest import OCI_CONFIG, OCI_MANIFEST, Manifest, parse_manifest
 from .keys import sign_bytes, verify_bytes
@@ -85,7 +86,8 @@ def parse_dir_signature(data: bytes, where: str = "signature") -> Optional[Signa
     if not data.startswith(DIR_SIGNATURE_PREFIX):
         return None
     try:
-        document = json.loads(data[len(DIR_SIGNATURE_PREFIX):].decode("utf-8"))
+        document = load_json(data[len(DIR_SIGNATURE_PREFIX):], "%s: sigstore-json signature" % where, error=SigningError,
+                             expect=dict)
         mime_type, payload = document["mimeType"], base64.b64decode(document["payload"], validate=True)
         annotations = document.get("annotations") or {}
     except (UnicodeDecodeError, ValueError, KeyError, TypeError, binascii.Error) as err:

@@ -5,9 +5,9 @@
 
 Reading
     ``open_decompressed(stream, media_type)`` looks at the first bytes of ``stream``
-    (the media type is only a hint: registries and tools mislabel layers, the magic
-    bytes do not lie) and returns a reader whose ``read(n)`` yields at most ``n``
-    decompressed bytes at a time. Nothing is buffered beyond one input chunk and one
+    (not at the media type: registries and tools mislabel layers, the magic bytes do
+    not lie) and returns a reader whose ``read(n)`` yields at most ``n`` decompressed
+    bytes at a time. Nothing is buffered beyond one input chunk and one
     output chunk, so memory stays flat whatever the layer size.
 
     gzip uses ``isal.isal_zlib`` when importable (about 3x faster inflate), else the
@@ -82,27 +82,6 @@ def _zstandard():
         raise LayerError("this layer is zstd-compressed, but the Python package 'zstandard' "
                          "is not installed (pip install zstandard)")
     return _zstd
-
-
-def have_zstd() -> bool:
-    try:
-        _zstandard()
-    except LayerError:
-        return False
-    return True
-
-
-def kind_from_media_type(media_type: str | None) -> str | None:
-    """``gzip``/``zstd``/``plain`` as declared by a layer media type, or None if unknown."""
-    if not media_type:
-        return None
-    if media_type.endswith("+zstd") or media_type.endswith(".zstd"):
-        return ZSTD
-    if media_type.endswith("+gzip") or media_type.endswith(".gzip"):
-        return GZIP
-    if media_type.endswith(".tar") or media_type.endswith("+tar"):
-        return PLAIN
-    return None
 
 
 def detect(head: bytes) -> str:
@@ -297,11 +276,10 @@ def open_decompressed(stream, media_type: str | None = None, *,
                       max_size: int | None = DEFAULT_MAX_SIZE, prefer_isal: bool = True):
     """Wrap ``stream`` (anything with ``read(n)``) in a streaming decompressor.
 
-    The compression is detected from magic bytes; ``media_type`` is only a hint and
-    never overrides them (a ``+gzip`` layer that is really a plain tar is read as
-    a plain tar). The returned reader has ``read(n)``, ``compression`` (``gzip``,
-    ``zstd`` or ``plain``), ``declared`` (what the media type said, or None) and
-    ``size`` (decompressed bytes so far). It raises ``LayerError`` once more than
+    The compression is detected from magic bytes, never from ``media_type`` (a ``+gzip``
+    layer that is really a plain tar is read as a plain tar). The returned reader has
+    ``read(n)``, ``compression`` (``gzip``, ``zstd`` or ``plain``) and ``size``
+    (decompressed bytes so far). It raises ``LayerError`` once more than
     ``max_size`` bytes have come out (None disables the limit), on corrupt or
     truncated data, and when a zstd layer meets a missing ``zstandard`` package.
     """
@@ -313,7 +291,6 @@ def open_decompressed(stream, media_type: str | None = None, *,
         reader = _ZstdReader(stream, head, max_size)
     else:
         reader = _PlainReader(stream, head, max_size)
-    reader.declared = kind_from_media_type(media_type)
     return reader
 
 

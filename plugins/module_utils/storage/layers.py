@@ -22,12 +22,13 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
-from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
-from ..model.manifest import parse_manifest
+from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_symlink
+from ..model.graph import walk
+from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
 from .trees import remove_tree
@@ -139,15 +140,7 @@ class LayerStore:
             raise
 
     def _link(self, diff_id: str) -> None:
-        link = os.path.join(self.root, self.link_path(diff_id))
-        target = os.path.join("..", parse_digest(diff_id)[1], "diff")
-        try:
-            if os.readlink(link) == target:
-                return
-            os.unlink(link)
-        except FileNotFoundError:
-            pass
-        os.symlink(target, link)
+        point_symlink(os.path.join(self.root, self.link_path(diff_id)), os.path.join("..", parse_digest(diff_id)[1], "diff"))
 
     # -- removal and repair ----------------------------------------------------------
     def remove(self, diff_id: str) -> int:
@@ -219,21 +212,20 @@ def image_diff_ids(config: Dict[str, Any]) -> List[str]:
 def stored_diff_ids(store: Store, exclude: Iterable[str] = ()) -> List[str]:
     """Diff IDs listed by the config of every image index.json reaches (children of indexes
     too), not counting the entries named in ``exclude``."""
-    wanted: List[str] = []
-    pending = store.roots(exclude)
-    seen = set()
-    while pending:
-        desc = pending.pop()
-        digest = desc.get("digest")
-        if not digest or digest in seen or not store.has_blob(digest):
-            continue
-        seen.add(digest)
+    def fetch(desc: Dict[str, Any]) -> Optional[Manifest]:
+        if not store.has_blob(desc["digest"]):
+            return None
         try:
-            manifest = parse_manifest(store.read_blob(digest), desc.get("mediaType"), digest, validate=False)
-            if manifest.is_index:
-                pending.extend(manifest.manifests)
-                continue
-            wanted.extend(image_diff_ids(json.loads(store.read_blob(manifest.config["digest"]))))
+            return parse_manifest(store.read_blob(desc["digest"]), desc.get("mediaType"), desc["digest"], validate=False)
+        except UndockError:
+            return None
+
+    wanted: List[str] = []
+    for reached in walk(store.roots(exclude), fetch):
+        if reached.manifest is None or reached.manifest.is_index:
+            continue
+        try:
+            wanted.extend(image_diff_ids(json.loads(store.read_blob(reached.manifest.config["digest"]))))
         except (UndockError, ValueError, KeyError):
             continue
     return wanted

@@ -36,19 +36,20 @@ def empty_index() -> Dict[str, Any]:
 class OCILayout:
     """Blobs and index of one OCI image layout directory. No locking: see storage.store."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, tmp_dir: Optional[str] = None):
         self.root = os.path.abspath(root)
-        self.tmp_dir = os.path.join(self.root, "blobs")
+        self.tmp_dir = tmp_dir or os.path.join(self.root, "blobs")
 
     # -- creation -------------------------------------------------------------------
     @classmethod
     def create(cls, root: str, mode: int = 0o755) -> "OCILayout":
         layout = cls(root)
         os.makedirs(os.path.join(layout.root, "blobs", "sha256"), mode=mode, exist_ok=True)
-        if not os.path.exists(os.path.join(layout.root, "oci-layout")):
-            atomic_write(os.path.join(layout.root, "oci-layout"), json.dumps(LAYOUT_VERSION).encode(), 0o644)
         if not os.path.exists(layout.index_path):
             atomic_write(layout.index_path, json.dumps(empty_index()).encode(), 0o644)
+        # Last, so that a directory with an oci-layout file is a whole layout.
+        if not os.path.exists(os.path.join(layout.root, "oci-layout")):
+            atomic_write(os.path.join(layout.root, "oci-layout"), json.dumps(LAYOUT_VERSION).encode(), 0o644)
         return layout
 
     @classmethod

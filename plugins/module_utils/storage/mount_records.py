@@ -78,11 +78,6 @@ class MountRecord:
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
-    def summary(self) -> Dict[str, Any]:
-        """What modules return about a mount."""
-        return {"path": self.target, "image": self.image, "digest": self.digest, "kind": self.kind,
-                "read_only": self.read_only, "layers": self.layers, "note": self.note}
-
 
 def _unescape(field_text: str) -> str:
     """mountinfo escapes space, tab, newline and backslash as octal ``\\ooo``."""

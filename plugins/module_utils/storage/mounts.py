@@ -55,7 +55,7 @@ import uuid
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
-from ..common.fileutil import atomic_write, makedirs_private
+from ..common.fileutil import atomic_write, makedirs_private, point_symlink
 from ..model.manifest import parse_manifest
 from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
 from .layout import REF_NAME
@@ -110,7 +110,7 @@ class MountManager(MountRecords):
 
     def __init__(self, store: Store, run_root: Optional[str] = None, *, backend: Optional[str] = None,
                  max_lowers: int = MAX_LOWERS, page_size: Optional[int] = None):
-        super().__init__(os.path.abspath(run_root or getattr(store, "run_root", None) or DEFAULT_RUN_ROOT), store.root)
+        super().__init__(os.path.abspath(run_root or store.run_root or DEFAULT_RUN_ROOT), store.root)
         self.store = store
         self.layers = LayerStore(store)
         self.flat_root = os.path.join(store.root, FLAT_DIR)
@@ -235,15 +235,7 @@ class MountManager(MountRecords):
         the mount options no more than a layer."""
         self.layers.ensure_dirs()
         link = flat_link(chain)
-        path = os.path.join(self.layers.root, link)
-        target = os.path.join("..", "..", FLAT_DIR, chain, "diff")
-        try:
-            if os.readlink(path) == target:
-                return link
-            os.unlink(path)
-        except FileNotFoundError:
-            pass
-        os.symlink(target, path)
+        point_symlink(os.path.join(self.layers.root, link), os.path.join("..", "..", FLAT_DIR, chain, "diff"))
         return link
 
     def _layer_dir(self, diff_id: str) -> str:

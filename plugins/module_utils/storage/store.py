@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
+import stat
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
@@ -28,7 +28,8 @@ from ..common.deps import note_missing, require
 from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
-from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, parse_manifest
+from ..model.graph import walk
+from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
 
 try:
@@ -48,6 +49,11 @@ SOURCE_REF = "io.undock.source.reference"   # where the image was pulled from, f
 ORIGINAL_MANIFEST = "io.undock.manifest.digest"
 ORIGINAL_MEDIA_TYPE = "io.undock.manifest.media-type"
 MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_TYPES
+# What a store holds at its top (overlay/ and the rest come later): a directory holding
+# only some of these, and no oci-layout, is a store whose creation was interrupted.
+_CREATED_FIRST = ("tmp", "locks", "blobs", "index.json")
+# The only entry of a new file system's root: a volume mounted at storage_root is empty.
+_EMPTY_VOLUME = ("lost+found",)
 
 
 def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
@@ -59,20 +65,55 @@ def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
     return {"mediaType": annotations.get(ORIGINAL_MEDIA_TYPE), "digest": digest, "size": -1}
 
 
+def store_exists(root: str) -> bool:
+    """Whether ``root`` holds a store; False where one may be made (a new or empty directory).
+
+    A store never takes over a directory: anything else at ``root`` (a file, a directory
+    with other content, an OCI layout that some other tool wrote) is a StoreError.
+    """
+    if not isinstance(root, str) or not root.strip():
+        raise StoreError("storage_root is empty: give the directory of the store (default %s)" % DEFAULT_ROOT)
+    try:
+        mode = os.stat(root).st_mode
+    except FileNotFoundError:
+        return False
+    except OSError as err:
+        raise StoreError("storage_root %s cannot be used: %s" % (root, err.strerror or err))
+    if not stat.S_ISDIR(mode):
+        raise StoreError("storage_root %s is not a directory: a store is a directory of its own" % root)
+    try:
+        names = set(os.listdir(root))
+    except OSError as err:
+        raise StoreError("storage_root %s cannot be read: %s" % (root, err.strerror or err))
+    if "oci-layout" in names:
+        if stat.S_ISREG(os.lstat(os.path.join(root, "oci-layout")).st_mode) and \
+                os.path.isdir(os.path.join(root, "locks")):
+            return True
+        raise StoreError("storage_root %s holds an OCI image layout that is not an undock store (it has no "
+                         "locks/): choose a new or empty directory, or copy the images in with source: oci:%s"
+                         % (root, root))
+    foreign = sorted(names - set(_CREATED_FIRST) - set(_EMPTY_VOLUME))
+    if foreign:
+        raise StoreError("storage_root %s is neither empty nor a store (it holds %s%s): a store is made only in "
+                         "a new or empty directory" % (root, ", ".join(foreign[:5]), ", ..." if len(foreign) > 5 else ""))
+    return False
+
+
 class Store:
     def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
         require("filelock")
         self.root = os.path.abspath(root)
         self.run_root = run_root
-        self.layout = OCILayout(self.root)
         self.tmp = os.path.join(self.root, "tmp")
         self.locks = os.path.join(self.root, "locks")
-        self.layout.tmp_dir = self.tmp
+        self.layout = OCILayout(self.root, tmp_dir=self.tmp)
 
     @classmethod
     def open(cls, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT, create: bool = True) -> "Store":
+        """The store at ``root``, made there (``create``) in a new or empty directory."""
+        exists = store_exists(root)
         store = cls(root, run_root)
-        if not os.path.isdir(store.root) or not os.path.exists(os.path.join(store.root, "oci-layout")):
+        if not exists:
             if not create:
                 raise StoreError("no store at %s" % store.root)
             makedirs_private(store.root)
@@ -154,24 +195,29 @@ class Store:
             return self.layout.remove_ref(ref_name)
 
     # -- reachability, GC and checks -------------------------------------------------
+    def _with_originals(self, entries: Iterable[Dict[str, Any]]) -> List[Dict[str, Any]]:
+        """index.json entries, each followed by the manifest as pulled where it differs."""
+        roots = []
+        for entry in entries:
+            roots.append(entry)
+            if original_manifest(entry) is not entry:
+                roots.append(original_manifest(entry))
+        return roots
+
+    def stored_manifest(self, desc: Dict[str, Any]) -> Optional[Manifest]:
+        """The manifest ``desc`` names, if it is one and is here and readable (else None)."""
+        if desc.get("mediaType") not in MANIFEST_TYPES or not self.layout.has_blob(desc["digest"]):
+            return None
+        try:
+            return parse_manifest(self.layout.read_blob(desc["digest"]), desc["mediaType"], desc["digest"],
+                                  validate=False)
+        except UndockError:
+            return None
+
     def referenced_blobs(self, descs: Optional[List[Dict[str, Any]]] = None) -> Set[str]:
         """Every blob reachable from ``descs`` (default: all index.json entries)."""
-        seen: Set[str] = set()
-        roots = list(self.layout.entries() if descs is None else descs)
-        pending = roots + [original_manifest(d) for d in roots if original_manifest(d) is not d]
-        while pending:
-            desc = pending.pop()
-            digest = desc.get("digest")
-            if not digest or digest in seen:
-                continue
-            seen.add(digest)
-            if desc.get("mediaType") in MANIFEST_TYPES and self.layout.has_blob(digest):
-                try:
-                    manifest = parse_manifest(self.layout.read_blob(digest), desc["mediaType"], digest, validate=False)
-                except UndockError:
-                    continue
-                pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
-        return seen
+        roots = self._with_originals(self.layout.entries() if descs is None else descs)
+        return {reached.desc["digest"] for reached in walk(roots, self.stored_manifest)}
 
     def collect_garbage(self, dry_run: bool = False, exclude: Iterable[str] = ()) -> Dict[str, int]:
         """Remove blobs no index.json entry reaches (entries named in ``exclude`` not counted:
@@ -200,22 +246,29 @@ class Store:
             entries = [d for d in entries if d["annotations"][REF_NAME] in ref_names]
         verified: Set[str] = set()
         for entry in entries:
-            name = entry["annotations"][REF_NAME]
-            pending = [entry] if original_manifest(entry) is entry else [entry, original_manifest(entry)]
-            while pending:
-                desc = pending.pop()
-                digest = desc["digest"]
-                if digest in verified:
-                    continue
-                try:
-                    if desc.get("mediaType") in MANIFEST_TYPES:
-                        manifest = parse_manifest(self.layout.read_blob(digest), desc["mediaType"], digest)
-                        pending.extend(manifest.manifests if manifest.is_index else manifest.blobs())
-                    else:
-                        self.verify_blob(desc)
-                    verified.add(digest)
-                except UndockError as err:
-                    problems.append("%s: %s" % (name, err))
+            problems.extend(self._check_entry(entry, verified))
+        return problems
+
+    def _check_entry(self, entry: Dict[str, Any], verified: Set[str]) -> List[str]:
+        """The problems of one image; ``verified`` holds the blobs found good so far."""
+        name = entry["annotations"][REF_NAME]
+        problems: List[str] = []
+
+        def verify(desc: Dict[str, Any], is_manifest: bool) -> Optional[Manifest]:
+            manifest = None
+            try:
+                if is_manifest and desc.get("mediaType") in MANIFEST_TYPES:
+                    manifest = parse_manifest(self.layout.read_blob(desc["digest"]), desc["mediaType"], desc["digest"])
+                elif desc["digest"] not in verified:
+                    self.verify_blob(desc)
+                verified.add(desc["digest"])
+            except UndockError as err:
+                problems.append("%s: %s" % (name, err))
+            return manifest
+
+        for reached in walk(self._with_originals([entry]), lambda desc: verify(desc, True)):
+            if not reached.is_manifest:
+                verify(reached.desc, False)
         return problems
 
     def verify_blob(self, desc: Dict[str, Any]) -> None:
@@ -253,7 +306,3 @@ class Store:
 
     def describe(self) -> str:
         return "store %s" % self.root
-
-
-def json_bytes(value: Any) -> bytes:
-    return json.dumps(value, separators=(",", ":")).encode()

@@ -38,7 +38,7 @@ PLUGIN_TIMEOUT = cni.PLUGIN_TIMEOUT
 
 def _check_id(container_id: str) -> None:
     # CNI's rule for container IDs; it is also a file name under run_root/netns
-    if not isinstance(container_id, str) or not NAME_RE.match(container_id):
+    if not isinstance(container_id, str) or not NAME_RE.fullmatch(container_id):
         raise NetworkError("container id %r must start with a letter or digit and hold only letters, digits, "
                            "'_', '.' and '-' (at most 128)" % (container_id,))
 

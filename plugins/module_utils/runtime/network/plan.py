@@ -26,7 +26,7 @@ from .errors import NetworkError
 from .ports import PortMapping, parse_ports
 
 MODES = ("none", "host", "bridge", "container")
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # with fullmatch: a name followed by a newline is no name
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def plan_network(network: Optional[str] = "bridge", ports: Sequence[Any] = (),
     peer = None
     if text.startswith("container:"):
         peer = text[len("container:"):]
-        if not NAME_RE.match(peer):
+        if not NAME_RE.fullmatch(peer):
             raise NetworkError("network %r: %r is not a container name" % (text, peer))
         mode = "container"
     elif text in MODES and text != "container":

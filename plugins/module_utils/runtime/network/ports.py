@@ -11,6 +11,7 @@ import ipaddress
 from dataclasses import dataclass
 from typing import Any, Dict, List, Sequence, Tuple
 
+from ...common.text import is_decimal
 from .errors import NetworkError
 
 PROTOCOLS = ("tcp", "udp")
@@ -43,7 +44,7 @@ def _port_range(text: str, what: str, spec: str) -> Tuple[int, int]:
     first, sep, last = text.partition("-")
     bounds = []
     for part in (first, last) if sep else (first,):
-        if not part.isdigit() or not 1 <= int(part) <= 65535:
+        if not is_decimal(part) or not 1 <= int(part) <= 65535:
             raise NetworkError("port %r: %s %r is not a port number from 1 to 65535" % (spec, what, text))
         bounds.append(int(part))
     low, high = bounds[0], bounds[-1]

@@ -1,0 +1,425 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Containers of one store: their files, lifecycle and state.
+
+Layout
+------
+Persistent, under the store (survives a reboot)::
+
+    containers/NAME/container.json   the normalised desired container, written last: a
+                                     directory without it is a create that was cut short
+    containers/NAME/bundle/          config.json, rootfs/ (the overlay mount), etc files
+    containers/NAME/overlay/         upper/ and work/ of the rootfs overlay
+    containers/NAME/logs/            container.log (+ .1), written by the monitor
+    volumes/VOLUME/_data             named volumes, and anonymous ones for image Volumes
+    locks/container-NAME.lock        one lock per container name
+
+Runtime, under run_root (tmpfs: empty after a reboot, when every container reads as
+stopped and ``start`` mounts its rootfs again)::
+
+    containers/NAME/state.json       written by the monitor (monitor.py)
+    containers/NAME/stop             a stop was asked for: the monitor does not restart
+    runc/                            the OCI runtime's own --root
+
+The rootfs is mounted through storage.mounts (owner ``container:NAME``), so removing or
+pruning the image is refused, naming the container, while the container exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import pkgutil
+import shutil
+import subprocess
+import sys
+import time
+from typing import Any, Dict, Iterator, List, Optional
+
+from ..common.fileutil import atomic_write, makedirs_private
+from ..storage.mount_records import process_start
+from ..storage.mounts import MountManager
+from ..storage.rootfs import resolve_in_root
+from ..storage.store import Store
+from ..storage.trees import remove_tree
+from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
+from .errors import ContainerError
+from .options import check_name
+from .runc import OCIRuntime
+from .spec import build_spec
+from .users import resolve_user
+
+RECORD = "container.json"
+LOG_MAX = 10 * 1024 * 1024
+START_TIMEOUT = 30.0
+KILL_GRACE = 10.0
+POLL = 0.05
+
+
+def owner_of(name: str) -> str:
+    return "container:%s" % name
+
+
+def volume_name(container: str, target: str) -> str:
+    import hashlib
+    return "%s-%s" % (container, hashlib.sha256(target.encode()).hexdigest()[:12])
+
+
+#: kernel filesystems the runtime mounts: no working directory or volume may land in them
+KERNEL_DIRS = ("proc", "sys", "dev")
+
+
+def check_in_rootfs(rootfs: str, desired: Dict[str, Any]) -> None:
+    """Refuse a working directory or volume path that resolves (symlinks followed inside the
+    rootfs) into /proc, /sys or /dev, where a path such as /proc/self/fd/N would reach the
+    runtime's own open files on the host."""
+    checks = [("working_dir", desired["working_dir"])]
+    checks += [("volume", m["target"]) for m in desired["volumes"] + desired["mounts"] + desired["tmpfs"]]
+    checks += [("image volume", t) for t in desired["image_volumes"]]
+    for what, path in checks:
+        resolved = os.path.relpath(resolve_in_root(rootfs, path), rootfs)
+        top = resolved.split(os.sep, 1)[0]
+        if top in KERNEL_DIRS:
+            via = "" if resolved == path.lstrip("/") else " (through symlinks in the image, it is /%s)" % resolved
+            raise ContainerError("%s %s is inside /%s%s: refusing it" % (what, path, top, via))
+
+
+class ContainerPaths:
+    def __init__(self, store_root: str, run_root: str, name: str):
+        self.name = check_name(name)
+        self.dir = os.path.join(store_root, "containers", name)
+        self.record = os.path.join(self.dir, RECORD)
+        self.bundle = os.path.join(self.dir, "bundle")
+        self.rootfs = os.path.join(self.bundle, "rootfs")
+        self.config = os.path.join(self.bundle, "config.json")
+        self.upper = os.path.join(self.dir, "overlay", "upper")
+        self.work = os.path.join(self.dir, "overlay", "work")
+        self.logs = os.path.join(self.dir, "logs")
+        self.log = os.path.join(self.logs, "container.log")
+        self.run = os.path.join(run_root, "containers", name)
+        self.state = os.path.join(self.run, "state.json")
+        self.stop = os.path.join(self.run, "stop")
+        self.pid_file = os.path.join(self.run, "init.pid")
+        self.monitor_config = os.path.join(self.run, "monitor.json")
+        self.monitor_script = os.path.join(self.run, "monitor.py")
+        self.monitor_log = os.path.join(self.run, "monitor.log")
+
+
+def _read_json(path: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(path, "rb") as handle:
+            data = json.loads(handle.read())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def tail(path: str, lines: int) -> List[str]:
+    """The last ``lines`` lines of the log (and of its rotated part when needed)."""
+    if lines <= 0:
+        return []
+    data = b""
+    for part in (path, path + ".1"):
+        try:
+            with open(part, "rb") as handle:
+                handle.seek(0, os.SEEK_END)
+                size = handle.tell()
+                handle.seek(max(0, size - 64 * 1024 * max(1, lines // 100)))
+                data = handle.read() + data
+        except OSError:
+            continue
+        if data.count(b"\n") > lines:
+            break
+    return [line.decode("utf-8", "replace") for line in data.splitlines()[-lines:]]
+
+
+class Containers:
+    """The containers of ``store`` with runtime state under ``run_root``."""
+
+    def __init__(self, store: Store, run_root: str, log_max: int = LOG_MAX):
+        self.store = store
+        self.log_max = log_max
+        self.run_root = os.path.abspath(run_root)
+        self.mounts = MountManager(store, self.run_root)
+        self.volumes_root = os.path.join(store.root, "volumes")
+
+    def cgroups_path(self, name: str) -> str:
+        """``/undock/<store>-NAME``: containers of two stores may share a name, never a cgroup."""
+        import hashlib
+        return "/undock/%s-%s" % (hashlib.sha256(self.store.root.encode()).hexdigest()[:8], name)
+
+    def paths(self, name: str) -> ContainerPaths:
+        return ContainerPaths(self.store.root, self.run_root, name)
+
+    def runtime(self, name: str) -> OCIRuntime:
+        return OCIRuntime(name, os.path.join(self.run_root, "runtime", os.path.basename(name)))
+
+    @contextlib.contextmanager
+    def lock(self, name: str) -> Iterator[None]:
+        import filelock
+        check_name(name)
+        makedirs_private(self.store.locks)
+        with filelock.FileLock(os.path.join(self.store.locks, "container-%s.lock" % name)):
+            yield
+
+    # -- reading ---------------------------------------------------------------------
+    def record(self, name: str) -> Optional[Dict[str, Any]]:
+        return _read_json(self.paths(name).record)
+
+    def names(self) -> List[str]:
+        try:
+            found = os.listdir(os.path.join(self.store.root, "containers"))
+        except FileNotFoundError:
+            return []
+        return sorted(n for n in found if os.path.exists(os.path.join(self.store.root, "containers", n, RECORD)))
+
+    def _monitor_alive(self, state: Dict[str, Any]) -> bool:
+        pid = state.get("monitor_pid")
+        return bool(pid) and process_start(int(pid)) == state.get("monitor_start")
+
+    def status(self, name: str) -> Dict[str, Any]:
+        """``state`` (created, running, restarting, stopped) with pid, exit code and times."""
+        paths = self.paths(name)
+        record = self.record(name) or {}
+        state = _read_json(paths.state) or {}
+        result = {"state": "created" if not record.get("started") else "stopped", "pid": None,
+                  "exit_code": state.get("exit_code"), "started_at": state.get("started_at"),
+                  "finished_at": state.get("finished_at"), "restart_count": state.get("restart_count") or 0,
+                  "error": state.get("error"), "supervised": False}
+        status = state.get("status")
+        if not state:
+            return result
+        alive = self._monitor_alive(state)
+        # while its monitor lives, a container that died is running until the exit is recorded
+        if status == "running" and (alive or state.get("pid") and process_start(int(state["pid"])) is not None):
+            result.update(state="running", pid=state["pid"], exit_code=None, supervised=alive)
+        elif status in ("starting", "restarting") and alive:
+            result.update(state="restarting" if status == "restarting" else "running", supervised=True)
+        else:  # exited; a monitor still alive is about to restart it or to leave
+            result.update(state="stopped", supervised=alive)
+        return result
+
+    def info(self, name: str, log_lines: int = 20) -> Optional[Dict[str, Any]]:
+        """The ``container`` return value (None when there is no such container)."""
+        record = self.record(name)
+        if record is None:
+            return None
+        desired = record["desired"]
+        paths = self.paths(name)
+        result = {"name": name, "image": desired["image"], "image_digest": desired["image_digest"],
+                  "bundle": paths.bundle, "log_path": paths.log, "created_at": record.get("created_at"),
+                  "config": desired}
+        result.update(self.status(name))
+        result["logs"] = tail(paths.log, log_lines)
+        return result
+
+    # -- repair ----------------------------------------------------------------------
+    def repair(self, name: str) -> List[str]:
+        """Clean a create that was cut short (kill -9): a directory without its record."""
+        paths = self.paths(name)
+        if not os.path.isdir(paths.dir) or os.path.exists(paths.record):
+            return []
+        self._teardown(name, paths, anonymous=[])
+        return ["removed the unfinished container %s (its creation was interrupted)" % name]
+
+    # -- create ----------------------------------------------------------------------
+    def create(self, desired: Dict[str, Any]) -> List[str]:
+        """Make the bundle of ``desired`` (its rootfs mounted), not started. The caller holds the lock."""
+        name = desired["name"]
+        paths = self.paths(name)
+        actions = self.repair(name)
+        if os.path.exists(paths.record):
+            raise ContainerError("container %s exists already" % name)
+        makedirs_private(paths.dir)
+        for directory in (paths.bundle, paths.upper, paths.work, paths.logs):
+            os.makedirs(directory, 0o700, exist_ok=True)
+        os.chmod(paths.bundle, 0o711)
+        os.chmod(paths.upper, 0o755)  # the rootfs's / takes the upper directory's mode
+        anonymous: List[str] = []
+        try:
+            self._mount(desired, paths)
+            check_in_rootfs(paths.rootfs, desired)
+            user = resolve_user(paths.rootfs, desired["user"])
+            volume_dirs, anonymous = self._volumes(desired, paths)
+            etc_files = self._etc_files(desired, paths)
+            spec = build_spec(desired, user, volume_dirs, etc_files, cgroups_path=self.cgroups_path(name))
+            atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
+            record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                      "anonymous_volumes": anonymous, "started": False}
+            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+        except Exception:
+            self._teardown(name, paths, anonymous)  # what a kill -9 would leave, repaired now
+            raise
+        actions.append("created container %s from %s" % (name, desired["image"]))
+        return actions
+
+    def _mount(self, desired: Dict[str, Any], paths: ContainerPaths) -> None:
+        current = self.mounts.mounted(paths.rootfs)
+        if current is not None and current.digest == desired["image_digest"]:
+            return
+        if current is not None:
+            self.mounts.unmount(paths.rootfs, lazy=True)
+        self.mounts.repair()
+        self.mounts.mount_image(desired["image"], paths.rootfs, owner=owner_of(desired["name"]), read_only=False,
+                                upper_dir=paths.upper, work_dir=paths.work, nodev_nosuid=False)
+
+    def _volumes(self, desired: Dict[str, Any], paths: ContainerPaths):
+        """Host directories of the named and anonymous volumes, made (and filled with what
+        the image has at their path, as docker does) the first time."""
+        dirs: Dict[str, str] = {}
+        anonymous: List[str] = []
+        wanted = [(m["source"], m["target"]) for m in desired["volumes"] + desired["mounts"] if m["type"] == "volume"]
+        for target in desired["image_volumes"]:
+            volume = volume_name(desired["name"], target)
+            anonymous.append(volume)
+            wanted.append((volume, target))
+        for volume, target in wanted:
+            data = os.path.join(self.volumes_root, volume, "_data")
+            if not os.path.isdir(data):
+                makedirs_private(os.path.dirname(data))
+                temp = data + ".tmp"
+                remove_tree(temp)
+                os.mkdir(temp, 0o755)
+                source = resolve_in_root(paths.rootfs, target)
+                if os.path.isdir(source) and not os.path.islink(source):
+                    shutil.copytree(source, temp, symlinks=True, dirs_exist_ok=True)
+                os.rename(temp, data)
+            dirs[target] = data
+        return dirs, anonymous
+
+    def _etc_files(self, desired: Dict[str, Any], paths: ContainerPaths) -> Dict[str, str]:
+        files = {}
+        hostname = desired["hostname"]
+        contents = {"/etc/hostname": hostname + "\n",
+                    "/etc/hosts": "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t%s\n"
+                                  % hostname}
+        if desired["network"] == "host":
+            try:
+                with open("/etc/resolv.conf", "r") as handle:
+                    contents["/etc/resolv.conf"] = handle.read(65536)
+            except OSError:
+                pass
+        for target, text in contents.items():
+            path = os.path.join(paths.bundle, os.path.basename(target))
+            atomic_write(path, text.encode(), 0o644)
+            files[target] = path
+        return files
+
+    # -- start -----------------------------------------------------------------------
+    def start(self, name: str) -> List[str]:
+        """Start the container under a new monitor and wait until it runs (or has exited)."""
+        paths = self.paths(name)
+        record = self.record(name)
+        if record is None:
+            raise ContainerError("container %s does not exist" % name)
+        desired = record["desired"]
+        actions = []
+        if self.mounts.mounted(paths.rootfs) is None:  # after a reboot
+            self._mount(desired, paths)
+            actions.append("mounted the rootfs of %s again" % name)
+        runtime = self.runtime(desired["runtime"])
+        makedirs_private(runtime.root)
+        makedirs_private(paths.run)
+        for stale in (paths.stop, paths.state):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(stale)
+        script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
+        if script is None:
+            raise ContainerError("cannot read the container monitor out of the module")
+        atomic_write(paths.monitor_script, script, 0o600)
+        config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
+                  "state_file": paths.state, "log_file": paths.log, "log_max": self.log_max, "pid_file": paths.pid_file,
+                  "stop_file": paths.stop, "restart_policy": desired["restart_policy"]}
+        atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
+        record["started"] = True
+        atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+        with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
+            launcher = subprocess.Popen([sys.executable, paths.monitor_script, paths.monitor_config], stdin=null,
+                                        stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                                        cwd="/")
+            launcher.wait(START_TIMEOUT)
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            state = _read_json(paths.state) or {}
+            if state.get("status") in ("running", "exited", "restarting"):
+                break
+            time.sleep(POLL)
+        else:
+            raise ContainerError("container %s did not start within %d s; see %s" % (name, START_TIMEOUT,
+                                                                                     paths.monitor_log))
+        if state.get("error") and state.get("status") == "exited":
+            self._wait(lambda: not self._monitor_alive(state), KILL_GRACE)
+            said = " | ".join(tail(paths.log, 3))
+            raise ContainerError("container %s could not start: %s: %s" % (name, state["error"], said))
+        actions.append("started container %s" % name)
+        return actions
+
+    # -- stop ------------------------------------------------------------------------
+    def stop(self, name: str) -> List[str]:
+        """Stop with the stop signal, SIGKILL after stop_timeout; the monitor does not restart it."""
+        paths = self.paths(name)
+        record = self.record(name)
+        if record is None:
+            return []
+        desired = record["desired"]
+        status = self.status(name)
+        state = _read_json(paths.state) or {}
+        runtime = self.runtime(desired["runtime"])
+        running = status["state"] in ("running", "restarting") or self._monitor_alive(state)
+        if os.path.isdir(paths.run):
+            atomic_write(paths.stop, b"stop\n", 0o600)
+        actions = []
+        if running:
+            runtime.kill(name, desired["stop_signal"])
+            if not self._wait_stopped(name, state, desired["stop_timeout"]):
+                runtime.kill(name, "SIGKILL")
+                actions.append("killed container %s: it did not stop within %d s of %s"
+                               % (name, desired["stop_timeout"], desired["stop_signal"]))
+                if not self._wait_stopped(name, state, KILL_GRACE):
+                    raise ContainerError("container %s did not die after SIGKILL" % name)
+            actions.append("stopped container %s" % name)
+        runtime.delete(name)
+        if self._monitor_alive(state) and not self._wait(lambda: not self._monitor_alive(state), KILL_GRACE):
+            os.kill(int(state["monitor_pid"]), 9)
+        return actions
+
+    def _wait(self, done, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while True:
+            if done():
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(POLL)
+
+    def _wait_stopped(self, name: str, state: Dict[str, Any], timeout: float) -> bool:
+        """Wait until the monitor (if one held it) has gone and the container's init is dead."""
+        def stopped() -> bool:
+            return not self._monitor_alive(state) and self.status(name)["state"] != "running"
+        return self._wait(stopped, timeout)
+
+    # -- remove ----------------------------------------------------------------------
+    def remove(self, name: str) -> List[str]:
+        paths = self.paths(name)
+        record = self.record(name)
+        if record is None:
+            return self.repair(name)
+        actions = self.stop(name)
+        self._teardown(name, paths, record.get("anonymous_volumes") or [])
+        actions.append("removed container %s" % name)
+        return actions
+
+    def _teardown(self, name: str, paths: ContainerPaths, anonymous: List[str]) -> None:
+        if self.mounts.mounted(paths.rootfs) is not None:
+            self.mounts.unmount(paths.rootfs, lazy=True)
+        else:
+            self.mounts.repair()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(paths.record)  # first: a half-removed container reads as unfinished, not as intact
+        for path in [paths.dir, paths.run] + [os.path.join(self.volumes_root, v) for v in anonymous]:
+            if os.path.lexists(path):
+                remove_tree(path)

@@ -1,0 +1,220 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The per-container monitor: a small process that holds one container with no daemon.
+
+It is copied out of the module (the Ansible payload is deleted when the task ends) and run
+as ``python monitor.py CONFIG``; it must import nothing but the standard library. It
+detaches (fork, setsid), becomes a child subreaper so the container's init is reparented
+to it once ``runc create`` returns, then per run: ``runc create`` (stdout and stderr into a
+pipe it copies to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for
+the init to exit, records the exit code (128 + signal when killed, as docker),
+``runc delete``, and applies the restart policy with a doubling back-off (0.1 s to 30 s,
+reset after 10 s of running). The state file (``status`` starting, running, restarting
+or exited, ``pid``, ``exit_code``, ``started_at``, ``finished_at``, ``restart_count``,
+``error``) is replaced atomically at every change. A stop file written by the engine
+means: do not restart, exit when the container has.
+
+CONFIG (JSON): runtime, root, id, bundle, state_file, log_file, log_max, pid_file,
+stop_file, restart_policy.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+PR_SET_CHILD_SUBREAPER = 36
+COMMAND_TIMEOUT = 60
+BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 0.1, 30.0, 10.0
+LOG_CHUNK = 65536
+
+
+def now() -> str:
+    moment = time.time()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(moment)) + ".%06dZ" % int((moment % 1) * 1e6)
+
+
+def process_start(pid: int):
+    try:
+        with open("/proc/%d/stat" % pid, "rb") as handle:
+            data = handle.read()
+        return int(data[data.rindex(b")") + 2:].split()[19])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class Monitor:
+    def __init__(self, config: dict):
+        self.config = config
+        self.state = {"status": "starting", "monitor_pid": os.getpid(), "monitor_start": process_start(os.getpid()),
+                      "pid": None, "exit_code": None, "started_at": None, "finished_at": None, "restart_count": 0,
+                      "error": None}
+        self.log_lock = threading.Lock()
+
+    # -- files ---------------------------------------------------------------------
+    def save(self, **changes) -> None:
+        self.state.update(changes)
+        path = self.config["state_file"]
+        temp = "%s.tmp-%d" % (path, os.getpid())
+        with open(temp, "w") as handle:
+            json.dump(self.state, handle, sort_keys=True)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(temp, path)
+
+    def stop_requested(self) -> bool:
+        return os.path.exists(self.config["stop_file"])
+
+    def log(self, data: bytes) -> None:
+        """Append ``data``; a file never grows past ``log_max``: the rest goes to a new one
+        and the full one becomes ``.1`` (the older ``.1`` is dropped)."""
+        path = self.config["log_file"]
+        cap = max(1, int(self.config["log_max"]))
+        with self.log_lock:
+            while data:
+                try:
+                    size = os.path.getsize(path)
+                except OSError:
+                    size = 0
+                if size >= cap:
+                    os.replace(path, path + ".1")
+                    size = 0
+                part, data = data[:cap - size], data[cap - size:]
+                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+                try:
+                    os.write(fd, part)
+                finally:
+                    os.close(fd)
+
+    def copy_logs(self, read_fd: int) -> None:
+        try:
+            while True:
+                chunk = os.read(read_fd, LOG_CHUNK)
+                if not chunk:
+                    return
+                self.log(chunk)
+        except OSError:
+            return
+        finally:
+            os.close(read_fd)
+
+    # -- the runtime ---------------------------------------------------------------
+    def runtime(self, *args: str, stdout=None, stderr=None) -> subprocess.CompletedProcess:
+        command = [self.config["runtime"], "--root", self.config["root"]] + list(args)
+        return subprocess.run(command, stdin=subprocess.DEVNULL, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=stderr if stderr is not None else subprocess.STDOUT, timeout=COMMAND_TIMEOUT,
+                              cwd=self.config["bundle"], check=False)
+
+    def run_once(self) -> int:
+        """One create-start-wait-delete cycle; the exit code (or -1 when it never ran)."""
+        cid = self.config["id"]
+        self.runtime("delete", "--force", cid)
+        try:
+            os.unlink(self.config["pid_file"])
+        except FileNotFoundError:
+            pass
+        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+        reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
+        reader.start()
+        try:
+            created = self.runtime("create", "--bundle", self.config["bundle"], "--pid-file", self.config["pid_file"],
+                                   cid, stdout=write_fd, stderr=write_fd)
+        except subprocess.TimeoutExpired:
+            created = None
+        finally:
+            os.close(write_fd)
+        if created is None or created.returncode != 0:
+            self.runtime("delete", "--force", cid)
+            reader.join(5)
+            self.save(status="exited", pid=None, exit_code=-1, finished_at=now(),
+                      error="%s create failed (see the log)" % os.path.basename(self.config["runtime"]))
+            return -1
+        with open(self.config["pid_file"]) as handle:
+            pid = int(handle.read().strip())
+        started = self.runtime("start", cid)
+        if started.returncode != 0:
+            self.runtime("delete", "--force", cid)
+            self.log(started.stdout or b"")
+            reader.join(5)
+            self.save(status="exited", pid=None, exit_code=-1, finished_at=now(),
+                      error="%s start failed: %s" % (os.path.basename(self.config["runtime"]),
+                                                     (started.stdout or b"").decode("utf-8", "replace").strip()))
+            return -1
+        self.save(status="running", pid=pid, exit_code=None, started_at=now(), finished_at=None, error=None)
+        code = -1
+        while True:
+            try:
+                found, status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            except InterruptedError:
+                continue
+            if found == pid:
+                code = os.waitstatus_to_exitcode(status)
+                code = 128 - code if code < 0 else code
+                break
+        self.runtime("delete", "--force", cid)
+        reader.join(5)
+        self.save(status="exited", pid=None, exit_code=code, finished_at=now())
+        return code
+
+    def should_restart(self, code: int) -> bool:
+        if self.stop_requested():
+            return False
+        policy, dummy, count = str(self.config.get("restart_policy") or "no").partition(":")
+        if policy in ("always", "unless-stopped"):
+            return True
+        if policy == "on-failure" and code != 0:
+            return not count or self.state["restart_count"] < int(count)
+        return False
+
+    def serve(self) -> None:
+        backoff = BACKOFF_START
+        while True:
+            began = time.monotonic()
+            code = self.run_once()
+            if not self.should_restart(code):
+                return
+            if time.monotonic() - began >= BACKOFF_RESET:
+                backoff = BACKOFF_START
+            self.save(status="restarting")
+            deadline = time.monotonic() + backoff
+            while time.monotonic() < deadline:
+                if self.stop_requested():
+                    self.save(status="exited")
+                    return
+                time.sleep(min(0.05, backoff))
+            backoff = min(backoff * 2, BACKOFF_MAX)
+            self.save(restart_count=self.state["restart_count"] + 1)
+
+
+def main(argv) -> int:
+    with open(argv[1]) as handle:
+        config = json.load(handle)
+    if os.fork():
+        os._exit(0)  # the launcher reaps this at once; the monitor lives on, reparented
+    os.setsid()
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    monitor = Monitor(config)
+    try:
+        monitor.save()
+        monitor.serve()
+    except Exception as err:  # recorded for the engine: nobody reads this process's stderr
+        monitor.save(status="exited", error="monitor failed: %s" % err, finished_at=now())
+        raise
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv))

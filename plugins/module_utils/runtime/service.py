@@ -1,0 +1,152 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""oci_container: bring one container to a state (present, started, stopped, absent,
+restarted), recreating it when its normalised configuration differs from what was
+created. Check mode reads the store but never writes, mounts or runs anything."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional
+
+from ..image.ops import ImageService
+from ..image.outcome import Outcome
+from .containers import LOG_MAX, Containers
+from .errors import ContainerError
+from .options import check_name, differences, normalize
+
+STATES = ("present", "started", "stopped", "absent", "restarted")
+RUNNING = ("running", "restarting")
+
+
+def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
+    """The ``container`` return value of a check-mode run: what would exist."""
+    return {"name": desired["name"], "image": desired["image"], "image_digest": desired["image_digest"],
+            "bundle": None, "log_path": None, "created_at": None, "config": desired,
+            "state": {"started": "running", "restarted": "running", "stopped": "created",
+                      "present": "created"}.get(state), "pid": None, "exit_code": None, "started_at": None,
+            "finished_at": None, "restart_count": 0, "error": None, "supervised": False, "logs": []}
+
+
+class ContainerService:
+    def __init__(self, images: ImageService, log_max: int = LOG_MAX):
+        self.images = images
+        self.log_max = log_max
+        self.check_mode = images.check_mode
+
+    def _containers(self) -> Optional[Containers]:
+        store = self.images.store(create=not self.check_mode)
+        return Containers(store, self.images.run_root, self.log_max) if store is not None else None
+
+    def ensure(self, params: Dict[str, Any], log_lines: int = 20) -> Outcome:
+        name = check_name(params["name"])
+        state = params.get("state") or "started"
+        if state not in STATES:
+            raise ContainerError("state must be one of %s, not %r" % (", ".join(STATES), state))
+        containers = self._containers()
+        if containers is None or self.check_mode:
+            return self._ensure(containers, name, state, params, log_lines)
+        with containers.lock(name):
+            return self._ensure(containers, name, state, params, log_lines)
+
+    def _ensure(self, containers: Optional[Containers], name: str, state: str, params: Dict[str, Any],
+                log_lines: int) -> Outcome:
+        outcome = Outcome()
+        check = self.check_mode
+        if containers is not None and not check:
+            outcome.actions.extend(containers.repair(name))
+        record = containers.record(name) if containers is not None else None
+        current_status = containers.status(name) if record is not None else {}
+        status = current_status.get("state")
+        current = dict(record["desired"], state=status) if record is not None else {}
+        outcome.before = current
+
+        if state == "absent":
+            outcome.after = {}
+            if record is not None:
+                outcome.changed = True
+                if check:
+                    outcome.actions.append("would remove container %s" % name)
+                else:
+                    outcome.actions.extend(containers.remove(name))
+            outcome.values["container"] = None
+            return outcome
+
+        desired = self._desired(params, record, outcome)
+        fields = differences(record["desired"], desired) if record is not None else []
+        recreate = record is None or bool(fields) or bool(params.get("recreate"))
+        verb = "would " if check else ""
+        if record is not None and recreate:
+            why = ("these fields changed: %s" % ", ".join(fields)) if fields else "recreate was asked for"
+            outcome.actions.append("%srecreate container %s: %s" % (verb, name, why))
+        # a monitor between an exit and a restart counts as running: it would restart it
+        was_running = status in RUNNING or bool(current_status.get("supervised"))
+        running = was_running and not recreate
+        if recreate:
+            outcome.changed = True
+            if check:
+                outcome.actions.append("would create container %s from %s" % (name, desired["image"]))
+            else:
+                if record is not None:
+                    outcome.actions.extend(containers.remove(name))
+                outcome.actions.extend(containers.create(desired))
+        start = stop = False
+        if state == "started":
+            start = not running
+            if running and params.get("force_restart"):
+                stop = start = True
+        elif state == "restarted":
+            stop, start = running, True
+        elif state == "stopped":
+            stop = running
+        elif state == "present":
+            start = recreate and was_running
+        if stop or start:
+            outcome.changed = True
+        if check:
+            for flag, word in ((stop, "stop"), (start, "start")):
+                if flag:
+                    outcome.actions.append("would %s container %s" % (word, name))
+        else:
+            if stop:
+                outcome.actions.extend(containers.stop(name))
+            if start:
+                outcome.actions.extend(containers.start(name))
+        info = None
+        if containers is not None and not check:
+            info = containers.info(name, log_lines)
+        elif record is not None and not recreate:
+            info = containers.info(name, log_lines)
+            if start:
+                info["state"] = "running"
+            elif stop:
+                info["state"] = "stopped"
+        else:
+            info = planned(desired, state)
+        outcome.after = dict(desired, state=info["state"] if info else None)
+        outcome.values["container"] = info
+        return outcome
+
+    def _desired(self, params: Dict[str, Any], record: Optional[Dict[str, Any]], outcome: Outcome) -> Dict[str, Any]:
+        if not params.get("image"):
+            if record is None:
+                raise ContainerError("container %s does not exist: image is needed to create it" % params["name"])
+            return dict(record["desired"])
+        pulled = self.images.present(params["image"], pull=params.get("pull") or "missing")
+        outcome.actions.extend(pulled.actions)
+        outcome.warnings.extend(pulled.warnings)
+        outcome.image = pulled.image
+        if pulled.changed:
+            outcome.changed = True
+        image = pulled.resolved
+        return normalize(params, image.config, pulled.image["name"], pulled.after["digest"])
+
+
+def container_options(params: Dict[str, Any]) -> Dict[str, Any]:
+    """The module's options that describe the container (what normalize() reads)."""
+    keys: List[str] = ["name", "state", "image", "command", "entrypoint", "env", "user", "working_dir", "hostname",
+                       "volumes", "mounts", "read_only", "tmpfs", "cap_add", "cap_drop", "privileged",
+                       "no_new_privileges", "memory", "cpus", "pids_limit", "ulimits", "sysctls", "labels",
+                       "annotations", "stop_signal", "stop_timeout", "restart_policy", "runtime", "network", "pull",
+                       "recreate", "force_restart"]
+    return {k: params.get(k) for k in keys}

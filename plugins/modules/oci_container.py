@@ -1,0 +1,361 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oci_container
+short_description: Run OCI containers with runc, with no container engine or daemon
+version_added: 0.2.0
+description:
+  - Creates, starts, stops and removes a container from an image of the local content store (pulled per O(pull)),
+    running it with C(runc) (or C(crun), see O(runtime)). No podman, docker or daemon is needed on the target.
+  - The rootfs is an overlay of the image's unpacked layers with an upper directory of the container's own under
+    O(storage_root)C(/containers/NAME), which also holds the OCI bundle (RV(container.bundle)) and the logs.
+    While the container exists its image is in use, so M(undock.oci.oci_image) refuses to remove it and
+    M(undock.oci.oci_prune) keeps it, naming the container.
+  - Without systemd, each started container is held by a small monitor process of its own, detached from the
+    task, which records the exit code and start and finish times, writes the output to a log file capped at
+    10 MiB (one rotated file kept), and applies O(restart_policy).
+  - Runtime state lives under O(run_root) (tmpfs). After a reboot every container reads as stopped, and
+    O(state=started) mounts its rootfs and starts it again.
+  - The desired container is normalised before it is compared with the one that exists (the image's defaults
+    merged, lists sorted, V(64m) equal to V(67108864), V(net_raw) equal to V(CAP_NET_RAW), env values as strings),
+    so an unchanged task reports RV(ignore:changed=false). Any difference recreates the container; C(--diff)
+    shows each field that differs.
+  - Networking is V(none) or V(host) for now. Bridge networks, O(network=container:NAME), published ports and
+    DNS options are not implemented yet and are refused with an error saying so.
+options:
+  name:
+    description:
+      - Name of the container (letters, digits, C(_), C(.), C(-); at most 128 characters).
+    type: str
+    required: true
+  state:
+    description:
+      - V(present) makes the container exist (created, not started). A running container that had to be
+        recreated is started again.
+      - V(started) makes it exist and run.
+      - V(stopped) makes it exist and not run.
+      - V(restarted) makes it exist and restarts it (always changed).
+      - V(absent) stops and removes it, its rootfs mount, upper layer, logs and the anonymous volumes of the
+        image's C(Volumes). Named volumes are kept.
+    type: str
+    choices: [present, started, stopped, absent, restarted]
+    default: started
+  image:
+    description:
+      - Image to run, as given to M(undock.oci.oci_image). Required to create the container; with an existing
+        container and no O(image), the container is not compared, only brought to O(state).
+    type: str
+  pull:
+    description:
+      - Pull policy for O(image), as in M(undock.oci.oci_image). A new digest recreates the container.
+    type: str
+    choices: [missing, newer, always, never]
+    default: missing
+  command:
+    description:
+      - The command, replacing the image's C(Cmd). A string is split into words like a shell would, without
+        expansions; a list is used as is.
+      - It is appended to the entrypoint (O(entrypoint), else the image's C(Entrypoint)), as with C(docker run).
+    type: raw
+  entrypoint:
+    description:
+      - Replaces the image's C(Entrypoint). As with C(docker run --entrypoint), it also clears the image's C(Cmd);
+        only O(command) follows it. An empty list resets it.
+    type: raw
+  env:
+    description:
+      - Environment variables, merged over the image's C(Env) (these win). Values are turned into strings.
+    type: dict
+  user:
+    description:
+      - V(USER[:GROUP]), names or numbers, resolved from the image's C(/etc/passwd) and C(/etc/group) (never
+        following a link out of the rootfs). Default the image's C(User), else root.
+    type: str
+  working_dir:
+    description: Working directory of the process, an absolute path. Default the image's C(WorkingDir), else C(/).
+    type: str
+  hostname:
+    description: Host name in the container. Default the container's name (at most 63 characters).
+    type: str
+  volumes:
+    description:
+      - Bind mounts V(HOST:CONTAINER[:ro|rw]) (HOST an absolute path), or named volumes V(NAME:CONTAINER[:ro|rw]),
+        kept under O(storage_root)C(/volumes/NAME) and filled with what the image holds at that path when made.
+      - The image's C(Volumes) that no mount covers get anonymous volumes of the container.
+    type: list
+    elements: str
+  mounts:
+    description:
+      - Mounts as dictionaries with C(type) (V(bind), V(volume) or V(tmpfs)), C(source) (a host path for bind, a
+        volume name for volume, none for tmpfs), C(target), C(read_only), and C(options) for tmpfs (V(size=64m),
+        V(mode=1777)...).
+    type: list
+    elements: dict
+  tmpfs:
+    description: tmpfs mounts, V(/path[:OPTIONS]) (OPTIONS as V(size=64m,mode=1777)), always V(nosuid,nodev).
+    type: list
+    elements: str
+  read_only:
+    description: Mount the rootfs read-only.
+    type: bool
+    default: false
+  cap_add:
+    description:
+      - Capabilities to add to docker's default set, with or without V(CAP_), any case; V(ALL) for every
+        capability the host allows. A capability outside the host's bounding set is an error.
+    type: list
+    elements: str
+  cap_drop:
+    description: Capabilities to drop from docker's default set (V(ALL) drops them all before O(cap_add)).
+    type: list
+    elements: str
+  privileged:
+    description:
+      - Every capability the host allows, no masked or read-only paths in C(/proc), C(/sys) and cgroups
+        writable, and every device allowed in the device cgroup (host devices are not bound in).
+    type: bool
+    default: false
+  no_new_privileges:
+    description: Set C(no_new_privs), so that setuid binaries and file capabilities grant nothing.
+    type: bool
+    default: false
+  memory:
+    description: Memory limit, as bytes or with a unit (V(64m), V(1.5g); binary units).
+    type: str
+  cpus:
+    description: CPU limit, as a number of CPUs (V(0.5)); a CFS quota over a 100 ms period.
+    type: float
+  pids_limit:
+    description: Most processes the container may have; V(0) or less means no limit.
+    type: int
+  ulimits:
+    description:
+      - Resource limits, as a list of V(NAME=SOFT[:HARD]) or a dictionary NAME -> V(SOFT[:HARD]); NAME as
+        V(nofile) or V(RLIMIT_NOFILE); V(unlimited) or V(-1) for no limit.
+      - Raising a hard limit above the host's needs C(CAP_SYS_RESOURCE).
+    type: raw
+  sysctls:
+    description: Namespaced kernel parameters to set in the container, as a dictionary.
+    type: dict
+  labels:
+    description: Labels of the container (kept in its record, returned, compared).
+    type: dict
+  annotations:
+    description: Annotations written into the OCI runtime configuration.
+    type: dict
+  stop_signal:
+    description: Signal that stops the container (V(SIGTERM), V(TERM), V(15)). Default the image's C(StopSignal).
+    type: str
+  stop_timeout:
+    description: Seconds to wait after O(stop_signal) before C(SIGKILL).
+    type: int
+    default: 10
+  restart_policy:
+    description:
+      - V(no), V(on-failure) (restart on a non-zero exit), V(on-failure:N) (at most N restarts), V(always) or
+        V(unless-stopped) (restart whatever the exit status, unless stopped by this module).
+      - Restarts are spaced by a back-off doubling from 0.1 s to 30 s, reset after 10 s of running.
+      - A reboot restarts nothing by itself without systemd; run the task with O(state=started) again.
+    type: str
+    default: "no"
+  runtime:
+    description: OCI runtime to run the container with, V(runc), V(crun) or an absolute path.
+    type: str
+    default: runc
+  network:
+    description:
+      - V(none) (a network namespace of its own with loopback only) or V(host) (the host's network; the host's
+        C(/etc/resolv.conf) is copied in).
+      - V(bridge) and V(container:NAME) are not implemented yet.
+    type: str
+    choices: [none, host, bridge]
+    default: none
+  recreate:
+    description: Recreate the container even when nothing changed.
+    type: bool
+    default: false
+  force_restart:
+    description: With O(state=started), restart a running container even when nothing changed.
+    type: bool
+    default: false
+  log_lines:
+    description: How many of the last lines of the log to return in RV(container.logs).
+    type: int
+    default: 20
+requirements:
+  - Python 3.9 or newer on the managed host
+  - filelock (Debian and RHEL package C(python3-filelock)); requests (C(python3-requests)) and jsonschema
+    (C(python3-jsonschema)) to pull
+  - runc (Debian and RHEL package C(runc)) or crun, overlayfs, and root
+extends_documentation_fragment:
+  - undock.oci.registry
+  - undock.oci.registry.names
+  - undock.oci.storage
+attributes:
+  check_mode:
+    support: full
+    description: The store is read; nothing is pulled, written, mounted, started or stopped.
+  diff_mode:
+    support: full
+    description: Shows every field of the normalised container that differs, and the state.
+author:
+  - undock.oci developers (@undock-oci)
+"""
+
+EXAMPLES = r"""
+- name: Run a web server that restarts when it fails
+  undock.oci.oci_container:
+    name: web
+    image: docker.io/library/busybox:1.36
+    command: httpd -f -p 8080 -h /srv
+    network: host
+    volumes:
+      - /srv/www:/srv:ro
+    memory: 64m
+    cpus: 0.5
+    cap_drop: [all]
+    cap_add: [net_bind_service]
+    restart_policy: on-failure:5
+
+- name: Stop it, giving it 30 seconds
+  undock.oci.oci_container:
+    name: web
+    state: stopped
+    stop_timeout: 30
+
+- name: Remove it
+  undock.oci.oci_container:
+    name: web
+    state: absent
+"""
+
+RETURN = r"""
+container:
+  description:
+    - The container after the task (in check mode, the one that would exist); null after O(state=absent).
+  returned: always
+  type: dict
+  contains:
+    name:
+      description: Name of the container.
+      type: str
+    state:
+      description: V(created) (never started), V(running), V(restarting) (waiting to be restarted) or V(stopped).
+      type: str
+      sample: running
+    pid:
+      description: Host pid of the container's init while it runs, else null.
+      type: int
+    exit_code:
+      description: Exit code of the last run (128 + signal number when killed by a signal), null if none.
+      type: int
+      sample: 137
+    started_at:
+      description: When the last run started (UTC, ISO 8601).
+      type: str
+    finished_at:
+      description: When the last run ended (UTC, ISO 8601), null while it runs.
+      type: str
+    restart_count:
+      description: Restarts made by the restart policy since the last start by this module.
+      type: int
+    error:
+      description: Why the last run could not start, if it could not (the runtime's message is in the log).
+      type: str
+    supervised:
+      description: Whether its monitor process holds it.
+      type: bool
+    image:
+      description: Full normalised reference of the image.
+      type: str
+    image_digest:
+      description: Manifest digest of the image it was created from.
+      type: str
+    bundle:
+      description: Absolute path of the OCI bundle whose C(config.json) the runtime runs.
+      type: str
+    log_path:
+      description: The log file.
+      type: str
+    logs:
+      description: The last O(log_lines) lines of the log.
+      type: list
+      elements: str
+    created_at:
+      description: When the container was created (UTC, ISO 8601).
+      type: str
+    config:
+      description: The normalised configuration it was created with (what is compared).
+      type: dict
+image:
+  description: The image, the same record as RV(undock.oci.oci_image#module:image).
+  returned: when O(image) is given
+  type: dict
+actions:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["recreate container web: these fields changed: memory", "removed container web"]
+"""
+
+from ..module_utils.common.errors import UndockError
+from ..module_utils.module_support import finish, image_module, image_service
+
+
+def main() -> None:
+    module = image_module(
+        dict(
+            name=dict(type="str", required=True),
+            state=dict(type="str", default="started", choices=["present", "started", "stopped", "absent", "restarted"]),
+            image=dict(type="str"),
+            pull=dict(type="str", default="missing", choices=["missing", "newer", "always", "never"]),
+            command=dict(type="raw"),
+            entrypoint=dict(type="raw"),
+            env=dict(type="dict"),
+            user=dict(type="str"),
+            working_dir=dict(type="str"),
+            hostname=dict(type="str"),
+            volumes=dict(type="list", elements="str"),
+            mounts=dict(type="list", elements="dict"),
+            tmpfs=dict(type="list", elements="str"),
+            read_only=dict(type="bool", default=False),
+            cap_add=dict(type="list", elements="str"),
+            cap_drop=dict(type="list", elements="str"),
+            privileged=dict(type="bool", default=False),
+            no_new_privileges=dict(type="bool", default=False),
+            memory=dict(type="str"),
+            cpus=dict(type="float"),
+            pids_limit=dict(type="int"),
+            ulimits=dict(type="raw"),
+            sysctls=dict(type="dict"),
+            labels=dict(type="dict"),
+            annotations=dict(type="dict"),
+            stop_signal=dict(type="str"),
+            stop_timeout=dict(type="int", default=10),
+            restart_policy=dict(type="str", default="no"),
+            runtime=dict(type="str", default="runc"),
+            network=dict(type="str", default="none", choices=["none", "host", "bridge"]),
+            recreate=dict(type="bool", default=False),
+            force_restart=dict(type="bool", default=False),
+            log_lines=dict(type="int", default=20),
+        ),
+    )
+    from ..module_utils.runtime.service import ContainerService, container_options
+    try:
+        service = ContainerService(image_service(module))
+        outcome = service.ensure(container_options(module.params), log_lines=module.params["log_lines"])
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    except OSError as err:  # a file or command the engine did not expect to fail
+        module.fail_json(msg="oci_container %s: %s" % (module.params["name"], err))
+    finish(module, outcome)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,306 @@
+# -*- coding: utf-8 -*-
+"""Containers run for real: a busybox image from the test registry, overlay rootfs, runc,
+the detached monitor. Started, reported running, killed from outside, restarted by the
+policy, logs, stop signals, a reboot (run_root wiped), a kill -9 in the middle of a create,
+check mode, the image held while a container uses it, and nothing left after removal."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from harness import images as I
+from harness.engine import python_path, service
+from harness.specschema import SpecSchema, runtime_spec_dir
+
+from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
+from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
+from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
+from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers, volume_name
+from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
+RUNC = "runc"
+
+
+def busybox_layers():
+    data = [I.Entry("data/", "dir", mode=0o755), I.Entry("data/seed", data=b"from the image\n")]
+    return [I.tar_layer(I.busybox_entries()), I.tar_layer(data)]
+
+
+@pytest.fixture(scope="module")
+def busybox(session_registry):
+    """A busybox image with a Volume (/data, seeded by the image) in the test registry."""
+    return I.push_layers(session_registry, "containers/busybox", "1", busybox_layers(),
+                         config_extra={"Volumes": {"/data": {}}, "Cmd": ["sh", "-c", "echo default"]})
+
+
+def mounts_below(path):
+    path = os.path.realpath(str(path))
+    return [e["point"] for e in M.mountinfo() if e["point"] == path or e["point"].startswith(path + "/")]
+
+
+@pytest.fixture
+def engine(tmp_path, registry, busybox):
+    """(ContainerService, Containers) on a store of this test; every container is removed
+    and nothing may stay mounted at the end."""
+    svc = service(tmp_path, registry)
+    containers = ContainerService(svc)
+    yield containers, busybox.ref
+    store = svc.store(create=False)
+    if store is not None:
+        manager = Containers(store, svc.run_root)
+        for name in manager.names():
+            manager.remove(name)
+    leaked = mounts_below(tmp_path)
+    for point in sorted(leaked, key=len, reverse=True):
+        subprocess.run(["umount", "-l", point], check=False)
+    assert not leaked, "the test left mounts behind: %s" % leaked
+
+
+def manager(engine_service):
+    svc = engine_service.images
+    return Containers(svc.store(), svc.run_root)
+
+
+def wait_for(what, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = what()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError("condition not met within %s s" % timeout)
+
+
+def runc_list(run_root):
+    root = os.path.join(str(run_root), "runtime", "runc")
+    out = subprocess.run([RUNC, "--root", root, "list", "--format", "json"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return [c["id"] for c in json.loads(out or "null") or []]
+
+
+def test_run_kill_from_outside_logs_and_removal(engine, tmp_path):
+    svc, image = engine
+    params = dict(name="web", image=image, command="sh -c 'echo started; id; cat /data/seed; sleep 60'",
+                  user="nobody", stop_timeout=1)
+    first = svc.ensure(params)
+    assert first.changed
+    info = first.values["container"]
+    assert info["state"] == "running" and info["pid"] and info["supervised"], info
+    with open(os.path.join(info["bundle"], "config.json")) as handle:
+        assert SpecSchema(runtime_spec_dir(), "config-schema.json").errors(json.load(handle)) == []
+    logs = wait_for(lambda: len(manager(svc).info("web")["logs"]) >= 3 and manager(svc).info("web")["logs"])
+    assert logs[:3] == ["started", "uid=65534(nobody) gid=65534(nogroup)", "from the image"], logs
+
+    again = svc.ensure(params)
+    assert not again.changed and again.actions == [], again.actions
+
+    # the image is held while the container exists
+    with pytest.raises(ImageInUseError, match="container:web"):
+        svc.images.absent(image)
+    pruned = prune(svc.images, PruneFilters(all_images=True))
+    assert pruned.values["kept"] == [image] and "container:web" in pruned.warnings[0]
+
+    os.kill(info["pid"], signal.SIGKILL)
+    stopped = wait_for(lambda: manager(svc).status("web")["state"] == "stopped" and manager(svc).info("web"))
+    assert stopped["exit_code"] == 137 and stopped["finished_at"] and stopped["pid"] is None, stopped
+
+    restarted = svc.ensure(params)
+    assert restarted.changed and restarted.values["container"]["state"] == "running"
+
+    gone = svc.ensure(dict(params, state="absent"))
+    assert gone.changed and gone.values["container"] is None
+    assert not mounts_below(tmp_path)
+    assert not os.path.exists(os.path.join(str(tmp_path), "store", "containers", "web"))
+    assert not [v for v in os.listdir(os.path.join(str(tmp_path), "store", "volumes")) if v.startswith("web-")]
+    assert runc_list(tmp_path / "run") == []
+    assert not svc.ensure(dict(params, state="absent")).changed
+    svc.images.absent(image)  # no longer held
+
+
+def test_restart_policy_on_failure(engine):
+    svc, image = engine
+    out = svc.ensure(dict(name="flaky", image=image, command="sh -c 'echo run; exit 3'",
+                          restart_policy="on-failure:2"))
+    assert out.changed
+    final = wait_for(lambda: (lambda i: i["state"] == "stopped" and not i["supervised"] and i)(manager(svc).info("flaky")))
+    assert final["exit_code"] == 3 and final["restart_count"] == 2, final
+    assert final["logs"] == ["run", "run", "run"], final["logs"]
+
+    # always: restarted whatever the exit status, until stopped by us (even during a back-off)
+    svc.ensure(dict(name="looping", image=image, command="sh -c 'echo again; exit 0'", restart_policy="always"))
+    wait_for(lambda: manager(svc).info("looping")["restart_count"] >= 2)
+    stopped = svc.ensure(dict(name="looping", image=image, command="sh -c 'echo again; exit 0'",
+                              restart_policy="always", state="stopped")).values["container"]
+    assert stopped["state"] == "stopped" and not stopped["supervised"], stopped
+    count = stopped["restart_count"]
+    time.sleep(0.5)
+    assert manager(svc).info("looping")["restart_count"] == count
+
+
+def test_stop_signal_then_sigkill_after_timeout(engine):
+    svc, image = engine
+    polite = dict(name="polite", image=image, stop_signal="USR1", stop_timeout=5,
+                  command=["sh", "-c", "trap 'echo got usr1; exit 0' USR1; echo ready; while true; do sleep 0.1; done"])
+    svc.ensure(polite)
+    wait_for(lambda: manager(svc).info("polite")["logs"] == ["ready"])
+    began = time.monotonic()
+    stopped = svc.ensure(dict(polite, state="stopped")).values["container"]
+    assert time.monotonic() - began < 4
+    assert stopped["state"] == "stopped" and stopped["exit_code"] == 0 and stopped["logs"][-1] == "got usr1"
+
+    stubborn = dict(name="stubborn", image=image, stop_timeout=1, command=["sh", "-c", "echo ready; sleep 60"])
+    svc.ensure(stubborn)
+    out = svc.ensure(dict(stubborn, state="stopped"))
+    assert out.values["container"]["exit_code"] == 137
+    assert any("did not stop within 1 s of SIGTERM" in a for a in out.actions), out.actions
+    assert not svc.ensure(dict(stubborn, state="stopped")).changed
+
+
+def test_reboot_reads_stopped_and_started_brings_it_back(engine, tmp_path):
+    svc, image = engine
+    params = dict(name="boot", image=image, stop_timeout=0,
+                  command="sh -c 'echo up; echo data > /data/written; sleep 60'")
+    info = svc.ensure(params).values["container"]
+    wait_for(lambda: manager(svc).info("boot")["logs"] == ["up"])
+    # a reboot: every process and mount gone, run_root (tmpfs) empty
+    state = json.load(open(os.path.join(str(tmp_path), "run", "containers", "boot", "state.json")))
+    os.kill(state["monitor_pid"], signal.SIGKILL)
+    os.kill(info["pid"], signal.SIGKILL)
+    wait_for(lambda: not os.path.exists("/proc/%d/status" % info["pid"]) or
+             "Z" in open("/proc/%d/status" % info["pid"]).read().split("State:")[1][:4])
+    subprocess.run(["umount", "-l", os.path.join(info["bundle"], "rootfs")], check=True)
+    subprocess.run(["rm", "-rf", os.path.join(str(tmp_path), "run")], check=True)
+
+    assert manager(svc).status("boot")["state"] == "stopped"
+    back = svc.ensure(params)
+    assert back.changed and back.values["container"]["state"] == "running"
+    assert any("mounted the rootfs of boot again" in a for a in back.actions)
+    wait_for(lambda: manager(svc).info("boot")["logs"][-1:] == ["up"])
+    volume = os.path.join(str(tmp_path), "store", "volumes", volume_name("boot", "/data"), "_data")
+    wait_for(lambda: os.path.exists(os.path.join(volume, "written")))
+    with open(os.path.join(volume, "seed")) as handle:
+        assert handle.read() == "from the image\n"  # the anonymous volume was seeded once and kept
+
+
+def test_kill_9_halfway_through_create_is_repaired(engine, tmp_path):
+    svc, image = engine
+    svc.images.present(image)
+    script = textwrap.dedent("""
+        import os, signal, sys
+        from harness.engine import service
+        from ansible_collections.undock.oci.plugins.module_utils.runtime import containers
+        from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+        def die(*args):  # after the rootfs is mounted and the volumes made: a real kill -9
+            os.kill(os.getpid(), signal.SIGKILL)
+        containers.Containers._etc_files = die
+        svc = service(sys.argv[1], registry=None, registries_conf=sys.argv[2])
+        ContainerService(svc).ensure(dict(name="half", image=sys.argv[3], command="sleep 60"))
+    """)
+    conf = os.path.join(str(tmp_path), "conf", "registries.conf")
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), conf, image], timeout=120,
+                          env=dict(os.environ, PYTHONPATH=python_path()), capture_output=True, text=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    half = os.path.join(str(tmp_path), "store", "containers", "half")
+    assert os.path.isdir(half) and mounts_below(half) and not os.path.exists(os.path.join(half, "container.json"))
+    assert manager(svc).names() == []
+
+    out = svc.ensure(dict(name="half", image=image, command="sleep 60", stop_timeout=0))
+    assert out.actions[0] == "removed the unfinished container half (its creation was interrupted)", out.actions
+    assert out.values["container"]["state"] == "running"
+
+
+def test_check_mode_never_touches_the_host(tmp_path, registry, busybox):
+    svc = service(tmp_path, registry, check_mode=True)
+    out = ContainerService(svc).ensure(dict(name="dry", image=busybox.ref, memory="64m"))
+    assert out.changed and out.values["container"]["state"] == "running"
+    assert out.actions[-2:] == ["would create container dry from %s" % busybox.ref, "would start container dry"]
+    assert out.after["memory"] == 64 << 20
+    assert not os.path.exists(os.path.join(str(tmp_path), "store"))
+    assert not os.path.exists(os.path.join(str(tmp_path), "run"))
+
+
+def test_failures_leave_nothing_and_say_why(engine, tmp_path):
+    """A user the image does not have fails the create and cleans it at once; a command that
+    does not exist fails the start with the runtime's own words; nothing stays mounted."""
+    svc, image = engine
+    with pytest.raises(ContainerError, match="'ghost' is not in the image's /etc/passwd"):
+        svc.ensure(dict(name="ghostly", image=image, user="ghost"))
+    assert not os.path.exists(os.path.join(str(tmp_path), "store", "containers", "ghostly"))
+    assert not mounts_below(tmp_path)
+
+    with pytest.raises(ContainerError, match=r"container nocmd could not start: runc create failed .*"
+                                             r"/no/such/command.*no such file or directory"):
+        svc.ensure(dict(name="nocmd", image=image, command=["/no/such/command"]))
+    info = manager(svc).info("nocmd")
+    assert info["state"] == "stopped" and info["error"], info
+    assert runc_list(tmp_path / "run") == []
+
+
+def test_log_is_capped(tmp_path, registry, busybox):
+    """The monitor rotates the log at its cap and keeps one older part; the tail reads across."""
+    svc = ContainerService(service(tmp_path, registry), log_max=4096)
+    try:
+        out = svc.ensure(dict(name="chatty", image=busybox.ref, stop_timeout=0,
+                              command=["sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"]))
+        assert out.changed
+        info = wait_for(lambda: (lambda i: i["state"] == "stopped" and not i["supervised"] and i)(
+            manager(svc).info("chatty", log_lines=5)))
+        assert info["exit_code"] == 0 and info["logs"][-1] == "line 1999", info["logs"]
+        log = info["log_path"]
+        assert os.path.getsize(log) <= 4096 and os.path.getsize(log + ".1") <= 4096
+    finally:
+        svc.ensure(dict(name="chatty", state="absent"))
+    assert not mounts_below(tmp_path)
+
+
+def test_two_runs_on_one_name_wait_on_its_lock(engine, tmp_path):
+    """Two processes ensure the same container at once: one creates it, the other waits
+    and finds it as wanted."""
+    svc, image = engine
+    svc.images.present(image)
+    script = textwrap.dedent("""
+        import json, sys
+        from harness.engine import service
+        from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+        svc = service(sys.argv[1], registry=None, registries_conf=sys.argv[2])
+        out = ContainerService(svc).ensure(dict(name="shared", image=sys.argv[3], command="sleep 60", stop_timeout=0))
+        print(json.dumps({"changed": out.changed, "state": out.values["container"]["state"]}))
+    """)
+    conf = os.path.join(str(tmp_path), "conf", "registries.conf")
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(tmp_path), conf, image], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=python_path()))
+             for dummy in range(2)]
+    results = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        results.append(json.loads(out.splitlines()[-1]))
+    assert sorted(r["changed"] for r in results) == [False, True], results
+    assert all(r["state"] == "running" for r in results), results
+    assert manager(svc).names() == ["shared"] and runc_list(tmp_path / "run") == ["shared"]
+
+
+def test_runtime_crun_is_the_one_run(engine, tmp_path):
+    """runtime: crun runs crun, not runc. On these machines' hybrid cgroups crun refuses to
+    create containers: that is then the error, in crun's words."""
+    svc, image = engine
+    params = dict(name="crunny", image=image, command="sleep 30", stop_timeout=0, runtime="crun")
+    try:
+        out = svc.ensure(params)
+    except ContainerError as err:
+        assert "crun create failed" in str(err), err
+    else:
+        assert out.values["container"]["state"] == "running"
+    with open(os.path.join(str(tmp_path), "run", "containers", "crunny", "monitor.json")) as handle:
+        assert os.path.basename(json.load(handle)["runtime"]) == "crun"
+    assert runc_list(tmp_path / "run") == []
