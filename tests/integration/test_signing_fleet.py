@@ -3,8 +3,8 @@
 ansible-playbook run: ansible.builtin.copy writes a policy.json into a temporary location that
 trusts only images signed by the fleet's key; an unsigned image then fails to pull with oci_image,
 the error naming the requirement and the reason; an image signed with oci_signing_key's key by
-oci_image push sign_by pulls. "Runs" needs oci_container, which has not landed: the signed image
-is pulled and oci_mount-ed instead, and a file of it is read through the mount.
+oci_image push sign_by pulls and runs with oci_container (which landed after this test was first
+written with oci_mount alone: the mount, and a file read through it, stay as a second check).
 
 Also through the module: loads from oci-archive files follow the policy's oci-archive scopes."""
 
@@ -62,11 +62,22 @@ def test_fleet_policy_refuses_unsigned_and_lets_signed_in(tmp_path, registry_fac
             ("ansible.builtin.slurp", {"src": mount_point + "/etc/undock-fixture"}, {}),
             ("undock.oci.oci_mount", dict(registries_conf=conf["registries_conf"], storage_root=node["storage_root"], run_root=node["run_root"],
                                           path=mount_point, state="unmounted"), {}),
+            ("undock.oci.oci_container", dict(node, name="fleet-app", image=signed, command="sh -c 'sleep 60'",
+                                              stop_timeout=0), {}),
+            ("undock.oci.oci_container", dict(node, name="fleet-unsigned", image=unsigned.ref,
+                                              command="sh -c 'sleep 60'"), {}),
+            ("undock.oci.oci_container", dict(node, name="fleet-app", state="absent"), {}),
         ])
     finally:
+        from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers
+        store = service(tmp_path, storage_root=node["storage_root"]).store(create=False)
+        if store is not None:
+            for name in Containers(store, node["run_root"]).names():
+                Containers(store, node["run_root"]).remove(name)
         for point in _mounts_below(str(tmp_path)):
             subprocess.run(["umount", "-l", point], check=False)
-    key, published, dummy, wrote, refused_scope, refused_default, pulled, mounted, slurped, unmounted = results[1:]
+    key, published, dummy, wrote, refused_scope, refused_default, pulled, mounted, slurped, unmounted = results[1:11]
+    runs, not_run, removed = results[11:]
     assert key["changed"] and published["changed"], (key, published)
     assert any(a.startswith("signed ") for a in published["actions"]), published
     assert wrote["changed"], wrote
@@ -81,6 +92,9 @@ def test_fleet_policy_refuses_unsigned_and_lets_signed_in(tmp_path, registry_fac
     assert mounted["changed"] and mounted["mount"]["digest"] == source.digest, mounted
     assert b"name=oci" in base64.b64decode(slurped["content"]), slurped
     assert unmounted["changed"], unmounted
+    assert runs["changed"] and runs["container"]["state"] == "running", runs
+    assert not_run.get("failed") and "no signature" in not_run["msg"] and policy_path in not_run["msg"], not_run
+    assert removed["changed"] and not removed.get("failed"), removed
     images = service(tmp_path, storage_root=node["storage_root"]).list_local().values["images"]
     assert [i["name"] for i in images] == [signed]         # the refused images left nothing
     assert "fleet-pass" not in json.dumps(results)

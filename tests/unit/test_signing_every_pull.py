@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 """Every pull goes through the trust policy: an image enters the store only through a
 StoreImageDestination, and the one place that makes one (ImageService.present) hands the policy
-to the copy. oci_mount and oci_scan pull nothing (they call present with pull: never), and the
-runtime, oci_container, oci_build and system_container must call present rather than copy
-into the store themselves: a new StoreImageDestination elsewhere fails here until it is judged."""
+to the copy. oci_mount and oci_scan pull nothing (they call present with pull: never); the
+runtime (oci_container) calls present; oci_build and system_container must do the same rather
+than copy into the store themselves: a new StoreImageDestination elsewhere fails here."""
 
 from __future__ import annotations
 
