@@ -14,6 +14,7 @@ from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
 from ..model.reference import Reference
 from ..signing import attachments
+from ..signing.location import DOCKER, ImageLocation
 from ..signing.sigstore import Signature, same_signature
 from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
@@ -41,8 +42,8 @@ class RegistryImageSource(ImageSource):
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         return self.client.blob_opener(desc)
 
-    def policy_reference(self) -> Optional[Reference]:
-        return self.requested
+    def policy_location(self) -> Optional[ImageLocation]:
+        return ImageLocation(DOCKER, reference=self.requested)
 
     def get_signatures(self, manifest_digest: str) -> List[Signature]:
         return attachments.read_signatures(self.client, manifest_digest)
