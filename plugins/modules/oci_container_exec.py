@@ -72,7 +72,7 @@ requirements:
 attributes:
   check_mode:
     support: full
-    details: Check mode does not run the command; it only checks nothing.
+    details: In check mode the command is not run; the task is skipped.
   diff_mode:
     support: none
 notes:
