@@ -1,6 +1,7 @@
 # undock.oci: developer and CI entry points. Run as root on Debian 12.
 #   make demo    set up, then run playbooks/demo.yml against localhost
-#   make test    set up, then the whole suite: pytest (all layers) and ansible-test sanity
+#   make test    set up, then the whole suite: pytest (all layers), ansible-test sanity, lint
+#   make docs    regenerate the module reference (docs/modules/) from the modules' DOCUMENTATION
 # Every target that runs something depends on `bootstrap` (idempotent, fast on reruns).
 
 SHELL := /bin/bash
@@ -25,14 +26,17 @@ SANITY_ARGS ?=
 PLAYBOOK_ARGS ?=
 LAYERS := unit integration interop security
 
-.PHONY: help bootstrap test pytest sanity demo bench clean distclean $(LAYERS)
+.PHONY: help bootstrap test pytest sanity lint docs build demo bench clean distclean $(LAYERS)
 
 help:
 	@echo "make demo          set up, then run playbooks/demo.yml on localhost"
-	@echo "make test          set up, then the whole suite: pytest tests (all layers) + sanity"
+	@echo "make test          set up, then the whole suite: pytest tests (all layers) + sanity + lint"
 	@echo "make bootstrap     apt packages (hack/apt-packages.txt), .venv, collection link"
 	@echo "make unit|integration|interop|security   one layer: pytest -m LAYER"
 	@echo "make sanity        ansible-test sanity on a copy at .../ansible_collections/undock/oci"
+	@echo "make lint          ansible-lint (production profile) and antsibull-changelog lint"
+	@echo "make docs          regenerate docs/modules/ from the modules' DOCUMENTATION (commit the result)"
+	@echo "make build         ansible-galaxy collection build into build/"
 	@echo "make bench         benchmarks (bench/)"
 	@echo "make clean         remove test outputs and caches; distclean also removes .venv"
 	@echo "variables: PYTEST_ARGS='-k name -x'  PYTEST_TIMEOUT=900  SANITY_ARGS='--test pylint'"
@@ -40,13 +44,14 @@ help:
 bootstrap:
 	@bash hack/bootstrap.sh
 
-# The whole suite. Both halves always run; the target fails if either fails.
+# The whole suite. Every part always runs; the target fails if any fails.
 # pytest's exit 5 (no test collected) is a failure here, never a silent pass.
 test: bootstrap
 	@rc=0; $(MAKE) --no-print-directory pytest || rc=$$?; \
 	src=0; $(MAKE) --no-print-directory sanity || src=$$?; \
-	echo "make test: pytest exit $$rc, sanity exit $$src"; \
-	[ $$rc -eq 0 ] && [ $$src -eq 0 ]
+	lrc=0; $(MAKE) --no-print-directory lint || lrc=$$?; \
+	echo "make test: pytest exit $$rc, sanity exit $$src, lint exit $$lrc"; \
+	[ $$rc -eq 0 ] && [ $$src -eq 0 ] && [ $$lrc -eq 0 ]
 
 pytest:
 	@start=$$SECONDS; rc=0; $(PYTEST) tests || rc=$$?; \
@@ -63,6 +68,23 @@ sanity: bootstrap
 	@start=$$SECONDS; rc=0; bash hack/sanity.sh $(SANITY_ARGS) || rc=$$?; \
 	echo "sanity: exit $$rc after $$((SECONDS - start)) s"; \
 	exit $$rc
+
+# ansible-lint with .ansible-lint (production profile, offline), then the changelog
+# fragments. VIRTUAL_ENV keeps ansible-lint's cache in .venv/.ansible, not ~/.ansible.
+lint: bootstrap
+	@start=$$SECONDS; rc=0; \
+	VIRTUAL_ENV=$(VENV) ansible-lint || rc=$$?; \
+	antsibull-changelog lint || rc=$$?; \
+	echo "lint: exit $$rc after $$((SECONDS - start)) s"; \
+	exit $$rc
+
+# The module reference is generated, checked in, and checked by
+# tests/integration/test_module_docs.py: rerun this after changing a module's docs.
+docs: bootstrap
+	@$(PY) hack/module_docs.py
+
+build: bootstrap
+	@ansible-galaxy collection build --force --output-path $(REPO)/build $(REPO)
 
 # hack/demo.py, when present, sets the scene (a registry on 127.0.0.1, an image layout)
 # and runs playbooks/demo.yml itself; otherwise the playbook runs directly.
@@ -85,7 +107,7 @@ bench: bootstrap
 	rc=0; for f in "$$@"; do echo "=== $$f"; $(PY) "$$f" $(BENCH_ARGS) || rc=$$?; done; exit $$rc
 
 clean:
-	rm -rf tests/output .pytest_cache bench/results .cache/bootstrap
+	rm -rf tests/output .pytest_cache bench/results .cache/bootstrap build
 	find . -path ./.venv -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +
 
 distclean: clean

@@ -10,6 +10,7 @@
 # Environment:
 #   PYTHON=/path/to/python3   interpreter for the virtualenv (default: see pick_python)
 #   BOOTSTRAP_FORCE=1         ignore stamps and redo every step
+#   BOOTSTRAP_APT_LOCK_WAIT=600  seconds to wait for another apt/dpkg run to finish
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,9 @@ STAMPS="$REPO/.cache/bootstrap"
 APT_LIST="$REPO/hack/apt-packages.txt"
 PY_REQS=("$REPO/hack/requirements-dev.txt" "$REPO/requirements.txt")
 APT_MAX_AGE_MIN=$((6 * 60)) # 'apt-get update' again only when older than this
+APT_LOCK_WAIT="${BOOTSTRAP_APT_LOCK_WAIT:-600}"
+# The locks apt and dpkg take (fcntl), frontend first, as apt takes them. A test may name others.
+read -r -a APT_LOCKS <<<"${BOOTSTRAP_APT_LOCKS:-/var/lib/dpkg/lock-frontend /var/lib/dpkg/lock /var/lib/apt/lists/lock /var/cache/apt/archives/lock}"
 
 # The venv's own bin/ may be on PATH (the Makefile puts it there): never pick it
 # as the base interpreter.
@@ -48,13 +52,56 @@ as_root() {
     else die "need root (or sudo) to run: $*"; fi
 }
 
+# Print "FILE PID" for the first of APT_LOCKS that a process holds a lock on; fail if none.
+# Reads /proc/locks, which names a file MAJOR:MINOR:INODE (hex, hex, decimal), instead of
+# trying the lock: holding it even for a moment could make the other apt run fail.
+apt_lock_holder() {
+    local path dev ino id pid
+    for path in "${APT_LOCKS[@]}"; do
+        read -r dev ino < <(stat -L -c '%d %i' "$path" 2>/dev/null) || continue
+        id="$(printf '%02x:%02x:%d' $(((dev >> 8) & 0xfff | ((dev >> 32) & ~0xfff))) \
+            $(((dev & 0xff) | ((dev >> 12) & ~0xff))) "$ino")"
+        pid="$(awk -v id="$id" '$2 != "->" && $6 == id { print $5; exit }' /proc/locks)"
+        if [ -n "$pid" ]; then
+            echo "$path $pid"
+            return 0
+        fi
+    done
+    return 1
+}
+
+# Wait, at most APT_LOCK_WAIT seconds, while another apt or dpkg (unattended-upgrades, a
+# second bootstrap...) holds its locks, saying so every 30 s; then fail naming the holder.
+wait_apt_locks() {
+    local start=$SECONDS held file pid name next=0
+    while held="$(apt_lock_holder)"; do
+        file="${held% *}" pid="${held##* }"
+        name="$(cat "/proc/$pid/comm" 2>/dev/null || echo '?')"
+        if ((SECONDS - start >= APT_LOCK_WAIT)); then
+            die "$file is still locked by process $pid ($name) after ${APT_LOCK_WAIT} s; let it finish, then rerun (BOOTSTRAP_APT_LOCK_WAIT sets the wait)"
+        fi
+        if ((SECONDS - start >= next)); then
+            log "waiting for another package manager: $file is locked by process $pid ($name) (waited $((SECONDS - start)) s of at most ${APT_LOCK_WAIT} s)"
+            next=$((next + 30))
+        fi
+        sleep 1
+    done
+}
+
+# apt-get as root, once no other apt or dpkg runs; dpkg's own lock timeout covers the
+# moment between our check and apt taking the locks.
+apt_get() {
+    wait_apt_locks
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout="$APT_LOCK_WAIT" "$@"
+}
+
 apt_update_once() {
     local stamp="$STAMPS/apt-update.stamp"
     if [ -z "${BOOTSTRAP_FORCE:-}" ] && [ -n "$(find "$stamp" -mmin -"$APT_MAX_AGE_MIN" 2>/dev/null)" ]; then
         return 0
     fi
     log "apt-get update"
-    as_root apt-get update -q
+    apt_get update -q
     touch "$stamp"
 }
 
@@ -77,12 +124,12 @@ install_apt() {
         trap 'as_root rm -f /usr/sbin/policy-rc.d' EXIT
     fi
     # shellcheck disable=SC2086  # word splitting of the package list is intended
-    if ! as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing; then
+    if ! apt_get install -y -q $missing; then
         log "apt-get install failed; retrying after a fresh 'apt-get update'"
         rm -f "$STAMPS/apt-update.stamp"
         apt_update_once
         # shellcheck disable=SC2086
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing
+        apt_get install -y -q $missing
     fi
     if [ -n "$added_policy" ]; then
         as_root rm -f "$policy"
@@ -117,10 +164,11 @@ pick_python() {
 }
 
 venv_pip() {
-    # pip warns once per package about this machine's optional local package
-    # indexes when they do not exist: drop that noise, keep the rest.
-    "$VENV/bin/python" -m pip -q --disable-pip-version-check "$@" 2>&1 |
-        { grep -v "is ignored: it is neither a file nor a directory" || true; }
+    # One "Collecting NAME" line per package shows progress through a first install
+    # that takes minutes; the per-file chatter goes, and so do the warnings this
+    # machine's optional local package indexes cause when they do not exist.
+    "$VENV/bin/python" -m pip --disable-pip-version-check "$@" --progress-bar off 2>&1 |
+        { grep -Ev "is ignored: it is neither a file nor a directory|^Requirement already satisfied|^Looking in |^ +(Using cached|Downloading|Obtaining|Preparing|Building|Installing build|Getting requirements|Attempting uninstall|Found existing|Uninstalling|Successfully uninstalled)" || true; }
     return "${PIPESTATUS[0]}"
 }
 
@@ -150,7 +198,7 @@ install_venv() {
     local args=() f
     for f in "${PY_REQS[@]}"; do args+=(-r "$f"); done
     venv_pip install "${args[@]}"
-    "$VENV/bin/python" -c 'import ansible, ansible_test, pytest, requests, jsonschema, filelock, cryptography'
+    "$VENV/bin/python" -c 'import ansible, ansible_test, pytest, requests, jsonschema, filelock, cryptography, ansiblelint, antsibull_changelog, antsibull_docs_parser'
     echo "$want" >"$stamp"
 }
 
@@ -167,6 +215,10 @@ link_collection() {
         ln -s "$REPO" "$link"
     fi
 }
+
+# Sourced (by tests), the functions are defined and nothing runs: `return` works only there.
+# shellcheck disable=SC2317  # reached when executed
+(return 0 2>/dev/null) && return 0
 
 t0=$SECONDS
 install_apt

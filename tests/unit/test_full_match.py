@@ -14,7 +14,7 @@ from ansible_collections.undock.oci.plugins.module_utils.common.errors import Co
 from ansible_collections.undock.oci.plugins.module_utils.image.transports import parse_transport
 from ansible_collections.undock.oci.plugins.module_utils.image.layout import LayoutRefError, validate_ref_name
 from ansible_collections.undock.oci.plugins.module_utils.model.digest import InvalidDigestError, is_digest, parse_digest
-from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistriesConfig
+from ansible_collections.undock.oci.plugins.module_utils.registry.registries_conf import RegistriesConfig
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
 from ansible_collections.undock.oci.plugins.module_utils.registry.cred_helpers import check_helper_name
 

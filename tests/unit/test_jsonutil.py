@@ -11,7 +11,7 @@ from ansible_collections.undock.oci.plugins.module_utils.common.errors import Co
 from ansible_collections.undock.oci.plugins.module_utils.common.jsonutil import MAX_DEPTH, load_json, nesting_depth
 from ansible_collections.undock.oci.plugins.module_utils.model.manifest import parse_manifest
 from ansible_collections.undock.oci.plugins.module_utils.registry.auth import token_from_answer
-from ansible_collections.undock.oci.plugins.module_utils.registry.config import AuthStore
+from ansible_collections.undock.oci.plugins.module_utils.registry.auth_files import AuthStore
 
 
 def nested(depth: int) -> str:

@@ -7,12 +7,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 from ..common.errors import ConfigError
 from ..model.reference import Reference
-from .auth_files import AuthStore, Credentials
-from .registries_conf import RegistriesConfig
+
+if TYPE_CHECKING:
+    from .auth_files import AuthStore, Credentials
+    from .registries_conf import RegistriesConfig
+
+# auth_files and registries_conf are imported when first used: a task served from the
+# store reads no configuration file and does not pay for their code.
 
 # Whose credentials a registry gets (see RegistryOptions.credentials_for).
 TASK_REGISTRY = "task"      # the registry the task names (``name``, or a push destination)
@@ -79,18 +84,21 @@ class RegistryOptions:
         return cls(**{item.name: params.get(item.name) for item in fields(cls)})
 
     def registries_config(self, home: Optional[str] = None,
-                          env: Optional[Mapping[str, str]] = None) -> RegistriesConfig:
+                          env: Optional[Mapping[str, str]] = None) -> "RegistriesConfig":
+        from .registries_conf import RegistriesConfig
         return RegistriesConfig.load(conf_path=self.registries_conf, conf_dir=self.registries_conf_dir,
                                      home=home, env=env)
 
-    def auth_store(self, home: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> AuthStore:
+    def auth_store(self, home: Optional[str] = None, env: Optional[Mapping[str, str]] = None) -> "AuthStore":
+        from .auth_files import AuthStore
         return AuthStore(auth_file=self.auth_file, env=env, home=home)
 
-    def credentials_for(self, ref: Union[Reference, str], store: Optional[AuthStore] = None,
-                        role: str = TASK_REGISTRY) -> Optional[Credentials]:
+    def credentials_for(self, ref: Union[Reference, str], store: Optional["AuthStore"] = None,
+                        role: str = TASK_REGISTRY) -> Optional["Credentials"]:
         """The credentials for ``ref`` in ``role``: the task's own for the registry it names
         (``username``) or for its ``source:`` (``source_username``), else what the auth files
         hold for ``ref``. A registry in no role of the task (a mirror) gets only the files'."""
+        from .auth_files import Credentials
         if role not in CREDENTIAL_ROLES:
             raise ConfigError("internal error: unknown credentials role %r" % (role,))
         if role == TASK_REGISTRY and self.username is not None:

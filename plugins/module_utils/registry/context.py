@@ -10,42 +10,59 @@ import threading
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model.reference import Reference
-from .auth_files import AuthStore, Credentials
 from .config import TASK_REGISTRY, RegistryOptions
-from .registries_conf import RegistriesConfig
-from .tls import resolve_tls
 from .deadline import TransferLimits
 
 if TYPE_CHECKING:
+    from .auth_files import AuthStore, Credentials
     from .client import RegistryClient
+    from .registries_conf import RegistriesConfig
     from .transport import RegistryTransport
 
 # client and transport (and with them requests) are imported when a registry is first
-# used: a task that finds its image in the store never pays for them.
+# used, and the configuration files are read when first needed: a task that finds its
+# image (named in full) in the store never pays for them.
 
 
 class RegistryContext:
-    def __init__(self, options: Optional[RegistryOptions] = None, registries: Optional[RegistriesConfig] = None,
-                 auths: Optional[AuthStore] = None, limits: Optional[TransferLimits] = None):
+    def __init__(self, options: Optional[RegistryOptions] = None, registries: Optional["RegistriesConfig"] = None,
+                 auths: Optional["AuthStore"] = None, limits: Optional[TransferLimits] = None):
         self.options = options or RegistryOptions()
         self.limits = limits or TransferLimits()
-        self.registries = registries if registries is not None else RegistriesConfig.load(
-            conf_path=self.options.registries_conf, conf_dir=self.options.registries_conf_dir)
-        self.auths = auths if auths is not None else AuthStore(auth_file=self.options.auth_file,
-                                                               helpers=self.registries.credential_helpers)
-        self._transports: Dict[Tuple[str, bool, Optional[Credentials]], "RegistryTransport"] = {}
-        self._credentials: Dict[Tuple[str, str], Optional[Credentials]] = {}
+        self._registries = registries
+        self._auths = auths
+        self._transports: Dict[Tuple[str, bool, Optional["Credentials"]], "RegistryTransport"] = {}
+        self._credentials: Dict[Tuple[str, str], Optional["Credentials"]] = {}
         self._lock = threading.Lock()
+
+    @property
+    def registries(self) -> "RegistriesConfig":
+        """registries.conf and its drop-ins, read on first use."""
+        if self._registries is None:
+            from .registries_conf import RegistriesConfig
+            self._registries = RegistriesConfig.load(conf_path=self.options.registries_conf,
+                                                     conf_dir=self.options.registries_conf_dir)
+        return self._registries
+
+    @property
+    def auths(self) -> "AuthStore":
+        """The auth-file chain (and credential helpers), opened on first use."""
+        if self._auths is None:
+            from .auth_files import AuthStore
+            self._auths = AuthStore(auth_file=self.options.auth_file, helpers=self.registries.credential_helpers)
+        return self._auths
 
     # -- names ----------------------------------------------------------------------
     def short_name_candidates(self, ref: Reference) -> List[Reference]:
+        if not ref.short_name:
+            return [ref]  # what resolve_short_name answers, without reading registries.conf
         return self.registries.resolve_short_name(ref)
 
     def push_reference(self, ref: Reference) -> Reference:
         return self.registries.push_target(ref).reference
 
     # -- connections ----------------------------------------------------------------
-    def credentials(self, ref: Reference, role: str = TASK_REGISTRY) -> Optional[Credentials]:
+    def credentials(self, ref: Reference, role: str = TASK_REGISTRY) -> Optional["Credentials"]:
         """What ``ref``'s registry is sent in ``role`` (see RegistryOptions.credentials_for),
         looked up once per repository and role: a credential helper is a process to run."""
         key = (ref.name, role)
@@ -56,6 +73,7 @@ class RegistryContext:
     def transport(self, ref: Reference, insecure: bool = False, role: str = TASK_REGISTRY) -> "RegistryTransport":
         """The transport to ``ref``'s registry with the credentials of ``role``: one per host
         and credentials, so that connections and tokens are shared only where the credentials are."""
+        from .tls import resolve_tls
         from .transport import RegistryTransport
         credentials = self.credentials(ref, role)
         key = (ref.registry, insecure, credentials)

@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import ContainerError
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 VOLUME_NAME_RE = NAME_RE
 
 #: Docker's default capability set (docs: "Runtime privilege and Linux capabilities").
@@ -46,12 +46,12 @@ RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 NETWORKS = ("none", "host")
 NETWORKS_LATER = ("bridge",)
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*$", re.IGNORECASE)
+_SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
 
 
 def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
         raise ContainerError("container name %r is invalid: use 1 to 128 letters, digits, '_', '.' or '-', "
                              "starting with a letter or digit" % (name,))
     return name
@@ -66,7 +66,7 @@ def parse_size(value: Any, field: str) -> Optional[int]:
     if isinstance(value, int):
         size = value
     else:
-        match = _SIZE_RE.match(str(value))
+        match = _SIZE_RE.fullmatch(str(value))
         if not match:
             raise ContainerError("%s: %r is not a size (a number with an optional unit k, m, g, t)" % (field, value))
         size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
@@ -160,7 +160,7 @@ def _source(source: Any, field: str) -> Tuple[str, str]:
     text = str(source or "")
     if text.startswith("/"):
         return "bind", posixpath.normpath(text)
-    if not VOLUME_NAME_RE.match(text):
+    if not VOLUME_NAME_RE.fullmatch(text):
         raise ContainerError("%s: %r is neither an absolute host path nor a volume name" % (field, source))
     return "volume", text
 
@@ -201,7 +201,7 @@ def _tmpfs_options(options: Any, field: str) -> List[str]:
         if key == "size" and sep:
             option = "size=%d" % parse_size(value, field)
         elif key == "mode" and sep:
-            if not re.match(r"^[0-7]{3,4}$", value):
+            if not re.fullmatch(r"[0-7]{3,4}", value):
                 raise ContainerError("%s: mode %r is not octal" % (field, value))
             option = "mode=%04o" % int(value, 8)
         elif key not in ("ro", "rw", "noexec", "exec", "nosuid", "suid", "nodev", "dev", "nr_inodes", "uid", "gid"):

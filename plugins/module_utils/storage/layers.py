@@ -32,7 +32,7 @@ from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
 from .trees import remove_tree
-from .unpack import DEFAULT_MAX_SIZE, unpack_layer
+from .compression import DEFAULT_MAX_SIZE
 
 LINK_DIR = "l"
 TEMP_PREFIX = ".tmp-"
@@ -119,6 +119,7 @@ class LayerStore:
             return done
 
     def _unpack(self, stream: Any, desc: Dict[str, Any], diff_id: str, commit: Any = None) -> None:
+        from .unpack import unpack_layer  # only a pull unpacks: a no-op run never loads the tar code
         temp = tempfile.mkdtemp(prefix=self._temp_prefix(diff_id), dir=self.root)
         try:
             diff = os.path.join(temp, "diff")
