@@ -16,7 +16,7 @@ description:
     capabilities, limits and namespaces, under O(executable) C(-c).
   - Files are copied through the container's root as the container sees it (its overlay rootfs and the volumes
     mounted in it, reached through its init process), one path component at a time, never following a symlink
-    out of it, whatever the image holds. Files put in are owned by the user commands run as, with mode C(0644)
+    out of it, whatever the image holds. Files put in are owned by O(remote_user) when it is set (by root otherwise), with mode C(0644)
     unless Ansible changes it afterwards.
   - The containers must run on the machine that runs Ansible, which is the managed host here; this connection is
     local only. Use it with C(ansible_connection=undock.oci.oci) for containers that this collection's modules

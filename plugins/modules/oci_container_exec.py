@@ -26,7 +26,7 @@ options:
     required: true
   command:
     description:
-      - The command to run, split into words as a POSIX shell would (no shell runs it: no pipes, no variables).
+      - The command to run, split into words as a POSIX shell would; no shell runs it, so pipes and variables are not expanded.
       - Exactly one of O(command) and O(argv) is required.
     type: str
   argv:
