@@ -68,7 +68,7 @@ options:
     vars:
       - name: ansible_oci_executable
 author:
-  - undock.oci contributors
+  - undock.oci developers (@undock-oci)
 """
 
 import errno
@@ -215,8 +215,8 @@ class Connection(ConnectionBase):
         except FileNotFoundError:
             raise AnsibleFileNotFound("file not found in container %s: %s" % (self._name(), in_path)) from None
         except OSError as err:
-            raise AnsibleError("cannot fetch %s from container %s: %s" % (in_path, self._name(),
-                                                                         err.strerror or err)) from None
+            raise AnsibleError("cannot fetch %s from container %s: %s"
+                               % (in_path, self._name(), err.strerror or err)) from None
         finally:
             os.close(root)
 

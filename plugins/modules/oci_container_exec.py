@@ -72,9 +72,10 @@ requirements:
 attributes:
   check_mode:
     support: full
-    details: In check mode the command is not run; the task is skipped.
+    description: Nothing is run; the task is skipped and reports RV(ignore:changed=false).
   diff_mode:
     support: none
+    description: A command has no diff.
 notes:
   - The store and run root must be those the container was created with (set both in a
     C(module_defaults) group C(group/undock.oci.oci)).
@@ -83,7 +84,7 @@ seealso:
   - plugin: undock.oci.oci
     plugin_type: connection
 author:
-  - undock.oci contributors
+  - undock.oci developers (@undock-oci)
 """
 
 EXAMPLES = r"""
