@@ -94,6 +94,8 @@ def test_exec_argv_env_user_cwd_stdin_timeout_and_errors(containers, busybox):
     listed = exec_in_container(manager, "box", ["sh", "-c", "cat /proc/[0-9]*/cmdline"]).stdout
     assert b"sleep\x00300" in listed and b"sleep\x00100" not in listed, listed  # killed, not left behind
 
+    with pytest.raises(ContainerError, match="timeout must be a positive number"):
+        exec_in_container(manager, "box", ["true"], timeout=0)
     with pytest.raises(ContainerError, match="not in the image's /etc/passwd"):
         exec_in_container(manager, "box", ["id"], user="nosuchuser")
     with pytest.raises(ContainerError, match="exec in container box failed"):

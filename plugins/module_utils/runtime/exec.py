@@ -86,6 +86,8 @@ def exec_in_container(containers: Containers, name: str, argv: List[str], env: O
                       user: Optional[str] = None, working_dir: Optional[str] = None, stdin: Optional[bytes] = None,
                       timeout: Optional[float] = None) -> ExecResult:
     """Run ``argv`` in the running container ``name``; its exit code and output."""
+    if timeout is not None and timeout <= 0:
+        raise ContainerError("timeout must be a positive number of seconds, not %r" % timeout)
     record = running_container(containers, name)
     process = exec_process(containers, name, argv, env, user, working_dir)
     runtime = containers.runtime(record["desired"]["runtime"])
