@@ -7,7 +7,6 @@ destination has the same digest as the source."""
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
@@ -106,6 +105,7 @@ def copy_image(source: ImageSource, destination: ImageDestination, image: Option
     seen = set()
     unique = [d for d in missing if not (d["digest"] in seen or seen.add(d["digest"]))]
     if unique:
+        from concurrent.futures import ThreadPoolExecutor  # a no-op run copies nothing
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(unique)))) as pool:
             moved = list(pool.map(lambda d: destination.put_blob(d, source), unique))
         for desc, did_move in zip(unique, moved):

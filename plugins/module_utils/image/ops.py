@@ -19,7 +19,7 @@ from ..model.platform import Platform, host_platform, normalize_platform, platfo
 from ..model.reference import Reference, parse_reference
 from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS
 from ..storage.layers import LayerStore
-from ..storage.compression import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
+from ..storage.limits import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
 from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest, store_exists
 from .copy import ResolvedImage, check_policy, copy_image, resolve_image, sign_image

@@ -36,6 +36,7 @@ import hashlib
 import zlib
 
 from ..common.errors import LayerError
+from .limits import DEFAULT_MAX_SIZE
 
 GZIP = "gzip"
 ZSTD = "zstd"
@@ -44,9 +45,6 @@ PLAIN = "plain"
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-# Decompressed-size ceiling used when the caller gives none. Big enough for any real
-# layer; callers that know better (a quota, the config's rootfs size) pass their own.
-DEFAULT_MAX_SIZE = 32 * 1024 ** 3
 READ_CHUNK = 256 * 1024
 ZSTD_MAX_WINDOW = 1 << 27  # 128 MiB, zstd's own default decoding limit
 

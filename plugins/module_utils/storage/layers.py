@@ -32,7 +32,7 @@ from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
 from .store import Store
 from .trees import remove_tree
-from .compression import DEFAULT_MAX_SIZE
+from .limits import DEFAULT_MAX_SIZE
 
 LINK_DIR = "l"
 TEMP_PREFIX = ".tmp-"
