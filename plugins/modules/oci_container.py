@@ -59,6 +59,15 @@ options:
     type: str
     choices: [missing, newer, always, never]
     default: missing
+  policy:
+    description:
+      - The trust policy (containers-policy.json(5)) the pull of O(image) must satisfy, as O(undock.oci.oci_image#module:policy)
+        describes it, given as a path to a C(policy.json) or as the policy itself (a dict); without it, the standard
+        locations are used.
+      - A rejected image is not pulled and no container is created; the error names the requirement and why.
+        An image in use by a container that a re-check (O(pull=always)) rejects stays in the store, and the task fails
+        saying so.
+    type: raw
   command:
     description:
       - The command, replacing the image's C(Cmd). A string is split into words like a shell would, without
@@ -214,6 +223,7 @@ requirements:
   - Python 3.9 or newer on the managed host
   - filelock (Debian and RHEL package C(python3-filelock)); requests (C(python3-requests)) and jsonschema
     (C(python3-jsonschema)) to pull
+  - cryptography (C(python3-cryptography)), only to verify signatures a O(policy) asks for
   - runc (Debian and RHEL package C(runc)) or crun, overlayfs, and root
 extends_documentation_fragment:
   - undock.oci.registry
@@ -353,6 +363,7 @@ def main() -> None:
             state=dict(type="str", default="started", choices=["present", "started", "stopped", "absent", "restarted"]),
             image=dict(type="str"),
             pull=dict(type="str", default="missing", choices=["missing", "newer", "always", "never"]),
+            policy=dict(type="raw"),
             command=dict(type="raw"),
             entrypoint=dict(type="raw"),
             env=dict(type="dict"),

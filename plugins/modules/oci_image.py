@@ -120,7 +120,17 @@ options:
         C(keyPaths), C(keyData) or C(keyDatas) and any C(signedIdentity) (C(matchExact), C(matchRepoDigestOrExact),
         C(matchRepository), C(exactReference), C(exactRepository), C(remapIdentity)). A scope that needs GPG
         C(signedBy), C(signedBaseLayer) or keyless sigstore (fulcio, rekor) rejects every image, saying so.
-      - Applies to pulls from registries; images loaded from O(source) files are not checked.
+      - Loads from O(source) files are checked too, by the scopes of their transports as containers-policy.json(5)
+        defines them. C(oci) and C(oci-archive) scopes are absolute paths, matched against the directory or file
+        with symlinks resolved (the C(:REF) inside it is not part of the scope), then each parent directory. C(docker-archive)
+        has only its C("") scope. Signatures are read from registries only, so C(sigstoreSigned) rejects every
+        file source, saying so; use C(insecureAcceptAnything) for the paths you trust.
+      - The policy is checked whenever the registry or the file is looked at again (O(pull=newer) or
+        O(pull=always), and every load from a file), even when the digest has not changed. An image already in
+        the store that the policy now rejects is removed from it (unless a mount uses it; the error then says so)
+        and the task fails naming the requirement and why. O(pull=missing) with the image present, and a
+        reference by digest that is in the store, read nothing and check nothing (containers/image, too,
+        checks the policy only when it pulls).
     type: raw
 requirements:
   - Python 3.9 or newer on the managed host

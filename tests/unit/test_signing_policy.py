@@ -13,8 +13,8 @@ from ansible_collections.undock.oci.plugins.module_utils.common.errors import (C
                                                                                SigningError)
 from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
 from ansible_collections.undock.oci.plugins.module_utils.signing import payload, policy as policy_mod
-from ansible_collections.undock.oci.plugins.module_utils.signing.policy import (UnverifiedImage, docker_scopes,
-                                                                                load_policy, parse_policy)
+from ansible_collections.undock.oci.plugins.module_utils.signing.location import ImageLocation, docker_scopes
+from ansible_collections.undock.oci.plugins.module_utils.signing.policy import UnverifiedImage, load_policy, parse_policy
 
 pytestmark = pytest.mark.unit
 
@@ -49,6 +49,23 @@ def test_longest_match_wins(ref, scope):
         "example.com/ns/repo:1": ACCEPT, "example.com/ns": ACCEPT, "example.com": ACCEPT, "*.example.com": ACCEPT,
         "": ACCEPT}}}, "p")
     assert pol.requirements_for(parse_reference(ref))[0] == scope
+
+
+def test_path_scopes_are_the_resolved_path_then_its_parents(tmp_path):
+    real = tmp_path / "real" / "images"
+    real.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(real)
+    where = ImageLocation.of_file("oci", str(tmp_path / "link" / "layout"))
+    assert where.path == str(real / "layout")
+    assert where.scopes()[:3] == [str(real / "layout"), str(real), str(tmp_path / "real")]
+    assert where.scopes()[-1] != "/" and all(s.startswith("/") for s in where.scopes())
+    assert ImageLocation.of_file("docker-archive", str(real / "a.tar")).scopes() == []
+    pol = parse_policy({"default": REJECT, "transports": {"oci": {str(real): ACCEPT, "": REJECT},
+                                                          "docker-archive": {"": ACCEPT}}}, "p")
+    assert pol.requirements_at(where)[0] == 'transports.oci["%s"]' % real
+    assert pol.requirements_at(ImageLocation.of_file("oci", "/elsewhere"))[0] == 'transports.oci[""]'
+    assert pol.requirements_at(ImageLocation.of_file("oci-archive", str(real / "a.tar")))[0] == "default"
+    assert pol.requirements_at(ImageLocation.of_file("docker-archive", "/x.tar"))[0] == 'transports.docker-archive[""]'
 
 
 def test_default_applies_without_a_docker_scope_and_reject_says_where():
@@ -97,6 +114,10 @@ def test_containers_image_fixture_policy_parses_and_refuses_gpg_scopes():
     ({"default": [{"type": "sigstoreSigned", "keyPath": "/k", "signedIdentity": {"type": "remapIdentity"}}]},
      "non-empty 'prefix'"),
     ({"default": ACCEPT, "transports": {"docker": {"*.a/b": ACCEPT}}}, "wildcard scope"),
+    ({"default": ACCEPT, "transports": {"oci": {"relative/dir": ACCEPT}}}, "must be an absolute path"),
+    ({"default": ACCEPT, "transports": {"oci-archive": {"/": ACCEPT}}}, 'scope "/" is not allowed'),
+    ({"default": ACCEPT, "transports": {"oci": {"/srv/../x/": ACCEPT}}}, "not a canonical path; write '/x'"),
+    ({"default": ACCEPT, "transports": {"docker-archive": {"/srv/a.tar": ACCEPT}}}, 'no scopes except its default ""'),
 ])
 def test_malformed_policies_name_the_problem(doc, message):
     with pytest.raises(ConfigError, match=message):

@@ -67,14 +67,16 @@ def resolve_image(source: ImageSource, platform: Optional[Any] = None) -> Resolv
 
 
 def check_policy(source: ImageSource, image: ResolvedImage, policy: Optional[Policy]) -> None:
-    """Raise PolicyRejectedError unless ``policy`` allows what ``source`` resolved to. Only the
-    manifest the reference named and its signatures are read: no layer (IsRunningImageAllowed)."""
-    reference = source.policy_reference()
-    if policy is None or reference is None:
+    """Raise PolicyRejectedError unless ``policy`` allows what ``source`` resolved to, whether a
+    registry or a file. Only the manifest the reference named and its signatures are read: no
+    layer (IsRunningImageAllowed)."""
+    location = source.policy_location()
+    if policy is None or location is None:
         return
     from ..signing.policy import UnverifiedImage, check_image  # cryptography only when a policy applies
     top = source.get_manifest()
-    check_image(policy, UnverifiedImage(reference, top.raw, lambda: source.get_signatures(top.digest)))
+    check_image(policy, UnverifiedImage(location.reference, top.raw, lambda: source.get_signatures(top.digest),
+                                        location=location))
 
 
 def sign_image(destination: ImageDestination, key: Any, identity: str, manifest_digest: str,

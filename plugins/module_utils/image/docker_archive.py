@@ -66,6 +66,7 @@ from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                               Manifest, parse_manifest)
 from ..model.reference import Reference, parse_reference
+from ..signing.location import DOCKER_ARCHIVE, ImageLocation
 from ..storage.compression import open_decompressed
 from ..storage.layout import BlobOpener, OCILayout
 from .interfaces import ImageDestination, ImageSource
@@ -135,6 +136,9 @@ class DockerArchiveImageSource(ImageSource):
 
     def describe(self) -> str:
         return "docker-archive:%s%s" % (self.path, ":" + self.ref if self.ref else "")
+
+    def policy_location(self) -> Optional[ImageLocation]:
+        return ImageLocation.of_file(DOCKER_ARCHIVE, self.path)
 
     def _select(self, wanted: Optional[Reference], index: Optional[int]) -> Dict[str, Any]:
         if index is not None:

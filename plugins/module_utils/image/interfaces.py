@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 from ..common.errors import UndockError
 from ..model.digest import Digester
 from ..model.manifest import Manifest
-from ..model.reference import Reference
 from ..storage.layout import BlobOpener
 
 if TYPE_CHECKING:
+    from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature
 
 
@@ -58,9 +58,9 @@ class ImageSource:
         digester.verify("blob %s from %s" % (desc["digest"], self.describe()), desc.get("size"))
         return data
 
-    def policy_reference(self) -> Optional[Reference]:
-        """The registry name the trust policy judges this image by; None where the policy's
-        docker scopes do not apply (the store, layouts, archives)."""
+    def policy_location(self) -> Optional["ImageLocation"]:
+        """Where the trust policy's scopes see this image: a registry name or a file of a
+        transport; None for the store, whose images were judged when they entered it."""
         return None
 
     def get_signatures(self, manifest_digest: str) -> List["Signature"]:

@@ -40,6 +40,7 @@ from ..model import schemas
 from ..model.graph import walk
 from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
 from ..model.validation import validate_document
+from ..signing.location import ImageLocation
 from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
 from .tar_archive import MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir
 from .tar_writer import TarWriter, json_compact, write_tar
@@ -106,6 +107,9 @@ class _LayoutReader(ImageSource):
 
     def describe(self) -> str:
         return "%s:%s%s" % (self.transport, self.path, ":" + self.ref if self.ref else "")
+
+    def policy_location(self) -> Optional[ImageLocation]:
+        return ImageLocation.of_file(self.transport, self.path)
 
     def _select(self, index: Any) -> None:
         validate_document(index, schemas.OCI_INDEX, "%s: index.json" % self.describe())

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
-from ..common.errors import DigestMismatchError, NotFoundError, RegistryError, StoreError, TransientError, UndockError
+from ..common.errors import (DigestMismatchError, ImageInUseError, NotFoundError, PolicyRejectedError, RegistryError,
+                             StoreError, TransientError, UndockError)
 from ..registry.config import SOURCE_REGISTRY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.digest import parse_digest
@@ -210,14 +211,22 @@ class ImageService:
         outcome.image = describe_image(ref_name, remote)
         outcome.resolved = remote
         if local is not None and local.manifest.digest == remote.manifest.digest:
-            check_policy(src, remote, self.policy())  # a pull that asked the registry is judged again
+            try:
+                check_policy(src, remote, self.policy())  # what was looked up again is judged again
+            except PolicyRejectedError as err:
+                raise self._drop_rejected(ref_name, err)
+            finally:
+                src.close()
             self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         outcome.changed = True
         verb = "pull" if isinstance(src.origin, Reference) else "load"
         verb = "would " + verb if self.check_mode else verb + "ed"
         if self.check_mode:
-            check_policy(src, remote, self.policy())
+            try:
+                check_policy(src, remote, self.policy())
+            finally:
+                src.close()
             outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
             return outcome
         store = self.store()
@@ -236,6 +245,18 @@ class ImageService:
         if entry is not None and outcome.before["digest"] != remote.manifest.digest:
             store.collect_garbage()
         return outcome
+
+    def _drop_rejected(self, ref_name: str, err: PolicyRejectedError) -> PolicyRejectedError:
+        """The store must not go on serving an image the policy now rejects (containers/image
+        refuses to use one): remove it, unless a mount uses it, and say which in the error."""
+        if self.check_mode:
+            return PolicyRejectedError("%s; %s would be removed from the store %s" % (err, ref_name, self.storage_root))
+        try:
+            removed = self.absent(ref_name)
+        except ImageInUseError as busy:
+            return PolicyRejectedError("%s; it stays in the store %s: %s" % (err, self.storage_root, busy))
+        return PolicyRejectedError("%s; %s was removed from the store %s (%s)"
+                                   % (err, ref_name, self.storage_root, "; ".join(removed.actions)))
 
     def _drop_corrupt_blobs(self, ref_name: str, outcome: Outcome) -> List[str]:
         """Verify every stored blob of ``ref_name``; remove those that fail their digest (in

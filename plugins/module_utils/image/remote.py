@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
 from ..registry.client import RegistryClient
@@ -13,10 +13,15 @@ from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
 from ..model.reference import Reference
-from ..signing import attachments
-from ..signing.sigstore import Signature, same_signature
+from ..signing.location import DOCKER, ImageLocation
 from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
+
+if TYPE_CHECKING:
+    from ..signing.sigstore import Signature
+
+# signing/ (and cryptography) is loaded only when signatures are read or written:
+# a pull under a policy that asks for none does not pay for it.
 
 
 class RegistryImageSource(ImageSource):
@@ -41,10 +46,11 @@ class RegistryImageSource(ImageSource):
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         return self.client.blob_opener(desc)
 
-    def policy_reference(self) -> Optional[Reference]:
-        return self.requested
+    def policy_location(self) -> Optional[ImageLocation]:
+        return ImageLocation(DOCKER, reference=self.requested)
 
-    def get_signatures(self, manifest_digest: str) -> List[Signature]:
+    def get_signatures(self, manifest_digest: str) -> List["Signature"]:
+        from ..signing import attachments
         return attachments.read_signatures(self.client, manifest_digest)
 
     def head(self) -> Optional[Dict[str, Any]]:
@@ -77,10 +83,13 @@ class RegistryImageDestination(ImageDestination):
         self.client.upload_blob(desc, lambda: source.open_file(desc), chunk_size=self.chunk_size)
         return True
 
-    def get_signatures(self, manifest_digest: str) -> List[Signature]:
+    def get_signatures(self, manifest_digest: str) -> List["Signature"]:
+        from ..signing import attachments
         return attachments.read_signatures(self.client, manifest_digest)
 
-    def put_signatures(self, manifest_digest: str, signatures: List[Signature]) -> None:
+    def put_signatures(self, manifest_digest: str, signatures: List["Signature"]) -> None:
+        from ..signing import attachments
+        from ..signing.sigstore import same_signature
         existing = self.get_signatures(manifest_digest)
         new = [sig for sig in signatures if not any(same_signature(sig, old) for old in existing)]
         if new:

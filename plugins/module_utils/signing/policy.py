@@ -3,10 +3,14 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """containers-policy.json(5): which images may be pulled, and whose signatures they need.
 
-``{"default": [REQ...], "transports": {"docker": {SCOPE: [REQ...]}}}``. The scope of an image is
-found like containers/image does: its full ``name:tag`` or ``name@digest``, then the repository,
-each parent namespace, ``*.`` wildcards of the host's parent domains, the transport's ``""``,
-then ``default``. Every requirement of the chosen list must be satisfied.
+``{"default": [REQ...], "transports": {TRANSPORT: {SCOPE: [REQ...]}}}``. The scope of an image is
+found like containers/image does (see signing.location): for ``docker`` its full ``name:tag`` or
+``name@digest``, then the repository, each parent namespace, ``*.`` wildcards of the host's
+parent domains; for ``oci`` and ``oci-archive`` the path and its parent directories; then the
+transport's ``""``, then ``default``. Every requirement of the chosen list must be satisfied.
+
+Signatures are read only from registries: a ``sigstoreSigned`` requirement on an image loaded
+from a file (``oci``, ``oci-archive``, ``docker-archive``) is never satisfied, saying so.
 
 Supported requirements: ``insecureAcceptAnything``, ``reject`` and ``sigstoreSigned`` with public
 keys. GPG ``signedBy``, ``signedBaseLayer`` and keyless sigstore (fulcio, rekor, pki) are
@@ -27,11 +31,11 @@ from ..model.manifest import parse_manifest
 from ..model.reference import Reference
 from .identity import SignedIdentity, parse_signed_identity
 from .keys import load_public_keys
+from .location import DOCKER, ImageLocation, check_scope
 from .sigstore import Signature, verify
 
 SYSTEM_POLICY = "/etc/containers/policy.json"
 MAX_POLICY_SIZE = 4 * 1024 * 1024
-DOCKER_TRANSPORT = "docker"
 
 _UNSUPPORTED = {"signedBy": "GPG signatures (signedBy) are not supported",
                 "signedBaseLayer": "signedBaseLayer is not supported"}
@@ -46,13 +50,19 @@ def user_policy_path() -> str:
 
 @dataclass
 class UnverifiedImage:
-    """What the policy judges: the name it is pulled as, its top manifest bytes, and a way to
-    list its signatures (called only if a requirement needs them)."""
+    """What the policy judges: the name it is pulled as (None for a file), its top manifest bytes,
+    a way to list its signatures (called only if a requirement needs them), and, for a file,
+    where it is read from (by default, the registry image ``reference``)."""
 
-    reference: Reference
+    reference: Optional[Reference]
     manifest_raw: bytes
     list_signatures: Callable[[], List[Signature]]
+    location: Optional[ImageLocation] = None
     _signatures: Optional[List[Signature]] = field(default=None, repr=False)
+
+    @property
+    def where(self) -> ImageLocation:
+        return self.location or ImageLocation(DOCKER, reference=self.reference)
 
     def signatures(self) -> List[Signature]:
         if self._signatures is None:
@@ -121,6 +131,10 @@ class SigstoreSigned(Requirement):
         return self._keys
 
     def check(self, image: UnverifiedImage) -> None:
+        if image.where.transport != DOCKER or image.reference is None:
+            raise SigningError("no signature: images loaded from %s: files carry no signatures undock.oci can "
+                               "read (it reads sigstore signatures from registries only), so sigstoreSigned "
+                               "cannot be satisfied" % image.where.transport)
         keys = self.public_keys()
         try:
             digest = parse_manifest(image.manifest_raw).digest
@@ -229,14 +243,6 @@ def _requirements(data: Any, where: str) -> List[Requirement]:
     return [parse_requirement(item, "%s[%d]" % (where, index)) for index, item in enumerate(data)]
 
 
-def _check_scope(scope: str, where: str) -> None:
-    if scope.startswith("*."):
-        if "/" in scope or ":" in scope or len(scope) < 3:
-            raise ConfigError("%s: wildcard scope %r must be *.DOMAIN" % (where, scope))
-    elif scope != scope.strip() or "*" in scope:
-        raise ConfigError("%s: invalid scope %r" % (where, scope))
-
-
 @dataclass
 class Policy:
     source: str
@@ -245,41 +251,26 @@ class Policy:
 
     def requirements_for(self, ref: Reference) -> "tuple[str, List[Requirement]]":
         """(scope description, requirements) for an image pulled from a registry as ``ref``."""
-        scopes = self.transports.get(DOCKER_TRANSPORT)
+        return self.requirements_at(ImageLocation(DOCKER, reference=ref))
+
+    def requirements_at(self, location: ImageLocation) -> "tuple[str, List[Requirement]]":
+        """(scope description, requirements) for an image read from ``location``: the longest scope."""
+        scopes = self.transports.get(location.transport)
         if scopes is not None:
-            for name in docker_scopes(ref):
+            for name in location.scopes() + [""]:
                 if name in scopes:
-                    return 'transports.docker["%s"]' % name, scopes[name]
-            if "" in scopes:
-                return 'transports.docker[""]', scopes[""]
+                    return 'transports.%s["%s"]' % (location.transport, name), scopes[name]
         return "default", self.default
 
     def check(self, image: UnverifiedImage) -> None:
         """Raise PolicyRejectedError naming the scope, the requirement and why, unless allowed."""
-        scope, requirements = self.requirements_for(image.reference)
+        scope, requirements = self.requirements_at(image.where)
         for number, requirement in enumerate(requirements, 1):
             try:
                 requirement.check(image)
             except SigningError as err:
                 raise PolicyRejectedError("image %s rejected by the policy %s, scope %s, requirement %d (%s): %s"
-                                          % (image.reference, self.source, scope, number, requirement.describe(), err))
-
-
-def docker_scopes(ref: Reference) -> List[str]:
-    """Scope names for ``ref``, most specific first (without the transport's "" and default)."""
-    identity = ref.name + ("@" + ref.digest if ref.digest else ":" + ref.tag if ref.tag else "")
-    result = [identity] if identity != ref.name else []
-    name = ref.name
-    while True:
-        result.append(name)
-        if "/" not in name:
-            break
-        name = name.rsplit("/", 1)[0]
-    host = name.split(":", 1)[0]
-    while "." in host:
-        host = host.split(".", 1)[1]
-        result.append("*." + host)
-    return result
+                                          % (image.where, self.source, scope, number, requirement.describe(), err))
 
 
 def parse_policy(data: Any, source: str) -> Policy:
@@ -301,8 +292,8 @@ def parse_policy(data: Any, source: str) -> Policy:
         parsed: Dict[str, List[Requirement]] = {}
         for scope, requirements in scopes.items():
             where = 'policy %s: transports.%s["%s"]' % (source, transport, scope)
-            if transport == DOCKER_TRANSPORT:
-                _check_scope(scope, where)
+            if scope:
+                check_scope(transport, scope, where)
             parsed[scope] = _requirements(requirements, where)
         transports[transport] = parsed
     return Policy(source, default, transports)
@@ -347,4 +338,4 @@ def check_image(policy: Optional[Policy], image: UnverifiedImage) -> None:
     except ConfigError:
         raise
     except UndockError as err:
-        raise PolicyRejectedError("image %s rejected by the policy %s: %s" % (image.reference, policy.source, err))
+        raise PolicyRejectedError("image %s rejected by the policy %s: %s" % (image.where, policy.source, err))

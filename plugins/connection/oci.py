@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: oci
+short_description: Run tasks in containers of this collection, through runc exec
+version_added: 0.2.0
+description:
+  - Runs Ansible tasks inside a running container made by M(undock.oci.oci_container), as the
+    C(containers.podman.podman) and C(community.docker.docker) connections do for theirs. The container is the
+    inventory host name, or O(remote_addr) when set.
+  - Commands run through C(runc exec) (or C(crun exec), whichever the container runs with), with the container's
+    capabilities, limits and namespaces, under O(executable) C(-c).
+  - Files are copied through the container's root as the container sees it (its overlay rootfs and the volumes
+    mounted in it, reached through its init process), one path component at a time, never following a symlink
+    out of it, whatever the image holds. Files put in are owned by O(remote_user) when it is set (by root otherwise), with mode C(0644)
+    unless Ansible changes it afterwards.
+  - The containers must run on the machine that runs Ansible, which is the managed host here; this connection is
+    local only. Use it with C(ansible_connection=undock.oci.oci) for containers that this collection's modules
+    started on the controller.
+  - The container's rootfs needs a Python for modules; M(ansible.builtin.raw) works without one.
+options:
+  remote_addr:
+    description:
+      - The name of the container.
+    type: str
+    default: inventory_hostname
+    vars:
+      - name: inventory_hostname
+      - name: ansible_host
+      - name: ansible_oci_host
+  remote_user:
+    description:
+      - The user (and group) commands run as in the container, C(NAME|UID[:GROUP|GID]), resolved from the image's
+        C(/etc/passwd) and C(/etc/group). Defaults to the container's own user.
+    type: str
+    vars:
+      - name: ansible_user
+      - name: ansible_oci_user
+    keyword:
+      - name: remote_user
+  storage_root:
+    description:
+      - Root of the local content store the container was created in (the modules' O(undock.oci.oci_container#module:storage_root)).
+    type: path
+    default: /var/lib/undock
+    vars:
+      - name: ansible_oci_storage_root
+    env:
+      - name: ANSIBLE_OCI_STORAGE_ROOT
+  run_root:
+    description:
+      - Runtime directory of that store (the modules' O(undock.oci.oci_container#module:run_root)).
+    type: path
+    default: /run/undock
+    vars:
+      - name: ansible_oci_run_root
+    env:
+      - name: ANSIBLE_OCI_RUN_ROOT
+  executable:
+    description:
+      - The shell in the container that runs Ansible's commands.
+    type: str
+    default: /bin/sh
+    vars:
+      - name: ansible_oci_executable
+author:
+  - undock.oci developers (@undock-oci)
+"""
+
+import errno
+import os
+import stat
+
+from ansible.errors import AnsibleConnectionFailure, AnsibleError, AnsibleFileNotFound
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.plugins.connection import ConnectionBase
+
+try:
+    from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
+    from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers
+    from ansible_collections.undock.oci.plugins.module_utils.runtime.exec import exec_in_container, running_container
+    from ansible_collections.undock.oci.plugins.module_utils.runtime.users import resolve_user
+    from ansible_collections.undock.oci.plugins.module_utils.storage.rootfs import open_in_root
+    from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
+    ENGINE_ERROR = None
+except ImportError as err:  # the collection's engine, or a library it needs, is missing
+    ENGINE_ERROR = err
+
+CHUNK = 1024 * 1024
+
+
+class Connection(ConnectionBase):
+    """Local connection into a container of the undock.oci store."""
+
+    transport = "undock.oci.oci"
+    has_pipelining = True
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._containers = None
+
+    def _name(self) -> str:
+        return self.get_option("remote_addr")
+
+    def _connect(self):
+        if ENGINE_ERROR is not None:
+            raise AnsibleError("the undock.oci connection cannot load its engine: %s" % ENGINE_ERROR)
+        if not self._connected:
+            run_root = self.get_option("run_root")
+            try:
+                store = Store.open(self.get_option("storage_root"), run_root, create=False)
+                self._containers = Containers(store, run_root)
+                running_container(self._containers, self._name())
+            except UndockError as err:
+                raise AnsibleConnectionFailure(str(err)) from None
+            self._display.vvv("ESTABLISH OCI CONNECTION TO %s" % self._name(), host=self._name())
+            self._connected = True
+        return self
+
+    def exec_command(self, cmd, in_data=None, sudoable=False):
+        super().exec_command(cmd, in_data=in_data, sudoable=sudoable)
+        self._connect()
+        argv = [self.get_option("executable"), "-c", to_text(cmd, errors="surrogate_or_strict")]
+        self._display.vvv("EXEC %s" % argv, host=self._name())
+        try:
+            result = exec_in_container(self._containers, self._name(), argv, user=self.get_option("remote_user"),
+                                       stdin=to_bytes(in_data) if in_data is not None else None)
+        except UndockError as err:
+            raise AnsibleConnectionFailure(str(err)) from None
+        return result.rc, result.stdout, result.stderr
+
+    # -- files -----------------------------------------------------------------------
+    def _root_fd(self) -> int:
+        """A descriptor of the container's root as its processes see it (volumes included)."""
+        try:
+            record = running_container(self._containers, self._name())
+            return os.open("/proc/%d/root" % record["pid"], os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        except UndockError as err:
+            raise AnsibleConnectionFailure(str(err)) from None
+        except OSError as err:
+            raise AnsibleConnectionFailure("cannot reach the root of container %s: %s" % (self._name(), err)) from None
+
+    def _owner(self):
+        user = self.get_option("remote_user")
+        if user:
+            try:
+                resolved = resolve_user(self._containers.paths(self._name()).rootfs, user)
+            except UndockError as err:
+                raise AnsibleConnectionFailure(str(err)) from None
+            return resolved.uid, resolved.gid
+        return None
+
+    def put_file(self, in_path, out_path):
+        super().put_file(in_path, out_path)
+        self._connect()
+        self._display.vvv("PUT %s TO %s" % (in_path, out_path), host=self._name())
+        if not os.path.isfile(to_bytes(in_path, errors="surrogate_or_strict")):
+            raise AnsibleFileNotFound("file or module does not exist: %s" % in_path)
+        owner = self._owner()
+        root = self._root_fd()
+        try:
+            created = True
+            try:
+                fd = open_in_root(root, out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                created = False
+                fd = open_in_root(root, out_path, os.O_WRONLY | os.O_NONBLOCK)
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    os.close(fd)
+                    raise OSError(errno.EINVAL, "not a regular file", out_path)
+                os.ftruncate(fd, 0)
+            try:
+                if created:
+                    os.fchmod(fd, 0o644)  # whatever the umask
+                if owner is not None:
+                    os.fchown(fd, owner[0], owner[1])
+                with open(in_path, "rb") as source:
+                    while True:
+                        chunk = source.read(CHUNK)
+                        if not chunk:
+                            break
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise AnsibleError("cannot put %s into container %s at %s: %s" % (in_path, self._name(), out_path,
+                                                                              err.strerror or err)) from None
+        finally:
+            os.close(root)
+
+    def fetch_file(self, in_path, out_path):
+        super().fetch_file(in_path, out_path)
+        self._connect()
+        self._display.vvv("FETCH %s TO %s" % (in_path, out_path), host=self._name())
+        root = self._root_fd()
+        try:
+            fd = open_in_root(root, in_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+            try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(errno.EINVAL, "not a regular file", in_path)
+                with open(out_path, "wb") as target:
+                    while True:
+                        chunk = os.read(fd, CHUNK)
+                        if not chunk:
+                            break
+                        target.write(chunk)
+            finally:
+                os.close(fd)
+        except FileNotFoundError:
+            raise AnsibleFileNotFound("file not found in container %s: %s" % (self._name(), in_path)) from None
+        except OSError as err:
+            raise AnsibleError("cannot fetch %s from container %s: %s"
+                               % (in_path, self._name(), err.strerror or err)) from None
+        finally:
+            os.close(root)
+
+    def close(self):
+        self._connected = False
+        self._containers = None
