@@ -6,6 +6,7 @@ afterwards, even on failure."""
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,13 @@ def done(start: float, what: str = "done") -> None:
     print("demo:       %s in %.1f s" % (what, time.monotonic() - start), flush=True)
 
 
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for the demo container's published port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="undock-demo-") as work:
         layout = os.path.join(work, "layout")
@@ -48,6 +56,8 @@ def main() -> int:
                        "-e", "ansible_python_interpreter=%s" % os.path.join(BIN, "python"),
                        "-e", "demo_registry=%s" % registry.host, "-e", "demo_layout=%s" % layout,
                        "-e", "demo_store=%s" % os.path.join(work, "store"),
+                       "-e", "demo_run_root=%s" % os.path.join(work, "run"),
+                       "-e", "demo_port=%d" % free_port(),
                        os.path.join(REPO, "playbooks", "demo.yml")] + sys.argv[1:]
             rc = subprocess.call(command)
             done(start, "playbook exit %d" % rc)
