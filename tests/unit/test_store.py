@@ -231,3 +231,50 @@ def test_a_file_or_an_empty_name_is_refused(tmp_path):
     for empty in ("", " "):
         with pytest.raises(StoreError, match="storage_root is empty"):
             Store.open(empty)
+
+
+def test_a_store_being_made_by_another_process_is_waited_for_not_refused(tmp_path):
+    """The maker holds an flock on storage_root from the emptiness check to oci-layout:
+    a second process that looks meanwhile (and sees its temporary files) waits, then
+    finds a store. Before, it refused the directory as "neither empty nor a store"."""
+    import fcntl
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "store"
+    root.mkdir()
+    fd = os.open(str(root), os.O_RDONLY | os.O_DIRECTORY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # what Store.open holds while it makes the store
+    try:
+        (root / "locks").mkdir()
+        (root / ".tmp-half-written").write_bytes(b"{")
+        child = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from ansible_collections.undock.oci.plugins.module_utils.storage.store "
+             "import Store; store = Store.open(sys.argv[1]); print(len(store.images()))", str(root)],
+            env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.0)
+        assert child.poll() is None, child.communicate()  # it waits for the maker
+        os.unlink(str(root / ".tmp-half-written"))
+        os.makedirs(str(root / "tmp"))
+        OCILayout.create(str(root), mode=0o700)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+    out, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err.decode()
+    assert out.decode().strip() == "0"
+
+
+def test_two_stores_made_at_once_in_one_directory(tmp_path):
+    import subprocess
+    import sys
+
+    root = str(tmp_path / "store")
+    code = ("import sys; from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store\n"
+            "for _ in range(20):\n    Store.open(sys.argv[1])\n")
+    children = [subprocess.Popen([sys.executable, "-c", code, root], env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)),
+                                 stderr=subprocess.PIPE) for _ in range(4)]
+    for child in children:
+        err = child.communicate(timeout=120)[1]
+        assert child.returncode == 0, err.decode()[-2000:]

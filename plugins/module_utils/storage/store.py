@@ -69,8 +69,17 @@ def store_exists(root: str) -> bool:
     """Whether ``root`` holds a store; False where one may be made (a new or empty directory).
 
     A store never takes over a directory: anything else at ``root`` (a file, a directory
-    with other content, an OCI layout that some other tool wrote) is a StoreError.
+    with other content, an OCI layout that some other tool wrote) is a StoreError. While
+    another process is making the store, this waits for it (see ``_directory_lock``).
     """
+    if not _is_directory(root):
+        return False
+    with _directory_lock(root, exclusive=False):
+        return _holds_store(root)
+
+
+def _is_directory(root: str) -> bool:
+    """False when ``root`` does not exist; a StoreError when it is not a usable directory."""
     if not isinstance(root, str) or not root.strip():
         raise StoreError("storage_root is empty: give the directory of the store (default %s)" % DEFAULT_ROOT)
     try:
@@ -81,6 +90,26 @@ def store_exists(root: str) -> bool:
         raise StoreError("storage_root %s cannot be used: %s" % (root, err.strerror or err))
     if not stat.S_ISDIR(mode):
         raise StoreError("storage_root %s is not a directory: a store is a directory of its own" % root)
+    return True
+
+
+@contextlib.contextmanager
+def _directory_lock(root: str, exclusive: bool) -> Iterator[None]:
+    """flock on the storage_root directory itself: the one who makes the store holds it
+    exclusively from the emptiness check to the oci-layout file, so that a second process
+    never sees (and refuses) a store half made. Nothing is written outside the directory."""
+    try:
+        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        raise StoreError("storage_root %s cannot be opened: %s" % (root, err.strerror or err))
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _holds_store(root: str) -> bool:
     try:
         names = set(os.listdir(root))
     except OSError as err:
@@ -117,12 +146,19 @@ class Store:
             if not create:
                 raise StoreError("no store at %s" % store.root)
             makedirs_private(store.root)
-            os.chmod(store.root, 0o700)
-        for directory in (store.tmp, store.locks):
-            makedirs_private(directory)
-        OCILayout.create(store.root, mode=0o700)
+            with _directory_lock(store.root, exclusive=True):
+                if not _holds_store(store.root):  # another process may have made it meanwhile
+                    os.chmod(store.root, 0o700)
+                    store._make()
+        else:
+            store._make()  # repairs what a store made by an older version may lack
         store.clean_stale_temporaries()
         return store
+
+    def _make(self) -> None:
+        for directory in (self.tmp, self.locks):
+            makedirs_private(directory)
+        OCILayout.create(self.root, mode=0o700)
 
     # -- locks ----------------------------------------------------------------------
     def index_lock(self) -> "filelock.FileLock":
