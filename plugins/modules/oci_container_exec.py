@@ -144,7 +144,7 @@ stderr_lines:
 import shlex
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.module_support import image_module
+from ..module_utils.module_support import image_module, image_service
 
 
 def main() -> None:
@@ -174,14 +174,11 @@ def main() -> None:
     stdin = params["stdin"]
     if stdin is not None and params["stdin_add_newline"]:
         stdin += "\n"
-    from ..module_utils.runtime.containers import Containers
-    from ..module_utils.runtime.exec import exec_in_container
-    from ..module_utils.storage.store import Store
+    from ..module_utils.runtime.service import ContainerService
     try:
-        containers = Containers(Store.open(params["storage_root"], params["run_root"], create=False), params["run_root"])
-        result = exec_in_container(containers, params["name"], argv, env=params["env"], user=params["user"],
-                                   working_dir=params["working_dir"],
-                                   stdin=stdin.encode("utf-8") if stdin is not None else None, timeout=params["timeout"])
+        result = ContainerService(image_service(module)).exec(
+            params["name"], argv, env=params["env"], user=params["user"], working_dir=params["working_dir"],
+            stdin=stdin.encode("utf-8") if stdin is not None else None, timeout=params["timeout"])
     except UndockError as err:
         module.fail_json(msg=str(err))
     except OSError as err:

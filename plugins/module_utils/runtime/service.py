@@ -13,6 +13,7 @@ from ..image.ops import ImageService
 from ..image.outcome import Outcome
 from .containers import LOG_MAX, Containers
 from .errors import ContainerError
+from .exec import ExecResult, exec_in_container
 from .options import check_name, differences, normalize
 
 STATES = ("present", "started", "stopped", "absent", "restarted")
@@ -38,19 +39,27 @@ class ContainerService:
         self.network = network
         self.check_mode = images.check_mode
 
-    def _containers(self) -> Optional[Containers]:
-        store = self.images.store(create=not self.check_mode)
+    def _containers(self, create: Optional[bool] = None) -> Optional[Containers]:
+        """The store's containers; None when there is no store (and ``create`` is false:
+        by default, it is made except in check mode)."""
+        store = self.images.store(create=not self.check_mode if create is None else create)
         return Containers(store, self.images.run_root, self.log_max, **self.network) if store is not None else None
 
     def info(self, names: Optional[List[str]] = None, log_lines: int = 20) -> List[Dict[str, Any]]:
         """The records of ``names`` (every container when None) that exist, by name. Reads only."""
-        store = self.images.store(create=False)
-        if store is None:
+        containers = self._containers(create=False)
+        if containers is None:
             return []
-        containers = Containers(store, self.images.run_root, self.log_max, **self.network)
         wanted = containers.names() if names is None else [check_name(n) for n in names]
         found = (containers.info(name, log_lines) for name in wanted)
         return [record for record in found if record is not None]
+
+    def exec(self, name: str, argv: List[str], **options: Any) -> ExecResult:
+        """Run ``argv`` in the running container ``name`` (options: those of exec_in_container)."""
+        containers = self._containers(create=False)
+        if containers is None:
+            raise ContainerError("no container %s: there is no store at %s" % (check_name(name), self.images.storage_root))
+        return exec_in_container(containers, name, argv, **options)
 
     def ensure(self, params: Dict[str, Any], log_lines: int = 20) -> Outcome:
         name = check_name(params["name"])
