@@ -45,15 +45,14 @@ STORAGE_ARGS: Dict[str, Any] = dict(
 #: Python library -> (Debian package, RHEL package), as the modules' ``requirements`` say.
 HOST_PACKAGES: Dict[str, Any] = {
     "requests": ("python3-requests", "python3-requests"),
-    "filelock": ("python3-filelock", "python3-filelock"),
     "jsonschema": ("python3-jsonschema", "python3-jsonschema"),
     "tomli": ("python3-tomli", "python3-tomli"),
     "cryptography": ("python3-cryptography", "python3-cryptography"),
 }
 #: What a module that talks to a registry (or reads an archive or layout) needs: it checks
 #: what it reads against the image-spec's schemas. The others need only the store's libraries.
-REGISTRY_LIBRARIES = ("requests", "jsonschema", "filelock")
-STORE_LIBRARIES = ("filelock",)
+REGISTRY_LIBRARIES = ("requests", "jsonschema")
+STORE_LIBRARIES: tuple = ()  # the store, layers, mounts and containers need only the standard library
 #: What reading registries.conf needs: nothing from Python 3.11 on (tomllib).
 NAMES_LIBRARIES = ("tomli",) if sys.version_info < (3, 11) else ()
 
@@ -139,10 +138,14 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
     """The engine's ImageService for a module's options."""
     from .image.ops import ImageService
     params = module.params
-    from .signing.policy import load_policy
+
+    def policy() -> Any:  # read (and signing imported) only when a pull needs it
+        from .signing.policy import load_policy
+        return load_policy(params.get("policy"))
+
     return ImageService(params["storage_root"], registry_context(params),
                         check_mode=module.check_mode if check_mode is None else check_mode,
-                        run_root=params["run_root"], policy=lambda: load_policy(params.get("policy")))
+                        run_root=params["run_root"], policy=policy)
 
 
 def finish(module: AnsibleModule, outcome: Any, diff: bool = True, actions: bool = True,

@@ -221,8 +221,7 @@ options:
     default: 20
 requirements:
   - Python 3.9 or newer on the managed host
-  - filelock (Debian and RHEL package C(python3-filelock)); requests (C(python3-requests)) and jsonschema
-    (C(python3-jsonschema)) to pull
+  - requests (Debian and RHEL package C(python3-requests)) and jsonschema (C(python3-jsonschema)), to pull
   - cryptography (C(python3-cryptography)), only to verify signatures a O(policy) asks for
   - runc (Debian and RHEL package C(runc)) or crun, overlayfs, and root
 extends_documentation_fragment:

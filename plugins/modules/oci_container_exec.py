@@ -67,8 +67,8 @@ options:
 extends_documentation_fragment:
   - undock.oci.storage
 requirements:
+  - Python 3.9 or newer on the managed host
   - runc or crun (the container's O(undock.oci.oci_container#module:runtime))
-  - filelock (Debian and RHEL package C(python3-filelock))
 attributes:
   check_mode:
     support: full

@@ -32,7 +32,6 @@ options:
     default: 20
 requirements:
   - Python 3.9 or newer on the managed host
-  - filelock (Debian and RHEL package C(python3-filelock))
 extends_documentation_fragment:
   - undock.oci.storage
 attributes:

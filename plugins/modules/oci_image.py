@@ -136,7 +136,6 @@ requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
   - jsonschema (Debian and RHEL package C(python3-jsonschema))
-  - filelock (Debian and RHEL package C(python3-filelock))
   - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
   - cryptography (C(python3-cryptography)), to verify signatures or sign
   - PyNaCl (C(python3-nacl)), only to sign with an encrypted O(sign_by) key

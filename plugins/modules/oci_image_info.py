@@ -36,7 +36,6 @@ requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
   - jsonschema (Debian and RHEL package C(python3-jsonschema))
-  - filelock (Debian and RHEL package C(python3-filelock))
   - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
 extends_documentation_fragment:
   - undock.oci.registry

@@ -55,7 +55,6 @@ options:
     default: true
 requirements:
   - Python 3.9 or newer on the managed host
-  - filelock (Debian and RHEL package C(python3-filelock))
   - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
   - The C(mount) and C(umount) commands (Debian and RHEL package C(util-linux)), and root
 extends_documentation_fragment:

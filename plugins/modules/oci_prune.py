@@ -43,7 +43,6 @@ options:
     default: []
 requirements:
   - Python 3.9 or newer on the managed host
-  - filelock (Debian and RHEL package C(python3-filelock))
 extends_documentation_fragment:
   - undock.oci.storage
 attributes:

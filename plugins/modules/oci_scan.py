@@ -51,7 +51,6 @@ options:
     type: int
 requirements:
   - Python 3.9 or newer on the managed host
-  - filelock (Debian and RHEL package C(python3-filelock))
   - On Python 3.9 and 3.10 only, tomli (Debian and RHEL package C(python3-tomli)), to read C(registries.conf)
   - The C(mount) and C(umount) commands (Debian and RHEL package C(util-linux)), and root
   - Optional, for the rpm database of an image, C(rpm) (Debian and RHEL package C(rpm))

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Third-party libraries of the managed host (requests, filelock, ...).
+"""Third-party libraries of the managed host (requests, jsonschema, cryptography, ...).
 
 Their imports are guarded so that a host without one still loads the modules and gets a
 clear error naming the package, instead of an ImportError traceback.

@@ -47,6 +47,7 @@ from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
+from ..common.locks import FileLock
 from ..storage.mount_records import process_start
 from ..storage.mounts import MountManager
 from ..storage.rootfs import resolve_in_root
@@ -179,10 +180,9 @@ class Containers:
 
     @contextlib.contextmanager
     def lock(self, name: str) -> Iterator[None]:
-        import filelock
         check_name(name)
         makedirs_private(self.store.locks)
-        with filelock.FileLock(os.path.join(self.store.locks, "container-%s.lock" % name)):
+        with FileLock(os.path.join(self.store.locks, "container-%s.lock" % name)):
             yield
 
     # -- reading ---------------------------------------------------------------------

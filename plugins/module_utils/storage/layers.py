@@ -27,6 +27,7 @@ from typing import Any, Dict, Iterable, List, Optional
 from ..model.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
 from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_symlink
+from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
@@ -76,9 +77,8 @@ class LayerStore:
             return []
         return ["sha256:" + n for n in names if len(n) == 64 and os.path.isdir(os.path.join(self.root, n, "diff"))]
 
-    def lock(self, diff_id: str) -> Any:
-        import filelock
-        return filelock.FileLock(os.path.join(self.store.locks, "layer-%s.lock" % parse_digest(diff_id)[1]))
+    def lock(self, diff_id: str) -> FileLock:
+        return FileLock(os.path.join(self.store.locks, "layer-%s.lock" % parse_digest(diff_id)[1]))
 
     # -- unpacking ------------------------------------------------------------------
     def pull(self, desc: Dict[str, Any], diff_id: str, opener: BlobOpener) -> Dict[str, bool]:
@@ -169,7 +169,6 @@ class LayerStore:
     def clean_temporaries(self) -> int:
         """Remove ``.tmp-<hex>-*`` directories left by killed unpacks or removals. One is
         live only while its layer lock is held, so a lock we can take marks it stale."""
-        import filelock
         removed = 0
         try:
             names = os.listdir(self.root)
@@ -183,7 +182,7 @@ class LayerStore:
                 with self.lock("sha256:" + hexpart).acquire(timeout=0):
                     remove_tree(os.path.join(self.root, name))
                     removed += 1
-            except (filelock.Timeout, ValueError, UndockError):
+            except (ValueError, UndockError):  # LockTimeout is an UndockError
                 continue
         return removed
 

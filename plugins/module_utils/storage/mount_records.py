@@ -26,6 +26,7 @@ from typing import Any, Dict, List, Optional, Set
 
 from ..common.errors import StoreError
 from ..common.fileutil import atomic_write, makedirs_private
+from ..common.locks import FileLock
 
 
 class MountError(StoreError):
@@ -161,14 +162,13 @@ class MountRecords:
         either: with no records directory and no right to make one, there is nothing to
         lock against (image removal by a non-root user of their own store)."""
         if self._lock is None:
-            import filelock
             try:
                 self._ensure_run_root()
             except PermissionError:
                 if os.path.isdir(self.records_dir):
                     raise
                 return contextlib.nullcontext()
-            self._lock = filelock.FileLock(os.path.join(self.run_root, "mounts.lock"))
+            self._lock = FileLock(os.path.join(self.run_root, "mounts.lock"))
         return self._lock
 
     def _record_path(self, target: str) -> str:

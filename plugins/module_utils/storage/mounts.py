@@ -56,6 +56,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
 from ..common.fileutil import atomic_write, makedirs_private, point_symlink
+from ..common.locks import FileLock
 from ..model.manifest import parse_manifest
 from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
 from .layout import REF_NAME
@@ -210,14 +211,13 @@ class MountManager(MountRecords):
 
     def flat_dir(self, diff_ids: Sequence[str]) -> Tuple[str, str]:
         """(chain id, directory) of the merge of ``diff_ids`` (base first), made once and cached."""
-        import filelock
         chain = chain_id(diff_ids)
         final = os.path.join(self.flat_root, chain)
         diff = os.path.join(final, "diff")
         if os.path.isdir(diff):
             return chain, diff
         makedirs_private(self.flat_root)
-        with filelock.FileLock(os.path.join(self.store.locks, "flat-%s.lock" % chain)):
+        with FileLock(os.path.join(self.store.locks, "flat-%s.lock" % chain)):
             if os.path.isdir(diff):
                 return chain, diff
             temp = tempfile.mkdtemp(prefix=".tmp-%s-" % chain, dir=self.flat_root)

@@ -18,24 +18,18 @@ Layout under ``root`` (0700):
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import stat
 import time
 from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
 
-from ..common.deps import note_missing, require
 from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
+from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
-
-try:
-    import filelock
-except ImportError as import_error:  # reported by common.deps when a store is opened
-    note_missing("filelock", import_error)
 
 DEFAULT_ROOT = "/var/lib/undock"
 DEFAULT_RUN_ROOT = "/run/undock"
@@ -99,14 +93,14 @@ def _directory_lock(root: str, exclusive: bool) -> Iterator[None]:
     exclusively from the emptiness check to the oci-layout file, so that a second process
     never sees (and refuses) a store half made. Nothing is written outside the directory."""
     try:
-        fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        lock = FileLock(root, shared=not exclusive)
+        lock.acquire()
     except OSError as err:
         raise StoreError("storage_root %s cannot be opened: %s" % (root, err.strerror or err))
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
         yield
     finally:
-        os.close(fd)
+        lock.release()
 
 
 def _holds_store(root: str) -> bool:
@@ -130,7 +124,6 @@ def _holds_store(root: str) -> bool:
 
 class Store:
     def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
-        require("filelock")
         self.root = os.path.abspath(root)
         self.run_root = run_root
         self.tmp = os.path.join(self.root, "tmp")
@@ -161,27 +154,21 @@ class Store:
         OCILayout.create(self.root, mode=0o700)
 
     # -- locks ----------------------------------------------------------------------
-    def index_lock(self) -> "filelock.FileLock":
-        return filelock.FileLock(os.path.join(self.locks, "index.lock"))
+    def index_lock(self) -> FileLock:
+        return FileLock(os.path.join(self.locks, "index.lock"))
 
-    def blob_lock(self, digest: str) -> "filelock.FileLock":
+    def blob_lock(self, digest: str) -> FileLock:
         algorithm, hexpart = parse_digest(digest)
-        return filelock.FileLock(os.path.join(self.locks, "blob-%s-%s.lock" % (algorithm, hexpart)))
+        return FileLock(os.path.join(self.locks, "blob-%s-%s.lock" % (algorithm, hexpart)))
 
-    @contextlib.contextmanager
-    def _gc_lock(self, shared: bool) -> Iterator[None]:
-        fd = os.open(os.path.join(self.locks, "gc.lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _gc_lock(self, shared: bool) -> FileLock:
+        return FileLock(os.path.join(self.locks, "gc.lock"), shared=shared)
 
-    def writing(self) -> "contextlib.AbstractContextManager[None]":
+    def writing(self) -> FileLock:
         """Hold while adding content, until it is referenced from index.json."""
         return self._gc_lock(shared=True)
 
-    def collecting(self) -> "contextlib.AbstractContextManager[None]":
+    def collecting(self) -> FileLock:
         """Hold while deleting unreferenced content: waits for every writer to finish."""
         return self._gc_lock(shared=False)
 
