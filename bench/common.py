@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, List, Sequence
+from typing import Callable, Dict, List, Sequence, Tuple
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TESTS = os.path.join(REPO, "tests")
@@ -36,6 +36,27 @@ def ensure_bytecode() -> None:
 
 def engine_env() -> Dict[str, str]:
     return dict(os.environ, PYTHONPATH=os.pathsep.join([COLLECTIONS, TESTS]))
+
+
+def baseline_engine(revision: str) -> Tuple[str, Dict[str, str]]:
+    """(bench/undock_pull.py, environment) of the engine at git ``revision``, checked out
+    once under .cache/bench-baseline/ and compiled, so that a benchmark can time an earlier
+    engine beside today's in the same run ("no slower than before")."""
+    import compileall
+    commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--verify", revision + "^{commit}"],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    tree = os.path.join(REPO, ".cache", "bench-baseline", commit[:12])
+    if not os.path.isdir(os.path.join(tree, "plugins")):
+        subprocess.run(["git", "-C", REPO, "worktree", "add", "--detach", "-f", tree, commit],
+                       capture_output=True, check=True)
+    collections = os.path.join(tree + ".collections")
+    link = os.path.join(collections, "ansible_collections", "undock", "oci")
+    if not os.path.islink(link):
+        os.makedirs(os.path.dirname(link), exist_ok=True)
+        os.symlink(tree, link)
+    compileall.compile_dir(os.path.join(tree, "plugins"), quiet=1)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([collections, os.path.join(tree, "tests")]))
+    return os.path.join(tree, "bench", "undock_pull.py"), env
 
 
 def timed(command: Sequence[str], env: Dict[str, str] = None, before: Callable[[], None] = None) -> float:

@@ -12,7 +12,8 @@ Target: ours <= 0.8x podman pull. Peak memory must stay flat as the image grows.
 
 ``--phases`` also times, in this process, what a pull is made of (read + inflate + hash
 of the local blob, our unpack of the local blob, the download alone) and profiles one
-in-process pull with cProfile.
+in-process pull with cProfile. ``--baseline REV`` also times the engine of git revision REV in
+the same rounds and prints ours / REV (no slower than before: <= 1.0x).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ import sys
 import tempfile
 import time
 
-from common import engine_env, ensure_collection_link, report
+from common import baseline_engine, engine_env, ensure_collection_link, report
 from debian_image import debian_layout, layout_summary, measure
 
 ensure_collection_link()
@@ -98,12 +99,13 @@ class Contenders:
         finally:
             clean(oci, bundle)
 
-    def ours(self, run: int):
-        """ImageService.present in its own process, as skopeo is (bench/undock_pull.py)."""
+    def ours(self, run: int, engine=None):
+        """ImageService.present in its own process, as skopeo is (bench/undock_pull.py);
+        ``engine`` = (script, env) of another revision's engine."""
+        script, env = engine or (os.path.join(HERE, "undock_pull.py"), engine_env())
         store = os.path.join(self.work, "undock-%d" % run)
         try:
-            return measure([sys.executable, os.path.join(HERE, "undock_pull.py"), store, self.registry.host,
-                            self.ref], self.rusage, env=engine_env())
+            return measure([sys.executable, script, store, self.registry.host, self.ref], self.rusage, env=env)
         finally:
             clean(store, store + ".conf", store + ".auth.json")
 
@@ -132,7 +134,10 @@ def main() -> int:
                         "(a bigger image)")
     parser.add_argument("--workdir", default="/var/tmp", help="where the registry and every destination live")
     parser.add_argument("--phases", action="store_true", help="also time the parts of our pull and profile it")
+    parser.add_argument("--baseline", metavar="REV", help="also time the engine of this git revision")
     args = parser.parse_args()
+    baseline = baseline_engine(args.baseline) if args.baseline else None
+    before = "%s@%s" % (OURS, args.baseline)
 
     include = [p for p in args.include.split(",") if p]
     layout, tag = debian_layout(layers=args.layers, include=include)
@@ -150,6 +155,8 @@ def main() -> int:
             print("podman storage driver: %s" % contenders.driver)
             times = {PODMAN: [], PEERS: [], OURS: []}
             rss = {PODMAN: [], PEERS: [], OURS: []}
+            if baseline:
+                times[before], rss[before] = [], []
             split = {"skopeo copy": [], "umoci unpack": []}
             for run in range(args.runs):
                 for name, measured in ((PODMAN, contenders.podman(run)), (OURS, contenders.ours(run))):
@@ -160,6 +167,10 @@ def main() -> int:
                 rss[PEERS].append(max(copy[1], unpack[1]))
                 split["skopeo copy"].append(copy[0])
                 split["umoci unpack"].append(unpack[0])
+                if baseline:
+                    measured = contenders.ours(run, baseline)
+                    times[before].append(measured[0])
+                    rss[before].append(measured[1])
 
             report("pull: Debian %s, %d layer(s), %.0f MB gzip / %.0f MB / %d entries, loopback registry, "
                    "podman %s" % (tag, info["layers"], info["compressed"] / 1e6, info["tar_size"] / 1e6,
@@ -168,6 +179,10 @@ def main() -> int:
                 print(median_line(name, runs))
             ratio = statistics.median(times[OURS]) / statistics.median(times[PEERS])
             print("  ratio %s / (%s) = %.2fx" % (OURS, PEERS, ratio))
+            if baseline:
+                ratio = statistics.median(times[OURS]) / statistics.median(times[before])
+                print("  ratio %s / %s = %.2fx (target <= 1.00x): %s" % (OURS, before, ratio,
+                                                                       "met" if ratio <= 1.0 else "MISSED"))
             print("  peak RSS (largest process of each):")
             for name, values in rss.items():
                 print(median_line(name, values, "MB", 1024))

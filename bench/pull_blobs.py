@@ -4,7 +4,8 @@
 docker-registry, ours against ``skopeo copy docker://... oci:DIR`` in the same run.
 
 Each run starts from an empty destination. Prints median wall times and the ratio.
-Target: ours <= 1.2x skopeo.
+Target: ours <= 1.2x skopeo. ``--baseline REV`` also times the engine of git revision REV in
+the same rounds and prints ours / REV (target: no slower than before, <= 1.0x).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 import sys
 import tempfile
 
-from common import ensure_bytecode, ensure_collection_link, engine_env, report, timed
+from common import baseline_engine, ensure_bytecode, ensure_collection_link, engine_env, report, timed
 
 ensure_collection_link()
 ensure_bytecode()
@@ -31,7 +32,12 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--size-mb", type=int, default=100)
     parser.add_argument("--layers", type=int, default=5)
+    parser.add_argument("--baseline", metavar="REV", help="also time the engine of this git revision")
     args = parser.parse_args()
+    here = os.path.join(os.path.dirname(os.path.abspath(__file__)), "undock_pull.py")
+    engines = {"undock": (here, engine_env())}
+    if args.baseline:
+        engines["undock@" + args.baseline] = baseline_engine(args.baseline)
     work = tempfile.mkdtemp(prefix="undock-bench-")
     try:
         with Registry("plain", os.path.join(work, "registry")) as registry:
@@ -40,19 +46,24 @@ def main() -> int:
                                         layers=args.layers)
             size = sum(1 for _ in pushed.layers)
             print("image %s: %d layers, %d MB compressed" % (pushed.ref, size, args.size_mb))
-            results = {"skopeo copy": [], "undock": []}
+            results = {"skopeo copy": []}
+            results.update((name, []) for name in engines)
             for run in range(args.runs):
                 dest = os.path.join(work, "skopeo-%d" % run)
                 results["skopeo copy"].append(timed(
                     ["skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + pushed.ref, "oci:%s:x" % dest]))
                 shutil.rmtree(dest, ignore_errors=True)
-                store = os.path.join(work, "undock-%d" % run)
-                results["undock"].append(timed(
-                    [sys.executable, os.path.join(os.path.dirname(__file__), "undock_pull.py"), "--download-only", store,
-                     registry.host, pushed.ref], env=engine_env()))
-                shutil.rmtree(store, ignore_errors=True)
+                for name, (script, env) in engines.items():
+                    store = os.path.join(work, "undock-%d" % run)
+                    results[name].append(timed([sys.executable, script, "--download-only", store, registry.host,
+                                                pushed.ref], env=env))
+                    shutil.rmtree(store, ignore_errors=True)
             report("pull_blobs: %d MB in %d layers, loopback registry" % (args.size_mb, args.layers),
                    results, "undock", "skopeo copy", TARGET)
+            if args.baseline:
+                baseline = {name: results[name] for name in engines}
+                report("pull_blobs: today's engine against %s, same rounds" % args.baseline, baseline, "undock",
+                       "undock@" + args.baseline, 1.0)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-import platform as _platform
+import os
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
@@ -53,7 +53,7 @@ def normalize_platform(value: Any) -> Platform:
 
 
 def host_platform() -> Platform:
-    machine = _platform.machine().lower()
+    machine = os.uname().machine.lower()
     variant = None
     if machine.startswith("armv"):
         variant, machine = machine[3:5], "arm"
