@@ -54,6 +54,7 @@ from ..storage.rootfs import resolve_in_root
 from ..storage.store import Store
 from ..storage.trees import remove_tree
 from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
+from .destinations import check_path, contain_mounts
 from .errors import ContainerError
 from .network import lifecycle
 from .network.cni import find_plugin
@@ -64,7 +65,7 @@ from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_netw
 from .network.state import ETC_DIR, NetworkState, load_state
 from .options import check_name
 from .runc import OCIRuntime
-from .spec import apply_network, build_spec
+from .spec import apply_network, base_mounts, build_spec
 from .users import resolve_user
 
 RECORD = "container.json"
@@ -83,23 +84,14 @@ def volume_name(container: str, target: str) -> str:
     return "%s-%s" % (container, hashlib.sha256(target.encode()).hexdigest()[:12])
 
 
-#: kernel filesystems the runtime mounts: no working directory or volume may land in them
-KERNEL_DIRS = ("proc", "sys", "dev")
-
-
 def check_in_rootfs(rootfs: str, desired: Dict[str, Any]) -> None:
     """Refuse a working directory or volume path that resolves (symlinks followed inside the
-    rootfs) into /proc, /sys or /dev, where a path such as /proc/self/fd/N would reach the
-    runtime's own open files on the host."""
+    rootfs) into /proc, /sys or /dev (destinations.check_path), before anything is seeded."""
     checks = [("working_dir", desired["working_dir"])]
     checks += [("volume", m["target"]) for m in desired["volumes"] + desired["mounts"] + desired["tmpfs"]]
     checks += [("image volume", t) for t in desired["image_volumes"]]
     for what, path in checks:
-        resolved = os.path.relpath(resolve_in_root(rootfs, path), rootfs)
-        top = resolved.split(os.sep, 1)[0]
-        if top in KERNEL_DIRS:
-            via = "" if resolved == path.lstrip("/") else " (through symlinks in the image, it is /%s)" % resolved
-            raise ContainerError("%s %s is inside /%s%s: refusing it" % (what, path, top, via))
+        check_path(rootfs, what, path)
 
 
 class ContainerPaths:
@@ -282,6 +274,8 @@ class Containers:
             etc_files = dict(self._etc_files(desired, paths), **network_files)
             spec = build_spec(desired, user, volume_dirs, etc_files, cgroups_path=self.cgroups_path(name),
                               network_namespace=namespace)
+            spec["mounts"] = contain_mounts(paths.rootfs, spec["mounts"],
+                                            [m["destination"] for m in base_mounts(desired["privileged"])])
             atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
             record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "anonymous_volumes": anonymous, "started": False}
@@ -395,6 +389,9 @@ class Containers:
         if self.mounts.mounted(paths.rootfs) is None:  # after a reboot
             self._mount(desired, paths)
             actions.append("mounted the rootfs of %s again" % name)
+        with open(paths.config, "rb") as handle:  # the rootfs may have changed since create: check again
+            contain_mounts(paths.rootfs, json.loads(handle.read())["mounts"],
+                           [m["destination"] for m in base_mounts(desired["privileged"])])
         runtime = self.runtime(desired["runtime"])
         makedirs_private(runtime.root)
         makedirs_private(paths.run)

@@ -147,11 +147,12 @@ def apply_network(spec: Dict[str, Any], network_namespace: Optional[Dict[str, st
     if network_namespace is not None:
         namespaces.append(dict(network_namespace))
     result["linux"]["namespaces"] = namespaces
+    made = {source: etc_files[target] for target, source in planned.items() if target in etc_files}
     mounts = []
     for mount in spec["mounts"]:
-        target = mount["destination"]
-        if target in etc_files and planned.get(target) == mount["source"]:
-            mount = dict(mount, source=etc_files[target])
+        # by source: the destination may have been resolved in the rootfs (destinations.py)
+        if mount.get("type") == "bind" and mount["source"] in made:
+            mount = dict(mount, source=made[mount["source"]])
         mounts.append(mount)
     result["mounts"] = mounts
     return result
