@@ -92,6 +92,8 @@ options:
       - Only with O(state=absent). An image that is in use (mounted by M(undock.oci.oci_mount) or a scan) is
         not removed; the task fails with an error naming each user. With O(force=true) those mounts are
         unmounted first, then the image is removed.
+      - An image that a container of M(undock.oci.oci_container) uses is never removed, even with
+        O(force=true) and while the container is not mounted (after a reboot); remove the container first.
       - With O(state=present) it has no meaning (O(pull=always) is what refreshes an image), and V(true) is refused.
     type: bool
     default: false

@@ -196,6 +196,53 @@ def test_reboot_reads_stopped_and_started_brings_it_back(engine, tmp_path):
         assert handle.read() == "from the image\n"  # the anonymous volume was seeded once and kept
 
 
+def reboot(svc, tmp_path, name, info):
+    """What a boot forgets: every process, the network, the mounts and run_root (tmpfs)."""
+    state = json.load(open(os.path.join(str(tmp_path), "run", "containers", name, "state.json")))
+    os.kill(state["monitor_pid"], signal.SIGKILL)
+    os.kill(info["pid"], signal.SIGKILL)
+    wait_for(lambda: not os.path.exists("/proc/%d/status" % info["pid"]) or
+             "Z" in open("/proc/%d/status" % info["pid"]).read().split("State:")[1][:4])
+    lifecycle.detach(name, os.path.join(str(tmp_path), "run", "containers", name, "network"),
+                     os.path.join(str(tmp_path), "run"))
+    subprocess.run(["umount", "-l", os.path.join(info["bundle"], "rootfs")], check=True)
+    subprocess.run(["rm", "-rf", os.path.join(str(tmp_path), "run")], check=True)
+
+
+def test_image_held_by_a_container_whose_rootfs_is_not_mounted(engine, tmp_path):
+    """After a reboot the mount record is gone with run_root: the store's hold still names the container."""
+    svc, image = engine
+    params = dict(name="held", image=image, stop_timeout=0, command="sleep 60")
+    info = svc.ensure(params).values["container"]
+    reboot(svc, tmp_path, "held", info)
+    assert not mounts_below(tmp_path)
+    for force in (False, True):  # force unmounts mounts; it never removes a container's image
+        with pytest.raises(ImageInUseError, match=r"held by container:held .*remove container:held first"):
+            svc.images.absent(image, force=force)
+    pruned = prune(svc.images, PruneFilters(all_images=True))
+    assert pruned.values["kept"] == [image] and "container:held" in pruned.warnings[0], pruned.warnings
+    assert svc.images.local_image(image) is not None
+    back = svc.ensure(params)  # its layers are all still there
+    assert back.values["container"]["state"] == "running"
+    svc.ensure(dict(params, state="absent"))
+    assert svc.images.absent(image).changed  # no longer held
+
+
+def test_a_hold_left_by_a_removal_cut_short_holds_nothing(engine, tmp_path):
+    svc, image = engine
+    svc.ensure(dict(name="cut", image=image, state="present"))
+    holds = os.listdir(os.path.join(str(tmp_path), "store", "holds"))
+    assert len(holds) == 1
+    with open(os.path.join(str(tmp_path), "store", "holds", holds[0]), "rb") as handle:
+        saved = handle.read()
+    svc.ensure(dict(name="cut", state="absent"))
+    assert os.listdir(os.path.join(str(tmp_path), "store", "holds")) == []
+    with open(os.path.join(str(tmp_path), "store", "holds", holds[0]), "wb") as handle:
+        handle.write(saved)  # as if the removal was killed after the container's directory went
+    assert svc.images.absent(image).changed
+    assert os.listdir(os.path.join(str(tmp_path), "store", "holds")) == []
+
+
 def test_kill_9_halfway_through_create_is_repaired(engine, tmp_path):
     svc, image = engine
     svc.images.present(image)

@@ -138,11 +138,11 @@ def prune(service: Any, filters: PruneFilters, now: Optional[float] = None) -> O
     chosen = choose(service, filters, now)
     removed, kept = [], []
     for name in chosen:
-        users = mounts.users(name)
-        if users:
+        users, holds = mounts.image_users(name)
+        if users or holds:
             kept.append(name)
             outcome.warnings.append("kept %s: in use by %s" % (name, ", ".join(
-                "%s at %s" % (r.owner, r.target) for r in users)))
+                ["%s at %s" % (r.owner, r.target) for r in users] + [h.describe() for h in holds])))
         else:
             removed.append(name)
     in_use = mounts.diff_ids_in_use()

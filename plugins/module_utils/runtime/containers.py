@@ -29,8 +29,9 @@ names the namespace and bind-mounts the /etc files that attach writes), so that 
 the monitor's restarts; it is detached at stop and removal. After a reboot start attaches it
 again.
 
-The rootfs is mounted through storage.mounts (owner ``container:NAME``), so removing or
-pruning the image is refused, naming the container, while the container exists.
+The rootfs is mounted through storage.mounts (owner ``container:NAME``), and the image is held
+(storage.holds, persistent, while containers/NAME exists), so removing or pruning the image is
+refused, naming the container, while the container exists, mounted or not (after a reboot).
 """
 
 from __future__ import annotations
@@ -293,6 +294,8 @@ class Containers:
         if current is not None:
             self.mounts.unmount(paths.rootfs, lazy=True)
         self.mounts.repair()
+        # the mount record goes at boot; the hold keeps the image while the container's directory exists
+        self.mounts.hold(desired["image"], owner_of(desired["name"]), paths.dir)
         self.mounts.mount_image(desired["image"], paths.rootfs, owner=owner_of(desired["name"]), read_only=False,
                                 upper_dir=paths.upper, work_dir=paths.work, nodev_nosuid=False)
 
@@ -497,3 +500,4 @@ class Containers:
         for path in [paths.dir, paths.run] + [os.path.join(self.volumes_root, v) for v in anonymous]:
             if os.path.lexists(path):
                 remove_tree(path)
+        self.mounts.unhold(owner_of(name))

@@ -52,12 +52,13 @@ import os
 import tempfile
 import time
 import uuid
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
 from ..common.fileutil import atomic_write, makedirs_private, point_symlink
 from ..common.locks import FileLock
 from ..model.manifest import parse_manifest
+from .holds import Hold, Holds
 from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
 from .layout import REF_NAME
 from .merge import merge_layers
@@ -122,6 +123,7 @@ class MountManager(MountRecords):
             raise MountError("max_lowers must be at least 1")
         self.max_lowers = max_lowers
         self.page_size = page_size or os.sysconf("SC_PAGE_SIZE")
+        self.holds = Holds(store.root)
 
     # -- the image -------------------------------------------------------------------
     def image_layers(self, ref_name: str) -> Tuple[str, str, List[str]]:
@@ -466,17 +468,45 @@ class MountManager(MountRecords):
                     done.append("dropped the record of %s at %s: it is no longer mounted" % (record.image, record.target))
         return done
 
-    # -- image removal ----------------------------------------------------------------
+    # -- holds and image removal -------------------------------------------------------
+    def hold(self, ref_name: str, owner: str, path: str) -> Hold:
+        """Keep ``ref_name`` in the store for ``owner`` while ``path`` exists (holds.py)."""
+        digest, image_id, diff_ids = self.image_layers(ref_name)
+        hold = Hold(owner=owner, path=os.path.abspath(path), image=ref_name, digest=digest, image_id=image_id,
+                    diff_ids=list(diff_ids))
+        self.holds.put(hold)
+        return hold
+
+    def unhold(self, owner: str) -> None:
+        self.holds.drop(owner)
+
+    def diff_ids_in_use(self) -> Set[str]:
+        """Layers that live mounts and holds need (a held image's tag may have moved on)."""
+        return super().diff_ids_in_use() | {d for h in self.holds.live() for d in h.diff_ids}
+
+    def image_users(self, image: str) -> Tuple[List[MountRecord], List[Hold]]:
+        """Who uses ``image`` (a store name, manifest digest or image ID): its live mounts and
+        the holds on it. What image removal and prune both ask."""
+        return self.users(image), [h for h in self.holds.live() if h.matches(image)]
+
+    @staticmethod
+    def describe_users(mounts: Sequence[MountRecord], holds: Sequence[Hold]) -> str:
+        return "; ".join(["mounted by " + u.describe() for u in mounts] + ["held by " + h.describe() for h in holds])
+
     def release(self, ref_name: str, force: bool = False, dry_run: bool = False) -> List[str]:
         """Before removing ``ref_name``: raise ImageInUseError naming its users, or with
-        ``force`` unmount them (lazily if busy). Returns the actions taken (or, with
-        ``dry_run``, that would be)."""
-        users = self.users(ref_name)
+        ``force`` unmount them (lazily if busy). A hold (a container) is never forced: its
+        owner must go first. Returns the actions taken (or, with ``dry_run``, that would be)."""
+        users, holds = self.image_users(ref_name)
+        if holds:
+            raise ImageInUseError("image %s is in use and was not removed: %s; remove %s first (force only unmounts)"
+                                  % (ref_name, self.describe_users(users, holds),
+                                     ", ".join(sorted({h.owner for h in holds}))))
         if not users:
             return []
         if not force:
             raise ImageInUseError("image %s is in use and was not removed: %s; unmount it first, or use force=true"
-                                  % (ref_name, "; ".join("mounted by " + u.describe() for u in users)))
+                                  % (ref_name, self.describe_users(users, [])))
         actions = []
         for user in users:
             if not dry_run:

@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Persistent holds: an image kept in the store for an owner that outlives any mount of it.
+
+A mount record lives under the runtime root (tmpfs) and goes at boot with its mount, but a
+container lives in the store and needs its image after a reboot, before it is started again.
+``<store>/holds/<sha256 of owner>.json`` names the owner, the image (name, manifest digest,
+image ID, diff IDs) and ``path``, a directory of the owner: a hold counts while that path
+exists, so an owner removed by a run that was killed halfway never keeps an image forever.
+Image removal and prune ask ``MountManager.image_users``, which reads mounts and holds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from typing import List
+
+from ..common.fileutil import atomic_write, makedirs_private
+
+HOLDS_DIR = "holds"
+
+
+@dataclass
+class Hold:
+    owner: str                      # "container:NAME"
+    path: str                       # the hold counts while this exists
+    image: str                      # the store name
+    digest: str
+    image_id: str
+    diff_ids: List[str] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return "%s (kept while %s exists)" % (self.owner, self.path)
+
+    def matches(self, image: str) -> bool:
+        return image in (self.image, self.digest, self.image_id)
+
+
+class Holds:
+    def __init__(self, store_root: str):
+        self.dir = os.path.join(store_root, HOLDS_DIR)
+
+    def _file(self, owner: str) -> str:
+        return os.path.join(self.dir, hashlib.sha256(owner.encode("utf-8")).hexdigest() + ".json")
+
+    def put(self, hold: Hold) -> None:
+        makedirs_private(self.dir)
+        atomic_write(self._file(hold.owner), json.dumps(asdict(hold), sort_keys=True).encode("utf-8"), 0o600)
+
+    def drop(self, owner: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._file(owner))
+
+    def live(self) -> List[Hold]:
+        """Holds whose path exists; the files of the others are removed."""
+        try:
+            names = sorted(os.listdir(self.dir))
+        except FileNotFoundError:
+            return []
+        found = []
+        for name in names:
+            if not name.endswith(".json") or name.startswith("."):
+                continue
+            path = os.path.join(self.dir, name)
+            try:
+                with open(path, "rb") as handle:
+                    data = json.loads(handle.read(1 << 20))
+                hold = Hold(**{k: v for k, v in data.items() if k in Hold.__dataclass_fields__})
+            except (OSError, ValueError, TypeError):
+                continue  # unreadable: kept, and it holds nothing
+            if os.path.lexists(hold.path):
+                found.append(hold)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+        return found
