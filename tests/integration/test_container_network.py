@@ -14,6 +14,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import shlex
 import signal
 import subprocess
 import time
@@ -243,3 +244,73 @@ def test_missing_cni_plugins_name_the_package(env, tmp_path):
         svc.ensure(dict(name=lonely, image=env.image, command="sleep 60"))
     assert svc.ensure(dict(name=lonely, state="absent")).changed
     assert left(env, before, [lonely], []) == []
+
+
+def flush_chains(chains):
+    """What a firewall reload does to the container's rules: its chains and the jumps to them go."""
+    for table in ("nat", "filter"):
+        rules = subprocess.run(["iptables", "-w", "-t", table, "-S"], capture_output=True, text=True, timeout=30,
+                               check=True).stdout.splitlines()
+        for rule in rules:
+            words = shlex.split(rule)
+            if words[:1] == ["-A"] and any(w in chains for w in words[2:]) and words[1] not in chains:
+                subprocess.run(["iptables", "-w", "-t", table, "-D"] + words[1:], check=True, timeout=30)
+        for chain in chains:
+            if "-N %s" % chain in rules:
+                subprocess.run(["iptables", "-w", "-t", table, "-F", chain], check=True, timeout=30)
+                subprocess.run(["iptables", "-w", "-t", table, "-X", chain], check=True, timeout=30)
+
+
+@pytest.mark.parametrize("lost", ["state file", "run directory", "state file and iptables rules"])
+def test_removal_after_the_network_state_was_lost_cleans_everything(env, lost):
+    """network.json deleted, or the container's part of run_root wiped, while the namespace, veth,
+    lease and iptables rules exist: removal finds them all, and the rules the plugins' DEL finds
+    already gone are no failure."""
+    before = snapshot(env.run_root)
+    port = free_port()
+    name = "lost-%d" % os.getpid()
+    info = env.svc.ensure(dict(name=name, image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+                               ports=["127.0.0.1:%d:80" % port])).values["container"]
+    wait_for_port("127.0.0.1", port)
+    assert get(port).endswith(PAGE)
+    during = snapshot(env.run_root)
+    chains = container_chains(during, [name])
+    assert len(chains) >= 2 and during.leases - before.leases and bridge_ports(env.network.bridge), during
+    run_dir = os.path.join(env.run_root, "containers", name)
+    if lost.startswith("state file"):
+        os.unlink(os.path.join(run_dir, "network", "network.json"))
+    if lost.endswith("iptables rules"):
+        flush_chains(chains)
+    else:
+        subprocess.run(["rm", "-rf", run_dir], check=True, timeout=30)
+
+    assert env.svc.ensure(dict(name=name, state="absent")).changed
+    assert left(env, before, [name], [info["ip_address"]], chains) == []
+    assert not [line for line in snapshot(env.run_root).iptables - before.iptables if "dport %d" % port in line]
+    assert bridge_ports(env.network.bridge) == set()
+    with pytest.raises(OSError):
+        get(port)
+
+
+def test_a_real_cni_del_failure_still_fails_the_removal(env, tmp_path):
+    """Only rules already gone are forgiven: a plugin whose DEL fails otherwise fails the removal
+    (after the other plugins ran), and the next removal, with working plugins, cleans up."""
+    plugins = tmp_path / "cni"
+    plugins.mkdir()
+    for name in os.listdir("/usr/lib/cni"):
+        os.symlink(os.path.join("/usr/lib/cni", name), str(plugins / name))
+    os.unlink(str(plugins / "firewall"))
+    (plugins / "firewall").write_text('#!/bin/sh\nif [ "$CNI_COMMAND" = DEL ]; then\n'
+                                      '  echo \'{"cniVersion": "1.0.0", "code": 11, "msg": "firewall is broken"}\'\n'
+                                      '  exit 1\nfi\nexec /usr/lib/cni/firewall\n')
+    os.chmod(str(plugins / "firewall"), 0o755)
+    before = snapshot(env.run_root)
+    name = "broken-%d" % os.getpid()
+    broken = ContainerService(env.images, bridge=env.network, cni_path=[str(plugins)])
+    info = broken.ensure(dict(name=name, image=env.image, command="sleep 60", stop_timeout=0)).values["container"]
+    os.unlink(os.path.join(env.run_root, "containers", name, "network", "network.json"))
+    with pytest.raises(UndockError, match="CNI plugin firewall DEL for container %s: exit 1: firewall is broken" % name):
+        broken.ensure(dict(name=name, state="absent"))
+    assert env.info(name) is not None  # not removed: the failure is reported, nothing forgotten
+    assert env.svc.ensure(dict(name=name, state="absent")).changed
+    assert left(env, before, [name], [info["ip_address"]]) == []

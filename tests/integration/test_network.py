@@ -70,7 +70,7 @@ class Net:
                                 peer_state_dir=self.state_dir(peer) if peer else None, **options)
 
     def detach(self, cid: str) -> bool:
-        return lifecycle.detach(cid, self.state_dir(cid), self.run_root)
+        return lifecycle.detach(cid, self.state_dir(cid), self.run_root, network=self.network)
 
     def in_netns(self, path: str, *argv: str, timeout: float = 15) -> subprocess.CompletedProcess:
         return subprocess.run(["nsenter", "--net=" + path] + list(argv), capture_output=True, text=True,
@@ -306,9 +306,8 @@ def test_plugin_timeout_and_error_json_roll_back(net):
     assert leftovers(before, snapshot(net.run_root), ["slow", "bad"], [], ignore_links=[net.network.bridge]) == []
 
 
-def test_detach_without_state_file_cleans_default_layout(net, monkeypatch):
-    """state_dir lost: detach still finds the namespace and lease by container id."""
-    monkeypatch.setattr(lifecycle, "DEFAULT_NETWORK", net.network)
+def test_detach_without_state_file_cleans_default_layout(net):
+    """state_dir lost: detach still finds the namespace and lease of the network by container id."""
     before = snapshot(net.run_root)
     web = net.attach("web", ports=["127.0.0.1:%d:80" % free_port()])
     chains = container_chains(snapshot(net.run_root), ["web"])

@@ -376,7 +376,7 @@ class Containers:
             find_plugin(plugin, self.cni_path, name, "ADD")
 
     def _detach(self, name: str, paths: ContainerPaths) -> List[str]:
-        if lifecycle.detach(name, paths.network, self.run_root, cni_path=self.cni_path):
+        if lifecycle.detach(name, paths.network, self.run_root, cni_path=self.cni_path, network=self.bridge):
             return ["detached container %s from its network" % name]
         return []
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from typing import Any, Callable, Dict, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .conflist import plugin_config
 from .errors import CniPluginError
@@ -24,6 +24,8 @@ MAX_OUTPUT = 4 << 20
 # portmap 1.1's CHECK also looks for IPv6 rules it never made for an IPv4-only container and
 # fails (containernetworking/plugins#819): CHECK skips it.
 CHECK_SKIPS = ("portmap",)
+# iptables' words for a rule or chain that is not there (iptables-nft and -legacy)
+ALREADY_GONE = ("does not exist", "No chain/target/match by that name", "does a matching rule exist in that chain")
 
 
 def find_plugin(plugin: str, cni_path: Sequence[str], container_id: str, command: str) -> str:
@@ -98,9 +100,30 @@ def check_list(conflist: Dict[str, Any], container_id: str, netns: str, ifname: 
                    **options)
 
 
+def already_gone(error: CniPluginError) -> bool:
+    """Whether a DEL failed only because iptables found its rule or chain removed already (a
+    state file lost, a detach repeated after a crash, a flush from outside)."""
+    text = str(error)
+    return "iptables" in text and any(words in text for words in ALREADY_GONE)
+
+
 def del_list(conflist: Dict[str, Any], container_id: str, netns: str, ifname: str, runtime_config: Dict[str, Any],
-             prev_result: Optional[Dict[str, Any]], **options: Any) -> None:
-    """DEL every plugin in reverse order, whether or not its ADD ran (plugins' DEL is idempotent)."""
+             prev_result: Optional[Dict[str, Any]], **options: Any) -> List[str]:
+    """DEL every plugin in reverse order, whether or not its ADD ran (plugins' DEL is idempotent).
+    Every plugin runs even when one before it failed, so that the lease and the interface go
+    whatever portmap or firewall said; a failure over rules already gone is returned (as text),
+    the first other failure raised once all have run."""
+    gone: List[str] = []
+    failure: Optional[CniPluginError] = None
     for plugin in reversed(conflist["plugins"]):
-        run_plugin(plugin_config(conflist, plugin, runtime_config, prev_result), "DEL", container_id, netns, ifname,
-                   **options)
+        try:
+            run_plugin(plugin_config(conflist, plugin, runtime_config, prev_result), "DEL", container_id, netns,
+                       ifname, **options)
+        except CniPluginError as err:
+            if already_gone(err):
+                gone.append(str(err))
+            elif failure is None:
+                failure = err
+    if failure is not None:
+        raise failure
+    return gone

@@ -29,7 +29,7 @@ from . import cni, masquerade, netns
 from .conflist import bridge_conflist, ipam_dir, loopback_conflist
 from .dnsfiles import hosts_file, resolv_conf
 from .errors import NetworkError
-from .plan import DEFAULT_NETWORK, NAME_RE, NetworkPlan
+from .plan import DEFAULT_NETWORK, NAME_RE, BridgeNetwork, NetworkPlan
 from .state import ETC_DIR, NetworkState, clear_state, load_state
 
 DEFAULT_CNI_PATH = cni.DEFAULT_CNI_PATH
@@ -212,29 +212,30 @@ def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, An
             "ips": [{"address": "%s/%d" % (ip, prefix), "interface": 0} for ip in sorted(leases)]}
 
 
-def _fallback_state(container_id: str, run_root: str) -> Optional[NetworkState]:
-    """When state_dir lost its file: what the default network may have left for this id."""
+def _fallback_state(container_id: str, run_root: str, network: BridgeNetwork) -> Optional[NetworkState]:
+    """When state_dir lost its file: what ``network`` (the runtime's bridge) may have left for this id."""
     path = os.path.join(netns.netns_dir(run_root), container_id)
-    if not os.path.lexists(path) and not _leases(run_root, DEFAULT_NETWORK.name, container_id):
+    if not os.path.lexists(path) and not _leases(run_root, network.name, container_id):
         return None
     state = NetworkState(container_id=container_id, mode="bridge", options={}, netns=path, owns_netns=True,
-                         conflist=bridge_conflist(DEFAULT_NETWORK, run_root), phase="detaching")
+                         conflist=bridge_conflist(network, run_root), phase="detaching")
     # portmap DEL does nothing without a mapping; with any, it removes the container's chains
     state.runtime_config = {"portMappings": [{"hostPort": 1, "containerPort": 1, "protocol": "tcp", "hostIP": ""}]}
     return state
 
 
 def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
-           timeout: float = PLUGIN_TIMEOUT) -> bool:
+           timeout: float = PLUGIN_TIMEOUT, network: BridgeNetwork = DEFAULT_NETWORK) -> bool:
     """Undo attach: CNI DEL (reverse order), then the namespace, then the state file. True if
-    anything was there. Safe to repeat, and after an attach that was killed at any point."""
+    anything was there. Safe to repeat, and after an attach that was killed at any point. When
+    the state file is lost, what ``network`` holds for the container is removed."""
     _check_id(container_id)
     try:
         state = load_state(state_dir)
     except NetworkError:
         state = None
     if state is None:
-        state = _fallback_state(container_id, run_root)
+        state = _fallback_state(container_id, run_root, network)
         if state is None:
             return False
     if state.phase != "detaching":
@@ -243,6 +244,9 @@ def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[
     if state.owns_netns and state.conflist is not None:
         live = state.netns is not None and netns.is_netns(state.netns)
         prev = state.result or _rebuilt_result(state, run_root)
+        if state.result is None and prev is not None:
+            state.result = prev  # kept: a DEL that fails after host-local released the lease must not lose the IP
+            state.save(state_dir)
         current = set(_leases(run_root, state.conflist["name"], container_id))
         masquerade.sweep(state.conflist["name"], container_id, keep=current)
         cni.del_list(state.conflist, container_id, state.netns if live else "", state.ifname, state.runtime_config,
