@@ -1,8 +1,8 @@
 # -*- coding: utf-8 -*-
 """Host network facts for tests of container networking: what exists before and after.
 
-``snapshot()`` records interfaces, ``ip netns`` names, the netns files and IPAM leases under a
-run_root, and ``iptables-save`` (counters and comments dropped). ``leftovers()`` lists what a
+``snapshot()`` records interfaces, ``ip netns`` names, the netns files under a run_root, the
+IPAM leases of a network (host-wide, under its ipam_dir), and ``iptables-save`` (counters and comments dropped). ``leftovers()`` lists what a
 container left behind: its namespace file, lease, veth (interfaces that appeared), or any
 iptables line naming its address, its id or one of its per-container CNI chains. The shared
 chains the plugins create once and never delete (CNI-HOSTPORT-*, CNI-FORWARD, CNI-ADMIN,
@@ -51,9 +51,16 @@ def _files(directory: str) -> Set[str]:
     return found
 
 
-def snapshot(run_root: str) -> Snapshot:
+def snapshot(run_root: str, networks) -> Snapshot:
+    """``networks`` (a BridgeNetwork or a list of them): their leases are host-wide, under their
+    ipam_dir; those of other networks (other test runs on this machine) are not looked at."""
     links = {line.split(":")[1].strip().split("@")[0] for line in _run(["ip", "-o", "link"]).splitlines()}
-    leases = {f for f in _files(os.path.join(run_root, "cni", "ipam")) if re.search(r"/\d+\.\d+\.\d+\.\d+$", f)}
+    leases = set()
+    for network in networks if isinstance(networks, (list, tuple)) else [networks]:
+        leases |= {os.path.join(network.name, f) for f in _files(os.path.join(network.ipam_dir, network.name))
+                   if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", f)}
+    # and any under run_root, where they were once kept: none may appear there
+    leases |= {f for f in _files(os.path.join(run_root, "cni", "ipam")) if re.search(r"\d+\.\d+\.\d+\.\d+$", f)}
     return Snapshot(links=links, netns_names=set(_run(["ip", "netns", "list"]).split()),
                     netns_files=_files(os.path.join(run_root, "netns")), leases=leases, iptables=_iptables())
 

@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -68,6 +69,10 @@ class Env:
     def containers(self) -> Containers:
         return Containers(self.images.store(), self.run_root, bridge=self.network)
 
+    def ids(self, names):
+        """The names and the CNI container ids of these containers (the plugins' rules carry the ids)."""
+        return list(names) + [self.containers().cni_id(n) for n in names]
+
     def info(self, name: str):
         return self.containers().info(name)
 
@@ -81,6 +86,7 @@ class Env:
             if entry["point"].startswith(os.path.realpath(self.tmp) + "/"):
                 subprocess.run(["umount", "-l", entry["point"]], check=False, timeout=30)
         subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
+        shutil.rmtree(os.path.join(self.network.ipam_dir, self.network.name), ignore_errors=True)
 
 
 @pytest.fixture
@@ -119,13 +125,13 @@ def bridge_ports(bridge: str) -> set:
 def left(env, before, names, addresses, chains=()):
     """leftovers() of these containers; interfaces that other test runs on this machine make
     meanwhile (test_network's bridges and veths) count only when they hang on our bridge."""
-    after = snapshot(env.run_root)
+    after = snapshot(env.run_root, env.network)
     others = after.links - before.links - bridge_ports(env.network.bridge)
-    return leftovers(before, after, names, addresses, chains, ignore_links=others | {env.network.bridge})
+    return leftovers(before, after, env.ids(names), addresses, chains, ignore_links=others | {env.network.bridge})
 
 
 def test_httpd_on_the_bridge_reached_from_host_and_containers_then_nothing_left(env):
-    before = snapshot(env.run_root)
+    before = snapshot(env.run_root, env.network)
     port = free_port()
     # names of this run only: the leftover check looks for them in iptables, beside other runs' rules
     WEB, CLIENT, SIDE = ("%s-%d" % (n, os.getpid()) for n in ("web", "client", "side"))
@@ -165,8 +171,8 @@ def test_httpd_on_the_bridge_reached_from_host_and_containers_then_nothing_left(
     wait_for_port("127.0.0.1", port)
     assert get(port).endswith(PAGE)
 
-    during = snapshot(env.run_root)
-    chains = container_chains(during, [WEB, CLIENT, SIDE])
+    during = snapshot(env.run_root, env.network)
+    chains = container_chains(during, env.ids([WEB, CLIENT, SIDE]))
     assert len(chains) >= 2 and during.leases - before.leases and bridge_ports(env.network.bridge), during
     for name in (SIDE, CLIENT, WEB):
         assert env.svc.ensure(dict(name=name, state="absent")).changed
@@ -237,7 +243,7 @@ def test_missing_cni_plugins_name_the_package(env, tmp_path):
     empty = str(tmp_path / "no-cni")
     os.makedirs(empty)
     svc = ContainerService(env.images, bridge=env.network, cni_path=[empty])
-    before = snapshot(env.run_root)
+    before = snapshot(env.run_root, env.network)
     lonely = "lonely-%d" % os.getpid()
     with pytest.raises(UndockError, match="CNI plugin loopback ADD for container %s: not found in .*"
                                           r"\(Debian package containernetworking-plugins\)" % lonely):
@@ -266,15 +272,15 @@ def test_removal_after_the_network_state_was_lost_cleans_everything(env, lost):
     """network.json deleted, or the container's part of run_root wiped, while the namespace, veth,
     lease and iptables rules exist: removal finds them all, and the rules the plugins' DEL finds
     already gone are no failure."""
-    before = snapshot(env.run_root)
+    before = snapshot(env.run_root, env.network)
     port = free_port()
     name = "lost-%d" % os.getpid()
     info = env.svc.ensure(dict(name=name, image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
                                ports=["127.0.0.1:%d:80" % port])).values["container"]
     wait_for_port("127.0.0.1", port)
     assert get(port).endswith(PAGE)
-    during = snapshot(env.run_root)
-    chains = container_chains(during, [name])
+    during = snapshot(env.run_root, env.network)
+    chains = container_chains(during, env.ids([name]))
     assert len(chains) >= 2 and during.leases - before.leases and bridge_ports(env.network.bridge), during
     run_dir = os.path.join(env.run_root, "containers", name)
     if lost.startswith("state file"):
@@ -286,7 +292,7 @@ def test_removal_after_the_network_state_was_lost_cleans_everything(env, lost):
 
     assert env.svc.ensure(dict(name=name, state="absent")).changed
     assert left(env, before, [name], [info["ip_address"]], chains) == []
-    assert not [line for line in snapshot(env.run_root).iptables - before.iptables if "dport %d" % port in line]
+    assert not [line for line in snapshot(env.run_root, env.network).iptables - before.iptables if "dport %d" % port in line]
     assert bridge_ports(env.network.bridge) == set()
     with pytest.raises(OSError):
         get(port)
@@ -304,13 +310,51 @@ def test_a_real_cni_del_failure_still_fails_the_removal(env, tmp_path):
                                       '  echo \'{"cniVersion": "1.0.0", "code": 11, "msg": "firewall is broken"}\'\n'
                                       '  exit 1\nfi\nexec /usr/lib/cni/firewall\n')
     os.chmod(str(plugins / "firewall"), 0o755)
-    before = snapshot(env.run_root)
+    before = snapshot(env.run_root, env.network)
     name = "broken-%d" % os.getpid()
     broken = ContainerService(env.images, bridge=env.network, cni_path=[str(plugins)])
     info = broken.ensure(dict(name=name, image=env.image, command="sleep 60", stop_timeout=0)).values["container"]
     os.unlink(os.path.join(env.run_root, "containers", name, "network", "network.json"))
-    with pytest.raises(UndockError, match="CNI plugin firewall DEL for container %s: exit 1: firewall is broken" % name):
+    with pytest.raises(UndockError, match="CNI plugin firewall DEL for container %s-[0-9a-f]{8}: exit 1: firewall is "
+                                          "broken" % name):
         broken.ensure(dict(name=name, state="absent"))
     assert env.info(name) is not None  # not removed: the failure is reported, nothing forgotten
     assert env.svc.ensure(dict(name=name, state="absent")).changed
     assert left(env, before, [name], [info["ip_address"]]) == []
+
+
+def test_two_run_roots_share_the_bridge_and_its_leases(env, registry, tmp_path):
+    """Two stores, each with its run_root, one container each on one bridge, both named alike:
+    the bridge is one per host, so are its leases (the network's ipam_dir): two addresses, both
+    containers reachable, and removing one leaves the other's lease and rules alone."""
+    other_images = service(tmp_path / "second", registry, run_root=str(tmp_path / "second" / "run"))
+    other = ContainerService(other_images, bridge=env.network)
+    assert other_images.run_root != env.run_root
+    name = "twin-%d" % os.getpid()
+    before = snapshot(env.run_root, env.network)
+    ports = [free_port(), free_port()]
+    try:
+        infos = [svc.ensure(dict(name=name, image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+                                 ports=["127.0.0.1:%d:80" % port])).values["container"]
+                 for svc, port in zip((env.svc, other), ports)]
+        addresses = [i["ip_address"] for i in infos]
+        assert addresses[0] != addresses[1], addresses
+        for port in ports:
+            wait_for_port("127.0.0.1", port)
+            assert get(port).endswith(PAGE)
+        during = snapshot(env.run_root, env.network)
+        assert {os.path.basename(lease) for lease in during.leases - before.leases} == set(addresses)
+        ids = [Containers(s.images.store(), s.images.run_root, bridge=env.network).cni_id(name) for s in (env.svc, other)]
+        assert ids[0] != ids[1]
+
+        assert env.svc.ensure(dict(name=name, state="absent")).changed
+        assert get(ports[1]).endswith(PAGE)  # the other one is untouched
+        assert {os.path.basename(lease) for lease in snapshot(env.run_root, env.network).leases - before.leases} \
+            == {addresses[1]}
+    finally:
+        other.ensure(dict(name=name, state="absent"))
+    after = snapshot(env.run_root, env.network)
+    others = after.links - before.links - bridge_ports(env.network.bridge)
+    assert leftovers(before, after, [name] + ids, addresses, container_chains(during, ids),
+                     ignore_links=others | {env.network.bridge}) == []
+    assert bridge_ports(env.network.bridge) == set()

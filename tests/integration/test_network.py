@@ -13,6 +13,7 @@ import dataclasses
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -102,6 +103,8 @@ class Net:
         for name in os.listdir(netns.netns_dir(self.run_root)) if os.path.isdir(netns.netns_dir(self.run_root)) else ():
             netns.remove(os.path.join(netns.netns_dir(self.run_root), name))
         subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
+        for name in (self.network.name, self.network.name + "-bad"):  # host-local's directories of our networks
+            shutil.rmtree(os.path.join(self.network.ipam_dir, name), ignore_errors=True)
 
 
 @pytest.fixture
@@ -123,7 +126,7 @@ def get(host: str, port: int) -> str:
 
 
 def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     local_port, any_port = free_port(), free_port()
     web = net.attach("web", ports=["127.0.0.1:%d:80" % local_port, "%d:80/tcp" % any_port])
     assert web.spec_namespace() == {"type": "network", "path": os.path.join(net.run_root, "netns", "web")}
@@ -151,7 +154,7 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
     again = net.attach("web", ports=["%d:80" % any_port, "127.0.0.1:%d:80/tcp" % local_port])
     assert (again.ip_address, again.netns, again.result) == (web.ip_address, web.netns, web.result)
 
-    during = snapshot(net.run_root)
+    during = snapshot(net.run_root, net.network)
     chains = container_chains(during, ["web", "client"])
     assert len(chains) >= 3, during.iptables  # two masquerade chains and web's DNAT chain
     assert during.leases - before.leases and during.netns_files - before.netns_files
@@ -159,7 +162,7 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
         proc.kill()
     assert net.detach("web") and net.detach("client")
     assert not net.detach("web")  # idempotent
-    after = snapshot(net.run_root)
+    after = snapshot(net.run_root, net.network)
     assert leftovers(before, after, ["web", "client"], [web.ip_address, client.ip_address], chains,
                      ignore_links=[net.network.bridge]) == []
     assert not os.path.exists(os.path.join(net.state_dir("web"), "network.json"))
@@ -168,26 +171,26 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
 
 
 def test_changed_ports_reattach_and_a_lost_interface_is_cleaned(net):
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     first_port, second_port = free_port(), free_port()
     first = net.attach("web", ports=["127.0.0.1:%d:80" % first_port])
     second = net.attach("web", ports=["127.0.0.1:%d:80" % second_port])
     net.httpd(second.netns, second.ip_address)
     assert get("127.0.0.1", second_port) == "hello from the container\n"
-    assert not any(str(first_port) in line for line in snapshot(net.run_root).iptables)
+    assert not any(str(first_port) in line for line in snapshot(net.run_root, net.network).iptables)
     lifecycle.check(second)
     assert net.in_netns(second.netns, "ip", "link", "del", "eth0").returncode == 0
     with pytest.raises(CniPluginError, match="CNI plugin bridge CHECK for container web"):
         lifecycle.check(second)
     # the bridge plugin's DEL finds no address on a deleted interface: detach sweeps its masquerade chain
-    chains = container_chains(snapshot(net.run_root), ["web"])
+    chains = container_chains(snapshot(net.run_root, net.network), ["web"])
     assert net.detach("web")
-    assert leftovers(before, snapshot(net.run_root), ["web"], [first.ip_address, second.ip_address], chains,
+    assert leftovers(before, snapshot(net.run_root, net.network), ["web"], [first.ip_address, second.ip_address], chains,
                      ignore_links=[net.network.bridge]) == []
 
 
 def test_none_host_and_container_networks(net):
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     alone = net.attach("alone", network="none")
     links = net.in_netns(alone.netns, "ip", "-o", "link").stdout.splitlines()
     assert len(links) == 1 and "lo:" in links[0] and "UP" in links[0]
@@ -214,7 +217,7 @@ def test_none_host_and_container_networks(net):
         proc.kill()
     for cid in ("alone", "hostnet", "web"):
         assert net.detach(cid)
-    assert leftovers(before, snapshot(net.run_root), ["alone", "web"], [web.ip_address],
+    assert leftovers(before, snapshot(net.run_root, net.network), ["alone", "web"], [web.ip_address],
                      ignore_links=[net.network.bridge]) == []
 
 
@@ -241,7 +244,7 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
     from the state saved before each step, removes the veth, lease, DNAT chain and namespace."""
     faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
     port = free_port()
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     script = (
         "import dataclasses, json, sys\n"
         "from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle, plan\n"
@@ -259,7 +262,7 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
         while not os.path.exists(os.path.join(faulty, "started-ADD")):
             assert proc.poll() is None and time.monotonic() < deadline, "attach ended before the firewall plugin"
             time.sleep(0.05)
-        during = snapshot(net.run_root)
+        during = snapshot(net.run_root, net.network)
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
@@ -270,14 +273,14 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
     assert during.leases - before.leases and len(chains) == 2, chains  # the masquerade and DNAT chains
 
     assert net.detach("victim")
-    assert leftovers(before, snapshot(net.run_root), ["victim"], [address], chains,
+    assert leftovers(before, snapshot(net.run_root, net.network), ["victim"], [address], chains,
                      ignore_links=[net.network.bridge]) == []
 
 
 def test_lost_result_still_removes_firewall_rules(net):
     """Killed after a plugin returned but before its result was saved: the address comes from
     the IPAM lease, so that the firewall plugin's DEL still finds its rules."""
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     web = net.attach("web")
     path = os.path.join(net.state_dir("web"), "network.json")
     with open(path) as handle:
@@ -285,35 +288,36 @@ def test_lost_result_still_removes_firewall_rules(net):
     data.update(result=None, phase="attaching")
     with open(path, "w") as handle:
         json.dump(data, handle)
-    assert any(web.ip_address + "/32" in line for line in snapshot(net.run_root).iptables)
+    assert any(web.ip_address + "/32" in line for line in snapshot(net.run_root, net.network).iptables)
     assert net.detach("web")
-    assert leftovers(before, snapshot(net.run_root), ["web"], [web.ip_address],
+    assert leftovers(before, snapshot(net.run_root, net.network), ["web"], [web.ip_address],
                      ignore_links=[net.network.bridge]) == []
 
 
 def test_plugin_timeout_and_error_json_roll_back(net):
-    before = snapshot(net.run_root)
+    # a real error from a real plugin: Linux interface names have at most 15 characters
+    bad = dataclasses.replace(net.network, name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
+    before = snapshot(net.run_root, [net.network, bad])
     faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
     with pytest.raises(CniPluginError, match=r"CNI plugin firewall ADD for container slow: no answer after 1 seconds"):
         net.attach("slow", ports=["127.0.0.1:%d:80" % free_port()], cni_path=[faulty, "/usr/lib/cni"], timeout=1)
-    # a real error from a real plugin: Linux interface names have at most 15 characters
-    bad = dataclasses.replace(net.network, name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
     with pytest.raises(CniPluginError) as err:
         net.attach("bad", bridge=bad)
     assert "CNI plugin bridge ADD for container bad: exit 1:" in str(err.value)
     assert err.value.error and "code" in err.value.error and "error JSON" in str(err.value)
     assert load_state(net.state_dir("slow")) is None and load_state(net.state_dir("bad")) is None
-    assert leftovers(before, snapshot(net.run_root), ["slow", "bad"], [], ignore_links=[net.network.bridge]) == []
+    assert leftovers(before, snapshot(net.run_root, [net.network, bad]), ["slow", "bad"], [],
+                     ignore_links=[net.network.bridge]) == []
 
 
 def test_detach_without_state_file_cleans_default_layout(net):
     """state_dir lost: detach still finds the namespace and lease of the network by container id."""
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     web = net.attach("web", ports=["127.0.0.1:%d:80" % free_port()])
-    chains = container_chains(snapshot(net.run_root), ["web"])
+    chains = container_chains(snapshot(net.run_root, net.network), ["web"])
     os.unlink(os.path.join(net.state_dir("web"), "network.json"))
     assert net.detach("web")
-    assert leftovers(before, snapshot(net.run_root), ["web"], [web.ip_address], chains,
+    assert leftovers(before, snapshot(net.run_root, net.network), ["web"], [web.ip_address], chains,
                      ignore_links=[net.network.bridge]) == []
     with pytest.raises(NetworkError, match="container id '../x'"):
         lifecycle.detach("../x", net.state_dir("x"), net.run_root)
@@ -324,14 +328,14 @@ def test_detach_without_state_file_cleans_default_layout(net):
 def test_stale_masquerade_jump_does_not_block_detach(net):
     """A jump left to the container's masquerade chain by an earlier failure (another address)
     would make the bridge plugin's DEL fail with 'chain busy': detach removes it first."""
-    before = snapshot(net.run_root)
+    before = snapshot(net.run_root, net.network)
     web = net.attach("web")
     chain = masquerade.chain_name(net.network.name, "web")
     stale = net.network.subnet.rsplit(".", 1)[0] + ".250"
     subprocess.run(["iptables", "-w", "-t", "nat", "-A", "POSTROUTING", "-s", stale + "/32", "-j", chain],
                    check=True, timeout=20)
     assert net.detach("web")
-    assert leftovers(before, snapshot(net.run_root), ["web"], [web.ip_address, stale], [chain],
+    assert leftovers(before, snapshot(net.run_root, net.network), ["web"], [web.ip_address, stale], [chain],
                      ignore_links=[net.network.bridge]) == []
 
 

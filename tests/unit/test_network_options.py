@@ -149,10 +149,10 @@ def test_hosts_file():
 
 
 def test_bridge_conflist_and_plugin_config():
-    conflist = bridge_conflist(DEFAULT_NETWORK, "/run/undock")
+    conflist = bridge_conflist(DEFAULT_NETWORK)
     assert [p["type"] for p in conflist["plugins"]] == ["bridge", "portmap", "firewall"]
     ipam = conflist["plugins"][0]["ipam"]
-    assert ipam["dataDir"] == "/run/undock/cni/ipam"  # never podman's /var/lib/cni
+    assert ipam["dataDir"] == "/run/undock/cni/ipam"  # host-wide, as the bridge; never podman's /var/lib/cni
     assert ipam["ranges"] == [[{"subnet": "10.90.0.0/16", "gateway": "10.90.0.1"}]]
     runtime = {"portMappings": [{"hostPort": 1, "containerPort": 2, "protocol": "tcp", "hostIP": ""}]}
     first = plugin_config(conflist, conflist["plugins"][0], runtime, None)

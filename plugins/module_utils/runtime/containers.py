@@ -165,6 +165,13 @@ class Containers:
         import hashlib
         return "/undock/%s-%s" % (hashlib.sha256(self.store.root.encode()).hexdigest()[:8], name)
 
+    def cni_id(self, name: str) -> str:
+        """The container's ID for CNI: ``NAME-<store>``, for the bridge's leases and rules are
+        host-wide and two stores may both have a container NAME."""
+        import hashlib
+        store = hashlib.sha256(self.store.root.encode()).hexdigest()[:8]
+        return "%s-%s" % (name, store) if len(name) <= 119 else hashlib.sha256((store + name).encode()).hexdigest()
+
     def paths(self, name: str) -> ContainerPaths:
         return ContainerPaths(self.store.root, self.run_root, name)
 
@@ -353,7 +360,7 @@ class Containers:
         self._check_plugins(name, plan)
         peer = self.paths(plan.peer).network if plan.peer else None
         state = lifecycle.attach(name, plan, paths.network, self.run_root, hostname=desired["hostname"],
-                                 peer_state_dir=peer, cni_path=self.cni_path)
+                                 peer_state_dir=peer, cni_path=self.cni_path, cni_id=self.cni_id(name))
         with open(paths.config, "rb") as handle:
             spec = json.loads(handle.read())
         updated = apply_network(spec, state.spec_namespace(), state.etc_files, self._planned_network(desired, paths)[1])
@@ -371,12 +378,13 @@ class Containers:
             return
         plugins = [p["type"] for p in loopback_conflist()["plugins"]]
         if plan.network is not None:
-            plugins += [p["type"] for p in bridge_conflist(plan.network, self.run_root)["plugins"]]
+            plugins += [p["type"] for p in bridge_conflist(plan.network)["plugins"]]
         for plugin in plugins:
             find_plugin(plugin, self.cni_path, name, "ADD")
 
     def _detach(self, name: str, paths: ContainerPaths) -> List[str]:
-        if lifecycle.detach(name, paths.network, self.run_root, cni_path=self.cni_path, network=self.bridge):
+        if lifecycle.detach(name, paths.network, self.run_root, cni_path=self.cni_path, network=self.bridge,
+                            cni_id=self.cni_id(name)):
             return ["detached container %s from its network" % name]
         return []
 

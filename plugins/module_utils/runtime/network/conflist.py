@@ -4,9 +4,9 @@
 """The CNI network configuration lists undock runs (CNI SPEC.md, "Network Configuration Lists").
 
 The bridge network is podman's recipe on a bridge and subnet of its own: ``bridge`` (gateway,
-masquerade, hairpin) with ``host-local`` IPAM whose leases live under ``run_root/cni/ipam``
-(tmpfs: they vanish at boot together with the namespaces they belong to, and are never mixed
-with podman's /var/lib/cni), then ``portmap`` (published ports; ``snat`` masquerades
+masquerade, hairpin) with ``host-local`` IPAM whose leases live under the network's
+``ipam_dir`` (host-wide, as the bridge is: /run/undock/cni/ipam, tmpfs, so they vanish at boot
+with the namespaces they belong to, and are never mixed with podman's /var/lib/cni), then ``portmap`` (published ports; ``snat`` masquerades
 connections from 127.0.0.1, which needs route_localnet, set by portmap itself on the bridge)
 and ``firewall`` (lets the container's traffic through a FORWARD chain whose policy is DROP).
 """
@@ -14,7 +14,6 @@ and ``firewall`` (lets the container's traffic through a FORWARD chain whose pol
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any, Dict, Optional
 
 from .plan import BridgeNetwork
@@ -23,17 +22,18 @@ CNI_VERSION = "1.0.0"
 LOOPBACK_NETWORK = "undock-loopback"
 
 
-def ipam_dir(run_root: str) -> str:
-    return os.path.join(run_root, "cni", "ipam")
+def ipam_dir(conflist: Dict[str, Any]) -> str:
+    """Where host-local keeps the leases of a bridge conflist (as ADD ran it)."""
+    return conflist["plugins"][0]["ipam"]["dataDir"]
 
 
-def bridge_conflist(network: BridgeNetwork, run_root: str) -> Dict[str, Any]:
+def bridge_conflist(network: BridgeNetwork) -> Dict[str, Any]:
     return {
         "cniVersion": CNI_VERSION,
         "name": network.name,
         "plugins": [
             {"type": "bridge", "bridge": network.bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
-             "ipam": {"type": "host-local", "dataDir": ipam_dir(run_root),
+             "ipam": {"type": "host-local", "dataDir": network.ipam_dir,
                       "ranges": [[{"subnet": network.subnet, "gateway": network.gateway}]],
                       "routes": [{"dst": "0.0.0.0/0"}]}},
             {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},

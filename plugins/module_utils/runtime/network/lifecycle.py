@@ -13,8 +13,10 @@ so that all of it disappears together at boot.
 On disk, under ``run_root``::
 
     netns/<container id>                      the namespace (nsfs bind mount)
-    cni/ipam/<network>/<ip>                   host-local leases ("<container id>\\r\\n<ifname>")
     cni/net.d/<network>.conflist              the network's conflist, for people and cnitool
+
+and host-wide, as the bridge is, under the network's ``ipam_dir`` (/run/undock/cni/ipam by
+default): ``<network>/<ip>``, host-local's leases ("<CNI container id>\\r\\n<ifname>").
 """
 
 from __future__ import annotations
@@ -91,12 +93,16 @@ def _write_network_conflist(conflist: Dict[str, Any], run_root: str) -> None:
 
 def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
            peer_state_dir: Optional[str] = None, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
-           timeout: float = PLUGIN_TIMEOUT) -> NetworkState:
+           timeout: float = PLUGIN_TIMEOUT, cni_id: Optional[str] = None) -> NetworkState:
     """Set up the container's network as planned and return its state (also saved in state_dir).
     A container already attached with the same options is returned as it is; one attached
     differently, or half attached by an interrupted run, is detached first. ``container:NAME``
-    needs ``peer_state_dir``, the state_dir of NAME, which must be attached."""
+    needs ``peer_state_dir``, the state_dir of NAME, which must be attached. ``cni_id`` is the
+    container ID the CNI plugins get (default ``container_id``): it names the leases and rules
+    on a bridge that every store on the host shares, so it must be unique on the host."""
     _check_id(container_id)
+    cni_id = cni_id or container_id
+    _check_id(cni_id)
     try:
         existing = load_state(state_dir)
     except NetworkError:
@@ -104,9 +110,11 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
     if existing is not None and existing.phase == "attached" and existing.options == plan.normalized() \
             and (existing.netns is None or netns.is_netns(existing.netns)):
         return existing
-    detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout)
+    detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout,
+           network=plan.network or DEFAULT_NETWORK, cni_id=cni_id)
 
-    state = NetworkState(container_id=container_id, mode=plan.mode, options=plan.normalized(), peer=plan.peer)
+    state = NetworkState(container_id=container_id, mode=plan.mode, options=plan.normalized(), peer=plan.peer,
+                         cni_id=cni_id)
     if plan.mode == "host":
         state.phase = "attached"
         _write_etc(state, state_dir, hostname, resolv_conf(plan.dns, own_netns=False))
@@ -118,12 +126,12 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
     state.netns = os.path.join(netns.netns_dir(run_root), container_id)
     state.owns_netns = True
     if plan.network is not None:
-        state.conflist = bridge_conflist(plan.network, run_root)
+        state.conflist = bridge_conflist(plan.network)
         state.runtime_config = {"portMappings": [p.cni() for p in plan.ports]}
     state.save(state_dir)  # before anything exists, so that a detach after a crash finds it all
     try:
         netns.create(state.netns)
-        cni.add_list(loopback_conflist(), container_id, state.netns, "lo", {}, cni_path=cni_path, timeout=timeout)
+        cni.add_list(loopback_conflist(), cni_id, state.netns, "lo", {}, cni_path=cni_path, timeout=timeout)
         if state.conflist is not None:
             _write_network_conflist(state.conflist, run_root)
 
@@ -131,7 +139,7 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
                 state.result = result
                 state.save(state_dir)
 
-            result = cni.add_list(state.conflist, container_id, state.netns, state.ifname, state.runtime_config,
+            result = cni.add_list(state.conflist, cni_id, state.netns, state.ifname, state.runtime_config,
                                   progress=progress, cni_path=cni_path, timeout=timeout)
             _read_result(state, result)
         _write_etc(state, state_dir, hostname, resolv_conf(plan.dns))
@@ -140,7 +148,8 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
     except BaseException:
         # CNI: a failed ADD is followed by a DEL of the whole list; a kill leaves it to the next detach
         try:
-            detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout)
+            detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout,
+                   network=plan.network or DEFAULT_NETWORK, cni_id=cni_id)
         except NetworkError:
             pass
         raise
@@ -172,13 +181,13 @@ def check(state: NetworkState, cni_path: Sequence[str] = DEFAULT_CNI_PATH, timeo
     if state.netns is not None and not netns.is_netns(state.netns):
         raise NetworkError("container %s: its network namespace %s is gone" % (state.container_id, state.netns))
     if state.conflist is not None and state.result is not None and state.phase == "attached":
-        cni.check_list(state.conflist, state.container_id, state.netns or "", state.ifname, state.runtime_config,
+        cni.check_list(state.conflist, state.cni, state.netns or "", state.ifname, state.runtime_config,
                        state.result, cni_path=cni_path, timeout=timeout)
 
 
-def _leases(run_root: str, network: str, container_id: str) -> Dict[str, str]:
-    """host-local's lease files of a container: file name (its IP) -> path."""
-    directory = os.path.join(ipam_dir(run_root), network)
+def _leases(conflist: Dict[str, Any], container_id: str) -> Dict[str, str]:
+    """host-local's lease files of a container on the network of ``conflist``: file name (its IP) -> path."""
+    directory = os.path.join(ipam_dir(conflist), conflist["name"])
     found = {}
     try:
         names = os.listdir(directory)
@@ -202,7 +211,7 @@ def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, An
     (the firewall plugin needs the address to remove its rules)."""
     if state.conflist is None:
         return None
-    leases = _leases(run_root, state.conflist["name"], state.container_id)
+    leases = _leases(state.conflist, state.cni)
     if not leases:
         return None
     subnet = state.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
@@ -212,30 +221,32 @@ def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, An
             "ips": [{"address": "%s/%d" % (ip, prefix), "interface": 0} for ip in sorted(leases)]}
 
 
-def _fallback_state(container_id: str, run_root: str, network: BridgeNetwork) -> Optional[NetworkState]:
+def _fallback_state(container_id: str, run_root: str, network: BridgeNetwork, cni_id: str) -> Optional[NetworkState]:
     """When state_dir lost its file: what ``network`` (the runtime's bridge) may have left for this id."""
     path = os.path.join(netns.netns_dir(run_root), container_id)
-    if not os.path.lexists(path) and not _leases(run_root, network.name, container_id):
+    conflist = bridge_conflist(network)
+    if not os.path.lexists(path) and not _leases(conflist, cni_id):
         return None
     state = NetworkState(container_id=container_id, mode="bridge", options={}, netns=path, owns_netns=True,
-                         conflist=bridge_conflist(network, run_root), phase="detaching")
+                         conflist=conflist, phase="detaching", cni_id=cni_id)
     # portmap DEL does nothing without a mapping; with any, it removes the container's chains
     state.runtime_config = {"portMappings": [{"hostPort": 1, "containerPort": 1, "protocol": "tcp", "hostIP": ""}]}
     return state
 
 
 def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
-           timeout: float = PLUGIN_TIMEOUT, network: BridgeNetwork = DEFAULT_NETWORK) -> bool:
+           timeout: float = PLUGIN_TIMEOUT, network: BridgeNetwork = DEFAULT_NETWORK,
+           cni_id: Optional[str] = None) -> bool:
     """Undo attach: CNI DEL (reverse order), then the namespace, then the state file. True if
     anything was there. Safe to repeat, and after an attach that was killed at any point. When
-    the state file is lost, what ``network`` holds for the container is removed."""
+    the state file is lost, what ``network`` holds for ``cni_id`` (as in attach) is removed."""
     _check_id(container_id)
     try:
         state = load_state(state_dir)
     except NetworkError:
         state = None
     if state is None:
-        state = _fallback_state(container_id, run_root, network)
+        state = _fallback_state(container_id, run_root, network, cni_id or container_id)
         if state is None:
             return False
     if state.phase != "detaching":
@@ -247,11 +258,11 @@ def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[
         if state.result is None and prev is not None:
             state.result = prev  # kept: a DEL that fails after host-local released the lease must not lose the IP
             state.save(state_dir)
-        current = set(_leases(run_root, state.conflist["name"], container_id))
-        masquerade.sweep(state.conflist["name"], container_id, keep=current)
-        cni.del_list(state.conflist, container_id, state.netns if live else "", state.ifname, state.runtime_config,
+        current = set(_leases(state.conflist, state.cni))
+        masquerade.sweep(state.conflist["name"], state.cni, keep=current)
+        cni.del_list(state.conflist, state.cni, state.netns if live else "", state.ifname, state.runtime_config,
                      prev, cni_path=cni_path, timeout=timeout)
-        masquerade.sweep(state.conflist["name"], container_id)
+        masquerade.sweep(state.conflist["name"], state.cni)
     if state.owns_netns and state.netns is not None:
         netns.remove(state.netns)
     for path in state.etc_files.values():

@@ -29,14 +29,22 @@ MODES = ("none", "host", "bridge", "container")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # with fullmatch: a name followed by a newline is no name
 
 
+#: host-local's leases of every bridge network, host-wide (tmpfs: they go at boot with the
+#: namespaces): a bridge is one per host, so its addresses are handed out once for every store
+#: and run_root on the host that uses it (CNI's default is /var/lib/cni/networks; never podman's)
+IPAM_DIR = "/run/undock/cni/ipam"
+
+
 @dataclass(frozen=True)
 class BridgeNetwork:
     """A CNI bridge network. The default one stays clear of podman's (cni-podman0,
-    10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create`` hands out)."""
+    10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create`` hands out).
+    Its leases are under ``ipam_dir/name``, shared by whoever attaches to it on this host."""
 
     name: str = "undock"
     bridge: str = "undock0"
     subnet: str = "10.90.0.0/16"
+    ipam_dir: str = IPAM_DIR
 
     @property
     def gateway(self) -> str:

@@ -39,6 +39,11 @@ class NetworkState:
     gateway: Optional[str] = None
     mac_address: Optional[str] = None
     etc_files: Dict[str, str] = field(default_factory=dict)  # container path -> host file
+    cni_id: Optional[str] = None                # CNI_CONTAINERID, unique on the host (None: container_id)
+
+    @property
+    def cni(self) -> str:
+        return self.cni_id or self.container_id
 
     def spec_namespace(self) -> Optional[Dict[str, str]]:
         """The runtime-spec ``linux.namespaces`` entry for the network, None to share the host's."""
