@@ -176,7 +176,11 @@ options:
     type: str
     default: "no"
   runtime:
-    description: OCI runtime to run the container with, V(runc), V(crun) or an absolute path.
+    description:
+      - OCI runtime to run the container with, V(runc), V(crun) or an absolute path.
+      - crun refuses hybrid cgroups (v1 with a v2 hierarchy that holds controllers, as on Debian 12 without
+        systemd); there it is run in a private mount namespace without C(/sys/fs/cgroup/unified), where it
+        sees cgroup v1 alone and runs.
     type: str
     default: runc
   network:

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 from typing import Any, Dict, List, Optional
 
+from ..common.fileutil import atomic_write, makedirs_private
 from .errors import RuntimeCommandError
 
 COMMAND_TIMEOUT = 60
@@ -29,10 +31,58 @@ def find_runtime(name: str) -> str:
     return path
 
 
+#: cgroup v2 beside v1 controllers ("hybrid"): crun refuses it once v2 has a controller
+UNIFIED = "/sys/fs/cgroup/unified"
+#: run crun where the hybrid v2 hierarchy is not mounted: it sees cgroup v1 alone, and runs
+HYBRID_WRAPPER = """#!/bin/sh
+# written by undock.oci: %(crun)s refuses hybrid cgroups whose v2 part has controllers
+exec %(unshare)s --mount --propagation private -- /bin/sh -c \
+    'umount %(unified)s 2>/dev/null; exec "$0" "$@"' %(crun)s "$@"
+"""
+
+
+def hybrid_with_v2_controllers(unified: str = UNIFIED) -> bool:
+    """Whether cgroups are v1 with a v2 hierarchy at ``unified`` that holds controllers
+    (hugetlb, on the Debian 12 machines this runs on)."""
+    try:
+        with open(os.path.join(unified, "cgroup.controllers"), "rb") as handle:
+            controllers = handle.read(4096).strip()
+    except OSError:
+        return False
+    return bool(controllers) and os.path.ismount(unified)
+
+
+def crun_command(binary: str, directory: str) -> str:
+    """``binary`` (crun), or on hybrid cgroups with v2 controllers a wrapper under
+    ``directory`` that runs it in a private mount namespace without the v2 hierarchy.
+
+    crun 1.8.1 checks /sys/fs/cgroup/unified/cgroup.controllers in libcrun_cgroup_enter before
+    it looks at the cgroup manager, and fails with "cgroups in hybrid mode not supported, drop
+    all controllers from cgroupv2" whatever --cgroup-manager (disabled, cgroupfs, systemd) or
+    --systemd-cgroup says. Without that mount in its view it detects cgroup v1 and puts the
+    container in the v1 controllers, as runc does here; only v2's hugetlb is not used. Every
+    crun command (create, start, state, kill, delete, exec) goes through the same wrapper, so
+    they all agree on the cgroup mode."""
+    if os.path.basename(binary) != "crun" or not hybrid_with_v2_controllers():
+        return binary
+    wrapper = os.path.join(directory, "crun")
+    text = HYBRID_WRAPPER % {"crun": shlex.quote(binary), "unified": UNIFIED,
+                             "unshare": shlex.quote(shutil.which("unshare") or "/usr/bin/unshare")}
+    try:
+        with open(wrapper, "r") as handle:
+            if handle.read() == text:
+                return wrapper
+    except OSError:
+        pass
+    makedirs_private(directory)
+    atomic_write(wrapper, text.encode(), 0o700)
+    return wrapper
+
+
 class OCIRuntime:
     def __init__(self, name: str, root: str):
         self.name = name
-        self.binary = find_runtime(name)
+        self.binary = crun_command(find_runtime(name), os.path.join(os.path.dirname(root), "bin"))
         self.root = root
 
     def _run(self, args: List[str], check: bool = True) -> subprocess.CompletedProcess:
