@@ -26,20 +26,15 @@ and the ratio of those medians. Target: ours <= 0.7x podman_image.
 from __future__ import annotations
 
 import argparse
-import hashlib
-import json
 import os
-import resource
 import shutil
 import signal
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from typing import Dict, List, Tuple
+from typing import Dict, List
 
-from common import REPO, ensure_collection_link, report
+from common import (PING, VENV, bench_venv, ensure_collection_link, net_of, playbook_env, podman_env, print_runs,
+                    report, run_playbook, write_playbook)
 
 ensure_collection_link()
 
@@ -47,86 +42,11 @@ from harness import images as I  # noqa: E402
 from harness.registry import Registry  # noqa: E402
 
 TARGET = 0.7
-VENV = os.path.join(REPO, ".cache", "bench-venv")
-VENV_REQUIREMENTS = ["ansible>=12,<13", "-r", os.path.join(REPO, "requirements.txt")]
-PIP_TIMEOUT = 1800
-PLAYBOOK_TIMEOUT = 600
-OURS, PODMAN, PING = "undock.oci.oci_image", "containers.podman.podman_image", "ansible.builtin.ping"
+OURS, PODMAN = "undock.oci.oci_image", "containers.podman.podman_image"
 
 
 def log(message: str) -> None:
     print("noop_image: %s" % message, flush=True)
-
-
-def bench_venv() -> str:
-    """The benchmark's virtualenv, created or brought up to date; returns its bin/."""
-    stamp = os.path.join(VENV, ".bench-stamp")
-    with open(os.path.join(REPO, "requirements.txt"), "rb") as handle:
-        want = hashlib.sha256(repr(VENV_REQUIREMENTS).encode() + handle.read()).hexdigest()
-    python = os.path.join(VENV, "bin", "python")
-    if os.path.exists(stamp) and os.path.exists(python):
-        with open(stamp) as handle:
-            if handle.read().strip() == want:
-                return os.path.join(VENV, "bin")
-    log("creating %s with %s (once)" % (VENV, " ".join(VENV_REQUIREMENTS)))
-    if not os.path.exists(python):
-        subprocess.run([sys.executable, "-m", "venv", VENV], check=True, timeout=PIP_TIMEOUT)
-    proc = subprocess.run([python, "-m", "pip", "install", "-q", "--disable-pip-version-check"] + VENV_REQUIREMENTS,
-                          capture_output=True, text=True, timeout=PIP_TIMEOUT)
-    # pip warns once per package about this machine's optional local indexes: keep the rest
-    noise = "is ignored: it is neither a file nor a directory"
-    sys.stdout.write("".join(line for line in (proc.stdout + proc.stderr).splitlines(True) if noise not in line))
-    if proc.returncode != 0:
-        raise SystemExit("noop_image: pip install into %s failed (exit %d)" % (VENV, proc.returncode))
-    with open(stamp, "w") as handle:
-        handle.write(want + "\n")
-    return os.path.join(VENV, "bin")
-
-
-def podman_env(work: str, registry: Registry) -> Dict[str, str]:
-    """podman's storage and registry configuration, private to this run."""
-    registries = os.path.join(work, "registries.conf")
-    with open(registries, "w") as handle:
-        handle.write('[[registry]]\nlocation = "%s"\ninsecure = true\n' % registry.host)
-    # podman wants a short run root (socket paths must stay under ~100 characters)
-    runroot = tempfile.mkdtemp(prefix="unb-", dir="/tmp")
-    storage = os.path.join(work, "storage.conf")
-    with open(storage, "w") as handle:
-        handle.write('[storage]\ndriver = "vfs"\ngraphroot = "%s"\nrunroot = "%s"\n'
-                     % (os.path.join(work, "podman-storage"), runroot))
-    auth = os.path.join(work, "auth.json")
-    with open(auth, "w") as handle:
-        handle.write('{"auths": {}}')
-    return {"CONTAINERS_REGISTRIES_CONF": registries, "CONTAINERS_STORAGE_CONF": storage,
-            "REGISTRY_AUTH_FILE": auth, "BENCH_PODMAN_RUNROOT": runroot}
-
-
-def write_playbook(path: str, module: str, args: Dict[str, object], tasks: int) -> None:
-    play = {"name": "noop %s" % module, "hosts": "localhost", "gather_facts": False,
-            "tasks": [{"name": "%s %d" % (module, n), module: args} for n in range(tasks)]}
-    with open(path, "w") as handle:
-        json.dump([play], handle, indent=1)
-
-
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def run_playbook(bin_dir: str, playbook: str, env: Dict[str, str], expect_changed: bool = False) -> Tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system of ansible-playbook and everything it
-    ran: workers, modules, podman) of one run; fails unless every task is ok, and (for
-    the timed runs) none changed."""
-    command = [os.path.join(bin_dir, "ansible-playbook"), "-i", "localhost,", "-c", "local", playbook]
-    cpu, start = _children_cpu(), time.perf_counter()
-    proc = subprocess.run(command, env=env, capture_output=True, text=True, timeout=PLAYBOOK_TIMEOUT,
-                          stdin=subprocess.DEVNULL)
-    elapsed, cpu = time.perf_counter() - start, _children_cpu() - cpu
-    recap = proc.stdout[proc.stdout.rfind("PLAY RECAP"):]
-    if proc.returncode != 0 or "failed=0" not in recap or (not expect_changed and "changed=0" not in recap):
-        raise SystemExit("noop_image: %s did not run clean (rc %d):\n%s\n%s"
-                         % (playbook, proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
-    return elapsed, cpu
 
 
 def main() -> int:
@@ -135,19 +55,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=7, help="timed runs of each playbook (default 7)")
     parser.add_argument("--tasks", type=int, default=10, help="tasks per playbook (default 10)")
     args = parser.parse_args()
-    bin_dir = bench_venv()
+    bin_dir = bench_venv(log)
     work = tempfile.mkdtemp(prefix="undock-bench-noop-")
     pod: Dict[str, str] = {}
     try:
         with Registry("plain", os.path.join(work, "registry")) as registry:
             registry.start()
             image = I.push_oci_image(registry, repo="bench/noop", tag="1.0")
-            pod = podman_env(work, registry)
-            env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".venv", "collections"),
-                       ANSIBLE_PYTHON_INTERPRETER=os.path.join(bin_dir, "python"), ANSIBLE_NOCOLOR="1",
-                       ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-                       ANSIBLE_HOST_KEY_CHECKING="0", ANSIBLE_RETRY_FILES_ENABLED="0", **pod)
-            env.pop("VIRTUAL_ENV", None)
+            pod = podman_env(work, registry.host)
+            env = playbook_env(bin_dir, pod)
             books = {
                 OURS: (OURS, {"name": image.ref, "storage_root": os.path.join(work, "undock-store"),
                               "validate_certs": False}),
@@ -157,7 +73,7 @@ def main() -> int:
             paths = {}
             for label, (module, module_args) in books.items():
                 paths[label] = os.path.join(work, "%s.json" % label.rsplit(".", 1)[-1])
-                write_playbook(paths[label], module, module_args, args.tasks)
+                write_playbook(paths[label], "noop %s" % module, [(module, module_args)] * args.tasks)
             log("image %s, %d tasks per playbook, %d runs each, venv %s" % (image.ref, args.tasks, args.runs, VENV))
             for label in (OURS, PODMAN):  # the one pull, untimed: every timed task is then a no-op
                 run_playbook(bin_dir, paths[label], env, expect_changed=True)
@@ -178,15 +94,10 @@ def main() -> int:
     print("== noop_image: %d no-op tasks per ansible-playbook run, %d runs, load average %.1f at the end"
           % (args.tasks, args.runs, os.getloadavg()[0]))
     for kind, results in (("wall", wall), ("cpu", cpu)):
-        for label, runs in results.items():
-            print("  %-4s %-32s median %7.3f s   runs: %s" % (kind, label, statistics.median(runs),
-                                                            " ".join("%.3f" % r for r in runs)))
-    # Each run minus the ping run of the same round: Ansible's own start-up and per-task
-    # overhead goes, and so does most of the machine's load of that moment. CPU seconds
-    # hardly move with the load of a shared machine; wall seconds are what a user waits.
+        print_runs(kind, results)
+    # CPU seconds hardly move with the load of a shared machine; wall seconds are what a user waits.
     for kind, results in (("wall", wall), ("cpu", cpu)):
-        net = {label: [(mine - ping) / args.tasks for mine, ping in zip(results[label], results[PING])]
-               for label in (OURS, PODMAN)}
+        net = net_of(results, (OURS, PODMAN), PING, args.tasks)
         report("noop_image (%s): seconds per no-op task beyond %s, same round" % (kind, PING), net, OURS, PODMAN, TARGET)
     return 0
 

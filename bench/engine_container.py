@@ -1,0 +1,23 @@
+# -*- coding: utf-8 -*-
+"""Bring one container to a state with the engine, as a separate process (as ``podman run
+-d`` is): what bench/run.py times for "the engine".
+
+usage: engine_container.py STORE RUN_ROOT REGISTRIES_CONF PARAMS_JSON
+PARAMS_JSON: the options of oci_container (name, state, image, command, ...).
+"""
+
+import json
+import sys
+
+from ansible_collections.undock.oci.plugins.module_utils.image.ops import ImageService
+from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistryOptions
+from ansible_collections.undock.oci.plugins.module_utils.registry.context import RegistryContext
+from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+
+store, run_root, conf, params = sys.argv[1:]
+options = RegistryOptions(registries_conf=conf, registries_conf_dir=conf + ".d", auth_file=conf + ".auth.json")
+images = ImageService(store, RegistryContext(options), run_root=run_root)
+outcome = ContainerService(images).ensure(json.loads(params))
+container = outcome.values.get("container")
+if container is not None and container["state"] != "running" and json.loads(params).get("state", "started") == "started":
+    sys.exit("container %s is %s" % (container["name"], container["state"]))
