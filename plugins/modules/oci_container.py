@@ -400,6 +400,14 @@ def main() -> None:
             log_lines=dict(type="int", default=20),
         ),
     )
+    from ..module_utils.runtime.quick import unchanged
+    params = module.params
+    try:  # a container already as asked is answered from its files, before the engine is even imported
+        result = unchanged(params["storage_root"], params["run_root"], params, log_lines=params["log_lines"])
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    if result is not None:
+        module.exit_json(**result)
     from ..module_utils.runtime.service import ContainerService, container_options
     try:
         service = ContainerService(image_service(module))

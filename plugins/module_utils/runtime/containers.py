@@ -49,7 +49,6 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.locks import FileLock
-from ..storage.mount_records import process_start
 from ..storage.mounts import MountManager
 from ..storage.rootfs import resolve_in_root
 from ..storage.store import Store
@@ -60,16 +59,15 @@ from .errors import ContainerError
 from .network import lifecycle
 from .network.cni import find_plugin
 from .network.conflist import bridge_conflist, loopback_conflist
-from .network.errors import NetworkError
 from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
-from .network.state import ETC_DIR, NetworkState, load_state
+from .network.state import ETC_DIR, NetworkState
 from .options import check_name
+from .records import RECORD, ContainerPaths, monitor_alive, read_info, read_json, read_network_state, read_status, tail
 from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec
 from .users import resolve_user
 
-RECORD = "container.json"
 LOG_MAX = 10 * 1024 * 1024
 START_TIMEOUT = 30.0
 KILL_GRACE = 10.0
@@ -93,58 +91,6 @@ def check_in_rootfs(rootfs: str, desired: Dict[str, Any]) -> None:
     checks += [("image volume", t) for t in desired["image_volumes"]]
     for what, path in checks:
         check_path(rootfs, what, path)
-
-
-class ContainerPaths:
-    def __init__(self, store_root: str, run_root: str, name: str):
-        self.name = check_name(name)
-        self.dir = os.path.join(store_root, "containers", name)
-        self.record = os.path.join(self.dir, RECORD)
-        self.bundle = os.path.join(self.dir, "bundle")
-        self.rootfs = os.path.join(self.bundle, "rootfs")
-        self.config = os.path.join(self.bundle, "config.json")
-        self.upper = os.path.join(self.dir, "overlay", "upper")
-        self.work = os.path.join(self.dir, "overlay", "work")
-        self.logs = os.path.join(self.dir, "logs")
-        self.log = os.path.join(self.logs, "container.log")
-        self.run = os.path.join(run_root, "containers", name)
-        self.state = os.path.join(self.run, "state.json")
-        self.stop = os.path.join(self.run, "stop")
-        self.pid_file = os.path.join(self.run, "init.pid")
-        self.monitor_config = os.path.join(self.run, "monitor.json")
-        self.monitor_script = os.path.join(self.run, "monitor.py")
-        self.monitor_log = os.path.join(self.run, "monitor.log")
-        self.network = os.path.join(self.run, "network")
-
-
-def _read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def tail(path: str, lines: int) -> List[str]:
-    """The last ``lines`` lines of the log (and of its rotated part when needed)."""
-    if lines <= 0:
-        return []
-    data = b""
-    for part in (path, path + ".1"):
-        try:
-            with open(part, "rb") as handle:
-                handle.seek(0, os.SEEK_END)
-                size = handle.tell()
-                handle.seek(max(0, size - 64 * 1024 * max(1, lines // 100)))
-                data = handle.read() + data
-        except OSError:
-            continue
-        if data.count(b"\n") > lines:
-            break
-    return [line.decode("utf-8", "replace") for line in data.splitlines()[-lines:]]
 
 
 class Containers:
@@ -187,7 +133,7 @@ class Containers:
 
     # -- reading ---------------------------------------------------------------------
     def record(self, name: str) -> Optional[Dict[str, Any]]:
-        return _read_json(self.paths(name).record)
+        return read_json(self.paths(name).record)
 
     def names(self) -> List[str]:
         try:
@@ -197,58 +143,23 @@ class Containers:
         return sorted(n for n in found if os.path.exists(os.path.join(self.store.root, "containers", n, RECORD)))
 
     def _monitor_alive(self, state: Dict[str, Any]) -> bool:
-        pid = state.get("monitor_pid")
-        return bool(pid) and process_start(int(pid)) == state.get("monitor_start")
+        return monitor_alive(state)
 
     def status(self, name: str) -> Dict[str, Any]:
         """``state`` (created, running, restarting, stopped) with pid, exit code and times."""
-        paths = self.paths(name)
-        record = self.record(name) or {}
-        state = _read_json(paths.state) or {}
-        result = {"state": "created" if not record.get("started") else "stopped", "pid": None,
-                  "exit_code": state.get("exit_code"), "started_at": state.get("started_at"),
-                  "finished_at": state.get("finished_at"), "restart_count": state.get("restart_count") or 0,
-                  "error": state.get("error"), "supervised": False}
-        status = state.get("status")
-        if not state:
-            return result
-        alive = self._monitor_alive(state)
-        # while its monitor lives, a container that died is running until the exit is recorded
-        if status == "running" and (alive or state.get("pid") and process_start(int(state["pid"])) is not None):
-            result.update(state="running", pid=state["pid"], exit_code=None, supervised=alive)
-        elif status in ("starting", "restarting") and alive:
-            result.update(state="restarting" if status == "restarting" else "running", supervised=True)
-        else:  # exited; a monitor still alive is about to restart it or to leave
-            result.update(state="stopped", supervised=alive)
-        return result
+        return read_status(self.paths(name), self.record(name))
 
     def info(self, name: str, log_lines: int = 20) -> Optional[Dict[str, Any]]:
         """The ``container`` return value (None when there is no such container)."""
         record = self.record(name)
-        if record is None:
-            return None
-        desired = record["desired"]
-        paths = self.paths(name)
-        result = {"name": name, "image": desired["image"], "image_digest": desired["image_digest"],
-                  "bundle": paths.bundle, "log_path": paths.log, "created_at": record.get("created_at"),
-                  "config": desired}
-        result.update(self.status(name))
-        network = self.network_state(name)
-        attached = network is not None and network.phase == "attached"
-        result.update(network=desired.get("network"), ports=list(desired.get("ports") or []),
-                      ip_address=network.ip_address if attached else None)
-        result["logs"] = tail(paths.log, log_lines)
-        return result
+        return read_info(self.paths(name), record, log_lines) if record is not None else None
 
     def attached(self, name: str) -> bool:
         """Whether anything of the container's network is left to detach."""
         return self.network_state(name) is not None or os.path.lexists(os.path.join(netns_dir(self.run_root), name))
 
     def network_state(self, name: str) -> Optional[NetworkState]:
-        try:
-            return load_state(self.paths(name).network)
-        except NetworkError:
-            return None
+        return read_network_state(self.paths(name))
 
     # -- repair ----------------------------------------------------------------------
     def repair(self, name: str) -> List[str]:
@@ -260,8 +171,9 @@ class Containers:
         return ["removed the unfinished container %s (its creation was interrupted)" % name]
 
     # -- create ----------------------------------------------------------------------
-    def create(self, desired: Dict[str, Any]) -> List[str]:
-        """Make the bundle of ``desired`` (its rootfs mounted), not started. The caller holds the lock."""
+    def create(self, desired: Dict[str, Any], made_from: Optional[Dict[str, Any]] = None) -> List[str]:
+        """Make the bundle of ``desired`` (its rootfs mounted), not started; ``made_from`` is
+        kept in the record (runtime/quick.py). The caller holds the lock."""
         name = desired["name"]
         paths = self.paths(name)
         actions = self.repair(name)
@@ -287,6 +199,7 @@ class Containers:
             atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
             record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "anonymous_volumes": anonymous, "started": False}
+            record.update(made_from or {})
             atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
         except Exception:
             self._teardown(name, paths, anonymous)  # what a kill -9 would leave, repaired now
@@ -427,7 +340,7 @@ class Containers:
             launcher.wait(START_TIMEOUT)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline:
-            state = _read_json(paths.state) or {}
+            state = read_json(paths.state) or {}
             if state.get("status") in ("running", "exited", "restarting"):
                 break
             time.sleep(POLL)
@@ -450,7 +363,7 @@ class Containers:
             return []
         desired = record["desired"]
         status = self.status(name)
-        state = _read_json(paths.state) or {}
+        state = read_json(paths.state) or {}
         runtime = self.runtime(desired["runtime"])
         running = status["state"] in ("running", "restarting") or self._monitor_alive(state)
         if os.path.isdir(paths.run):

@@ -19,10 +19,10 @@ import signal
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import ContainerError
+from .names import NAME_RE, check_name
 from .network.errors import NetworkError
 from .network.plan import plan_network
 
-NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 VOLUME_NAME_RE = NAME_RE
 
 #: Docker's default capability set (docs: "Runtime privilege and Linux capabilities").
@@ -48,13 +48,6 @@ RESTART_POLICIES = ("no", "on-failure", "always", "unless-stopped")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 _SIZE_RE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgtp]?)(i?b)?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
-
-
-def check_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.fullmatch(name):
-        raise ContainerError("container name %r is invalid: use 1 to 128 letters, digits, '_', '.' or '-', "
-                             "starting with a letter or digit" % (name,))
-    return name
 
 
 def parse_size(value: Any, field: str) -> Optional[int]:

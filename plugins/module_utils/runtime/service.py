@@ -7,14 +7,17 @@ created. Check mode reads the store but never writes, mounts or runs anything.""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..image.ops import ImageService
 from ..image.outcome import Outcome
 from .containers import LOG_MAX, Containers
 from .errors import ContainerError
-from .exec import ExecResult, exec_in_container
 from .options import check_name, differences, normalize
+from .quick import CONTAINER_OPTIONS, FINGERPRINT, fingerprint
+
+if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only
+    from .exec import ExecResult
 
 STATES = ("present", "started", "stopped", "absent", "restarted")
 RUNNING = ("running", "restarting")
@@ -59,6 +62,7 @@ class ContainerService:
         containers = self._containers(create=False)
         if containers is None:
             raise ContainerError("no container %s: there is no store at %s" % (check_name(name), self.images.storage_root))
+        from .exec import exec_in_container
         return exec_in_container(containers, name, argv, **options)
 
     def ensure(self, params: Dict[str, Any], log_lines: int = 20) -> Outcome:
@@ -112,7 +116,8 @@ class ContainerService:
             else:
                 if record is not None:
                     outcome.actions.extend(containers.remove(name))
-                outcome.actions.extend(containers.create(desired))
+                made_from = {FINGERPRINT: fingerprint(containers.store.root, params, outcome.image)}
+                outcome.actions.extend(containers.create(desired, made_from))
         start = stop = False
         if state == "started":
             start = not running
@@ -168,9 +173,4 @@ class ContainerService:
 
 def container_options(params: Dict[str, Any]) -> Dict[str, Any]:
     """The module's options that describe the container (what normalize() reads)."""
-    keys: List[str] = ["name", "state", "image", "command", "entrypoint", "env", "user", "working_dir", "hostname",
-                       "volumes", "mounts", "read_only", "tmpfs", "cap_add", "cap_drop", "privileged",
-                       "no_new_privileges", "memory", "cpus", "pids_limit", "ulimits", "sysctls", "labels",
-                       "annotations", "stop_signal", "stop_timeout", "restart_policy", "runtime", "network", "ports", "dns", "pull",
-                       "recreate", "force_restart"]
-    return {k: params.get(k) for k in keys}
+    return {k: params.get(k) for k in CONTAINER_OPTIONS}
