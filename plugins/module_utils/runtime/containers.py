@@ -40,6 +40,7 @@ import contextlib
 import json
 import os
 import pkgutil
+import select
 import shutil
 import subprocess
 import sys
@@ -327,18 +328,30 @@ class Containers:
         if script is None:
             raise ContainerError("cannot read the container monitor out of the module")
         atomic_write(paths.monitor_script, script, 0o600)
-        config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
-                  "state_file": paths.state, "log_file": paths.log, "log_max": self.log_max, "pid_file": paths.pid_file,
-                  "stop_file": paths.stop, "restart_policy": desired["restart_policy"]}
-        atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
-        record["started"] = True
-        atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
-        with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
-            launcher = subprocess.Popen([sys.executable, paths.monitor_script, paths.monitor_config], stdin=null,
-                                        stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                                        cwd="/")
-            launcher.wait(START_TIMEOUT)
         deadline = time.monotonic() + START_TIMEOUT
+        ready, announce = os.pipe()
+        try:
+            config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
+                      "state_file": paths.state, "log_file": paths.log, "log_max": self.log_max,
+                      "pid_file": paths.pid_file, "stop_file": paths.stop, "restart_policy": desired["restart_policy"],
+                      "ready_fd": announce}
+            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
+            record["started"] = True
+            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+            # -I -S: the monitor needs the standard library only, not the site-packages of a virtualenv
+            with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
+                launcher = subprocess.Popen([sys.executable, "-I", "-S", paths.monitor_script, paths.monitor_config],
+                                            stdin=null, stdout=log, stderr=log, start_new_session=True, close_fds=True,
+                                            pass_fds=(announce,), cwd="/")
+            os.close(announce)
+            announce = -1
+            launcher.wait(START_TIMEOUT)
+            # a byte when the monitor has saved "running" (or why not), end of file if it died first
+            select.select([ready], [], [], max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(ready)
+            if announce >= 0:
+                os.close(announce)
         while time.monotonic() < deadline:
             state = read_json(paths.state) or {}
             if state.get("status") in ("running", "exited", "restarting"):

@@ -16,12 +16,13 @@ or exited, ``pid``, ``exit_code``, ``started_at``, ``finished_at``, ``restart_co
 means: do not restart, exit when the container has.
 
 CONFIG (JSON): runtime, root, id, bundle, state_file, log_file, log_max, pid_file,
-stop_file, restart_policy.
+stop_file, restart_policy, and optionally ready_fd: a pipe, inherited from the engine, on
+which the first state past ``starting`` is announced (then it is closed), so that the
+engine waits for exactly that instead of polling the state file.
 """
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -57,6 +58,7 @@ class Monitor:
                       "pid": None, "exit_code": None, "started_at": None, "finished_at": None, "restart_count": 0,
                       "error": None}
         self.log_lock = threading.Lock()
+        self.ready_fd = config.get("ready_fd")
 
     # -- files ---------------------------------------------------------------------
     def save(self, **changes) -> None:
@@ -68,6 +70,13 @@ class Monitor:
             handle.flush()
             os.fsync(handle.fileno())
         os.rename(temp, path)
+        if self.ready_fd is not None and self.state["status"] != "starting":
+            fd, self.ready_fd = self.ready_fd, None
+            try:
+                os.write(fd, b"1")
+            except OSError:  # the engine gave up waiting: nobody to tell
+                pass
+            os.close(fd)
 
     def stop_requested(self) -> bool:
         return os.path.exists(self.config["stop_file"])
@@ -115,7 +124,8 @@ class Monitor:
     def run_once(self) -> int:
         """One create-start-wait-delete cycle; the exit code (or -1 when it never ran)."""
         cid = self.config["id"]
-        self.runtime("delete", "--force", cid)
+        if os.path.isdir(os.path.join(self.config["root"], cid)):  # left by a run that was cut short
+            self.runtime("delete", "--force", cid)
         try:
             os.unlink(self.config["pid_file"])
         except FileNotFoundError:
@@ -201,8 +211,11 @@ def main(argv) -> int:
     if os.fork():
         os._exit(0)  # the launcher reaps this at once; the monitor lives on, reparented
     os.setsid()
+    if config.get("ready_fd") is not None:
+        os.set_inheritable(config["ready_fd"], False)  # not for the runtime nor the container
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    import ctypes  # here: the import costs a few ms, and only this process needs it
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
