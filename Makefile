@@ -95,13 +95,12 @@ demo: bootstrap
 	else ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PY) \
 	  $(PLAYBOOK_ARGS) playbooks/demo.yml; fi
 
-# Benchmarks: bench/run.py if there is one, else every bench/*.py that starts with a
-# shebang (the entry points; helpers have none). One: make bench BENCH=pull_blobs
+# Benchmarks: every bench/*.py that starts with a shebang (the entry points, bench/run.py
+# among them; helpers have none). One: make bench BENCH=run
 BENCH ?=
 BENCH_ARGS ?=
 bench: bootstrap
 	@if [ -n "$(BENCH)" ]; then set -- bench/$(BENCH).py; \
-	elif [ -f bench/run.py ]; then set -- bench/run.py; \
 	else set --; for f in bench/*.py; do head -1 "$$f" | grep -q '^#!' && set -- "$$@" "$$f"; done; fi; \
 	[ $$# -gt 0 ] || { echo "bench: no benchmark found in bench/" >&2; exit 1; }; \
 	rc=0; for f in "$$@"; do echo "=== $$f"; $(PY) "$$f" $(BENCH_ARGS) || rc=$$?; done; exit $$rc
