@@ -320,7 +320,6 @@ class Containers:
         runtime = self.runtime(desired["runtime"])
         makedirs_private(runtime.root)
         makedirs_private(paths.run)
-        actions.extend(self._attach(desired, paths))
         for stale in (paths.stop, paths.state):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
@@ -329,29 +328,38 @@ class Containers:
             raise ContainerError("cannot read the container monitor out of the module")
         atomic_write(paths.monitor_script, script, 0o600)
         deadline = time.monotonic() + START_TIMEOUT
+        # The monitor's interpreter starts while the network is attached: it waits on ``go``.
         ready, announce = os.pipe()
+        wait_go, go = os.pipe()
+        launcher = None
         try:
             config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
                       "state_file": paths.state, "log_file": paths.log, "log_max": self.log_max,
                       "pid_file": paths.pid_file, "stop_file": paths.stop, "restart_policy": desired["restart_policy"],
-                      "ready_fd": announce}
+                      "ready_fd": announce, "go_fd": wait_go}
             atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
-            record["started"] = True
-            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
             # -I -S: the monitor needs the standard library only, not the site-packages of a virtualenv
             with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
                 launcher = subprocess.Popen([sys.executable, "-I", "-S", paths.monitor_script, paths.monitor_config],
                                             stdin=null, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                                            pass_fds=(announce,), cwd="/")
-            os.close(announce)
-            announce = -1
-            launcher.wait(START_TIMEOUT)
+                                            pass_fds=(announce, wait_go), cwd="/")
+            for fd in (announce, wait_go):
+                os.close(fd)
+            announce = wait_go = -1
+            actions.extend(self._attach(desired, paths))
+            record["started"] = True
+            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+            os.write(go, b"1")
+            os.close(go)
+            go = -1
             # a byte when the monitor has saved "running" (or why not), end of file if it died first
             select.select([ready], [], [], max(0.0, deadline - time.monotonic()))
         finally:
-            os.close(ready)
-            if announce >= 0:
-                os.close(announce)
+            for fd in (ready, announce, wait_go, go):  # a go pipe closed unwritten sends the monitor away
+                if fd >= 0:
+                    os.close(fd)
+            if launcher is not None:  # it forked the monitor and left long before (wait(timeout) would poll)
+                launcher.wait(max(0.1, deadline - time.monotonic()))
         while time.monotonic() < deadline:
             state = read_json(paths.state) or {}
             if state.get("status") in ("running", "exited", "restarting"):

@@ -16,9 +16,12 @@ or exited, ``pid``, ``exit_code``, ``started_at``, ``finished_at``, ``restart_co
 means: do not restart, exit when the container has.
 
 CONFIG (JSON): runtime, root, id, bundle, state_file, log_file, log_max, pid_file,
-stop_file, restart_policy, and optionally ready_fd: a pipe, inherited from the engine, on
-which the first state past ``starting`` is announced (then it is closed), so that the
-engine waits for exactly that instead of polling the state file.
+stop_file, restart_policy, and optionally two pipes inherited from the engine: go_fd, read
+before anything else (the engine starts the monitor while it attaches the network, and
+writes a byte when the bundle is ready; end of file means: give up, and the monitor
+leaves without a trace), and ready_fd, on which the first state past ``starting`` is
+announced (then it is closed), so that the engine waits for exactly that instead of
+polling the state file.
 """
 
 from __future__ import annotations
@@ -211,8 +214,14 @@ def main(argv) -> int:
     if os.fork():
         os._exit(0)  # the launcher reaps this at once; the monitor lives on, reparented
     os.setsid()
-    if config.get("ready_fd") is not None:
-        os.set_inheritable(config["ready_fd"], False)  # not for the runtime nor the container
+    for name in ("ready_fd", "go_fd"):
+        if config.get(name) is not None:
+            os.set_inheritable(config[name], False)  # not for the runtime nor the container
+    if config.get("go_fd") is not None:
+        go = os.read(config["go_fd"], 1)
+        os.close(config["go_fd"])
+        if not go:
+            return 0
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     import ctypes  # here: the import costs a few ms, and only this process needs it
