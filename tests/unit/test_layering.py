@@ -23,6 +23,8 @@ ALLOWED: Dict[str, Set[str]] = {
     "signing": {"common", "model", "registry", "storage"},
     "image": {"common", "model", "registry", "storage", "scan", "signing"},
     "runtime": {"common", "model", "registry", "storage", "image", "signing"},
+    # beside runtime: a build runs steps in containers and commits images to the store
+    "build": {"common", "model", "storage", "image", "runtime", "signing", "registry"},
 }
 
 

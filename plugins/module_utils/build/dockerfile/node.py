@@ -1,0 +1,72 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The parsed form of a Dockerfile: one node per instruction, its arguments as a list."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+from .gotext import go_quote
+
+
+@dataclass
+class Heredoc:
+    """The body of a ``<<NAME`` word: ``expand`` is false when the name was quoted."""
+
+    name: str
+    content: str = ""
+    expand: bool = True
+    chomp: bool = False
+    fd: int = 0
+
+
+@dataclass
+class Node:
+    """One instruction (``value`` as written, e.g. ``RUN``) or one argument of it.
+
+    ``args`` are argument nodes; an argument node with a ``child`` is a sub-instruction
+    (ONBUILD's trigger). ``json`` says the arguments were a JSON array (exec form).
+    Lines are 1-based, ``end_line`` includes continuation lines and heredoc bodies.
+    """
+
+    value: str = ""
+    args: List["Node"] = field(default_factory=list)
+    child: Optional["Node"] = None
+    flags: List[str] = field(default_factory=list)
+    json: bool = False
+    heredocs: List[Heredoc] = field(default_factory=list)
+    original: str = ""
+    line: int = 0
+    end_line: int = 0
+    comments: List[str] = field(default_factory=list)
+
+    @property
+    def command(self) -> str:
+        return self.value.lower()
+
+    def arg_values(self) -> List[str]:
+        """The argument strings; a sub-instruction contributes its command and arguments."""
+        out: List[str] = []
+        for arg in self.args:
+            if arg.child is None:
+                out.append(arg.value)
+            else:
+                out.append(arg.child.value)
+                out.extend(arg.child.arg_values())
+        return out
+
+    def dump(self) -> str:
+        """buildkit's S-expression dump of one instruction, without the parentheses."""
+        parts = [self.value.lower()]
+        if self.flags:
+            parts.append("[%s]" % " ".join(go_quote(flag) for flag in self.flags))
+        for arg in self.args:
+            parts.append("(%s)" % arg.child.dump() if arg.child is not None else go_quote(arg.value))
+        return " ".join(parts).strip()
+
+
+def dump(instructions: List[Node]) -> str:
+    """The whole file as buildkit's parser tests write it: one ``(instruction ...)`` a line."""
+    return "".join("(%s)\n" % node.dump() for node in instructions)
