@@ -43,7 +43,7 @@ class Dockerfile:
         for stage in self.stages:
             if stage.name and stage.name == target.lower():
                 return stage
-        if target.isdigit() and int(target) < len(self.stages):
+        if target.isascii() and target.isdigit() and int(target) < len(self.stages):
             return self.stages[int(target)]
         names = [stage.name for stage in self.stages if stage.name]
         raise DockerfileError("target stage %s could not be found (stages: %s)" % (target, ", ".join(names) or "none"))

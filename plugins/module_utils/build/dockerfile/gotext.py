@@ -22,6 +22,8 @@ WHITESPACE = re.compile(r"[\t\v\f\r ]+")
 
 def is_space(ch: str) -> bool:
     """Go's unicode.IsSpace."""
+    if not ch:
+        return False
     if ord(ch) < 0x100:
         return ch in _LATIN1_SPACE
     return ch.isspace()

@@ -216,7 +216,7 @@ class _Scan:
             return "<"
         self.next()
         start = self.pos
-        while self.peek() in ("\t", "\r", " ") and self.peek() != _EOF:
+        while self.peek() in ("\t", "\r", " "):
             self.next()
         return "<<" + self.text[start:self.pos]
 
@@ -271,9 +271,9 @@ class _Scan:
             modifier += ch
         elif ch == "/":
             return self.replace(name)
-        elif ch not in ("+", "-", "?", "#", "%") or ch == _EOF:
+        elif ch not in ("+", "-", "?", "#", "%"):  # also the end of the text
             raise ExpansionError("unsupported modifier (%s) in substitution" % modifier)
-        pattern_word = ch in ("#", "%") and ch != _EOF
+        pattern_word = ch in ("#", "%")
         if null_is_unset and pattern_word:
             raise ExpansionError("unsupported modifier (%s) in substitution" % modifier)
         word = self.closing_word("}", pattern_word)
@@ -341,9 +341,9 @@ def _pattern_regex(pattern: str, greedy: bool, anchored: bool) -> "re.Pattern[st
             out.append(".")
         elif ch == "\\":
             following = pattern[pos] if pos < len(pattern) else _EOF
-            if following in ("}", "/") and following != _EOF:
+            if following in ("}", "/"):
                 continue  # needed to write } or / inside ${}, not part of the pattern
-            if following not in ("*", "?", "\\") or following == _EOF:
+            if following not in ("*", "?", "\\"):  # also a \ at the end
                 raise ExpansionError("invalid pattern (%s) in substitution: invalid escape '\\%s'"
                                      % (pattern, following))
             pos += 1
