@@ -134,3 +134,10 @@ def test_raw_quotes_and_unset_variables_left_as_written():
 def test_a_nested_default_does_not_cut_the_word_it_is_in():
     # buildkit gives ["b"] here (a buffer shared with the nested word); a shell gives "ab".
     assert Lex("\\").process_words("a${X:-b} c", {}) == ["ab", "c"]
+
+
+def test_deep_nesting_is_an_expansion_error():
+    word = "${X:-" * 5000 + "a" + "}" * 5000
+    with pytest.raises(ExpansionError, match="nested too deeply"):
+        Lex("\\").process_word(word, {})
+    assert Lex("\\").process_word("${X:-" * 50 + "a" + "}" * 50, {}) == "a"

@@ -20,6 +20,7 @@ import re
 from typing import List, Mapping, Set, Tuple
 
 from .errors import ExpansionError
+from .glob import Pattern, trim_prefix, trim_suffix
 from .gotext import go_quote, is_digit, is_letter, is_space
 
 _EOF = ""
@@ -115,6 +116,9 @@ class _Scan:
             return self.until(_EOF, self.raw_escapes)
         except ExpansionError as err:
             raise ExpansionError("failed to process %s: %s" % (go_quote(self.text), err)) from None
+        except RecursionError:
+            raise ExpansionError("failed to process %s: substitutions nested too deeply"
+                                 % go_quote(self.text[:80] + ("..." if len(self.text) > 80 else ""))) from None
 
     def until(self, stop: str, raw_escapes: bool) -> Tuple[str, List[str]]:
         """Scan up to ``stop`` (consumed) or the end; returns the text and its words."""
@@ -296,8 +300,8 @@ class _Scan:
             if greedy:
                 word = word[1:]
             if ch == "%":
-                return _trim_suffix(word, value, greedy)
-            return _trim_prefix(word, value, greedy)
+                return trim_suffix(word, value, greedy)
+            return trim_prefix(word, value, greedy)
         raise ExpansionError("unsupported modifier (%s) in substitution" % modifier)
 
     def closing_word(self, stop: str, raw_escapes: bool) -> str:
@@ -318,73 +322,42 @@ class _Scan:
         value, found = self.get(name)
         if self.lex.skip_unset_env and not found:
             return "${%s/%s/%s}" % (name, pattern, replacement)
-        regex = _pattern_regex(pattern, greedy=True, anchored=False)
+        compiled = Pattern(pattern)
         if replace_all:
-            return regex.sub(lambda match: _go_expand(replacement, match), value)
-        match = regex.search(value)
+            return _replace_all(compiled, value, replacement)
+        match = compiled.search(value)
         if match:
-            value = value[:match.start()] + replacement + value[match.end():]
+            value = value[:match[0]] + replacement + value[match[1]:]
         return value
 
 
-def _pattern_regex(pattern: str, greedy: bool, anchored: bool) -> "re.Pattern[str]":
-    """A shell wildcard pattern (``*``, ``?``, ``\\`` escapes, no brackets) as a regex."""
-    out = ["^"] if anchored else []
-    star = ".*" if greedy else ".*?"
-    pos = 0
-    while pos < len(pattern):
-        ch = pattern[pos]
-        pos += 1
-        if ch == "*":
-            out.append(star)
-        elif ch == "?":
-            out.append(".")
-        elif ch == "\\":
-            following = pattern[pos] if pos < len(pattern) else _EOF
-            if following in ("}", "/"):
-                continue  # needed to write } or / inside ${}, not part of the pattern
-            if following not in ("*", "?", "\\"):  # also a \ at the end
-                raise ExpansionError("invalid pattern (%s) in substitution: invalid escape '\\%s'"
-                                     % (pattern, following))
-            pos += 1
-            out.append(re.escape(following))
-        else:
-            out.append(re.escape(ch))
-    return re.compile("".join(out))
-
-
-def _trim_prefix(pattern: str, value: str, greedy: bool) -> str:
-    match = _pattern_regex(pattern, greedy, anchored=True).search(value)
-    return value[match.end():] if match else value
-
-
-def _reverse_pattern(pattern: str) -> str:
-    # Reverse, but keep each escape before the character it escapes: a\*c -> c\*a.
-    units = []
-    pos = 0
-    while pos < len(pattern):
-        if pattern[pos] == "\\" and pos + 1 < len(pattern):
-            units.append(pattern[pos:pos + 2])
-            pos += 2
-        else:
-            units.append(pattern[pos])
-            pos += 1
-    return "".join(reversed(units))
-
-
-def _trim_suffix(pattern: str, value: str, greedy: bool) -> str:
-    # The shortest rightmost match is the shortest leftmost match of the reversed strings.
-    return _trim_prefix(_reverse_pattern(pattern), value[::-1], greedy)[::-1]
+def _replace_all(pattern: Pattern, value: str, template: str) -> str:
+    """Go's Regexp.ReplaceAllString: an empty match right after a match is not replaced."""
+    out: List[str] = []
+    last_end = 0
+    search_at = 0
+    while search_at <= len(value):
+        match = pattern.search(value, search_at)
+        if match is None:
+            break
+        begin, end = match
+        out.append(value[last_end:begin])
+        if end > last_end or begin == 0:
+            out.append(_go_expand(template, value[begin:end]))
+        last_end = end
+        search_at = search_at + 1 if end <= search_at else end
+    out.append(value[last_end:])
+    return "".join(out)
 
 
 _GO_TEMPLATE = re.compile(r"\$(\$|\{([A-Za-z0-9_]*)\}|([A-Za-z0-9_]+))")
 
 
-def _go_expand(template: str, match: "re.Match[str]") -> str:
+def _go_expand(template: str, matched: str) -> str:
     """Go's Regexp.Expand for a pattern without groups: ``$$`` is ``$``, ``$0`` the match."""
     def one(ref: "re.Match[str]") -> str:
         if ref.group(1) == "$":
             return "$"
         name = ref.group(2) if ref.group(2) is not None else ref.group(3)
-        return match.group(0) if name == "0" else ""
+        return matched if name == "0" else ""
     return _GO_TEMPLATE.sub(one, template)
