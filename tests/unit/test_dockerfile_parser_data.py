@@ -11,6 +11,7 @@ import os
 
 import pytest
 
+from ansible_collections.undock.oci.plugins.module_utils.build.dockerfile.document import parse_dockerfile
 from ansible_collections.undock.oci.plugins.module_utils.build.dockerfile.errors import DockerfileError
 from ansible_collections.undock.oci.plugins.module_utils.build.dockerfile.parser import parse
 from harness.buildkit_data import parser_case_path, parser_cases
@@ -55,6 +56,30 @@ def test_parser_case(name):
 def test_parser_negative_case(name):
     with pytest.raises(DockerfileError):
         parse(_read(os.path.join(parser_case_path(name, negative=True), "Dockerfile")))
+
+
+# The parser cases are about parsing: some are not buildable Dockerfiles, and buildkit's
+# instruction parser refuses them too, for these reasons.
+NOT_BUILDABLE = {
+    "flags": "line 3: unknown flag: --user",
+    "health": "line 4: HEALTHCHECK requires at least one argument",
+    "jeztah-invalid-json-json-inside-string": "line 1: CMD before the first FROM",
+    "jeztah-invalid-json-json-inside-string-double": "line 1: CMD before the first FROM",
+    "jeztah-invalid-json-single-quotes": "line 1: CMD before the first FROM",
+    "jeztah-invalid-json-unterminated-bracket": "line 1: CMD before the first FROM",
+    "jeztah-invalid-json-unterminated-string": "line 1: CMD before the first FROM",
+    "json": "line 1: CMD before the first FROM",
+}
+
+
+@pytest.mark.parametrize("name", POSITIVE)
+def test_parser_case_as_instructions(name):
+    text = _read(os.path.join(parser_case_path(name), "Dockerfile"))
+    if name in NOT_BUILDABLE:
+        with pytest.raises(DockerfileError, match=NOT_BUILDABLE[name]):
+            parse_dockerfile(text)
+    else:
+        assert parse_dockerfile(text).stages
 
 
 def test_missing_data_is_an_error_not_a_skip(monkeypatch, tmp_path):
