@@ -90,7 +90,7 @@ class Snapshot:
         self.children: Dict[str, List[str]] = {}
         self.skipped: Dict[str, str] = {}  # path -> why it is not in the snapshot
         self._digests: Dict[str, str] = {}
-        self.excluded_dirs: List[str] = []  # excluded, entered for an exception; walk order
+        self.excluded_dirs: List[str] = []  # excluded, kept for what an exception re-includes below
 
     def walk(self, path: str = ".") -> Iterator[Entry]:
         """The entries below directory ``path`` (not itself), parents before children, sorted."""
@@ -277,11 +277,14 @@ def _walk(snapshot: Snapshot, stack: List[_Dir]) -> None:
 
 def _drop_empty_excluded(snapshot: Snapshot) -> None:
     """Excluded directories entered for their exceptions stay only if something below them did."""
+    kept = []
     for path in reversed(snapshot.excluded_dirs):  # children before parents
         if snapshot.children.get(path):
+            kept.append(path)
             continue
         del snapshot.entries[path]
         del snapshot.children[path]
         parent, dummy, name = path.rpartition("/")
         snapshot.children[parent or "."].remove(name)
+    snapshot.excluded_dirs = kept[::-1]
 
