@@ -106,8 +106,10 @@ class IgnoreRules:
         ``parent`` is what this returned for the parent directory (None at the top): a
         pattern that matched the parent matches every path below it.
         """
-        matches = tuple((parent is not None and parent[index]) or pattern.matches(path)
-                        for index, pattern in enumerate(self.patterns))
+        if parent is None:
+            matches = tuple(pattern.matches(path) for pattern in self.patterns)
+        else:
+            matches = tuple(above or pattern.matches(path) for above, pattern in zip(parent, self.patterns))
         excluded = False
         for index in range(len(matches) - 1, -1, -1):
             if matches[index]:

@@ -111,6 +111,24 @@ def _check_length(pattern: str) -> None:
                            % (len(pattern), MAX_PATTERN_LENGTH, pattern[:60]))
 
 
+def _leading_literals(tokens: List[tuple]) -> List[tuple]:
+    out = []
+    for token in tokens:
+        if token[0] != LIT:
+            break
+        out.append(token)
+    return out
+
+
+def _longest_literal_run(tokens: List[tuple]) -> str:
+    best = run = ""
+    for token in tokens:
+        run = run + token[1] if token[0] == LIT else ""
+        if len(run) > len(best):
+            best = run
+    return best
+
+
 class _Automaton:
     """The NFA of a token list, run as a DFA built on demand.
 
@@ -121,6 +139,11 @@ class _Automaton:
     def __init__(self, tokens: List[tuple]):
         self.tokens = tokens
         self.accept = 2 * len(tokens)
+        # literal characters every match starts and ends with: a cheap test that rules out
+        # most paths before the automaton runs
+        self.head = "".join(t[1] for t in _leading_literals(tokens))
+        self.tail = "".join(t[1] for t in reversed(_leading_literals(tokens[::-1])))
+        self.needle = _longest_literal_run(tokens)
         self._sets: List[FrozenSet[int]] = []
         self._ids: Dict[FrozenSet[int], int] = {}
         self._moves: Dict[Tuple[int, str], int] = {}
@@ -183,6 +206,8 @@ class _Automaton:
         return self._closure(following, False)
 
     def matches(self, text: str) -> bool:
+        if not (text.startswith(self.head) and text.endswith(self.tail) and self.needle in text):
+            return False
         state = self.start
         for ch in text:
             found = self._moves.get((state, ch))
