@@ -65,7 +65,7 @@ def _bad(pattern: str, why: str) -> ContextError:
     return ContextError("invalid pattern %r: %s" % (pattern, why))
 
 
-def _class_char(pattern: str, pos: int, letter_escapes: bool) -> Tuple[str, int]:
+def _class_char(pattern: str, pos: int, plain_match: bool) -> Tuple[str, int]:
     """One character of a class, as Go's getEsc reads it: the character and the next position."""
     if pos >= len(pattern) or pattern[pos] in "-]":
         raise _bad(pattern, "malformed character class")
@@ -75,18 +75,18 @@ def _class_char(pattern: str, pos: int, letter_escapes: bool) -> Tuple[str, int]
         if pos >= len(pattern):
             raise _bad(pattern, "malformed character class")
         ch = pattern[pos]
-        if not letter_escapes and ch.isascii() and ch.isalnum():
+        if not plain_match and ch.isascii() and ch.isalnum():
             raise _bad(pattern, "\\%s has no defined meaning (docker reads it as a regexp escape)" % ch)
-    elif not letter_escapes and ch in "*?":
+    elif not plain_match and ch in "*?":
         raise _bad(pattern, "%s inside a character class is not supported" % ch)
-    elif not letter_escapes and ch == "[" and pattern.startswith("[:", pos):
+    elif not plain_match and ch == "[" and pattern.startswith("[:", pos):
         raise _bad(pattern, "POSIX classes ([:name:]) are not supported")
     if pos + 1 >= len(pattern):
         raise _bad(pattern, "unclosed character class")
     return ch, pos + 1
 
 
-def _parse_class(pattern: str, pos: int, letter_escapes: bool) -> Tuple[CharClass, int]:
+def _parse_class(pattern: str, pos: int, plain_match: bool) -> Tuple[CharClass, int]:
     """The class whose ``[`` is just before ``pos``; Go's filepath.Match syntax."""
     negated = False
     if pos < len(pattern) and pattern[pos] == "^":
@@ -96,10 +96,10 @@ def _parse_class(pattern: str, pos: int, letter_escapes: bool) -> Tuple[CharClas
     while True:
         if pos < len(pattern) and pattern[pos] == "]" and ranges:
             return CharClass(negated, ranges), pos + 1
-        lo, pos = _class_char(pattern, pos, letter_escapes)
+        lo, pos = _class_char(pattern, pos, plain_match)
         hi = lo
         if pattern[pos] == "-":
-            hi, pos = _class_char(pattern, pos + 1, letter_escapes)
+            hi, pos = _class_char(pattern, pos + 1, plain_match)
         if hi < lo:
             raise _bad(pattern, "character class range %s-%s is reversed" % (lo, hi))
         ranges.append((lo, hi))

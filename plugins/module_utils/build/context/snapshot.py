@@ -231,48 +231,58 @@ def _walk(snapshot: Snapshot, stack: List[_Dir]) -> None:
             continue
         name = frame.names.popleft()
         path = _join(frame.path, name)
-        excluded, matches = snapshot.rules.evaluate(path, frame.matches) if snapshot.rules else (False, None)
         try:
-            st = os.stat(name, dir_fd=frame.fd, follow_symlinks=False)
-        except FileNotFoundError:
-            continue  # removed since the listing
-        mode = st.st_mode
-        if stat.S_ISDIR(mode):
-            if excluded and not snapshot.rules.may_include_below(path):
-                continue
-            if len(stack) >= MAX_DEPTH:
-                raise ContextError("build context: %s is more than %d directories deep" % (path, MAX_DEPTH))
-            ident = (st.st_dev, st.st_ino)
-            if any(f.ident == ident for f in stack):
-                raise ContextError("build context: %s is a directory that contains itself (a bind-mount loop)" % path)
-            try:
-                fd = open_dir_at(frame.fd, name, _O_DIR)
-            except SymlinkInPathError:
-                raise ContextError("build context: %s was replaced by a symlink during the walk" % path) from None
-            entry = Entry(path, DIR, st)
-            snapshot.children[path] = []
-            try:
-                stack.append(_Dir(path, fd, matches, ident))
-            except BaseException:
-                os.close(fd)
-                raise
-            if excluded:
-                snapshot.excluded_dirs.append(path)
-        elif excluded:
-            continue
-        elif stat.S_ISLNK(mode):
-            entry = Entry(path, SYMLINK, st, os.readlink(name, dir_fd=frame.fd))
-        elif stat.S_ISREG(mode):
-            entry = Entry(path, FILE, st)
-        else:
-            snapshot.skipped[path] = "%s is %s: only files, directories and symlinks are copied" % (
-                path, _special_kind(mode) or "of an unknown type")
+            entry = _visit(snapshot, stack, name, path)
+        except OSError as err:
+            raise ContextError("build context %s: %s: %s" % (snapshot.root, path, err.strerror or err)) from None
+        if entry is None:
             continue
         count += 1
         if count > MAX_ENTRIES:
-            raise ContextError("build context has more than %d entries" % MAX_ENTRIES)
+            raise ContextError("build context %s has more than %d entries" % (snapshot.root, MAX_ENTRIES))
         snapshot.entries[path] = entry
         snapshot.children[frame.path].append(name)
+
+
+def _visit(snapshot: Snapshot, stack: List[_Dir], name: str, path: str) -> Optional[Entry]:
+    """The entry for ``name`` in the directory on top of ``stack`` (a directory is pushed), or None."""
+    frame = stack[-1]
+    excluded, matches = snapshot.rules.evaluate(path, frame.matches) if snapshot.rules else (False, None)
+    try:
+        st = os.stat(name, dir_fd=frame.fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return None  # removed since the listing
+    mode = st.st_mode
+    if stat.S_ISDIR(mode):
+        if excluded and not snapshot.rules.may_include_below(path):
+            return None
+        if len(stack) >= MAX_DEPTH:
+            raise ContextError("build context: %s is more than %d directories deep" % (path, MAX_DEPTH))
+        ident = (st.st_dev, st.st_ino)
+        if any(f.ident == ident for f in stack):
+            raise ContextError("build context: %s is a directory that contains itself (a bind-mount loop)" % path)
+        try:
+            fd = open_dir_at(frame.fd, name, _O_DIR)
+        except SymlinkInPathError:
+            raise ContextError("build context: %s was replaced by a symlink during the walk" % path) from None
+        try:
+            stack.append(_Dir(path, fd, matches, ident))
+        except BaseException:
+            os.close(fd)
+            raise
+        snapshot.children[path] = []
+        if excluded:
+            snapshot.excluded_dirs.append(path)
+        return Entry(path, DIR, st)
+    if excluded:
+        return None
+    if stat.S_ISLNK(mode):
+        return Entry(path, SYMLINK, st, os.readlink(name, dir_fd=frame.fd))
+    if stat.S_ISREG(mode):
+        return Entry(path, FILE, st)
+    snapshot.skipped[path] = "%s is %s: only files, directories and symlinks are copied" % (
+        path, _special_kind(mode) or "of an unknown type")
+    return None
 
 
 def _drop_empty_excluded(snapshot: Snapshot) -> None:
@@ -287,4 +297,3 @@ def _drop_empty_excluded(snapshot: Snapshot) -> None:
         parent, dummy, name = path.rpartition("/")
         snapshot.children[parent or "."].remove(name)
     snapshot.excluded_dirs = kept[::-1]
-
