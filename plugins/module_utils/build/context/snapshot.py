@@ -35,7 +35,7 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from ...storage.rootfs import MAX_SYMLINKS, SymlinkInPathError, open_dir_at
 from .errors import ContextError
-from .ignore import IgnoreRules, Matches
+from .ignore import IgnoreRules, Matches, load_ignore_rules
 
 MAX_ENTRIES = 1000000
 MAX_DEPTH = 256
@@ -297,3 +297,8 @@ def _drop_empty_excluded(snapshot: Snapshot) -> None:
         parent, dummy, name = path.rpartition("/")
         snapshot.children[parent or "."].remove(name)
     snapshot.excluded_dirs = kept[::-1]
+
+
+def open_context(context_dir: str, dockerfile: Optional[str] = None) -> Snapshot:
+    """The snapshot of ``context_dir`` with the ignore file that applies (see ignore.py)."""
+    return take_snapshot(context_dir, load_ignore_rules(context_dir, dockerfile))
