@@ -239,3 +239,13 @@ def test_the_same_matches_as_the_regexp_patternmatcher_builds():
                 assert compiled.matches(text) is bool(oracle.match(text)), (pattern, text)
                 checked += 1
     assert checked > 100000
+
+
+def test_the_automaton_cache_can_be_dropped_midway(monkeypatch):
+    from ansible_collections.undock.oci.plugins.module_utils.build.context import patterns as patterns_module
+    monkeypatch.setattr(patterns_module, "_MAX_DFA_STATES", 2)  # dropped on almost every step
+    for pattern in ("**/a*b?/**", "a*[ab]*/**/b", "*a*a*a*b"):
+        compiled = IgnoreRules([pattern]).patterns[0]
+        oracle = _go_regexp(pattern)
+        for text in TEXTS:
+            assert compiled.matches(text) is bool(oracle.match(text)), (pattern, text)

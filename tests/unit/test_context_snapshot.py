@@ -293,3 +293,9 @@ def test_digest_covers_only_the_selected_sources(ctx):
     (ctx / "app" / "util.py").write_text("changed again\n")
     snap = take_snapshot(str(ctx), rules)
     assert content_digest(snap, select_sources(snap, ["."])) == first
+
+
+def test_too_many_entries_are_refused(ctx, monkeypatch):
+    monkeypatch.setattr(snapshot_module, "MAX_ENTRIES", 5)
+    with pytest.raises(ContextError, match="more than 5 entries"):
+        take_snapshot(str(ctx))
