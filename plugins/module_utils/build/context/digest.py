@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The content digest of what a COPY/ADD step copies from the context: part of its cache key.
+
+What it covers, for each item in order, then each member in walk order (parents first,
+names sorted): the path below the destination, the type (file, directory, symlink), the
+permission bits (``0o7777``, setuid/setgid/sticky included), and the sha256 of a file's
+content or the text of a symlink's target.
+
+What it leaves out, and why:
+
+- mtime, atime, ctime: touching a file, a fresh checkout or a copy must keep the cache,
+  as docker documents ("the last-modified and last-accessed times are not considered")
+  and buildkit's contenthash does (it hashes a tar header with the times cleared);
+- uid and gid: COPY and ADD from the context give every file 0:0, or the ``--chown``
+  owner, which is part of the instruction text and so of the key already; the source's
+  owners never reach the layer. buildkit hashes them anyway (its contenthash is a generic
+  stat hash) and buildah's COPY digest does not; leaving them out keeps the cache across
+  checkouts by different users;
+- xattrs and hardlink identity: not copied from the context by this engine;
+- the source path as written: the instruction text carries it; two sources that bring
+  the same tree make the same layer.
+
+Each field is written as ``len:bytes,`` (a netstring), so no two different selections
+serialise to the same bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from typing import Iterable
+
+from .snapshot import FILE, SYMLINK, Snapshot
+from .sources import SourceItem
+
+_VERSION = b"undock-context-digest-v1"
+
+
+def _field(digest, value) -> None:
+    data = value if isinstance(value, bytes) else os.fsencode(value) if isinstance(value, str) else str(value).encode()
+    digest.update(b"%d:" % len(data))
+    digest.update(data)
+    digest.update(b",")
+
+
+def content_digest(snapshot: Snapshot, items: Iterable[SourceItem]) -> str:
+    """``sha256:HEX`` over the selection (see the module docstring for what counts)."""
+    digest = hashlib.sha256()
+    _field(digest, _VERSION)
+    for item in items:
+        _field(digest, "item")
+        _field(digest, item.name if not item.is_dir else "")
+        for path, entry in item.members:
+            _field(digest, entry.kind)
+            _field(digest, path)
+            _field(digest, "%o" % entry.mode)
+            if entry.kind == FILE:
+                _field(digest, snapshot.file_sha256(entry))
+            elif entry.kind == SYMLINK:
+                _field(digest, entry.target or "")
+            else:
+                _field(digest, "")
+    return "sha256:" + digest.hexdigest()
