@@ -224,12 +224,18 @@ class SystemContainers:
                 previous: Optional[Dict[str, str]], info: Optional[Dict[str, Any]], outcome: Outcome) -> Rendered:
         name = options.name
         slot_dir = self.deployments.prepare_slot(name, slot)
-        mounts.hold(image.name, owner_of(name, slot), slot_dir)
-        self.deployments.checkout(self._layer_dirs(mounts, image), os.path.join(slot_dir, ROOTFS))
-        rendered = render(options, image, os.path.join(slot_dir, ROOTFS), slot_dir, runtime, previous)
+        try:
+            mounts.hold(image.name, owner_of(name, slot), slot_dir)
+            self.deployments.checkout(self._layer_dirs(mounts, image), os.path.join(slot_dir, ROOTFS))
+            rendered = render(options, image, os.path.join(slot_dir, ROOTFS), slot_dir, runtime, previous)
+            for filename, text in rendered.files.items():
+                atomic_write(os.path.join(slot_dir, filename), text.encode("utf-8"), 0o644)
+        except BaseException:
+            # nothing on the host or in systemd yet: the slot goes, the active one is untouched
+            remove_tree(slot_dir)
+            mounts.unhold(owner_of(name, slot))
+            raise
         outcome.warnings.extend(rendered.warnings)
-        for filename, text in rendered.files.items():
-            atomic_write(os.path.join(slot_dir, filename), text.encode("utf-8"), 0o644)
         was_running = info is not None and self._is_running(name, info.get("units", []))
         if info is not None:
             outcome.warnings.extend(remove_host_files(self.host_root, info.get("host_files", {}),
