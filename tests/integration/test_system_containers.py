@@ -363,3 +363,62 @@ def test_bad_images_fail_clearly(env):
     out = env["engine"].install({"name": "escape", "image": "localhost/sys/escape:1"})
     assert out.changed  # /exports is the image's own /etc: no templates there, the defaults used
     assert "ExecStart=" in unit_text(env["host"], "escape.service")
+
+
+def test_listen_added_moves_enablement_to_the_socket_and_back(env):
+    busybox_image(env["layout"], "1", "one")
+    env["load"]("localhost/sys/busybox:1", "1")
+    engine, systemd, host = env["engine"], env["systemd"], env["host"]
+    engine.install({"name": "web", "image": "localhost/sys/busybox:1"}, enabled=True)
+    assert systemd.enabled == {"web.service"}
+    systemd.changes()
+    out = engine.install({"name": "web", "image": "localhost/sys/busybox:1", "listen": ["127.0.0.1:8080"]},
+                         enabled=True)
+    assert out.changed
+    # socket activation: the socket is enabled, not the service, so nothing runs until a connection
+    assert systemd.enabled == {"web.socket"}
+    assert "ListenStream=127.0.0.1:8080" in unit_text(host, "web.socket")
+    calls = systemd.changes()
+    assert calls.index(["systemctl", "disable", "web.service"]) < calls.index(["systemctl", "daemon-reload"])
+    assert ["systemctl", "enable", "web.socket"] in calls
+    assert not engine.install({"name": "web", "image": "localhost/sys/busybox:1", "listen": ["127.0.0.1:8080"]},
+                              enabled=True).changed
+    engine.rollback("web")
+    assert systemd.enabled == {"web.service"}
+    assert not (host / "etc/systemd/system/web.socket").exists()
+
+
+def test_no_container_service_installs_host_files_only(env):
+    files = [I.Entry("exports/", "dir", mode=0o755),
+             I.Entry("exports/manifest.json", data=b'{"noContainerService": true}'),
+             I.Entry("exports/hostfs/", "dir", mode=0o755),
+             I.Entry("exports/hostfs/opt/", "dir", mode=0o755),
+             I.Entry("exports/hostfs/opt/tool", data=b"tool\n", mode=0o755)]
+    I.write_image(env["layout"], [I.tar_layer(I.busybox_entries()), I.tar_layer(files)], tag="tool")
+    env["load"]("localhost/sys/tool:1", "tool")
+    engine, systemd, host = env["engine"], env["systemd"], env["host"]
+    out = engine.install({"name": "tool", "image": "localhost/sys/tool:1"}, start=True, enabled=True)
+    assert out.changed and (host / "opt/tool").read_text() == "tool\n"
+    assert not (host / "etc/systemd/system/tool.service").exists()
+    assert systemd.changes() == [["systemctl", "daemon-reload"]]
+    with pytest.raises(SystemContainerError, match="noContainerService"):
+        engine.install({"name": "tool", "image": "localhost/sys/tool:1", "listen": ["8080"]})
+    engine.uninstall("tool")
+    assert list(host.iterdir()) == []
+
+
+def test_default_config_volumes_and_network(env):
+    layers = [I.tar_layer(I.busybox_entries())]
+    I.write_image(env["layout"], layers, tag="vol", config_extra={"Volumes": {"/data": {}}, "User": "nobody"})
+    env["load"]("localhost/sys/vol:1", "vol")
+    engine, host = env["engine"], env["host"]
+    engine.install({"name": "vol", "image": "localhost/sys/vol:1", "network": "none"})
+    slot = engine.deployments.slot_dir("vol", 0)
+    config = json.loads(open(os.path.join(slot, "config.json")).read())
+    assert {"type": "network"} in config["linux"]["namespaces"]
+    assert config["process"]["user"]["uid"] == 65534  # resolved from the image's /etc/passwd
+    data = [m for m in config["mounts"] if m["destination"] == "/data"]
+    assert data and data[0]["source"] == "/var/lib/vol/data"
+    assert (host / "etc/tmpfiles.d/vol.conf").read_text() == "d /var/lib/vol/data 0755 root root -\n"
+    with pytest.raises(SystemContainerError, match="network must be one of host, none"):
+        engine.install({"name": "vol2", "image": "localhost/sys/vol:1", "network": "bridge"})

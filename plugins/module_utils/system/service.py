@@ -244,15 +244,15 @@ class SystemContainers:
                                                             rendered.renames, self.host_root)
         outcome.warnings.extend(skipped)
         self.deployments.write_info(name, slot, self._info(options, image, rendered, host_files, host_dirs))
-        self._activate(name, slot, rendered.files, was_running, outcome)
+        self._activate(name, slot, rendered.files, was_running, outcome, (info or {}).get("units", []))
         return rendered
 
     def _put_host_units(self, name: str, files: Dict[str, str]) -> None:
         """The slot's units and tmpfiles entries on the host; those it has not, removed."""
-        makedirs_private(os.path.join(self.host_root, UNIT_DIR), 0o755)
         for unit in (service_file(name), socket_file(name)):
             path = self.unit_path(unit)
             if unit in files:
+                makedirs_private(os.path.dirname(path), 0o755)
                 atomic_write(path, files[unit].encode("utf-8"), 0o644)
             elif os.path.lexists(path):
                 os.unlink(path)
@@ -263,13 +263,37 @@ class SystemContainers:
         elif os.path.lexists(path):
             os.unlink(path)
 
-    def _activate(self, name: str, slot: int, files: Dict[str, str], was_running: bool, outcome: Outcome) -> None:
+    def _retire_units(self, name: str, old_units: List[str], files: Dict[str, str], outcome: Outcome) -> Optional[str]:
+        """Before a deployment with other units replaces one: a unit it no longer has is
+        stopped and disabled while its file is still there; when the unit to enable moves
+        (a socket added or dropped), the enablement moves with it: the unit to enable is returned."""
+        new_units = [u for u in (service_file(name), socket_file(name)) if u in files]
+        old_main = old_units[-1] if old_units else None
+        new_main = new_units[-1] if new_units else None
+        move = old_main is not None and old_main != new_main and self.systemd.is_enabled(old_main)
+        for unit in reversed(old_units):
+            if unit in new_units and unit != old_main:
+                continue
+            if unit not in new_units and self.systemd.is_active(unit):
+                self.systemd.stop(unit)
+                outcome.actions.append("stopped %s" % unit)
+            if (unit == old_main and move) or (unit not in new_units and self.systemd.is_enabled(unit)):
+                self.systemd.disable(unit)
+                outcome.actions.append("disabled %s" % unit)
+        return new_main if move else None
+
+    def _activate(self, name: str, slot: int, files: Dict[str, str], was_running: bool, outcome: Outcome,
+                  old_units: Optional[List[str]] = None) -> None:
         """Units on the host, the link flipped, systemd told; a unit that ran is restarted."""
+        enable = self._retire_units(name, old_units or [], files, outcome)
         self._put_host_units(name, files)
         self.deployments.flip(name, slot)
         self.systemd.daemon_reload()
         if tmpfiles_file(name) in files:
             self.systemd.tmpfiles_create(self.tmpfiles_path(name))
+        if enable is not None:
+            self.systemd.enable(enable)
+            outcome.actions.append("enabled %s" % enable)
         if was_running:
             for unit in (socket_file(name), service_file(name)):
                 if unit in files:
@@ -346,7 +370,7 @@ class SystemContainers:
                                                             target.get("renames", {}), self.host_root)
         outcome.warnings.extend(skipped)
         self.deployments.write_info(name, other, dict(target, host_files=host_files, host_dirs=host_dirs))
-        self._activate(name, other, files, was_running, outcome)
+        self._activate(name, other, files, was_running, outcome, info.get("units", []))
         outcome.actions.append("rolled system container %s back to %s (%s)" % (name, target.get("image"),
                                                                               target.get("digest")))
         outcome.values["system_container"] = self._describe(name)
