@@ -422,3 +422,22 @@ def test_default_config_volumes_and_network(env):
     assert (host / "etc/tmpfiles.d/vol.conf").read_text() == "d /var/lib/vol/data 0755 root root -\n"
     with pytest.raises(SystemContainerError, match="network must be one of host, none"):
         engine.install({"name": "vol2", "image": "localhost/sys/vol:1", "network": "bridge"})
+
+
+def test_checkout_applies_whiteouts_and_opaque_directories(env):
+    I._whiteout_build(env["layout"])  # pylint: disable=protected-access
+    env["load"]("localhost/sys/whiteout:1", "latest")
+    engine = env["engine"]
+    engine.install({"name": "wh", "image": "localhost/sys/whiteout:1"})
+    rootfs = os.path.join(engine.deployments.slot_dir("wh", 0), "rootfs")
+    for path in I.WHITEOUT_EXPECTED["present"]:
+        assert os.path.lexists(rootfs + path), path
+    for path in I.WHITEOUT_EXPECTED["absent"]:
+        assert not os.path.lexists(rootfs + path), path
+    for path, data in I.WHITEOUT_EXPECTED["files"].items():
+        assert open(rootfs + path, "rb").read() == data
+    # removing the deployment leaves the layers whole: only links were dropped
+    layers = LayerStore(env["images"].store())
+    before = {d: sorted(os.listdir(layers.diff_dir(d))) for d in layers.present()}
+    engine.uninstall("wh")
+    assert {d: sorted(os.listdir(layers.diff_dir(d))) for d in layers.present()} == before
