@@ -189,8 +189,9 @@ class SystemContainers:
             return outcome
         rendered = self._deploy(options, image, mounts, slot, runtime, previous, info, outcome)
         outcome.after = self._view(self.deployments.info(name, slot), rendered.files)
-        outcome.actions.append("%sed system container %s from %s (%s) in %s" % (
-            "updat" if verb == "update" else verb, name, image.name, image.digest, self.deployments.slot_dir(name, slot)))
+        outcome.actions.append("%s system container %s from %s (%s) in %s" % (
+            {"install": "installed", "update": "updated"}[verb], name, image.name, image.digest,
+            self.deployments.slot_dir(name, slot)))
         self._converge(name, rendered.main_unit(name), start, enabled, outcome)
         outcome.values["system_container"] = self._describe(name)
         return outcome
