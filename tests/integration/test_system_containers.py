@@ -22,6 +22,7 @@ from harness import images as I
 from harness.engine import service
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
+from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
 from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore
 from ansible_collections.undock.oci.plugins.module_utils.system.errors import SystemContainerError
 from ansible_collections.undock.oci.plugins.module_utils.system.service import SystemContainers
@@ -177,6 +178,9 @@ def test_default_install_checkout_hold_and_idempotence(env):
     # the image is held while installed: removal refused, naming the system container
     with pytest.raises(ImageInUseError, match="system:kv.0"):
         env["images"].absent("localhost/sys/busybox:1")
+    pruned = prune(env["images"], PruneFilters(all_images=True))
+    assert pruned.values["kept"] == ["localhost/sys/busybox:1"] and "system:kv.0" in pruned.warnings[0]
+    assert len(layers.present()) == 2  # its layers kept too
     # a second run changes nothing and asks systemd nothing but questions
     again = engine.install({"name": "kv", "image": "localhost/sys/busybox:1"}, start=True, enabled=True)
     assert not again.changed, again.actions
