@@ -62,7 +62,7 @@ class Systemd:
         self._check([self.systemctl, "restart", unit])
 
     def is_active(self, unit: str) -> bool:
-        """Active, activating or reloading: running for our purposes (exit 0 of is-active)."""
+        """``systemctl is-active`` says active (or reloading): running for our purposes."""
         return self._run([self.systemctl, "is-active", "--quiet", unit])[0] == 0
 
     def is_enabled(self, unit: str) -> bool:
