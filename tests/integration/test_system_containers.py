@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import socket
 import subprocess
 import sys
@@ -139,6 +140,16 @@ def env(tmp_path):
             "tmp": tmp_path}
 
 
+def tmpfiles_really_create(host, conf):
+    """What systemd-tmpfiles --create makes of the rendered entries, under the test's host root."""
+    tool = shutil.which("systemd-tmpfiles")
+    if tool is None:
+        pytest.skip("systemd-tmpfiles is not installed (package systemd)")
+    done = subprocess.run([tool, "--create", "--root=%s" % host, str(host / "etc/tmpfiles.d" / conf)],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout
+
+
 def unit_text(host, unit):
     return (host / "etc/systemd/system" / unit).read_text()
 
@@ -261,6 +272,8 @@ def test_atomic_image_values_hostfs_update_rollback_uninstall(env):
     assert "STATE=/var/lib/kv" in config["process"]["env"]
     assert "CAP_CHOWN" in config["process"]["capabilities"]["bounding"]
     assert (host / "etc/tmpfiles.d/kv.conf").read_text() == "d /var/lib/kv 0700 root root -\n"
+    tmpfiles_really_create(host, "kv.conf")
+    assert oct((host / "var/lib/kv").stat().st_mode & 0o7777) == "0o700"
     # hostfs, renamed as renameFiles says, with the modes of the image
     conf = host / "etc/kv-kv/kv.conf"
     assert conf.read_text() == "version=1\n" and oct(conf.stat().st_mode & 0o777) == "0o640"
@@ -424,6 +437,8 @@ def test_default_config_volumes_and_network(env):
     data = [m for m in config["mounts"] if m["destination"] == "/data"]
     assert data and data[0]["source"] == "/var/lib/vol/data"
     assert (host / "etc/tmpfiles.d/vol.conf").read_text() == "d /var/lib/vol/data 0755 root root -\n"
+    tmpfiles_really_create(host, "vol.conf")
+    assert (host / "var/lib/vol/data").is_dir()
     with pytest.raises(SystemContainerError, match="network must be one of host, none"):
         engine.install({"name": "vol2", "image": "localhost/sys/vol:1", "network": "bridge"})
 
