@@ -460,3 +460,21 @@ def test_checkout_applies_whiteouts_and_opaque_directories(env):
     before = {d: sorted(os.listdir(layers.diff_dir(d))) for d in layers.present()}
     engine.uninstall("wh")
     assert {d: sorted(os.listdir(layers.diff_dir(d))) for d in layers.present()} == before
+
+
+def test_start_and_stop_go_through_the_main_unit(env):
+    busybox_image(env["layout"], "1", "one")
+    env["load"]("localhost/sys/busybox:1", "1")
+    engine, systemd = env["engine"], env["systemd"]
+    engine.install({"name": "web", "image": "localhost/sys/busybox:1", "listen": ["127.0.0.1:8080"]})
+    systemd.changes()
+    assert engine.set_running("web", True).changed
+    assert systemd.changes() == [["systemctl", "start", "web.socket"]]  # the socket starts the service on demand
+    assert not engine.set_running("web", True).changed
+    systemd.active.add("web.service")  # a connection came
+    out = engine.set_running("web", False)
+    assert out.changed
+    assert systemd.changes() == [["systemctl", "stop", "web.socket"], ["systemctl", "stop", "web.service"]]
+    assert not engine.set_running("web", False).changed
+    with pytest.raises(SystemContainerError, match="not installed"):
+        engine.set_running("nothere", True)

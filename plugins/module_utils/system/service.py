@@ -17,6 +17,7 @@ systemd only whether units are active. Each slot holds its image in the store
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import time
 from typing import Any, Dict, List, Optional, Tuple
@@ -28,6 +29,7 @@ from ..storage.mounts import MountManager
 from ..storage.trees import remove_tree
 from .deployments import ROOTFS, SLOTS, Deployments, default_system_root
 from .errors import SystemContainerError
+from .exports import read_exports
 from .hostfiles import install_host_files, remove_host_files
 from .listen import parse_listen
 from .names import check_name
@@ -78,8 +80,8 @@ class SystemContainers:
     def _runtime_path(self) -> str:
         if os.path.isabs(self.runtime):
             return self.runtime
-        from shutil import which
-        found = which(self.runtime) or which(self.runtime, path="/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin")
+        found = (shutil.which(self.runtime)
+                 or shutil.which(self.runtime, path="/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin"))
         if not found:
             raise SystemContainerError("the OCI runtime %s is not installed (Debian package runc)" % self.runtime)
         return found
@@ -130,7 +132,7 @@ class SystemContainers:
         view.update(files)
         return view
 
-    def _is_running(self, name: str, units: List[str]) -> bool:
+    def _is_running(self, units: List[str]) -> bool:
         return any(self.systemd.is_active(unit) for unit in units)
 
     # -- install / update ---------------------------------------------------------------
@@ -170,7 +172,7 @@ class SystemContainers:
             if self._unchanged(info, same, name, active):
                 outcome.after = dict(outcome.before)
                 outcome.warnings.extend(same.warnings)
-                self._converge(name, same.main_unit(name), start, enabled, outcome)
+                self._converge(same.main_unit(name), start, enabled, outcome)
                 outcome.values["system_container"] = self._describe(name)
                 return outcome
         slot = 0 if active is None else 1 - active
@@ -192,7 +194,7 @@ class SystemContainers:
         outcome.actions.append("%s system container %s from %s (%s) in %s" % (
             {"install": "installed", "update": "updated"}[verb], name, image.name, image.digest,
             self.deployments.slot_dir(name, slot)))
-        self._converge(name, rendered.main_unit(name), start, enabled, outcome)
+        self._converge(rendered.main_unit(name), start, enabled, outcome)
         outcome.values["system_container"] = self._describe(name)
         return outcome
 
@@ -237,7 +239,7 @@ class SystemContainers:
             mounts.unhold(owner_of(name, slot))
             raise
         outcome.warnings.extend(rendered.warnings)
-        was_running = info is not None and self._is_running(name, info.get("units", []))
+        was_running = info is not None and self._is_running(info.get("units", []))
         if info is not None:
             outcome.warnings.extend(remove_host_files(self.host_root, info.get("host_files", {}),
                                                       info.get("host_dirs", [])))
@@ -301,7 +303,7 @@ class SystemContainers:
                     self.systemd.restart(unit)
                     outcome.actions.append("restarted %s" % unit)
 
-    def _converge(self, name: str, main: Optional[str], start: bool, enabled: Optional[bool], outcome: Outcome) -> None:
+    def _converge(self, main: Optional[str], start: bool, enabled: Optional[bool], outcome: Outcome) -> None:
         if main is None:
             return
         verb = "would " if self.check_mode else ""
@@ -322,12 +324,12 @@ class SystemContainers:
         stopping then stops the service too)."""
         name = check_name(name)
         outcome = Outcome()
-        active, info = self._current(name)
+        dummy, info = self._current(name)
         if info is None:
             raise SystemContainerError("system container %s is not installed" % name)
         units = info.get("units", [])
         if running:
-            self._converge(name, units[-1] if units else None, True, None, outcome)
+            self._converge(units[-1] if units else None, True, None, outcome)
             return outcome
         for unit in reversed(units):  # the socket first, or it would start the service again
             if self.systemd.is_active(unit):
@@ -363,10 +365,9 @@ class SystemContainers:
             outcome.actions.append("would roll system container %s back to %s (%s)" % (name, target.get("image"),
                                                                                      target.get("digest")))
             return outcome
-        was_running = self._is_running(name, info.get("units", []))
+        was_running = self._is_running(info.get("units", []))
         outcome.warnings.extend(remove_host_files(self.host_root, info.get("host_files", {}), info.get("host_dirs", [])))
         rootfs = os.path.join(self.deployments.slot_dir(name, other), ROOTFS)
-        from .exports import read_exports
         host_files, host_dirs, skipped = install_host_files(rootfs, read_exports(rootfs).hostfs,
                                                             target.get("renames", {}), self.host_root)
         outcome.warnings.extend(skipped)
