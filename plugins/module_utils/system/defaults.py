@@ -34,8 +34,8 @@ def default_config(name: str, rootfs: str, image_config: Dict[str, Any], image_n
                    values: Mapping[str, str], network: str = "host") -> Tuple[str, List[str]]:
     """(config.json text, tmpfiles lines for the host directories it binds)."""
     if network not in NETWORKS:
-        raise SystemContainerError("network must be one of %s for a system container, not %r" % (", ".join(NETWORKS),
-                                                                                                  network))
+        raise SystemContainerError("network must be one of %s for a system container, not %r"
+                                   % (", ".join(NETWORKS), network))
     params = {"name": name, "network": network, "read_only": True, "tmpfs": ["/tmp"], "hostname": name}
     try:
         desired = normalize(params, image_config, image_name, image_digest)

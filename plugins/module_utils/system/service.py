@@ -362,8 +362,8 @@ class SystemContainers:
         outcome.after = self._view(target, files)
         outcome.changed = True
         if self.check_mode:
-            outcome.actions.append("would roll system container %s back to %s (%s)" % (name, target.get("image"),
-                                                                                     target.get("digest")))
+            outcome.actions.append("would roll system container %s back to %s (%s)"
+                                   % (name, target.get("image"), target.get("digest")))
             return outcome
         was_running = self._is_running(info.get("units", []))
         outcome.warnings.extend(remove_host_files(self.host_root, info.get("host_files", {}), info.get("host_dirs", [])))
@@ -373,8 +373,8 @@ class SystemContainers:
         outcome.warnings.extend(skipped)
         self.deployments.write_info(name, other, dict(target, host_files=host_files, host_dirs=host_dirs))
         self._activate(name, other, files, was_running, outcome, info.get("units", []))
-        outcome.actions.append("rolled system container %s back to %s (%s)" % (name, target.get("image"),
-                                                                              target.get("digest")))
+        outcome.actions.append("rolled system container %s back to %s (%s)"
+                               % (name, target.get("image"), target.get("digest")))
         outcome.values["system_container"] = self._describe(name)
         return outcome
 
