@@ -25,6 +25,8 @@ ALLOWED: Dict[str, Set[str]] = {
     "runtime": {"common", "model", "registry", "storage", "image", "signing"},
     # beside runtime: a build runs steps in containers and commits images to the store
     "build": {"common", "model", "storage", "image", "runtime", "signing", "registry"},
+    # a service beside runtime/: system containers run the runtime's config under systemd
+    "system": {"common", "model", "storage", "image", "runtime"},
 }
 
 

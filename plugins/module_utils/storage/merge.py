@@ -86,9 +86,10 @@ class _Merger:
     Everything is done relative to directory descriptors opened with O_NOFOLLOW, so a
     symlink from a lower layer is replaced, never written through."""
 
-    def __init__(self, dest_fd: int, as_root: bool):
+    def __init__(self, dest_fd: int, as_root: bool, link: bool = False):
         self.dest_fd = dest_fd
         self.as_root = as_root
+        self.link = link
         self.links: Dict[Tuple[int, int], str] = {}  # (dev, ino) in the layer -> path in dest
 
     def layer(self, src_fd: int) -> None:
@@ -140,6 +141,10 @@ class _Merger:
         os.utime(dst_fd, ns=(st.st_atime_ns, st.st_mtime_ns))
 
     def _leaf(self, src_fd: int, dst_fd: int, name: str, path: str, st: os.stat_result) -> None:
+        if self.link:
+            # the layer's own inode: its data, mode, owner and xattrs, shared and never written
+            os.link(name, name, src_dir_fd=src_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
+            return
         key = (st.st_dev, st.st_ino)
         if st.st_nlink > 1 and key in self.links:
             try:
@@ -180,14 +185,19 @@ class _Merger:
             self.links[key] = path
 
 
-def merge_layers(layer_dirs: Sequence[str], dest: str) -> None:
+def merge_layers(layer_dirs: Sequence[str], dest: str, link: bool = False) -> None:
     """Make ``dest`` (an empty directory) hold what an overlay of ``layer_dirs`` (base first,
     whiteouts in overlay form) shows: whiteouts delete, opaque directories hide what is
     below, later layers win. Files are copied, never hardlinked to the layers; hardlinks
-    within a layer stay hardlinks between the copies."""
+    within a layer stay hardlinks between the copies.
+
+    With ``link``, every non-directory is instead a hardlink to the layer's own file (a
+    checkout, as ostree makes them: fast, no data copied, on the layers' filesystem only,
+    ``OSError(EXDEV)`` elsewhere). Directories are still made, so removing entries of the
+    checkout never touches a layer; its files must never be written in place."""
     dest_fd = os.open(dest, _O_DIR)
     try:
-        merger = _Merger(dest_fd, os.geteuid() == 0)
+        merger = _Merger(dest_fd, os.geteuid() == 0, link)
         for layer in layer_dirs:
             src_fd = os.open(layer, _O_DIR)
             try:
