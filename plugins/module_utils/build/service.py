@@ -121,12 +121,13 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
         settings.annotations = {}  # no place for it: the record alone keeps the fingerprint
     start = base_image(base_name if base is not None else None, base.manifest.digest if base else None,
                        base.config if base else None, base.manifest.layers if base else None)
-    with store.writing():
-        with WorkingContainer(store, service.run_root, start, "build:%s" % ref_name) as container:
-            build = Build(store, container, settings)
-            execute(build, normalized, layers=layers)
-            source = build.finish(ref_name)
-            loaded = service.present(ref_name, image_source=source)
+    # no store lock is held here: present() takes its own, and collects garbage after a
+    # replacement; the working container's mount record keeps its layers from collection
+    with WorkingContainer(store, service.run_root, start, "build:%s" % ref_name) as container:
+        build = Build(store, container, settings)
+        execute(build, normalized, layers=layers)
+        source = build.finish(ref_name)
+        loaded = service.present(ref_name, image_source=source)
     outcome.actions.extend(build.log)
     outcome.actions.append("built %s (%s)" % (ref_name, source.manifest.digest))
     outcome.after["digest"] = source.manifest.digest
