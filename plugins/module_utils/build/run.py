@@ -169,4 +169,3 @@ def run_on_host(container: WorkingContainer, argv: Sequence[str], env: Optional[
     environment.update(env or {})
     environment["ROOTFS"] = rootfs
     return _wait(list(argv), "host %s" % " ".join(argv), timeout, env=environment, cwd=cwd)
-

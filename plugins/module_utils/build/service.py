@@ -156,4 +156,3 @@ def changed_inputs(before: Optional[Dict[str, Any]], after: Dict[str, Any]) -> L
         if (before.get("options") or {}).get(key) != (after.get("options") or {}).get(key):
             changed.append("options.%s" % key)
     return changed
-
