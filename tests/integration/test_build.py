@@ -223,3 +223,66 @@ def test_copy_never_writes_through_an_image_link(tmp_path, registry, busybox, co
     assert os.listdir(str(outside)) == []
     image = svc.local_image("localhost/built/web:1")
     assert json.dumps(image.config).count("COPY") == 1
+
+
+@pytest.fixture
+def web_root(tmp_path):
+    """A static HTTP server on 127.0.0.1 serving ``tmp_path/www``, stopped after the test."""
+    import functools
+    import http.server
+    import threading
+    root = tmp_path / "www"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+    thread.join(10)
+
+
+def test_add_a_url_checked_against_its_checksum(tmp_path, registry, busybox, context, web_root):
+    import hashlib
+    root, url = web_root
+    (root / "tool.sh").write_bytes(b"echo tool\n")
+    good = "sha256:" + hashlib.sha256(b"echo tool\n").hexdigest()
+    svc = service(tmp_path, registry)
+    outcome = build(svc, busybox.ref, context, steps=[
+        {"from": busybox.ref},
+        {"add": {"src": url + "/tool.sh", "dest": "/usr/local/bin/", "checksum": good, "chmod": "0755"}},
+        {"run": "test \"$(sh /usr/local/bin/tool.sh)\" = tool"},
+    ])
+    assert outcome.changed
+    with pytest.raises(BuildError, match="checksum mismatch"):
+        build(svc, busybox.ref, context, steps=[
+            {"from": busybox.ref}, {"add": {"src": url + "/tool.sh", "dest": "/x", "checksum": "sha256:" + "0" * 64}}])
+    with pytest.raises(BuildError, match="answered 404"):
+        build(svc, busybox.ref, context, steps=[{"from": busybox.ref}, {"add": {"src": url + "/nope", "dest": "/x"}}])
+
+
+def test_docker_format_and_its_idempotency(tmp_path, registry, busybox, context):
+    svc = service(tmp_path, registry)
+    first = build(svc, busybox.ref, context, image_format="docker")
+    assert first.image["media_type"] == "application/vnd.docker.distribution.manifest.v2+json"
+    again = build(service(tmp_path, registry), busybox.ref, context, image_format="docker")
+    assert not again.changed and again.image["digest"] == first.image["digest"]
+    with pytest.raises(BuildError, match="no zstd"):
+        build(svc, busybox.ref, context, image_format="docker", compression="zstd")
+
+
+def test_run_networks(tmp_path, registry, busybox, context):
+    svc = service(tmp_path, registry)
+    build(svc, busybox.ref, context, steps=[
+        {"from": busybox.ref},
+        {"run": {"command": "ls /sys/class/net > /none.txt", "network": "none"}},
+        {"run": {"command": "ls /sys/class/net > /bridge.txt", "network": "bridge"}},
+    ])
+    image = svc.local_image("localhost/built/web:1")
+    from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore, image_diff_ids
+    layer = LayerStore(svc.store()).diff_dir(image_diff_ids(image.config)[-1])
+    assert open(os.path.join(layer, "none.txt")).read().split() == ["lo"]
+    assert "eth0" in open(os.path.join(layer, "bridge.txt")).read().split()
+    netns = os.path.join(svc.run_root, "netns")
+    assert not os.path.isdir(netns) or os.listdir(netns) == []  # detached after each step

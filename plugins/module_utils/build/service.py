@@ -21,6 +21,7 @@ from typing import Any, Dict, List, Optional
 from ..common.fileutil import atomic_write, makedirs_private
 from ..image.ops import ImageService, describe_image
 from ..image.outcome import Outcome
+from ..storage.mounts import MountManager
 from .builder import Build, BuildSettings, base_image, execute
 from .errors import BuildError
 from .image import canonical
@@ -115,6 +116,7 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
         outcome.after["digest"] = None
         return outcome
     store = service.store()
+    MountManager(store, service.run_root).repair()  # a killed build's mount goes before its directories
     clean_stale_builds(store)
     settings.annotations = dict(settings.annotations, **{FINGERPRINT: fingerprint})
     if image_format == "docker":

@@ -21,6 +21,7 @@ new layer below a fresh upper directory, so a later step sees exactly what the i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -113,6 +114,8 @@ class WorkingContainer:
                 if self._lock is not None:
                     self._lock.__exit__(None, None, None)
                     self._lock = None
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(self.store.locks, "build-%s.lock" % self.id))
 
     @property
     def upper(self) -> str:
