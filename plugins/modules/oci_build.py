@@ -112,6 +112,14 @@ options:
       - Build even when the fingerprint matches.
     type: bool
     default: false
+  no_cache:
+    description:
+      - Run every step again instead of taking a layer from the layer cache.
+      - The cache keeps what each layer's steps made, keyed on the layers below, the steps' text, the config they
+        started from and the content of the files they copy. A layer whose key was built before is not built again,
+        even when a later layer changed. Commands are cached by their text, as with C(buildah build --layers).
+    type: bool
+    default: false
   push:
     description:
       - Push the image to its registry (O(name)) after the build, like M(undock.oci.oci_image) with O(push=true).
@@ -272,6 +280,7 @@ def main() -> None:
             annotations=dict(type="dict"),
             platform=dict(type="str"),
             force=dict(type="bool", default=False),
+            no_cache=dict(type="bool", default=False),
             push=dict(type="bool", default=False),
             runtime=dict(type="str", default="runc"),
         ),
@@ -289,7 +298,8 @@ def main() -> None:
                               squash=params["squash"], epoch=params["source_date_epoch"],
                               image_format=params["format"], compression=params["compression"],
                               labels=params["labels"], annotations=params["annotations"], platform=params["platform"],
-                              context=params["context"], runtime=params["runtime"], force=params["force"])
+                              context=params["context"], runtime=params["runtime"], force=params["force"],
+                              no_cache=params["no_cache"])
         if params["push"]:
             outcome.merge(service.push(params["name"], image=outcome.resolved))
     except UndockError as err:

@@ -286,3 +286,28 @@ def test_run_networks(tmp_path, registry, busybox, context):
     assert "eth0" in open(os.path.join(layer, "bridge.txt")).read().split()
     netns = os.path.join(svc.run_root, "netns")
     assert not os.path.isdir(netns) or os.listdir(netns) == []  # detached after each step
+
+
+def test_layer_cache_reuses_unchanged_layers_and_no_cache_runs_again(tmp_path, registry, busybox, context):
+    steps = [
+        {"from": busybox.ref},
+        {"run": "cat /proc/sys/kernel/random/uuid > /random"},  # a new value each time it really runs
+        {"config": {"env": {"STAGE": "one"}}},
+        {"commit": {}},
+        {"copy": {"src": "app.txt", "dest": "/app.txt"}},
+        {"run": "echo $STAGE > /stage"},
+    ]
+    svc = service(tmp_path, registry)
+    first = build(svc, busybox.ref, context, steps=steps, epoch=None)
+    (context / "app.txt").write_text("changed\n")
+    second = build(service(tmp_path, registry), busybox.ref, context, steps=steps, epoch=None)
+    assert second.changed and any(a.startswith("reused cached layer") for a in second.actions), second.actions
+    assert second.image["layers"][1] == first.image["layers"][1]      # the RUN was not run again
+    assert second.image["layers"][2] != first.image["layers"][2]
+    assert "STAGE=one" in second.image["config"]["Env"]              # the cached part's config came along
+    history = svc.local_image("localhost/built/web:1").config["history"]
+    assert [h["created_by"][:6] for h in history[1:]] == ["RUN /b", "CONFIG", "COPY /", "RUN /b"]
+    third = build(service(tmp_path, registry), busybox.ref, context, steps=steps, epoch=None, no_cache=True,
+                  force=True)
+    assert third.image["layers"][1] != first.image["layers"][1]
+    assert not any(a.startswith("reused") for a in third.actions)

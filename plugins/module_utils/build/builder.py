@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 from ..model.platform import host_platform
 from ..storage.layers import image_diff_ids
 from ..storage.store import Store
+from .cache import LayerCache, segment_key
 from .config import apply_config
 from .errors import BuildError
 from .files import copy_into, extract_into, fetch_url, is_archive, resolve_chown
@@ -156,6 +157,17 @@ class Build:
         self.log.append("committed layer %s (%d entries)" % (blob.desc["digest"], blob.entries))
         return blob.desc["digest"]
 
+    def reuse(self, record: Dict[str, Any]) -> None:
+        """Take a cached part (cache.LayerCache): its layer, history entries and config."""
+        layer = record.get("layer")
+        if layer is not None:
+            self.container.add_layer(layer["desc"], layer["diff_id"])
+            self.log.append("reused cached layer %s" % layer["desc"]["digest"])
+        created = timestamp(self.settings.epoch)
+        self.history.extend(dict(entry, created=created) for entry in record["history"])
+        self.config = copy.deepcopy(record["config"])
+        self.annotations = dict(record["annotations"])
+
     # -- the image ---------------------------------------------------------------------
     def finish(self, name: str) -> BuiltImageSource:
         """Commit what is left, squash if asked, and return the image as a copy source."""
@@ -185,23 +197,59 @@ class Build:
         return BuiltImageSource(self.store, name, config_raw, manifest_raw, dict(self.container.blobs))
 
 
-def execute(build: Build, steps: List[Dict[str, Any]], layers: bool = True) -> None:
-    """Run normalised steps (steps.normalize_steps, after ``from``) on ``build``. With ``layers``
-    false, ``commit`` steps only add history: the build's changes make one layer."""
+def _run_step(build: Build, step: Dict[str, Any]) -> None:
+    kind = step["kind"]
+    if kind == "run":
+        build.run(step["command"], env=step.get("env"), user=step.get("user"), working_dir=step.get("working_dir"),
+                  network=step.get("network") or "host", volumes=step.get("volumes"), timeout=step.get("timeout"))
+    elif kind == "host":
+        build.host(step["command"], env=step.get("env"), timeout=step.get("timeout"), cwd=step.get("chdir"))
+    elif kind == "copy":
+        build.copy(step["src"], step["dest"], step.get("chown"), step.get("chmod"))
+    elif kind == "add":
+        build.add(step["src"], step["dest"], step.get("chown"), step.get("chmod"), step.get("checksum"))
+    elif kind == "config":
+        build.configure(step["config"])
+
+
+def segments(steps: List[Dict[str, Any]], layers: bool) -> List[List[Dict[str, Any]]]:
+    """The steps after ``from`` cut into layers: each part ends with its ``commit`` step, if any.
+    Without ``layers``, one part, and commit steps are dropped."""
+    parts: List[List[Dict[str, Any]]] = [[]]
     for step in steps:
-        kind = step["kind"]
-        if kind == "from":
+        if step["kind"] == "from":
             continue
-        if kind == "run":
-            build.run(step["command"], env=step.get("env"), user=step.get("user"), working_dir=step.get("working_dir"),
-                      network=step.get("network") or "host", volumes=step.get("volumes"), timeout=step.get("timeout"))
-        elif kind == "host":
-            build.host(step["command"], env=step.get("env"), timeout=step.get("timeout"), cwd=step.get("chdir"))
-        elif kind == "copy":
-            build.copy(step["src"], step["dest"], step.get("chown"), step.get("chmod"))
-        elif kind == "add":
-            build.add(step["src"], step["dest"], step.get("chown"), step.get("chmod"), step.get("checksum"))
-        elif kind == "config":
-            build.configure(step["config"])
-        elif kind == "commit" and layers:
-            build.commit(step.get("message"))
+        if step["kind"] == "commit":
+            if layers:
+                parts[-1].append(step)
+                parts.append([])
+            continue
+        parts[-1].append(step)
+    return [p for p in parts if p]
+
+
+def execute(build: Build, steps: List[Dict[str, Any]], layers: bool = True, cache: Optional[LayerCache] = None,
+            build_args: Optional[Dict[str, str]] = None) -> None:
+    """Run normalised steps (steps.normalize_steps) on ``build``, one layer per part (see
+    ``segments``). With a ``cache``, a part whose key (cache.segment_key) was built before is not
+    run again: its layer, history and config are taken from the cache (not with squash)."""
+    settings = {"format": build.settings.image_format, "compression": build.settings.compression,
+                "epoch": build.settings.epoch}
+    for part in segments(steps, layers):
+        key = None
+        if cache is not None and not build.settings.squash:
+            key = segment_key(build.container.diff_ids, part, build.config, settings, build_args or {})
+            record = cache.get(key)
+            if record is not None:
+                build.reuse(record)
+                continue
+        start = len(build.history)
+        layer_count = len(build.container.layers)
+        for step in part:
+            _run_step(build, step)
+        build.commit(part[-1].get("message") if part[-1]["kind"] == "commit" else None)
+        if key is not None:
+            made = None
+            if len(build.container.layers) > layer_count:
+                made = {"desc": build.container.layers[-1], "diff_id": build.container.diff_ids[-1]}
+            cache.put(key, made, build.history[start:], build.config, build.annotations)

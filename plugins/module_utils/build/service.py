@@ -23,6 +23,7 @@ from ..image.ops import ImageService, describe_image
 from ..image.outcome import Outcome
 from ..storage.mounts import MountManager
 from .builder import Build, BuildSettings, base_image, execute
+from .cache import LayerCache
 from .errors import BuildError
 from .image import canonical
 from .layers import layer_media_type
@@ -65,7 +66,7 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
                 epoch: Any = None, image_format: str = "oci", compression: str = "gzip",
                 labels: Optional[Dict[str, str]] = None, annotations: Optional[Dict[str, str]] = None,
                 platform: Optional[str] = None, context: Optional[str] = None, runtime: str = "runc",
-                build_args: Optional[Dict[str, str]] = None, force: bool = False) -> Outcome:
+                build_args: Optional[Dict[str, str]] = None, force: bool = False, no_cache: bool = False) -> Outcome:
     """Make ``name`` the image ``steps`` build (see the module docstring)."""
     normalized = normalize_steps(steps, context)
     settings = BuildSettings(image_format=image_format, compression=compression, epoch=source_date_epoch(epoch),
@@ -127,7 +128,8 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
     # replacement; the working container's mount record keeps its layers from collection
     with WorkingContainer(store, service.run_root, start, "build:%s" % ref_name) as container:
         build = Build(store, container, settings)
-        execute(build, normalized, layers=layers)
+        execute(build, normalized, layers=layers, cache=None if no_cache else LayerCache(store),
+                build_args=build_args)
         source = build.finish(ref_name)
         loaded = service.present(ref_name, image_source=source)
     outcome.actions.extend(build.log)

@@ -160,6 +160,18 @@ class WorkingContainer:
         self.mount()
         return blob
 
+    def add_layer(self, desc: Dict[str, Any], diff_id: str) -> None:
+        """Stack a layer that is already unpacked in the store (a cached one) on the rootfs."""
+        if self.has_changes():
+            raise BuildError("internal error: a cached layer cannot go over uncommitted changes")
+        self.unmount()
+        remove_tree(self.upper)
+        remove_tree(os.path.join(self.dir, "work-%d" % self._generation))
+        self._generation += 1
+        self.layers.append(dict(desc))
+        self.diff_ids.append(diff_id)
+        self.mount()
+
     def squash(self, media_type: str, compression: str, epoch: Optional[int]) -> LayerBlob:
         """The whole rootfs as one layer, which replaces every layer below it."""
         blob = write_layer(walk_tree(self.rootfs, whiteouts=False, epoch=epoch), self.blob_dir, media_type,
