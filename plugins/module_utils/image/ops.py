@@ -168,7 +168,12 @@ class ImageService:
 
     # -- present --------------------------------------------------------------------
     def present(self, name: str, pull: str = "missing", platform: Optional[str] = None,
-                source: Optional[str] = None) -> Outcome:
+                source: Optional[str] = None, image_source: Optional[ImageSource] = None) -> Outcome:
+        """Make ``name`` present in the store: kept, pulled, or loaded from ``source`` (a
+        transport string) or ``image_source`` (an image made by this process: a build), always
+        through copy_image and the trust policy."""
+        if image_source is not None:
+            pull = "always"
         if pull not in PULL_POLICIES:
             raise UndockError("pull must be one of %s, not %r" % (", ".join(PULL_POLICIES), pull))
         # Everything that can be checked is checked before the first request.
@@ -194,8 +199,11 @@ class ImageService:
 
         try:
             # a digest names the same image anywhere; a stored tag is refreshed where it was found
-            src = self._open_source(source, ref if entry is not None and not requested.digest else requested)
-            if not source and entry is None:  # a short name is stored where it was found
+            if image_source is not None:
+                src = image_source
+            else:
+                src = self._open_source(source, ref if entry is not None and not requested.digest else requested)
+            if not source and image_source is None and entry is None:  # a short name is stored where it was found
                 ref_name = str(src.requested)  # type: ignore[attr-defined]
             remote = resolve_image(src, wanted)
         except (TransientError, NotFoundError, RegistryError) as err:

@@ -10,7 +10,7 @@ import json
 import os
 import tarfile
 import tempfile
-from typing import Any, BinaryIO, Callable, Optional, Tuple
+from typing import Any, BinaryIO, Callable, Dict, Optional, Tuple
 
 from ..common.fileutil import fsync_dir
 from .tar_archive import ArchiveError
@@ -37,15 +37,25 @@ class TarWriter:
             self._hash.update(data)
             self._written += len(data)
 
-    def _header(self, name: str, kind: bytes, size: int, mode: int) -> None:
+    def _header(self, name: str, kind: bytes, size: int, mode: int, uid: int = 0, gid: int = 0, mtime: int = 0,
+                linkname: str = "", devmajor: int = 0, devminor: int = 0,
+                xattrs: Optional[Dict[str, bytes]] = None) -> None:
+        """One header: no atime/ctime, no user or group names, PAX records (sorted) only for
+        what ustar cannot hold and for extended attributes (``SCHILY.xattr.NAME``)."""
         info = tarfile.TarInfo(name)
         info.type = kind
         info.size = size
         info.mode = mode
-        info.mtime = 0
-        info.uid = info.gid = 0
+        info.mtime = int(mtime)
+        info.uid, info.gid = int(uid), int(gid)
         info.uname = info.gname = ""
-        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "strict"))
+        info.linkname = linkname
+        info.devmajor, info.devminor = devmajor, devminor
+        if xattrs:
+            # surrogateescape: tarfile writes PAX values as utf-8, binary values as they are
+            info.pax_headers = {"SCHILY.xattr." + key: value.decode("utf-8", "surrogateescape")
+                                for key, value in sorted(xattrs.items())}
+        self._write(info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape"))
 
     def _pad(self, size: int) -> None:
         rest = size % BLOCK
@@ -63,6 +73,9 @@ class TarWriter:
     def add_stream(self, name: str, size: int, stream: Any, mode: int = 0o644) -> None:
         """Copy exactly ``size`` bytes of ``stream``; fewer or more is an error."""
         self._header(name, tarfile.REGTYPE, size, mode)
+        self._copy(name, size, stream)
+
+    def _copy(self, name: str, size: int, stream: Any) -> None:
         left = size
         while left > 0:
             data = stream.read(min(CHUNK, left))
@@ -77,6 +90,18 @@ class TarWriter:
     def add_file(self, name: str, path: str, mode: int = 0o644) -> None:
         with open(path, "rb") as handle:
             self.add_stream(name, os.fstat(handle.fileno()).st_size, handle, mode)
+
+    def add_entry(self, name: str, kind: bytes, *, mode: int, uid: int = 0, gid: int = 0, mtime: int = 0,
+                  size: int = 0, stream: Any = None, linkname: str = "", devmajor: int = 0, devminor: int = 0,
+                  xattrs: Optional[Dict[str, bytes]] = None) -> None:
+        """Any entry with its owner, mtime and attributes (layers of a build): a regular file
+        copies exactly ``size`` bytes of ``stream``; directories end in ``/``."""
+        if kind == tarfile.DIRTYPE:
+            name = name.rstrip("/") + "/"
+        self._header(name, kind, size if kind == tarfile.REGTYPE else 0, mode, uid, gid, mtime, linkname,
+                     devmajor, devminor, xattrs)
+        if kind == tarfile.REGTYPE and size:
+            self._copy(name, size, stream)
 
     def finish(self) -> str:
         """Write the end-of-archive blocks, padded to a 10 KiB record as tar does."""

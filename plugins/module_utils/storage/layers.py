@@ -118,6 +118,20 @@ class LayerStore:
             done["fetched"] = done["unpacked"] = True
             return done
 
+    def unpack_file(self, desc: Dict[str, Any], diff_id: str, path: str) -> bool:
+        """Unpack a layer blob that is a local file (a build's new layer) without storing the
+        blob: the copy that names the image brings the blob, and finds the layer unpacked.
+        True if it was unpacked now."""
+        if self.has(diff_id):
+            return False
+        self.ensure_dirs()
+        with self.lock(diff_id):
+            if self.has(diff_id):
+                return False
+            with open(path, "rb") as handle:
+                self._unpack(handle, desc, diff_id)
+        return True
+
     def _unpack(self, stream: Any, desc: Dict[str, Any], diff_id: str, commit: Any = None) -> None:
         from .unpack import unpack_layer  # only a pull unpacks: a no-op run never loads the tar code
         temp = tempfile.mkdtemp(prefix=self._temp_prefix(diff_id), dir=self.root)

@@ -292,6 +292,23 @@ class MountManager(MountRecords):
         ``work_dir`` (same filesystem, kept on unmount) when given, else a scratch upper
         directory in the store that unmount discards. ``transient`` mounts are undone by
         ``repair()`` once process ``os.getpid()`` is gone."""
+        digest, image_id, diff_ids = self.image_layers(ref_name)
+        return self._mount(ref_name, digest, image_id, diff_ids, target, owner=owner, read_only=read_only,
+                           transient=transient, upper_dir=upper_dir, work_dir=work_dir, nodev_nosuid=nodev_nosuid,
+                           create_target=create_target, remove_target=remove_target, stored=True)
+
+    def mount_layers(self, label: str, diff_ids: Sequence[str], target: str, *, owner: str, upper_dir: str,
+                     work_dir: str, transient: bool = True, nodev_nosuid: bool = True) -> MountRecord:
+        """Mount unpacked layers that no stored image names (yet): a build's working container,
+        whose committed layers are stacked on its base image's. ``label`` stands for the image
+        in the record; the record keeps the layers from garbage collection while it lives."""
+        return self._mount(label, "", "", list(diff_ids), target, owner=owner, read_only=False, transient=transient,
+                           upper_dir=upper_dir, work_dir=work_dir, nodev_nosuid=nodev_nosuid, create_target=True,
+                           remove_target=False, stored=False)
+
+    def _mount(self, ref_name: str, digest: str, image_id: str, diff_ids: List[str], target: str, *, owner: str,
+               read_only: bool, transient: bool, upper_dir: Optional[str], work_dir: Optional[str],
+               nodev_nosuid: bool, create_target: bool, remove_target: bool, stored: bool) -> MountRecord:
         if read_only and (upper_dir or work_dir):
             raise MountError("a read-only mount takes no upper or work directory")
         if bool(upper_dir) != bool(work_dir):
@@ -300,7 +317,6 @@ class MountManager(MountRecords):
             nodev_nosuid = True
         if not os.path.isabs(target):
             raise MountError("mount target %r must be an absolute path" % target)
-        digest, image_id, diff_ids = self.image_layers(ref_name)
         for diff_id in diff_ids:
             self._layer_dir(diff_id)
         if create_target and not os.path.isdir(target):
@@ -325,7 +341,7 @@ class MountManager(MountRecords):
                 raise MountError("%s is already a mount point (not an undock mount): refusing to mount over it"
                                  % target)
             # the image may have been removed while we waited for the lock
-            if self.image_layers(ref_name)[0] != digest:
+            if stored and self.image_layers(ref_name)[0] != digest:
                 raise MountError("image %s changed while it was being mounted; try again" % ref_name)
             try:
                 if backend == "overlay":

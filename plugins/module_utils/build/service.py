@@ -1,0 +1,162 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""oci_build in engine terms: build an image from steps into the store, idempotently.
+
+The build's inputs (steps.py: normalised steps, base image digest, content of copied files,
+options) have a fingerprint, kept as the manifest annotation ``io.undock.build.fingerprint`` of
+the image it made, and, for ``--diff``, the inputs themselves in
+``<store>/build-records/<sha256 of name>.json``. An image whose fingerprint matches is not
+rebuilt (changed: false). Check mode builds nothing and writes nothing. The image enters the
+store through ImageService.present, the one copy path.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Dict, List, Optional
+
+from ..common.fileutil import atomic_write, makedirs_private
+from ..image.ops import ImageService, describe_image
+from ..image.outcome import Outcome
+from ..storage.mounts import MountManager
+from .builder import Build, BuildSettings, base_image, execute
+from .cache import LayerCache
+from .errors import BuildError
+from .image import canonical
+from .layers import layer_media_type
+from .steps import normalize_steps, step_sources
+from .working import WorkingContainer, clean_stale_builds
+
+FINGERPRINT = "io.undock.build.fingerprint"
+RECORDS_DIR = "build-records"
+EPOCH_ENV = "SOURCE_DATE_EPOCH"
+
+
+def source_date_epoch(value: Any) -> Optional[int]:
+    """``source_date_epoch``, else ``$SOURCE_DATE_EPOCH``, as seconds; None when neither."""
+    if value in (None, ""):
+        value = os.environ.get(EPOCH_ENV) or None
+    if value is None:
+        return None
+    try:
+        epoch = int(str(value).strip())
+    except ValueError:
+        raise BuildError("source_date_epoch must be a number of seconds since 1970, not %r" % (value,))
+    if epoch < 0:
+        raise BuildError("source_date_epoch must not be negative")
+    return epoch
+
+
+def _record_path(storage_root: str, name: str) -> str:
+    return os.path.join(storage_root, RECORDS_DIR, hashlib.sha256(name.encode()).hexdigest() + ".json")
+
+
+def _read_record(storage_root: str, name: str) -> Optional[Dict[str, Any]]:
+    try:
+        with open(_record_path(storage_root, name), "rb") as handle:
+            return json.loads(handle.read(4 * 1024 * 1024))
+    except (OSError, ValueError):
+        return None
+
+
+def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = True, squash: bool = False,
+                epoch: Any = None, image_format: str = "oci", compression: str = "gzip",
+                labels: Optional[Dict[str, str]] = None, annotations: Optional[Dict[str, str]] = None,
+                platform: Optional[str] = None, context: Optional[str] = None, runtime: str = "runc",
+                build_args: Optional[Dict[str, str]] = None, force: bool = False, no_cache: bool = False) -> Outcome:
+    """Make ``name`` the image ``steps`` build (see the module docstring)."""
+    normalized = normalize_steps(steps, context)
+    settings = BuildSettings(image_format=image_format, compression=compression, epoch=source_date_epoch(epoch),
+                             squash=bool(squash), labels={str(k): str(v) for k, v in (labels or {}).items()},
+                             annotations={str(k): str(v) for k, v in (annotations or {}).items()}, runtime=runtime)
+    layer_media_type(image_format, compression)  # a bad format or compression fails before anything is done
+    if settings.annotations and image_format == "docker":
+        raise BuildError("format docker has no manifest annotations: use format oci, or labels")
+    ref_name = str(service.local_name(name))
+    outcome = Outcome()
+    base_name = normalized[0]["image"]
+    base = None
+    if base_name != "scratch":
+        pulled = service.present(base_name, pull="missing", platform=platform)
+        outcome.actions.extend(pulled.actions)
+        outcome.warnings.extend(pulled.warnings)
+        base = pulled.resolved
+    inputs = {
+        "steps": [{k: v for k, v in s.items() if v not in (None, {}, [])} for s in normalized],
+        "base": {"name": base_name, "digest": base.manifest.digest if base is not None else None},
+        "sources": step_sources(normalized),
+        "build_args": dict(sorted((build_args or {}).items())),
+        "options": {"layers": bool(layers), "squash": settings.squash, "source_date_epoch": settings.epoch,
+                    "format": image_format, "compression": compression, "labels": settings.labels,
+                    "annotations": settings.annotations, "platform": platform},
+    }
+    fingerprint = "sha256:" + hashlib.sha256(canonical(inputs)).hexdigest()
+    current = service.local_image(ref_name)
+    current_fp = (current.manifest.data.get("annotations") or {}).get(FINGERPRINT) if current is not None else None
+    record = _read_record(service.storage_root, ref_name) if current is not None else None
+    if current_fp is None and record and record.get("digest") == current.manifest.digest:
+        current_fp = record.get("fingerprint")  # format docker: the record alone holds it
+    before_inputs = record["inputs"] if record and record.get("fingerprint") == current_fp else None
+    outcome.before = {"fingerprint": current_fp, "digest": current.manifest.digest if current else None}
+    if before_inputs is not None:
+        outcome.before["inputs"] = before_inputs
+    outcome.after = {"fingerprint": fingerprint, "inputs": inputs}
+    if current_fp == fingerprint and not force:
+        outcome.after["digest"] = current.manifest.digest
+        outcome.before.setdefault("inputs", inputs)
+        outcome.image = describe_image(ref_name, current)
+        outcome.resolved = current
+        return outcome
+    outcome.changed = True
+    outcome.values["changed_inputs"] = changed_inputs(before_inputs, inputs) if current is not None else ["image"]
+    if service.check_mode:
+        outcome.actions.append("would build %s from %s (%d steps)" % (ref_name, base_name, len(normalized)))
+        outcome.after["digest"] = None
+        return outcome
+    store = service.store()
+    MountManager(store, service.run_root).repair()  # a killed build's mount goes before its directories
+    clean_stale_builds(store)
+    settings.annotations = dict(settings.annotations, **{FINGERPRINT: fingerprint})
+    if image_format == "docker":
+        settings.annotations = {}  # no place for it: the record alone keeps the fingerprint
+    start = base_image(base_name if base is not None else None, base.manifest.digest if base else None,
+                       base.config if base else None, base.manifest.layers if base else None)
+    # no store lock is held here: present() takes its own, and collects garbage after a
+    # replacement; the working container's mount record keeps its layers from collection
+    with WorkingContainer(store, service.run_root, start, "build:%s" % ref_name) as container:
+        build = Build(store, container, settings)
+        execute(build, normalized, layers=layers, cache=None if no_cache else LayerCache(store),
+                build_args=build_args)
+        source = build.finish(ref_name)
+        loaded = service.present(ref_name, image_source=source)
+    outcome.actions.extend(build.log)
+    outcome.actions.append("built %s (%s)" % (ref_name, source.manifest.digest))
+    outcome.after["digest"] = source.manifest.digest
+    outcome.image = loaded.image
+    outcome.resolved = loaded.resolved
+    makedirs_private(os.path.join(service.storage_root, RECORDS_DIR))
+    atomic_write(_record_path(service.storage_root, ref_name),
+                 canonical({"name": ref_name, "fingerprint": fingerprint, "digest": source.manifest.digest,
+                            "inputs": inputs}), 0o600)
+    return outcome
+
+
+def changed_inputs(before: Optional[Dict[str, Any]], after: Dict[str, Any]) -> List[str]:
+    """Which inputs differ (``steps``, ``base``, ``sources``: a path, ``options.NAME``...)."""
+    if before is None:
+        return ["fingerprint"]
+    changed = []
+    for key in ("steps", "base", "build_args"):
+        if before.get(key) != after.get(key):
+            changed.append(key)
+    old_sources, new_sources = before.get("sources") or {}, after.get("sources") or {}
+    for path in sorted(set(old_sources) | set(new_sources)):
+        if old_sources.get(path) != new_sources.get(path):
+            changed.append("sources:%s" % path)
+    for key in sorted(set(before.get("options") or {}) | set(after.get("options") or {})):
+        if (before.get("options") or {}).get(key) != (after.get("options") or {}).get(key):
+            changed.append("options.%s" % key)
+    return changed

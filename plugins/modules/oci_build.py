@@ -1,0 +1,311 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: oci_build
+short_description: Build OCI images from buildah-style steps with no container engine
+version_added: 0.2.0
+description:
+  - Builds an image into the local content store at O(storage_root) from a list of O(steps), like a script of
+    C(buildah from), C(buildah run), C(buildah copy), C(buildah config) and C(buildah commit), with no daemon and no
+    container engine. C(RUN) steps run with C(runc); host steps write into the mounted rootfs from the host.
+  - The working container is an overlay of the base image's unpacked layers and a private upper directory. A
+    C(commit) step (and the end of the steps) turns the upper directory's changes into a layer with OCI whiteouts.
+  - The built image lands in the store like a pulled one, so M(undock.oci.oci_container), M(undock.oci.oci_image)
+    (push, export) and C(skopeo inspect oci:STORE:NAME) see it.
+  - Idempotent. The inputs (normalised steps, the base image's digest, the content of every copied local file,
+    never its mtime, and the options) have a fingerprint kept with the image, in the manifest annotation
+    C(io.undock.build.fingerprint). When it matches, nothing is built and the task reports no change. Any change
+    rebuilds, and RV(changed_inputs) and the diff say what changed. Host commands and URLs without a checksum are
+    fingerprinted by their text only.
+  - With O(source_date_epoch), builds are reproducible. Layer entries are sorted, mtimes are clamped to the epoch,
+    owners are numeric, and there is no atime or ctime. The config's C(created) is the epoch. Two builds of the
+    same inputs give the same manifest digest.
+options:
+  name:
+    description:
+      - The image to produce, for example V(registry.example.com/team/app:1.0).
+      - Stored under its full normalised reference.
+    type: str
+    required: true
+  steps:
+    description:
+      - The build, one step per item. Each item is a mapping with exactly one key.
+      - V(from) is first, exactly once. It names an image, pulled through the store when missing (like
+        M(undock.oci.oci_container) does), or V(scratch).
+      - V(run) is a command in the working container, run by C(runc). It is a string (run by C(/bin/sh -c)), an
+        argv list, or a mapping with C(command) and the options C(env), C(user), C(working_dir),
+        C(network) (V(host) (default), V(none) or V(bridge)), C(volumes) (V(HOST_PATH:CONTAINER_PATH[:ro]))
+        and C(timeout) (seconds). A non-zero exit fails the task with the end of the output.
+      - V(host) is a command on the host with the environment variable C(ROOTFS) set to the mounted rootfs, the
+        C(dnf --installroot=$ROOTFS) pattern. It is a string, an argv list, or a mapping with C(command), C(env),
+        C(chdir) and C(timeout). Build tools and credentials stay on the host.
+      - V(copy) copies host files. It is a mapping with C(src) (a path or a list; relative to O(context)),
+        C(dest) (in the image; relative to the working directory), C(chown) (V(USER[:GROUP]), from the image's
+        passwd and group files) and C(chmod) (octal string). A directory's content is copied. Without C(chown),
+        the files belong to root.
+      - V(add) is the same as V(copy), but a local tar archive is extracted whatever its compression (gzip, zstd,
+        bzip2 or xz, detected from the content), and an V(http://) or V(https://) C(src) is downloaded, verified
+        against C(checksum) (V(sha256:HEX)) when given.
+      - V(config) is a mapping of image-config fields by their docker names in snake case. They are C(cmd),
+        C(entrypoint) (a string for the shell form, a list for the exec form; C(entrypoint) alone clears C(cmd)),
+        C(env), C(labels), C(annotations) (a null value removes a key), C(user), C(working_dir),
+        C(exposed_ports) (V(80), V(53/udp)), C(volumes), C(stop_signal), and C(healthcheck) (C(test),
+        C(interval), C(timeout), C(start_period), C(retries), as in docker).
+      - V(commit) ends a layer. It may have a C(message) that goes into the history. The last step commits
+        implicitly. A commit with no change adds no layer.
+    type: list
+    elements: dict
+    required: true
+  context:
+    description:
+      - Directory that relative C(src) paths of V(copy) and V(add) steps are relative to.
+    type: path
+  layers:
+    description:
+      - With V(true), each V(commit) step ends a layer.
+      - With V(false), commit steps only add history, and the build's changes make one layer.
+    type: bool
+    default: true
+  squash:
+    description:
+      - Make the image a single layer, base image included.
+    type: bool
+    default: false
+  source_date_epoch:
+    description:
+      - Seconds since 1970 used for every timestamp (mtimes are clamped to it, and C(created) is set to it).
+      - Defaults to the environment variable E(SOURCE_DATE_EPOCH) of the module, if set.
+    type: int
+  format:
+    description:
+      - Manifest format of the image.
+      - V(docker) has no zstd layers and no manifest annotations.
+    type: str
+    choices: [oci, docker]
+    default: oci
+  compression:
+    description:
+      - Compression of the new layers.
+      - V(zstd) needs the Python package C(zstandard) on the managed host.
+    type: str
+    choices: [gzip, zstd]
+    default: gzip
+  labels:
+    description:
+      - Labels added to the image config at the end.
+    type: dict
+  annotations:
+    description:
+      - Annotations added to the image manifest.
+    type: dict
+  platform:
+    description:
+      - Platform of the base image to pull, for example V(linux/arm64). RUN steps need a host that can run it.
+    type: str
+  force:
+    description:
+      - Build even when the fingerprint matches.
+    type: bool
+    default: false
+  no_cache:
+    description:
+      - Run every step again instead of taking a layer from the layer cache.
+      - The cache keeps what each layer's steps made, keyed on the layers below, the steps' text, the config they
+        started from and the content of the files they copy. A layer whose key was built before is not built again,
+        even when a later layer changed. Commands are cached by their text, as with C(buildah build --layers).
+    type: bool
+    default: false
+  push:
+    description:
+      - Push the image to its registry (O(name)) after the build, like M(undock.oci.oci_image) with O(push=true).
+    type: bool
+    default: false
+  runtime:
+    description:
+      - OCI runtime for V(run) steps.
+    type: str
+    default: runc
+requirements:
+  - runc, for V(run) steps
+  - Linux with overlayfs, as root
+  - requests (C(python3-requests)), to pull or push, or to add URLs
+  - jsonschema (C(python3-jsonschema))
+  - Optional, for zstd layers, zstandard (C(python3-zstandard))
+extends_documentation_fragment:
+  - undock.oci.registry
+  - undock.oci.registry.names
+  - undock.oci.storage
+attributes:
+  check_mode:
+    support: full
+    description: Nothing is built or written. The task says whether a build would happen and why.
+  diff_mode:
+    support: full
+    description: Shows the fingerprint, digest and inputs of the build before and after.
+notes:
+  - Each build runs in a working container whose directories live under O(storage_root)C(/builds) and whose
+    mount is recorded like every mount of the store. A build that was killed is cleaned up by the next one.
+  - The built image enters the store through the same copy path as a pull, so the store stays consistent.
+author:
+  - undock.oci developers (@undock-oci)
+"""
+
+EXAMPLES = r"""
+- name: Build a small web image
+  undock.oci.oci_build:
+    name: localhost/web:1
+    context: /srv/web
+    source_date_epoch: 1700000000
+    steps:
+      - from: docker.io/library/busybox:1.36
+      - run: mkdir -p /www && adduser -D -H web
+      - copy:
+          src: site/
+          dest: /www/
+          chown: web
+          chmod: "0644"
+      - commit:
+          message: site content
+      - config:
+          cmd: [httpd, -f, -p, "8080", -h, /www]
+          user: web
+          exposed_ports: ["8080"]
+          labels:
+            org.opencontainers.image.source: https://example.com/web
+
+- name: Install packages from the host into a rootfs, with no package manager in the image
+  undock.oci.oci_build:
+    name: localhost/minimal:1
+    steps:
+      - from: scratch
+      - host: dnf -y --installroot="$ROOTFS" --releasever=9 install bash coreutils
+      - config:
+          cmd: [/bin/bash]
+
+- name: Build and push to a private registry
+  undock.oci.oci_build:
+    name: registry.example.com:5000/team/app:1.0
+    steps:
+      - from: registry.example.com:5000/team/base:1
+      - add:
+          src: https://example.com/app.tar.gz
+          checksum: sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
+          dest: /opt/
+    push: true
+    username: ci
+    password: "{{ vault_registry_password }}"
+"""
+
+RETURN = r"""
+image:
+  description: The built image (in check mode, the image in the store, if any), in the same shape as
+    M(undock.oci.oci_image)'s.
+  returned: success, unless in check mode with a build to do
+  type: dict
+  contains:
+    name:
+      description: Full normalised reference the image is stored under.
+      type: str
+      sample: localhost/web:1
+    digest:
+      description: Manifest digest.
+      type: str
+    id:
+      description: Image ID, the digest of its config.
+      type: str
+    media_type:
+      description: Media type of the manifest.
+      type: str
+      sample: application/vnd.oci.image.manifest.v1+json
+    source_digest:
+      description: The manifest digest again (a build has no index).
+      type: str
+    platform:
+      description: Platform of the image, C(os/architecture[/variant]).
+      type: str
+      sample: linux/amd64
+    size:
+      description: Bytes of manifest, config and (compressed) layers.
+      type: int
+    layers:
+      description: Layer digests, base first.
+      type: list
+      elements: str
+    config:
+      description: The C(config) section of the image config (Env, Cmd, Entrypoint, Labels...).
+      type: dict
+    created:
+      description: Creation time from the image config.
+      type: str
+    labels:
+      description: Image labels.
+      type: dict
+changed_inputs:
+  description: What differs from the inputs of the image in the store (C(steps), C(base), C(sources:PATH),
+    C(options.NAME), C(image) when there was none, C(fingerprint) when its inputs are not recorded).
+  returned: when the image is (or would be) built
+  type: list
+  elements: str
+  sample: ["sources:/srv/web/site"]
+actions:
+  description: What was done (or, in check mode, would be done), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: ["committed layer sha256:... (12 entries)", "built localhost/web:1 (sha256:...)"]
+"""
+
+from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
+from ansible_collections.undock.oci.plugins.module_utils.module_support import finish, image_module, image_service
+from ansible.module_utils.basic import missing_required_lib
+
+
+def main() -> None:
+    module = image_module(
+        dict(
+            name=dict(type="str", required=True),
+            steps=dict(type="list", elements="dict", required=True),
+            context=dict(type="path"),
+            layers=dict(type="bool", default=True),
+            squash=dict(type="bool", default=False),
+            source_date_epoch=dict(type="int"),
+            format=dict(type="str", default="oci", choices=["oci", "docker"]),
+            compression=dict(type="str", default="gzip", choices=["gzip", "zstd"]),
+            labels=dict(type="dict"),
+            annotations=dict(type="dict"),
+            platform=dict(type="str"),
+            force=dict(type="bool", default=False),
+            no_cache=dict(type="bool", default=False),
+            push=dict(type="bool", default=False),
+            runtime=dict(type="str", default="runc"),
+        ),
+    )
+    params = module.params
+    if params["compression"] == "zstd":
+        try:
+            import zstandard  # noqa: F401 pylint: disable=unused-import
+        except ImportError:
+            module.fail_json(msg=missing_required_lib("zstandard", reason="for compression: zstd"))
+    from ansible_collections.undock.oci.plugins.module_utils.build.service import build_image
+    try:
+        service = image_service(module)
+        outcome = build_image(service, params["name"], params["steps"], layers=params["layers"],
+                              squash=params["squash"], epoch=params["source_date_epoch"],
+                              image_format=params["format"], compression=params["compression"],
+                              labels=params["labels"], annotations=params["annotations"], platform=params["platform"],
+                              context=params["context"], runtime=params["runtime"], force=params["force"],
+                              no_cache=params["no_cache"])
+        if params["push"]:
+            outcome.merge(service.push(params["name"], image=outcome.resolved))
+    except UndockError as err:
+        module.fail_json(msg=str(err))
+    finish(module, outcome)
+
+
+if __name__ == "__main__":
+    main()
