@@ -40,6 +40,8 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
                command="sh -c 'echo hello from web; exec sleep 3600'")
     flaky = dict(common, name="flaky", image=busybox.ref, network="host", restart_policy="on-failure:2",
                  command="sh -c 'echo run; exit 3'")
+    calm = dict(common, name="calm", image=busybox.ref, network="host", stop_timeout=10,
+                command="sh -c 'trap \"exit 143\" TERM; echo up; while :; do sleep 0.2; done'")
     runc = ["runc", "--root", "/run/undock/runtime/runc"]
     tasks = [
         {"ansible.builtin.copy": {"content": conf_text, "dest": "/etc/registries-test.conf"}},
@@ -54,6 +56,12 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
         {"undock.oci.oci_container": flaky},
         until("undock.oci.oci_container_info", {"name": "flaky", "log_lines": 10},
               "R.containers[0].state == 'stopped' and R.containers[0].restart_count == 2"),
+        # a stop through systemctl: the stop signal, and 143 is a clean exit (the unit is not failed)
+        {"undock.oci.oci_container": calm},
+        {"ansible.builtin.command": {"argv": ["systemctl", "status", "--no-pager", "undock-calm.service"]}},
+        {"undock.oci.oci_container": dict(calm, state="stopped")},
+        {"ansible.builtin.command": {"argv": ["systemctl", "list-units", "--failed", "--no-legend", "--plain"]}},
+        {"undock.oci.oci_container": dict(calm, state="absent")},
         {"undock.oci.oci_container": dict(web, state="absent")},
         {"undock.oci.oci_container": dict(flaky, state="absent")},
         {"undock.oci.oci_container": dict(flaky, state="absent")},
@@ -63,8 +71,8 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
         {"ansible.builtin.command": {"argv": runc + ["list", "-q"]}},
     ]
     results, proc = run_play_on(node.name, node.host_vars(), numbered(tasks))
-    (copied, first, second, shown, running, killed, dead, flaky_run, flaky_done, web_gone, flaky_gone, again_gone,
-     units, system, left) = results
+    (copied, first, second, shown, running, killed, dead, flaky_run, flaky_done, calm_run, calm_status, calm_stop,
+     failed_units, calm_gone, web_gone, flaky_gone, again_gone, units, system, left) = results
     for number, result in enumerate(results):
         assert not result.get("failed"), (number, result, proc.stdout[-6000:])
     assert first["changed"] and first["container"]["state"] == "running", first
@@ -83,6 +91,14 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
     info = flaky_done["containers"][0]
     assert info["exit_code"] == 3 and info["restart_count"] == 2 and not info["supervised"], info
     assert info["logs"] == ["run", "run", "run"], info
+    assert "Active: active (running)" in calm_status["stdout"] and "runc" in calm_status["stdout"], calm_status
+    info = calm_stop["container"]
+    assert calm_stop["changed"] and info["state"] == "stopped" and info["exit_code"] == 143, calm_stop
+    assert not any("killed" in action for action in calm_stop["actions"]), calm_stop["actions"]
+    # web (killed: 137) and flaky (exit 3) failed, as systemd sees it; calm did not
+    assert sorted(line.split()[0] for line in failed_units["stdout_lines"]) == ["undock-flaky.service",
+                                                                                 "undock-web.service"], failed_units
+    assert calm_gone["changed"]
     assert web_gone["changed"] and flaky_gone["changed"] and not again_gone["changed"]
     assert units["stdout"] == "", units
     assert system["stdout"] == "running", system
