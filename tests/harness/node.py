@@ -87,8 +87,10 @@ def node_image() -> str:
     """IMAGE in STORE, imported now unless the stamp says it is there."""
     done = STORE + ".complete"
     os.makedirs(CACHE, exist_ok=True)
+    root_done = node_root() + ".complete"
     with filelock.FileLock(STORE + ".lock", timeout=BUILD_TIMEOUT + 600):
-        if not os.path.exists(done) or not os.path.exists(node_root() + ".complete"):
+        # imported again when the root was built again since
+        if not os.path.exists(done) or os.path.getmtime(done) < os.path.getmtime(root_done):
             with tempfile.TemporaryDirectory(prefix="node-image-", dir=CACHE) as work:
                 digest = _import_image(work)
             with open(done, "w") as handle:

@@ -59,6 +59,7 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
         # a stop through systemctl: the stop signal, and 143 is a clean exit (the unit is not failed)
         {"undock.oci.oci_container": calm},
         {"ansible.builtin.command": {"argv": ["systemctl", "status", "--no-pager", "undock-calm.service"]}},
+        {"undock.oci.oci_container": dict(calm, state="restarted")},
         {"undock.oci.oci_container": dict(calm, state="stopped")},
         {"ansible.builtin.command": {"argv": ["systemctl", "list-units", "--failed", "--no-legend", "--plain"]}},
         {"undock.oci.oci_container": dict(calm, state="absent")},
@@ -71,8 +72,8 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
         {"ansible.builtin.command": {"argv": runc + ["list", "-q"]}},
     ]
     results, proc = run_play_on(node.name, node.host_vars(), numbered(tasks))
-    (copied, first, second, shown, running, killed, dead, flaky_run, flaky_done, calm_run, calm_status, calm_stop,
-     failed_units, calm_gone, web_gone, flaky_gone, again_gone, units, system, left) = results
+    (copied, first, second, shown, running, killed, dead, flaky_run, flaky_done, calm_run, calm_status, calm_again,
+     calm_stop, failed_units, calm_gone, web_gone, flaky_gone, again_gone, units, system, left) = results
     for number, result in enumerate(results):
         assert not result.get("failed"), (number, result, proc.stdout[-6000:])
     assert first["changed"] and first["container"]["state"] == "running", first
@@ -92,12 +93,14 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
     assert info["exit_code"] == 3 and info["restart_count"] == 2 and not info["supervised"], info
     assert info["logs"] == ["run", "run", "run"], info
     assert "Active: active (running)" in calm_status["stdout"] and "runc" in calm_status["stdout"], calm_status
+    info = calm_again["container"]
+    assert calm_again["changed"] and info["state"] == "running" and info["pid"] != calm_run["container"]["pid"], info
     info = calm_stop["container"]
     assert calm_stop["changed"] and info["state"] == "stopped" and info["exit_code"] == 143, calm_stop
     assert not any("killed" in action for action in calm_stop["actions"]), calm_stop["actions"]
     # web (killed: 137) and flaky (exit 3) failed, as systemd sees it; calm did not
-    assert sorted(line.split()[0] for line in failed_units["stdout_lines"]) == ["undock-flaky.service",
-                                                                                 "undock-web.service"], failed_units
+    failed = sorted(line.split()[0] for line in failed_units["stdout_lines"])
+    assert failed == ["undock-flaky.service", "undock-web.service"], failed_units
     assert calm_gone["changed"]
     assert web_gone["changed"] and flaky_gone["changed"] and not again_gone["changed"]
     assert units["stdout"] == "", units

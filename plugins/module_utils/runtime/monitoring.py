@@ -17,7 +17,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
-from ..common.fileutil import atomic_write, makedirs_private
+from ..common.fileutil import atomic_write
 from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
 from .errors import ContainerError
 from .records import ContainerPaths, monitor_alive, read_json, tail

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 START_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60
+UNLOAD_WAIT = 5.0
 RESTART_SEC = "200ms"
 HOOK = """#!/bin/sh
 # written by undock.oci: run by the systemd unit of container %(name)s before (start) and after (exit) each run
@@ -108,11 +109,11 @@ class SystemdSupervisor(Supervisor):
             command += ["--property", setting]
         command += ["--", runtime.binary, "--root", runtime.root, "run", "--bundle", paths.bundle,
                     "--pid-file", paths.pid_file, name]
-        try:
-            proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=COMMAND_TIMEOUT,
-                                  check=False, cwd=paths.bundle)
-        except subprocess.TimeoutExpired:
-            raise ContainerError("systemd-run of container %s did not finish within %d s" % (name, COMMAND_TIMEOUT))
+        proc = self._run_unit(command, paths)
+        if proc.returncode != 0 and b"already" in proc.stderr:
+            # the unit of the run just stopped, not yet unloaded by systemd's garbage collection
+            wait_until(lambda: show(unit).get("LoadState") != "loaded", UNLOAD_WAIT)
+            proc = self._run_unit(command, paths)
         if proc.returncode != 0:
             raise ContainerError("systemd-run of container %s failed: %s"
                                  % (name, proc.stderr.decode("utf-8", "replace").strip()))
@@ -128,6 +129,15 @@ class SystemdSupervisor(Supervisor):
             raise ContainerError("container %s could not start (unit %s): %s" % (name, unit, said))
         actions.append("started unit %s" % unit)
         return actions
+
+    @staticmethod
+    def _run_unit(command: List[str], paths: ContainerPaths) -> subprocess.CompletedProcess:
+        try:
+            return subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=COMMAND_TIMEOUT,
+                                  check=False, cwd=paths.bundle)
+        except subprocess.TimeoutExpired:
+            raise ContainerError("systemd-run of container %s did not finish within %d s"
+                                 % (paths.name, COMMAND_TIMEOUT)) from None
 
     def halt(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
              record: Dict[str, Any]) -> List[str]:

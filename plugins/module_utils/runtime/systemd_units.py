@@ -4,10 +4,11 @@
 """Reading the state of a container that a systemd unit holds (systemd.py starts them).
 
 systemd knows the unit while it is loaded: ``systemctl show`` gives its state, the runtime's
-exit status (``runc run`` exits with the container's) and the times of its main process. A transient unit that ended cleanly is unloaded at once, and a failed one
-when it is reset, so the unit's hook also appends a line per run to the container's events
-file, ``start TIME`` before and ``exit CODE STATUS TIME`` after (systemd's ``$EXIT_CODE`` and
-``$EXIT_STATUS``): that file answers once systemd has forgotten the unit. Reading only."""
+exit status (``runc run`` exits with the container's) and the times of its main process. A
+transient unit that ended cleanly is unloaded at once, and a failed one when it is reset, so
+the unit's hook also appends a line per run to the container's events file, ``start TIME``
+before and ``exit CODE STATUS TIME`` after (systemd's ``$EXIT_CODE`` and ``$EXIT_STATUS``):
+that file answers once systemd has forgotten the unit. Reading only."""
 
 from __future__ import annotations
 
@@ -134,4 +135,3 @@ def read_unit_status(paths: ContainerPaths, record: Dict[str, Any]) -> Dict[str,
         if shown.get("Result") not in (None, "", "success", "exit-code", "signal"):
             result["error"] = "systemd unit %s: %s" % (unit, shown["Result"])
     return result
-
