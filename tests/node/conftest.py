@@ -24,11 +24,12 @@ def node_store(tmp_path_factory) -> str:
 
 @pytest.fixture
 def boot_node(node_store, tmp_path) -> Iterator[Callable[..., Node]]:
-    """``boot_node(prefix="node")``: a booted node with a name of its own."""
+    """``boot_node(prefix="node", network="host")``: a booted node with a name of its own
+    (``network="bridge"``: a network namespace and an address of its own)."""
     booted: List[Node] = []
 
-    def boot(prefix: str = "node") -> Node:
-        node = Node(new_name(prefix), str(tmp_path / ("node-%d" % len(booted))))
+    def boot(prefix: str = "node", network: str = "host") -> Node:
+        node = Node(new_name(prefix), str(tmp_path / ("node-%d" % len(booted))), network=network)
         booted.append(node)
         node.boot()
         return node

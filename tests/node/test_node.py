@@ -2,7 +2,8 @@
 """Real systemd nodes (tests/harness/node.py): a Debian root booted with systemd as PID 1 in a
 container of this collection's engine, reached by Ansible through the undock.oci.oci
 connection. Two nodes run at once, each reaches the test registry on the host's loopback,
-and a removed node leaves no mount behind."""
+and a removed node leaves no mount behind; nodes on the collection's bridge network have a
+network namespace each, bind the same port and reach each other."""
 
 from __future__ import annotations
 
@@ -58,3 +59,23 @@ def test_a_play_reaches_the_node_through_the_connection_plugin(boot_node):
     assert stat["stat"]["exists"] and stat["stat"]["mode"] == "0640" and stat["stat"]["size"] == 13, stat
     assert command["stdout_lines"] == ["systemd", "from ansible"]
     assert node.sh("cat /etc/copied.txt") == "from ansible\n"
+
+
+def test_nodes_on_a_network_of_their_own_bind_the_same_port_and_reach_each_other(boot_node):
+    """Each node in its own network namespace (the collection's bridge network): the same port
+    in both, no collision, and one reaches the other's service at its address."""
+    nodes = [boot_node("net", network="bridge"), boot_node("net", network="bridge")]
+    addresses = []
+    for node in nodes:
+        address = node.info()["ip_address"]
+        assert address and address in node.sh("ip -4 -o addr show eth0"), address
+        addresses.append(address)
+        node.sh("mkdir -p /srv/www && hostname > /srv/www/name && "
+                "systemd-run --unit web -p WorkingDirectory=/srv/www python3 -m http.server 8080")
+    assert addresses[0] != addresses[1]
+    for node, other, address in ((nodes[0], nodes[1], addresses[1]), (nodes[1], nodes[0], addresses[0])):
+        fetch = ("python3 -c \"import time, urllib.request as u\n"
+                 "for n in range(50):\n"
+                 "    try: print(u.urlopen('http://%s:8080/name', timeout=5).read().decode()); break\n"
+                 "    except OSError: time.sleep(0.1)\"" % address)
+        assert node.sh(fetch).strip() == other.name
