@@ -63,6 +63,10 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
         {"undock.oci.oci_container": dict(calm, state="stopped")},
         {"ansible.builtin.command": {"argv": ["systemctl", "list-units", "--failed", "--no-legend", "--plain"]}},
         {"undock.oci.oci_container": dict(calm, state="absent")},
+        {"undock.oci.oci_container": dict(common, name="nocmd", image=busybox.ref, network="host",
+                                          command=["/no/such/command"])},
+        {"undock.oci.oci_container_info": {"name": "nocmd"}},
+        {"undock.oci.oci_container": dict(common, name="nocmd", state="absent")},
         {"undock.oci.oci_container": dict(web, state="absent")},
         {"undock.oci.oci_container": dict(flaky, state="absent")},
         {"undock.oci.oci_container": dict(flaky, state="absent")},
@@ -73,9 +77,9 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
     ]
     results, proc = run_play_on(node.name, node.host_vars(), numbered(tasks))
     (copied, first, second, shown, running, killed, dead, flaky_run, flaky_done, calm_run, calm_status, calm_again,
-     calm_stop, failed_units, calm_gone, web_gone, flaky_gone, again_gone, units, system, left) = results
+     calm_stop, failed_units, calm_gone, nocmd, nocmd_info, nocmd_gone, web_gone, flaky_gone, again_gone, units, system, left) = results
     for number, result in enumerate(results):
-        assert not result.get("failed"), (number, result, proc.stdout[-6000:])
+        assert result is nocmd or not result.get("failed"), (number, result, proc.stdout[-6000:])
     assert first["changed"] and first["container"]["state"] == "running", first
     assert first["container"]["unit"] == "undock-web.service", first["container"]
     assert second["changed"] is False, second
@@ -102,6 +106,12 @@ def test_containers_run_as_systemd_units(boot_node, busybox, registry, tmp_path)
     failed = sorted(line.split()[0] for line in failed_units["stdout_lines"])
     assert failed == ["undock-flaky.service", "undock-web.service"], failed_units
     assert calm_gone["changed"]
+    # the runtime's own words when it cannot run the container
+    assert nocmd["failed"] and "container nocmd could not start: runc run failed" in nocmd["msg"], nocmd
+    assert "/no/such/command" in nocmd["msg"] and "no such file" in nocmd["msg"], nocmd
+    info = nocmd_info["containers"][0]
+    assert info["state"] == "stopped" and info["error"] and info["exit_code"] != 0, info
+    assert nocmd_gone["changed"]
     assert web_gone["changed"] and flaky_gone["changed"] and not again_gone["changed"]
     assert units["stdout"] == "", units
     assert system["stdout"] == "running", system

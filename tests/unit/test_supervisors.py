@@ -79,6 +79,10 @@ def test_a_forgotten_unit_reads_from_its_events(tmp_path):
                      "start - - 2026-12-07T14:28:20.634168Z\nexit killed KILL 2026-12-07T14:28:20.756280Z\n"
                      "garbage\n")
     status = read_status(paths, record)
+    assert status["error"] == "the runtime failed before the container ran (see the log)"  # no init pid ever
+    with open(paths.pid_file, "w") as handle:
+        handle.write("4194304\n")  # above pid_max: never alive
+    status = read_status(paths, record)
     assert status == {"state": "stopped", "pid": None, "exit_code": 137, "started_at": "2026-12-07T14:28:20.634168Z",
                       "finished_at": "2026-12-07T14:28:20.756280Z", "restart_count": 1, "error": None,
                       "supervised": False, "unit": ""}

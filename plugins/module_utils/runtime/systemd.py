@@ -126,7 +126,8 @@ class SystemdSupervisor(Supervisor):
         if not os.path.exists(paths.pid_file):  # the runtime failed before the container existed
             systemctl("stop", unit)
             said = " | ".join(tail(paths.log, 3))
-            raise ContainerError("container %s could not start (unit %s): %s" % (name, unit, said))
+            raise ContainerError("container %s could not start: %s run failed (unit %s): %s"
+                                 % (name, os.path.basename(desired["runtime"]), unit, said))
         actions.append("started unit %s" % unit)
         return actions
 

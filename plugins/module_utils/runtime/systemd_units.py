@@ -116,6 +116,8 @@ def read_unit_status(paths: ContainerPaths, record: Dict[str, Any]) -> Dict[str,
     if exits and len(exits) >= len(starts):
         code, status, when = exits[-1]
         result.update(exit_code=exit_code(code, status), finished_at=when)
+    if exits and len(exits) >= len(starts) and not os.path.exists(paths.pid_file):
+        result["error"] = "the runtime failed before the container ran (see the log)"
     shown = show(unit) if unit else {}
     if shown.get("LoadState") != "loaded" or (shown.get("ActiveState") == "inactive" and not starts):
         return result
