@@ -24,7 +24,7 @@ PYTEST_ARGS ?=
 PYTEST = $(PY) -m pytest --timeout=$(PYTEST_TIMEOUT) $(PYTEST_ARGS)
 SANITY_ARGS ?=
 PLAYBOOK_ARGS ?=
-LAYERS := unit integration interop security
+LAYERS := unit integration interop security node
 
 .PHONY: help bootstrap test pytest sanity lint docs build demo bench clean distclean $(LAYERS)
 
@@ -32,7 +32,7 @@ help:
 	@echo "make demo          set up, then run playbooks/demo.yml on localhost"
 	@echo "make test          set up, then the whole suite: pytest tests (all layers) + sanity + lint"
 	@echo "make bootstrap     apt packages (hack/apt-packages.txt), .venv, collection link"
-	@echo "make unit|integration|interop|security   one layer: pytest -m LAYER"
+	@echo "make unit|integration|interop|security|node   one layer: pytest -m LAYER"
 	@echo "make sanity        ansible-test sanity on a copy at .../ansible_collections/undock/oci"
 	@echo "make lint          ansible-lint (production profile) and antsibull-changelog lint"
 	@echo "make docs          regenerate docs/modules/ from the modules' DOCUMENTATION (commit the result)"

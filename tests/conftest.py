@@ -40,7 +40,7 @@ for _path in (COLLECTIONS_PATH, TESTS):
 pytest_plugins = ["harness.fixtures"]
 os.environ.setdefault("ANSIBLE_COLLECTIONS_PATH", COLLECTIONS_PATH)
 
-_LAYERS = ("unit", "integration", "interop", "security")
+_LAYERS = ("unit", "integration", "interop", "security", "node")
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,6 +19,13 @@ description:
   - Without systemd, each started container is held by a small monitor process of its own, detached from the
     task, which records the exit code and start and finish times, writes the output to a log file capped at
     10 MiB (one rotated file kept), and applies O(restart_policy).
+  - When systemd is PID 1 (C(/run/systemd/system) exists), each started container is a transient systemd unit
+    instead, C(undock-NAME.service) (C(undock-STORE-NAME.service) for a store other than C(/var/lib/undock);
+    RV(container.unit)), whose main process is C(runc run) in the foreground. systemd applies O(restart_policy)
+    (C(Restart=), C(StartLimitBurst=) for V(on-failure:N)), keeps the exit status and appends the output to the
+    same log file (not capped); C(systemctl status) shows the container, and stopping and removing it go
+    through C(systemctl stop). An exit status of 128 + O(stop_signal) (143 for SIGTERM) counts as a clean exit
+    there, so V(on-failure) does not restart a container that ended that way.
   - Runtime state lives under O(run_root) (tmpfs). After a reboot every container reads as stopped, and
     O(state=started) mounts its rootfs and starts it again.
   - The desired container is normalised before it is compared with the one that exists (the image's defaults
@@ -161,7 +168,9 @@ options:
     description: Annotations written into the OCI runtime configuration.
     type: dict
   stop_signal:
-    description: Signal that stops the container (V(SIGTERM), V(TERM), V(15)). Default the image's C(StopSignal).
+    description:
+      - Signal that stops the container (V(SIGTERM), V(TERM), V(15)). Default the image's C(StopSignal).
+      - Real-time signals as docker writes them, V(SIGRTMIN+3) (what stops systemd as PID 1).
     type: str
   stop_timeout:
     description: Seconds to wait after O(stop_signal) before C(SIGKILL).
@@ -171,7 +180,8 @@ options:
     description:
       - V(no), V(on-failure) (restart on a non-zero exit), V(on-failure:N) (at most N restarts), V(always) or
         V(unless-stopped) (restart whatever the exit status, unless stopped by this module).
-      - Restarts are spaced by a back-off doubling from 0.1 s to 30 s, reset after 10 s of running.
+      - Restarts are spaced by a back-off doubling from 0.1 s to 30 s, reset after 10 s of running (0.2 s apart when
+        systemd holds the container).
       - A reboot restarts nothing by itself without systemd; run the task with O(state=started) again.
     type: str
     default: "no"
@@ -307,8 +317,12 @@ container:
       description: Why the last run could not start, if it could not (the runtime's message is in the log).
       type: str
     supervised:
-      description: Whether its monitor process holds it.
+      description: Whether its supervisor (its monitor process, or its systemd unit) holds it and may restart it.
       type: bool
+    unit:
+      description: The systemd unit that runs it when systemd supervises it, else null.
+      type: str
+      sample: undock-web.service
     network:
       description: Its network, V(bridge), V(none), V(host) or V(container:NAME).
       type: str

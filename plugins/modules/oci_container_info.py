@@ -95,8 +95,12 @@ containers:
       description: Why the last run could not start, if it could not.
       type: str
     supervised:
-      description: Whether its monitor process holds it.
+      description: Whether its supervisor (its monitor process, or its systemd unit) holds it and may restart it.
       type: bool
+    unit:
+      description: The systemd unit that runs it when systemd supervises it, else null.
+      type: str
+      sample: undock-web.service
     image:
       description: Full normalised reference of the image.
       type: str

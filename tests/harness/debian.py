@@ -50,23 +50,29 @@ def debootstrap_root() -> str:
     return root
 
 
+def write_layer(root: str, path: str) -> None:
+    """Stream ``root`` into ``path`` as one uncompressed tar layer (the content of SKIP left out,
+    the directories kept; nothing held in memory)."""
+    with tarfile.open(path, "w", format=tarfile.PAX_FORMAT) as tar:
+        for top, dirs, files in os.walk(root):
+            rel = os.path.relpath(top, root)
+            rel = "" if rel == "." else rel + "/"
+            if rel:
+                tar.add(top, rel, recursive=False)
+            if any(rel.startswith(s) for s in SKIP):
+                dirs[:] = []
+                continue
+            for name in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(top, d))):
+                tar.add(os.path.join(top, name), rel + name, recursive=False)
+            dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(top, d)))
+
+
 def layer_of(root: str) -> bytes:
     """The root as one uncompressed tar layer (cached beside it)."""
     path = root + ".tar"
     with filelock.FileLock(root + ".lock", timeout=BUILD_TIMEOUT):
         if not os.path.exists(path):
-            with tarfile.open(path + ".tmp", "w", format=tarfile.PAX_FORMAT) as tar:
-                for top, dirs, files in os.walk(root):
-                    rel = os.path.relpath(top, root)
-                    rel = "" if rel == "." else rel + "/"
-                    if rel:
-                        tar.add(top, rel, recursive=False)
-                    if any(rel.startswith(s) for s in SKIP):
-                        dirs[:] = []
-                        continue
-                    for name in sorted(files) + sorted(d for d in dirs if os.path.islink(os.path.join(top, d))):
-                        tar.add(os.path.join(top, name), rel + name, recursive=False)
-                    dirs[:] = sorted(d for d in dirs if not os.path.islink(os.path.join(top, d)))
+            write_layer(root, path + ".tmp")
             os.rename(path + ".tmp", path)
     with open(path, "rb") as handle:
         return handle.read()

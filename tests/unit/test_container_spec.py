@@ -213,3 +213,19 @@ def test_apply_network_replaces_only_what_attach_made():
     assert [n for n in updated["linux"]["namespaces"] if n["type"] == "network"] == [{"type": "network", "path": "/peer"}]
     assert apply_network(spec, None, made, planned)["linux"]["namespaces"] == [
         n for n in spec["linux"]["namespaces"] if n["type"] != "network"]
+
+
+@pytest.mark.parametrize("given, name, number", [
+    ("term", "SIGTERM", 15), ("15", "SIGTERM", 15), ("SIGRTMIN+3", "SIGRTMIN+3", 37), ("rtmin+3", "SIGRTMIN+3", 37),
+    ("37", "SIGRTMIN+3", 37), ("SIGRTMIN", "SIGRTMIN", 34), ("SIGRTMAX-2", "SIGRTMIN+28", 62),
+])
+def test_stop_signals_real_time_ones_included_name_the_same_signal(given, name, number):
+    """systemd images stop with SIGRTMIN+3 (docker's spelling); runc is given its number."""
+    assert O.signal_name(given) == name
+    assert O.signal_number(name) == number
+
+
+@pytest.mark.parametrize("given", ["SIGRTMIN+31", "SIGRTMAX+1", "RTMIN-1", "SIGRTMINX", "99"])
+def test_real_time_signals_out_of_range_are_refused(given):
+    with pytest.raises(ContainerError, match="not a signal"):
+        O.signal_name(given)

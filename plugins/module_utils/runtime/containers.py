@@ -20,13 +20,16 @@ stopped and ``start`` mounts its rootfs again)::
 
     containers/NAME/state.json       written by the monitor (monitor.py)
     containers/NAME/stop             a stop was asked for: the monitor does not restart
+    containers/NAME/events           the runs of a systemd unit (systemd.py, systemd_units.py)
     containers/NAME/network/         network.json and etc/ (hosts, resolv.conf) of network.lifecycle
     netns/NAME, cni/                 the container's network namespace, IPAM leases (network/)
     runc/                            the OCI runtime's own --root
 
-The network is attached at start, before the monitor runs ``runc create`` (the config.json
+A started container is held by this host's supervisor (supervisor.py): a monitor process, or
+a systemd unit when systemd is PID 1; its record names which. The network is attached at
+start, before the supervisor runs the runtime (the config.json
 names the namespace and bind-mounts the /etc files that attach writes), so that it survives
-the monitor's restarts; it is detached at stop and removal. After a reboot start attaches it
+the supervisor's restarts; it is detached at stop and removal. After a reboot start attaches it
 again.
 
 The rootfs is mounted through storage.mounts (owner ``container:NAME``), and the image is held
@@ -39,11 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import pkgutil
-import select
 import shutil
-import subprocess
-import sys
 import time
 from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
@@ -54,7 +53,6 @@ from ..storage.mounts import MountManager
 from ..storage.rootfs import resolve_in_root
 from ..storage.store import Store
 from ..storage.trees import remove_tree
-from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
 from .destinations import check_path, contain_mounts
 from .errors import ContainerError
 from .network import lifecycle
@@ -64,15 +62,28 @@ from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
 from .options import check_name
-from .records import RECORD, ContainerPaths, monitor_alive, read_info, read_json, read_network_state, read_status, tail
+from .monitoring import MonitorSupervisor
+from .records import RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
 from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec
+from .supervisor import Supervisor, systemd_booted
+from .systemd import SystemdSupervisor
 from .users import resolve_user
 
 LOG_MAX = 10 * 1024 * 1024
-START_TIMEOUT = 30.0
-KILL_GRACE = 10.0
-POLL = 0.05
+
+
+def supervisor_named(kind: str) -> Supervisor:
+    if kind == SystemdSupervisor.kind:
+        return SystemdSupervisor()
+    if kind == MonitorSupervisor.kind:
+        return MonitorSupervisor()
+    raise ContainerError("unknown container supervisor %r" % kind)
+
+
+def choose_supervisor() -> Supervisor:
+    """systemd units when systemd is PID 1, else the per-container monitor (supervisor.py)."""
+    return supervisor_named(SystemdSupervisor.kind if systemd_booted() else MonitorSupervisor.kind)
 
 
 def owner_of(name: str) -> str:
@@ -98,8 +109,9 @@ class Containers:
     """The containers of ``store`` with runtime state under ``run_root``."""
 
     def __init__(self, store: Store, run_root: str, log_max: int = LOG_MAX, bridge: BridgeNetwork = DEFAULT_NETWORK,
-                 cni_path: Sequence[str] = lifecycle.DEFAULT_CNI_PATH):
+                 cni_path: Sequence[str] = lifecycle.DEFAULT_CNI_PATH, supervisor: Optional[Supervisor] = None):
         self.store = store
+        self.supervisor = supervisor or choose_supervisor()
         self.log_max = log_max
         self.bridge = bridge
         self.cni_path = tuple(cni_path)
@@ -142,9 +154,6 @@ class Containers:
         except FileNotFoundError:
             return []
         return sorted(n for n in found if os.path.exists(os.path.join(self.store.root, "containers", n, RECORD)))
-
-    def _monitor_alive(self, state: Dict[str, Any]) -> bool:
-        return monitor_alive(state)
 
     def status(self, name: str) -> Dict[str, Any]:
         """``state`` (created, running, restarting, stopped) with pid, exit code and times."""
@@ -304,7 +313,7 @@ class Containers:
 
     # -- start -----------------------------------------------------------------------
     def start(self, name: str) -> List[str]:
-        """Start the container under a new monitor and wait until it runs (or has exited)."""
+        """Start the container under this host's supervisor and wait until it runs (or has exited)."""
         paths = self.paths(name)
         record = self.record(name)
         if record is None:
@@ -317,108 +326,33 @@ class Containers:
         with open(paths.config, "rb") as handle:  # the rootfs may have changed since create: check again
             contain_mounts(paths.rootfs, json.loads(handle.read())["mounts"],
                            [m["destination"] for m in base_mounts(desired["privileged"])])
-        runtime = self.runtime(desired["runtime"])
-        makedirs_private(runtime.root)
+        makedirs_private(self.runtime(desired["runtime"]).root)
         makedirs_private(paths.run)
-        for stale in (paths.stop, paths.state):
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(stale)
-        script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
-        if script is None:
-            raise ContainerError("cannot read the container monitor out of the module")
-        atomic_write(paths.monitor_script, script, 0o600)
-        deadline = time.monotonic() + START_TIMEOUT
-        # The monitor's interpreter starts while the network is attached: it waits on ``go``.
-        ready, announce = os.pipe()
-        wait_go, go = os.pipe()
-        launcher = None
-        try:
-            config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
-                      "state_file": paths.state, "log_file": paths.log, "log_max": self.log_max,
-                      "pid_file": paths.pid_file, "stop_file": paths.stop, "restart_policy": desired["restart_policy"],
-                      "ready_fd": announce, "go_fd": wait_go}
-            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
-            # -I -S: the monitor needs the standard library only, not the site-packages of a virtualenv
-            with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
-                launcher = subprocess.Popen([sys.executable, "-I", "-S", paths.monitor_script, paths.monitor_config],
-                                            stdin=null, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                                            pass_fds=(announce, wait_go), cwd="/")
-            for fd in (announce, wait_go):
-                os.close(fd)
-            announce = wait_go = -1
-            actions.extend(self._attach(desired, paths))
-            record["started"] = True
+
+        def started(fields: Dict[str, Any]) -> List[str]:
+            attached = self._attach(desired, paths)
+            record.update(fields, started=True)
             atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
-            os.write(go, b"1")
-            os.close(go)
-            go = -1
-            # a byte when the monitor has saved "running" (or why not), end of file if it died first
-            select.select([ready], [], [], max(0.0, deadline - time.monotonic()))
-        finally:
-            for fd in (ready, announce, wait_go, go):  # a go pipe closed unwritten sends the monitor away
-                if fd >= 0:
-                    os.close(fd)
-            if launcher is not None:  # it forked the monitor and left long before (wait(timeout) would poll)
-                launcher.wait(max(0.1, deadline - time.monotonic()))
-        while time.monotonic() < deadline:
-            state = read_json(paths.state) or {}
-            if state.get("status") in ("running", "exited", "restarting"):
-                break
-            time.sleep(POLL)
-        else:
-            raise ContainerError("container %s did not start within %d s; see %s" % (name, START_TIMEOUT,
-                                                                                     paths.monitor_log))
-        if state.get("error") and state.get("status") == "exited":
-            self._wait(lambda: not self._monitor_alive(state), KILL_GRACE)
-            said = " | ".join(tail(paths.log, 3))
-            raise ContainerError("container %s could not start: %s: %s" % (name, state["error"], said))
+            return attached
+        actions.extend(self.supervisor.launch(self, paths, desired, started))
         actions.append("started container %s" % name)
         return actions
 
     # -- stop ------------------------------------------------------------------------
+    def supervisor_of(self, record: Dict[str, Any]) -> Supervisor:
+        """The supervisor that holds (or held) the container of ``record``."""
+        kind = record.get("supervisor") or MonitorSupervisor.kind
+        return self.supervisor if kind == self.supervisor.kind else supervisor_named(kind)
+
     def stop(self, name: str) -> List[str]:
-        """Stop with the stop signal, SIGKILL after stop_timeout; the monitor does not restart it."""
+        """Stop with the stop signal, SIGKILL after stop_timeout; its supervisor does not restart it."""
         paths = self.paths(name)
         record = self.record(name)
         if record is None:
             return []
-        desired = record["desired"]
-        status = self.status(name)
-        state = read_json(paths.state) or {}
-        runtime = self.runtime(desired["runtime"])
-        running = status["state"] in ("running", "restarting") or self._monitor_alive(state)
-        if os.path.isdir(paths.run):
-            atomic_write(paths.stop, b"stop\n", 0o600)
-        actions = []
-        if running:
-            runtime.kill(name, desired["stop_signal"])
-            if not self._wait_stopped(name, state, desired["stop_timeout"]):
-                runtime.kill(name, "SIGKILL")
-                actions.append("killed container %s: it did not stop within %d s of %s"
-                               % (name, desired["stop_timeout"], desired["stop_signal"]))
-                if not self._wait_stopped(name, state, KILL_GRACE):
-                    raise ContainerError("container %s did not die after SIGKILL" % name)
-            actions.append("stopped container %s" % name)
-        runtime.delete(name)
-        if self._monitor_alive(state) and not self._wait(lambda: not self._monitor_alive(state), KILL_GRACE):
-            os.kill(int(state["monitor_pid"]), 9)
+        actions = self.supervisor_of(record).halt(self, paths, record["desired"], record)
         actions.extend(self._detach(name, paths))
         return actions
-
-    def _wait(self, done, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while True:
-            if done():
-                return True
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(POLL)
-
-    def _wait_stopped(self, name: str, state: Dict[str, Any], timeout: float) -> bool:
-        """Wait until the monitor (if one held it) has gone and the container's init is dead."""
-        def stopped() -> bool:
-            return not self._monitor_alive(state) and self.status(name)["state"] != "running"
-        return self._wait(stopped, timeout)
 
     # -- remove ----------------------------------------------------------------------
     def remove(self, name: str) -> List[str]:
@@ -427,6 +361,7 @@ class Containers:
         if record is None:
             return self.repair(name)
         actions = self.stop(name)
+        self.supervisor_of(record).forget(paths, record)
         self._teardown(name, paths, record.get("anonymous_volumes") or [])
         actions.append("removed container %s" % name)
         return actions

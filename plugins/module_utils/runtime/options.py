@@ -111,14 +111,41 @@ def capabilities(cap_add: Sequence[Any], cap_drop: Sequence[Any], privileged: bo
     return sorted(c for c in caps if c in allowed)
 
 
+_REALTIME_RE = re.compile(r"(?:SIG)?RTM(IN|AX)([+-]\d+)?")
+
+
+def _realtime_name(number: int) -> str:
+    """``SIGRTMIN+N`` (docker's and systemd's spelling; SIGRTMIN+3 halts systemd)."""
+    offset = number - signal.SIGRTMIN
+    return "SIGRTMIN+%d" % offset if offset else "SIGRTMIN"
+
+
 def signal_name(value: Any) -> str:
-    text = str(value).strip().upper()
+    """``TERM``, ``sigterm``, ``15`` -> ``SIGTERM``; real-time signals as ``SIGRTMIN+N``."""
+    text = str(value).strip().upper().replace(" ", "")
     try:
         if text.isdigit():
-            return signal.Signals(int(text)).name
+            number = int(text)
+            if signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+                return _realtime_name(number)
+            return signal.Signals(number).name
+        realtime = _REALTIME_RE.fullmatch(text)
+        if realtime:
+            base = signal.SIGRTMIN if realtime.group(1) == "IN" else signal.SIGRTMAX
+            number = base + int(realtime.group(2) or 0)
+            if not signal.SIGRTMIN <= number <= signal.SIGRTMAX:
+                raise ValueError(text)
+            return _realtime_name(number)
         return signal.Signals[text if text.startswith("SIG") else "SIG" + text].name
     except (ValueError, KeyError):
         raise ContainerError("stop_signal: %r is not a signal" % (value,)) from None
+
+
+def signal_number(name: str) -> int:
+    """The number of a name that signal_name() made."""
+    if name.startswith("SIGRTMIN"):
+        return signal.SIGRTMIN + int(name[len("SIGRTMIN"):] or 0)
+    return signal.Signals[name].value
 
 
 def restart_policy(value: Any) -> str:

@@ -17,6 +17,7 @@ from ..storage.mount_records import process_start
 from .names import check_name
 from .network.errors import NetworkError
 from .network.state import NetworkState, load_state
+from .systemd_units import read_unit_status
 
 RECORD = "container.json"
 
@@ -41,6 +42,8 @@ class ContainerPaths:
         self.monitor_script = os.path.join(self.run, "monitor.py")
         self.monitor_log = os.path.join(self.run, "monitor.log")
         self.network = os.path.join(self.run, "network")
+        self.events = os.path.join(self.run, "events")  # a systemd unit's runs (systemd_units.py)
+        self.unit_hook = os.path.join(self.run, "unit-hook.sh")
 
 
 def read_json(path: str) -> Optional[Dict[str, Any]]:
@@ -79,13 +82,21 @@ def monitor_alive(state: Dict[str, Any]) -> bool:
 
 
 def read_status(paths: ContainerPaths, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
-    """``state`` (created, running, restarting, stopped) with pid, exit code and times."""
+    """``state`` (created, running, restarting, stopped) with pid, exit code and times, from
+    the supervisor that holds the container (supervisor.py)."""
+    if (record or {}).get("supervisor") == "systemd" and record.get("started"):
+        return read_unit_status(paths, record)
+    return read_monitor_status(paths, record)
+
+
+def read_monitor_status(paths: ContainerPaths, record: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+    """read_status of a container held by a monitor (monitor.py writes the state file)."""
     record = record or {}
     state = read_json(paths.state) or {}
     result = {"state": "created" if not record.get("started") else "stopped", "pid": None,
               "exit_code": state.get("exit_code"), "started_at": state.get("started_at"),
               "finished_at": state.get("finished_at"), "restart_count": state.get("restart_count") or 0,
-              "error": state.get("error"), "supervised": False}
+              "error": state.get("error"), "supervised": False, "unit": None}
     status = state.get("status")
     if not state:
         return result

@@ -18,6 +18,7 @@ from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from .errors import RuntimeCommandError
+from .options import signal_number
 
 COMMAND_TIMEOUT = 60
 
@@ -112,7 +113,8 @@ class OCIRuntime:
 
     def kill(self, container_id: str, signal_name: str) -> bool:
         """Send a signal to the container's init; False when it is not running."""
-        return self._run(["kill", container_id, signal_name.replace("SIG", "", 1)], check=False).returncode == 0
+        # a number: runc and crun know no names for the real-time signals (SIGRTMIN+3 for systemd)
+        return self._run(["kill", container_id, str(signal_number(signal_name))], check=False).returncode == 0
 
     def delete(self, container_id: str) -> None:
         """Remove the container (killing what is left of it); nothing known is no error."""

@@ -29,7 +29,8 @@ def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
             "bundle": None, "log_path": None, "created_at": None, "config": desired,
             "state": {"started": "running", "restarted": "running", "stopped": "created",
                       "present": "created"}.get(state), "pid": None, "exit_code": None, "started_at": None,
-            "finished_at": None, "restart_count": 0, "error": None, "supervised": False, "network": desired["network"],
+            "finished_at": None, "restart_count": 0, "error": None, "supervised": False, "unit": None,
+            "network": desired["network"],
             "ports": list(desired["ports"]), "ip_address": None, "logs": []}
 
 

@@ -1,0 +1,67 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Who holds a started container: one interface, two implementations.
+
+- ``monitor`` (monitoring.py): a small detached process per container (monitor.py), for hosts
+  whose PID 1 is not systemd (containers, CI machines, other inits).
+- ``systemd`` (systemd.py): a transient unit per container that runs the OCI runtime in the
+  foreground, so that systemd applies the restart policy, keeps the exit status and writes the
+  log; chosen when systemd is PID 1 (sd_booted(3): ``/run/systemd/system`` exists).
+
+Containers picks one per host (``choose_supervisor`` in containers.py); a started container's
+record names the one that holds it (``supervisor``), so that its state is read, and it is
+stopped, the way it was started. Reading a container's state is records.read_status."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any, Callable, Dict, List
+
+from .records import ContainerPaths
+
+if TYPE_CHECKING:
+    from .containers import Containers
+
+RUN_SYSTEMD = "/run/systemd/system"
+POLL = 0.05
+
+
+def systemd_booted(marker: str = RUN_SYSTEMD) -> bool:
+    """Whether systemd is the init of this system, as sd_booted(3) tells."""
+    return os.path.isdir(marker)
+
+
+def wait_until(done: Callable[[], Any], timeout: float) -> bool:
+    """Poll ``done`` until it is true or ``timeout`` seconds have passed; whether it became true."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if done():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(POLL)
+
+
+class Supervisor:
+    """The interface. ``kind`` is what the container's record keeps."""
+
+    kind = ""
+
+    def launch(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
+               started: Callable[[Dict[str, Any]], List[str]]) -> List[str]:
+        """Run the container whose bundle is ready, and return once it runs (or has exited).
+        ``started(fields)`` attaches the network and saves ``fields`` in the record with
+        ``started`` true; it is called before the runtime creates the container, and its
+        actions are part of the result."""
+        raise NotImplementedError
+
+    def halt(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
+             record: Dict[str, Any]) -> List[str]:
+        """Stop the container for good (no restart): its stop signal, SIGKILL after its
+        stop_timeout; the runtime's state of it deleted. The network is the caller's."""
+        raise NotImplementedError
+
+    def forget(self, paths: ContainerPaths, record: Dict[str, Any]) -> None:
+        """Drop what the supervisor keeps of a stopped container that is being removed."""
