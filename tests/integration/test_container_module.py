@@ -34,7 +34,7 @@ def base_args(tmp_path, registry, image, host_dir):
         "registries_conf": registries_conf(str(tmp_path / "conf"), registry.host),
         "auth_file": str(tmp_path / "conf" / "auth.json"),
         "name": "full", "image": image, "state": "started",
-        "entrypoint": ["/usr/bin/env"], "command": ["sh", "-c", "echo hi; sleep 60"],
+        "entrypoint": ["/usr/bin/env"], "command": ["sh", "-c", "echo hi; sleep 600"],
         "env": {"A": 1, "B": "x"}, "user": "nobody:nogroup", "working_dir": "/tmp", "hostname": "full-host",
         "volumes": ["%s:/host:ro" % host_dir, "namedvol:/named"],
         "mounts": [{"type": "tmpfs", "target": "/scratch", "options": "size=1m"}],

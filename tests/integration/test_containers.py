@@ -345,7 +345,8 @@ def test_runtime_crun_runs_a_container_here(engine, tmp_path):
     """runtime: crun runs crun, not runc: a busybox container started, stopped and removed.
     crun 1.8.1 refuses these machines' hybrid cgroups ("cgroups in hybrid mode not supported,
     drop all controllers from cgroupv2", whatever --cgroup-manager says): OCIRuntime runs it
-    where the v2 hierarchy is not mounted (runc.crun_command), and it runs."""
+    where the v2 hierarchy is not mounted (runc.crun_command), and it runs, and updates limits
+    in place."""
     svc, image = engine
     params = dict(name="crunny", image=image, command="sh -c 'echo from crun; sleep 30'", stop_timeout=1,
                   runtime="crun", memory="64m")
@@ -366,6 +367,16 @@ def test_runtime_crun_runs_a_container_here(engine, tmp_path):
     wait_for(lambda: manager(svc).info("crunny")["logs"] == ["from crun"])
     ran = svc.exec("crunny", ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 3"])  # crun exec, too
     assert (ran.rc, ran.stdout) == (3, b"sleep 30 "), ran  # sh exec'd its last command
+    updated = svc.ensure(dict(params, memory="96m", pids_limit=16))  # crun update, through the same wrapper
+    assert updated.actions == ["updated container crunny in place: memory, pids_limit"], (updated.actions, updated.warnings)
+    assert updated.values["container"]["pid"] == info["pid"]
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % memory) as handle:
+        assert int(handle.read()) == 96 << 20
+    with open("/sys/fs/cgroup/pids%s/pids.max" % memory) as handle:
+        assert handle.read().strip() == "16"
+    lifted = svc.ensure(dict(params, memory="96m"))  # crun's update cannot lift pids.max: recreated, no warning
+    assert lifted.actions[0] == "recreate container crunny: these fields changed: pids_limit" and not lifted.warnings
+    params.update(memory="96m")
     assert svc.ensure(dict(params, state="stopped")).values["container"]["state"] == "stopped"
     assert svc.ensure(dict(params, state="started")).values["container"]["state"] == "running"
     assert svc.ensure(dict(params, state="absent")).changed

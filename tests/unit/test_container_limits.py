@@ -19,35 +19,52 @@ def desired(**params):
     return O.normalize(params, IMAGE, "example.com/img:1", "sha256:" + "a" * 64)
 
 
+LIMITS = dict(memory="64m", cpus=0.5, pids_limit=64)
+
+
 @pytest.mark.parametrize("change", [{"memory": "96m"}, {"cpus": 2}, {"pids_limit": 10}, {"memory": None},
                                     {"cpus": None, "pids_limit": None}, {"memory": "1g", "cpus": 0.25, "pids_limit": 5}])
 def test_limit_changes_are_updated_in_place(change):
-    before = desired(memory="64m", cpus=0.5, pids_limit=64)
-    fields = O.differences(before, desired(**dict(dict(memory="64m", cpus=0.5, pids_limit=64), **change)))
-    assert fields == sorted(change) and in_place(fields)
+    before, after = desired(**LIMITS), desired(**dict(LIMITS, **change))
+    assert O.differences(before, after) == sorted(change) and in_place(before, after)
 
 
 def test_every_other_field_recreates():
     record = desired(memory="64m")
     assert set(IN_PLACE) < set(record)
+    changed = {"name": "other", "image": "example.com/img:2", "image_digest": "sha256:" + "b" * 64,
+               "args": ["/bin/true"], "user": "1", "working_dir": "/tmp", "hostname": "h", "read_only": True,
+               "privileged": True, "no_new_privileges": True, "stop_timeout": 3, "runtime": "crun"}
     for field in set(record) - set(IN_PLACE):
-        assert not in_place([field]), field
-        assert not in_place(["memory", field]), field  # a limit mixed with any other change recreates
-    assert not in_place([])  # nothing differs: nothing to update
+        other = dict(record, **{field: changed.get(field, ["something else"])})
+        assert other[field] != record[field]
+        assert not in_place(record, other), field
+        assert not in_place(record, dict(other, memory=1 << 30)), field  # a limit mixed with another change
+    assert not in_place(record, dict(record))  # nothing differs: nothing to update
 
 
 def test_ulimits_are_not_cgroup_limits():
-    fields = O.differences(desired(ulimits=["nofile=512:1024"]), desired(ulimits=["nofile=256:1024"]))
-    assert fields == ["ulimits"] and not in_place(fields)
+    assert not in_place(desired(ulimits=["nofile=512:1024"]), desired(ulimits=["nofile=256:1024"]))
 
 
-def test_update_arguments_set_every_limit():
-    assert update_arguments(desired(memory="64m", cpus=0.5, pids_limit=64)) == [
-        "--memory", str(64 << 20), "--cpu-period", "100000", "--cpu-quota", "50000", "--pids-limit", "64"]
-    # a limit that is not set is lifted, whatever the container had
-    assert update_arguments(desired()) == ["--memory", "-1", "--cpu-period", "100000", "--cpu-quota", "-1",
-                                           "--pids-limit", "-1"]
-    assert update_arguments(desired(cpus=1.2346))[5] == "123500"  # cpus keep 3 decimals, as in config.json
+def test_crun_cannot_lift_cpus_or_pids_limit():
+    before = desired(runtime="crun", **LIMITS)
+    assert in_place(before, desired(runtime="crun", **dict(LIMITS, memory=None, cpus=1, pids_limit=10)))
+    assert not in_place(before, desired(runtime="crun", **dict(LIMITS, cpus=None)))
+    assert not in_place(before, desired(runtime="/usr/bin/crun", **dict(LIMITS, pids_limit=None)))
+    assert in_place(desired(**LIMITS), desired(**dict(LIMITS, cpus=None, pids_limit=None)))  # runc lifts them
+
+
+def test_update_arguments_set_the_limits_that_change():
+    before = desired(**LIMITS)
+    assert update_arguments(before, desired(memory="96m", cpus=1, pids_limit=8)) == [
+        "--memory", str(96 << 20), "--cpu-period", "100000", "--cpu-quota", "100000", "--pids-limit", "8"]
+    assert update_arguments(before, desired(**dict(LIMITS, pids_limit=8))) == ["--pids-limit", "8"]
+    # a limit no longer set is lifted
+    assert update_arguments(before, desired()) == ["--memory", "-1", "--cpu-period", "100000", "--cpu-quota", "-1",
+                                                   "--pids-limit", "-1"]
+    cpus = update_arguments(before, desired(**dict(LIMITS, cpus=1.2346)))
+    assert cpus == ["--cpu-period", "100000", "--cpu-quota", "123500"]  # 3 decimals, as in config.json
 
 
 def test_config_json_takes_the_new_resources_only():

@@ -318,14 +318,15 @@ class Containers:
         record = self.record(name)
         if record is None:
             raise ContainerError("container %s does not exist" % name)
-        fields = ", ".join(differences(record["desired"], desired))
+        current = record["desired"]
+        fields = ", ".join(differences(current, desired))
         with open(paths.config, "rb") as handle:
             spec = json.loads(handle.read())
         atomic_write(paths.config, json.dumps(with_resources(spec, desired), indent=2, sort_keys=True).encode(), 0o600)
         runtime = self.runtime(desired["runtime"])
         live = (runtime.state(name) or {}).get("status") in ("created", "running", "paused")
         if live:
-            runtime.update(name, update_arguments(desired))
+            runtime.update(name, update_arguments(current, desired))
         record = dict(record, desired=desired)
         record.update(made_from or {})
         atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)

@@ -104,7 +104,7 @@ class ContainerService:
 
         desired = self._desired(params, record, outcome)
         fields = differences(record["desired"], desired) if record is not None else []
-        update = record is not None and in_place(fields) and not params.get("recreate")
+        update = record is not None and in_place(record["desired"], desired) and not params.get("recreate")
         recreate = record is None or (bool(fields) and not update) or bool(params.get("recreate"))
         verb = "would " if check else ""
         if update:
