@@ -29,8 +29,9 @@ description:
     its cgroups take the new limits, and its C(config.json) and record keep them for its next start. A stopped
     or created container only has its files updated. If the runtime refuses the update (a memory limit below
     what the container uses, which the kernel cannot reclaim), the container is recreated with the new limits,
-    with a warning saying why, as after any other change. Any other difference, alone or together with a limit,
-    recreates the container.
+    with a warning saying why, as after any other change. With O(runtime=crun), removing O(cpus) or
+    O(pids_limit) recreates the container, for C(crun update) cannot lift them. Any other difference, alone or
+    together with a limit, recreates the container.
   - Networking uses the real CNI plugins (Debian and RHEL package C(containernetworking-plugins)). By default
     (O(network=bridge), as in podman) the container gets a network namespace of its own on the bridge C(undock0)
     (network C(undock), subnet C(10.90.0.0/16), clear of podman's C(10.88.0.0/16)), with masquerading to the
