@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import time
 
 import pytest
 
 from harness import images as I
 from harness.ansible import run_tasks
-from harness.engine import registries_conf
+from harness.engine import registries_conf, service
 
 from ansible_collections.undock.oci.plugins.module_utils.runtime.limits import IN_PLACE
+from ansible_collections.undock.oci.plugins.module_utils.runtime.quick import CONTAINER_OPTIONS
+from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService, container_options
 from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="containers need root")
@@ -286,3 +289,122 @@ def test_limits_change_in_place(tmp_path, registry, busybox):
     finally:
         removed, = run_tasks([(module, dict(args, state="absent"), {})])
     assert removed["changed"] and not mounts_below(tmp_path)
+
+
+# -- every single-option change, applied: the running container shows it --------------
+
+def proc_text(pid, name):
+    with open("/proc/%d/%s" % (pid, name), "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
+
+
+def status_fields(pid, *names):
+    return [line for line in proc_text(pid, "status").splitlines() if line.split(":")[0] in names]
+
+
+def in_namespace(pid, flag, *argv):
+    return subprocess.run(["nsenter", "--target", str(pid), flag] + list(argv), capture_output=True, text=True,
+                          timeout=30, check=True).stdout.strip()
+
+
+def mount_table(pid):
+    """Mount points as the container sees them: file system type, ro/rw and tmpfs sizes (not
+    sources or device numbers, which every new rootfs mount changes)."""
+    table = {}
+    for line in proc_text(pid, "mountinfo").splitlines():
+        fields = line.split()
+        tail = fields[fields.index("-") + 1:]
+        sizes = [o for o in tail[2].split(",") if o.startswith("size=")]
+        table[fields[4]] = (tail[0], "ro" in fields[5].split(","), sizes)
+    return table
+
+
+def working_dir(pid):
+    return [d for d in ("/", "/tmp") if os.path.samefile("/proc/%d/cwd" % pid, "/proc/%d/root%s" % (pid, d))]
+
+
+#: field of the normalised container -> what the running container (init PID, its record) shows of it
+OBSERVE = {
+    "args": lambda pid, info: (proc_text(pid, "cmdline"), "ENTRY=2" in proc_text(pid, "environ").split("\0")),
+    "env": lambda pid, info: sorted(e for e in proc_text(pid, "environ").split("\0") if e.startswith(("A=", "B="))),
+    "user": lambda pid, info: status_fields(pid, "Uid", "Gid", "Groups"),
+    "working_dir": lambda pid, info: working_dir(pid),
+    "hostname": lambda pid, info: in_namespace(pid, "--uts", "hostname"),
+    "volumes": lambda pid, info: mount_table(pid),
+    "mounts": lambda pid, info: mount_table(pid),
+    "read_only": lambda pid, info: mount_table(pid)["/"],
+    "tmpfs": lambda pid, info: mount_table(pid),
+    "capabilities": lambda pid, info: status_fields(pid, "CapBnd"),
+    "privileged": lambda pid, info: (status_fields(pid, "CapBnd"), mount_table(pid)["/sys"]),
+    "no_new_privileges": lambda pid, info: status_fields(pid, "NoNewPrivs"),
+    "memory": lambda pid, info: cgroup_limits(pid)["memory"],
+    "cpus": lambda pid, info: cgroup_limits(pid)["cpus"],
+    "pids_limit": lambda pid, info: cgroup_limits(pid)["pids_limit"],
+    "ulimits": lambda pid, info: [line for line in proc_text(pid, "limits").splitlines() if "open files" in line],
+    "sysctls": lambda pid, info: in_namespace(pid, "--net", "cat", "/proc/sys/net/ipv4/ip_forward"),
+    "labels": lambda pid, info: info["config"]["labels"],
+    "annotations": lambda pid, info: runc_state(info)["annotations"],
+    "stop_signal": lambda pid, info: info["config"]["stop_signal"],
+    "stop_timeout": lambda pid, info: info["config"]["stop_timeout"],
+    "restart_policy": lambda pid, info: monitor_config(info)["restart_policy"],
+    "dns": lambda pid, info: proc_text(pid, "root/etc/resolv.conf"),
+    "network": lambda pid, info: os.readlink("/proc/%d/ns/net" % pid) == os.readlink("/proc/self/ns/net"),
+}
+#: values that a running container can show (the corpus's own leave it alike: nobody:nogroup and
+#: nobody share their group; an entrypoint or command that execs sleep 60 shows as sleep 60)
+APPLIED = {"command": ["sh", "-c", "sleep 601"], "entrypoint": ["/usr/bin/env", "ENTRY=2"], "user": "root"}
+
+
+def runc_state(info):
+    run_root = info["run_root"]
+    state = subprocess.run(["runc", "--root", os.path.join(run_root, "runtime", "runc"), "state", info["name"]],
+                           capture_output=True, text=True, timeout=30, check=True).stdout
+    return json.loads(state)
+
+
+def monitor_config(info):
+    run_root = info["run_root"]
+    with open(os.path.join(run_root, "containers", info["name"], "monitor.json")) as handle:
+        return json.load(handle)
+
+
+def test_every_change_shows_in_the_running_container(tmp_path, registry, busybox):
+    """Each option of the corpus changed for real, one after the other: changed, the field
+    alone in the diff (privileged brings every capability with it), a new container (the same one for a limit) that shows the new value,
+    and the same task again changes nothing."""
+    host_dir = tmp_path / "host"
+    host_dir.mkdir()
+    args = base_args(tmp_path, registry, busybox.ref, host_dir)
+    params = dict(container_options({}), **{k: v for k, v in args.items() if k in CONTAINER_OPTIONS})
+    params.update(recreate=False, force_restart=False)
+    engine = ContainerService(service(tmp_path, registry))
+    order = [o for o in CHANGES if o not in ("network", "privileged")] + ["privileged", "network"]
+    assert sorted(order) == sorted(CHANGES)
+    try:
+        info = dict(engine.ensure(params).values["container"], run_root=args["run_root"])
+        assert info["state"] == "running", info
+        for option in order:
+            value, field = CHANGES[option]
+            if option == "network":  # runc refuses net.* sysctls in the host's network namespace
+                params["sysctls"] = {}
+                info = dict(engine.ensure(params).values["container"], run_root=args["run_root"])
+            before = OBSERVE[field](info["pid"], info)
+            params[option] = APPLIED.get(option, value)
+            outcome = engine.ensure(params)
+            result = outcome.result()
+            assert outcome.changed and not outcome.warnings, (option, outcome.actions, outcome.warnings)
+            diff = result["diff"]
+            fields = sorted(k for k in diff["after"] if diff["before"].get(k) != diff["after"][k])
+            assert fields == (["capabilities", field] if option == "privileged" else [field]), option
+            new = dict(result["container"], run_root=args["run_root"])
+            assert new["state"] == "running", (option, new)
+            assert (new["pid"] == info["pid"]) == (field in IN_PLACE), (option, outcome.actions)
+            after = OBSERVE[field](new["pid"], new)
+            assert after != before, (option, before)
+            again = engine.ensure(params)
+            assert not again.changed and again.actions == [], (option, again.actions)
+            info = new
+        assert OBSERVE["network"](info["pid"], info) is True and OBSERVE["privileged"](info["pid"], info)[1][1] is False
+    finally:
+        engine.ensure(dict(params, state="absent"))
+    assert not mounts_below(tmp_path)
