@@ -30,8 +30,15 @@ description:
     O(state=started) mounts its rootfs and starts it again.
   - The desired container is normalised before it is compared with the one that exists (the image's defaults
     merged, lists sorted, V(64m) equal to V(67108864), V(net_raw) equal to V(CAP_NET_RAW), env values as strings),
-    so an unchanged task reports RV(ignore:changed=false). Any difference recreates the container; C(--diff)
-    shows each field that differs.
+    so an unchanged task reports RV(ignore:changed=false). C(--diff) shows each field that differs.
+  - When the only differences are limits that the OCI runtime changes in a running container (O(memory),
+    O(cpus) and O(pids_limit), through C(runc update)), the container is updated in place, without a restart;
+    its cgroups take the new limits, and its C(config.json) and record keep them for its next start. A stopped
+    or created container only has its files updated. If the runtime refuses the update (a memory limit below
+    what the container uses, which the kernel cannot reclaim), the container is recreated with the new limits,
+    with a warning saying why, as after any other change. With O(runtime=crun), removing O(cpus) or
+    O(pids_limit) recreates the container, for C(crun update) cannot lift them. Any other difference, alone or
+    together with a limit, recreates the container.
   - Networking uses the real CNI plugins (Debian and RHEL package C(containernetworking-plugins)). By default
     (O(network=bridge), as in podman) the container gets a network namespace of its own on the bridge C(undock0)
     (network C(undock), subnet C(10.90.0.0/16), clear of podman's C(10.88.0.0/16)), with masquerading to the
@@ -144,19 +151,26 @@ options:
     type: bool
     default: false
   memory:
-    description: Memory limit, as bytes or with a unit (V(64m), V(1.5g); binary units).
+    description:
+      - Memory limit, as bytes or with a unit (V(64m), V(1.5g); binary units).
+      - A change (or removal) is applied to a running container in place, without a restart.
     type: str
   cpus:
-    description: CPU limit, as a number of CPUs (V(0.5)); a CFS quota over a 100 ms period.
+    description:
+      - CPU limit, as a number of CPUs (V(0.5)); a CFS quota over a 100 ms period.
+      - A change (or removal) is applied to a running container in place, without a restart.
     type: float
   pids_limit:
-    description: Most processes the container may have; V(0) or less means no limit.
+    description:
+      - Most processes the container may have; V(0) or less means no limit.
+      - A change (or removal) is applied to a running container in place, without a restart.
     type: int
   ulimits:
     description:
       - Resource limits, as a list of V(NAME=SOFT[:HARD]) or a dictionary NAME -> V(SOFT[:HARD]); NAME as
         V(nofile) or V(RLIMIT_NOFILE); V(unlimited) or V(-1) for no limit.
       - Raising a hard limit above the host's needs C(CAP_SYS_RESOURCE).
+      - These are limits of the container's processes, not of its cgroups, so a change recreates the container.
     type: raw
   sysctls:
     description: Namespaced kernel parameters to set in the container, as a dictionary.
@@ -366,7 +380,7 @@ actions:
   returned: always
   type: list
   elements: str
-  sample: ["recreate container web: these fields changed: memory", "removed container web"]
+  sample: ["updated container web in place: memory"]
 """
 
 from ..module_utils.common.errors import UndockError

@@ -56,7 +56,7 @@ def test_same_answer_as_the_full_path(running):
 
 
 @pytest.mark.parametrize("change", [
-    {"memory": "64m"},                    # another option: the full path compares (here: recreates)
+    {"memory": "64m"},                    # another option: the full path compares (here: updates in place)
     {"env": {"A": "1"}},
     {"pull": "always"},                   # may fetch a new digest
     {"pull": "newer"},
@@ -110,3 +110,16 @@ def test_a_dead_container_is_not_a_no_op_for_started(running):
     present = quick(svc, dict(params, state="present"))
     assert present is not None and present["container"]["state"] == "stopped"
     assert present == engine.ensure(dict(params, state="present")).result()
+
+
+def test_a_container_updated_in_place_is_a_no_op_again(running):
+    """An update in place keeps the fingerprint of the task that asked for it."""
+    svc, engine, params = running
+    pid = engine.info(["quick"])[0]["pid"]
+    limited = dict(params, memory="64m")
+    updated = engine.ensure(limited)
+    assert updated.changed and updated.actions == ["updated container quick in place: memory"], updated.actions
+    fast = quick(svc, limited)
+    assert fast is not None and fast["container"]["pid"] == pid and fast["container"]["config"]["memory"] == 64 << 20
+    assert fast == engine.ensure(limited).result()
+    assert quick(svc, params) is None  # the old options differ now

@@ -2,7 +2,9 @@
 """Containers run for real: a busybox image from the test registry, overlay rootfs, runc,
 the detached monitor. Started, reported running, killed from outside, restarted by the
 policy, logs, stop signals, a reboot (run_root wiped), a kill -9 in the middle of a create,
-check mode, the image held while a container uses it, and nothing left after removal."""
+check mode, the image held while a container uses it, and nothing left after removal; a
+moved tag counts only when the pull fetched it; per-name locks (different containers do not
+wait on each other)."""
 
 from __future__ import annotations
 
@@ -351,7 +353,8 @@ def test_runtime_crun_runs_a_container_here(engine, tmp_path):
     """runtime: crun runs crun, not runc: a busybox container started, stopped and removed.
     crun 1.8.1 refuses these machines' hybrid cgroups ("cgroups in hybrid mode not supported,
     drop all controllers from cgroupv2", whatever --cgroup-manager says): OCIRuntime runs it
-    where the v2 hierarchy is not mounted (runc.crun_command), and it runs."""
+    where the v2 hierarchy is not mounted (runc.crun_command), and it runs, and updates limits
+    in place."""
     svc, image = engine
     params = dict(name="crunny", image=image, command="sh -c 'echo from crun; sleep 30'", stop_timeout=1,
                   runtime="crun", memory="64m")
@@ -372,7 +375,66 @@ def test_runtime_crun_runs_a_container_here(engine, tmp_path):
     wait_for(lambda: manager(svc).info("crunny")["logs"] == ["from crun"])
     ran = svc.exec("crunny", ["sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; exit 3"])  # crun exec, too
     assert (ran.rc, ran.stdout) == (3, b"sleep 30 "), ran  # sh exec'd its last command
+    updated = svc.ensure(dict(params, memory="96m", pids_limit=16))  # crun update, through the same wrapper
+    assert updated.actions == ["updated container crunny in place: memory, pids_limit"], (updated.actions, updated.warnings)
+    assert updated.values["container"]["pid"] == info["pid"]
+    with open("/sys/fs/cgroup/memory%s/memory.limit_in_bytes" % memory) as handle:
+        assert int(handle.read()) == 96 << 20
+    with open("/sys/fs/cgroup/pids%s/pids.max" % memory) as handle:
+        assert handle.read().strip() == "16"
+    lifted = svc.ensure(dict(params, memory="96m"))  # crun's update cannot lift pids.max: recreated, no warning
+    assert lifted.actions[0] == "recreate container crunny: these fields changed: pids_limit" and not lifted.warnings
+    params.update(memory="96m")
     assert svc.ensure(dict(params, state="stopped")).values["container"]["state"] == "stopped"
     assert svc.ensure(dict(params, state="started")).values["container"]["state"] == "running"
     assert svc.ensure(dict(params, state="absent")).changed
     assert not mounts_below(tmp_path) and not os.path.exists(os.path.join(crun_root, "crunny"))
+
+
+def test_a_new_digest_counts_only_when_the_pull_fetched_it(tmp_path, registry):
+    """The tag moves in the registry: pull=missing and never keep the container (the store's
+    image is as it was); newer fetches the new digest and recreates it; always, fetching the
+    same digest again, changes nothing."""
+    svc = ContainerService(service(tmp_path, registry))
+    first = I.push_layers(registry, "containers/moving", "1", busybox_layers())
+    params = dict(name="moving", image=first.ref, command="sleep 60", stop_timeout=0, network="none")
+    try:
+        made = svc.ensure(params).values["container"]
+        assert made["image_digest"] == first.digest and made["state"] == "running"
+        moved = I.push_layers(registry, "containers/moving", "1",
+                              busybox_layers() + [I.tar_layer([I.Entry("new", data=b"v2\n")])])
+        assert moved.ref == first.ref and moved.digest != first.digest
+        for pull in ("missing", "never"):
+            kept = svc.ensure(dict(params, pull=pull))
+            assert not kept.changed and kept.actions == [], (pull, kept.actions)
+            assert kept.values["container"]["pid"] == made["pid"]
+        newer = svc.ensure(dict(params, pull="newer"))
+        assert newer.changed and newer.after["image_digest"] == moved.digest != newer.before["image_digest"]
+        assert "recreate container moving: these fields changed: image_digest" in newer.actions, newer.actions
+        assert newer.values["container"]["pid"] != made["pid"]
+        again = svc.ensure(dict(params, pull="always"))
+        assert not again.changed and again.values["container"]["pid"] == newer.values["container"]["pid"]
+    finally:
+        svc.ensure(dict(params, state="absent"))
+    assert not mounts_below(tmp_path)
+
+
+def test_different_containers_do_not_wait_on_each_other(engine, tmp_path):
+    """While a task holds container a's lock (another run creating it, say), container b is
+    made and started by another process: the locks are per name, not per store."""
+    svc, image = engine
+    svc.images.present(image)
+    script = textwrap.dedent("""
+        import json, sys
+        from harness.engine import service
+        from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+        svc = service(sys.argv[1], registry=None, registries_conf=sys.argv[2])
+        out = ContainerService(svc).ensure(dict(name="b", image=sys.argv[3], command="sleep 60", stop_timeout=0))
+        print(json.dumps({"changed": out.changed, "state": out.values["container"]["state"]}))
+    """)
+    conf = os.path.join(str(tmp_path), "conf", "registries.conf")
+    with manager(svc).lock("a"):
+        proc = subprocess.run([sys.executable, "-c", script, str(tmp_path), conf, image], capture_output=True,
+                              text=True, timeout=120, env=dict(os.environ, PYTHONPATH=python_path()))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.splitlines()[-1]) == {"changed": True, "state": "running"}

@@ -1,6 +1,7 @@
 # -*- coding: utf-8 -*-
 """Hostile images run as containers, each contained with a clear error or kept inside the
-rootfs: WORKDIR /proc/self/fd/7 (directly or through a symlink), Volumes with '..', a
+rootfs: /etc/passwd or /etc/group a symlink to the host's (read inside the rootfs only),
+WORKDIR /proc/self/fd/7 (directly or through a symlink), Volumes with '..', a
 Volume that is a symlink out of the rootfs (seeded from inside it only); an image /dev that is a
 symlink (to /, /etc, a host directory, ../../..: refused before runc runs, nothing made or
 mounted on the host); bind, tmpfs and named-volume destinations that are symlinks in the image
@@ -197,3 +198,29 @@ def test_mount_destinations_through_image_symlinks_land_inside_the_rootfs(contai
     rootfs = os.path.join(info["bundle"], "rootfs")
     assert os.path.isdir(os.path.join(rootfs, tmp_x.lstrip("/")))  # the mount point was made in the rootfs
     assert os.path.exists(os.path.join(str(tmp_path), "store", "volumes", "named", "_data", "written"))
+
+
+# -- /etc/passwd and /etc/group that are symlinks to the host's: read inside the rootfs only --
+
+PASSWD_LINKS = {
+    # inside the rootfs the climb stops at / and the link points at itself
+    "climbing": ("etc/passwd", "../../../../../../../../../../etc/passwd", "daemon",
+                 r"cannot read /etc/passwd of the image: too many levels of symbolic links"),
+    "through-proc": ("etc/passwd", "/proc/1/root/etc/passwd", "daemon", r"user 'daemon' is not in the image's /etc/passwd"),
+    "group": ("etc/group", "../../../../../../../../../../etc/group", "root:daemon",
+              r"cannot read /etc/group of the image: too many levels of symbolic links"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PASSWD_LINKS))
+def test_symlinked_passwd_never_reads_the_host(containers, registry, tmp_path, case):
+    """The host has a user and a group ``daemon``; an image whose /etc/passwd or /etc/group is a
+    link to the host's must not find them: the user is refused, naming the file, and nothing is left."""
+    path, target, user, message = PASSWD_LINKS[case]
+    with open("/" + path) as handle:
+        assert any(line.startswith("daemon:") for line in handle)  # the host has what the link points at
+    layer = [I.Entry(path, "symlink", target=target)]
+    image = push(registry, "passwd-link-" + case, layer)
+    with pytest.raises(ContainerError, match=message):
+        containers.ensure(dict(name="passwd", image=image, command="true", user=user))
+    assert not os.path.exists(tmp_path / "store" / "containers" / "passwd")

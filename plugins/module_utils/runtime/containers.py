@@ -55,17 +55,18 @@ from ..storage.store import Store
 from ..storage.trees import remove_tree
 from .destinations import check_path, contain_mounts
 from .errors import ContainerError
+from .limits import update_arguments
 from .network import lifecycle
 from .network.cni import find_plugin
 from .network.conflist import bridge_conflist, loopback_conflist
 from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
-from .options import check_name
+from .options import check_name, differences
 from .monitoring import MonitorSupervisor
 from .records import RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
 from .runc import OCIRuntime
-from .spec import apply_network, base_mounts, build_spec
+from .spec import apply_network, base_mounts, build_spec, with_resources
 from .supervisor import Supervisor, systemd_booted
 from .systemd import SystemdSupervisor
 from .users import resolve_user
@@ -310,6 +311,37 @@ class Containers:
                             cni_id=self.cni_id(name)):
             return ["detached container %s from its network" % name]
         return []
+
+    # -- update ----------------------------------------------------------------------
+    def update(self, desired: Dict[str, Any], made_from: Optional[Dict[str, Any]] = None) -> List[str]:
+        """Bring the container ``desired["name"]``, which differs from ``desired`` only in limits
+        (limits.in_place), up to date without a restart. The caller holds the lock.
+
+        config.json takes the new limits first, so that a restart by the monitor meanwhile, or
+        any later start, runs with them; then, if the runtime has the container (created or
+        running), its ``update`` writes them to the cgroups; the record comes last, so a refusal
+        (RuntimeCommandError, e.g. a memory limit below what the container uses) leaves the old
+        record, and the next run finds the difference again."""
+        name = desired["name"]
+        paths = self.paths(name)
+        record = self.record(name)
+        if record is None:
+            raise ContainerError("container %s does not exist" % name)
+        current = record["desired"]
+        fields = ", ".join(differences(current, desired))
+        with open(paths.config, "rb") as handle:
+            spec = json.loads(handle.read())
+        atomic_write(paths.config, json.dumps(with_resources(spec, desired), indent=2, sort_keys=True).encode(), 0o600)
+        runtime = self.runtime(desired["runtime"])
+        live = (runtime.state(name) or {}).get("status") in ("created", "running", "paused")
+        if live:
+            runtime.update(name, update_arguments(current, desired))
+        record = dict(record, desired=desired)
+        record.update(made_from or {})
+        atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+        if live:
+            return ["updated container %s in place: %s" % (name, fields)]
+        return ["updated container %s: %s (it is not running: they apply when it starts)" % (name, fields)]
 
     # -- start -----------------------------------------------------------------------
     def start(self, name: str) -> List[str]:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The OCI runtime command line (runc, or crun: the same verbs): state, kill, delete.
+"""The OCI runtime command line (runc, or crun: the same verbs): state, kill, delete, update.
 
 ``create`` and ``start`` are run by the monitor that holds the container (monitor.py).
 Every command has a timeout, and its runtime root lives under the engine's run_root
@@ -120,3 +120,8 @@ class OCIRuntime:
         """Remove the container (killing what is left of it); nothing known is no error."""
         if os.path.isdir(os.path.join(self.root, container_id)):
             self._run(["delete", "--force", container_id], check=False)
+
+    def update(self, container_id: str, arguments: List[str]) -> None:
+        """Change the cgroup limits of a created or running container (``arguments``:
+        limits.update_arguments); RuntimeCommandError, with what the runtime said, when it refuses."""
+        self._run(["update"] + list(arguments) + [container_id])

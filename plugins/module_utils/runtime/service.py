@@ -3,7 +3,9 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """oci_container: bring one container to a state (present, started, stopped, absent,
 restarted), recreating it when its normalised configuration differs from what was
-created. Check mode reads the store but never writes, mounts or runs anything."""
+created, unless only limits differ that the runtime changes in place (limits.py): then
+the container is updated without a restart, and recreated only if the runtime refuses.
+Check mode reads the store but never writes, mounts or runs anything."""
 
 from __future__ import annotations
 
@@ -12,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from ..image.ops import ImageService
 from ..image.outcome import Outcome
 from .containers import LOG_MAX, Containers
-from .errors import ContainerError
+from .errors import ContainerError, RuntimeCommandError
+from .limits import in_place
 from .options import check_name, differences, normalize
 from .quick import CONTAINER_OPTIONS, FINGERPRINT, fingerprint
 
@@ -102,8 +105,22 @@ class ContainerService:
 
         desired = self._desired(params, record, outcome)
         fields = differences(record["desired"], desired) if record is not None else []
-        recreate = record is None or bool(fields) or bool(params.get("recreate"))
+        update = record is not None and in_place(record["desired"], desired) and not params.get("recreate")
+        recreate = record is None or (bool(fields) and not update) or bool(params.get("recreate"))
         verb = "would " if check else ""
+        if update:
+            outcome.changed = True
+            if check:
+                outcome.actions.append("would update container %s in place: %s" % (name, ", ".join(fields)))
+            else:
+                try:
+                    outcome.actions.extend(containers.update(desired, self._made_from(containers, params, outcome)))
+                except RuntimeCommandError as err:
+                    # the runtime refused (a memory limit below what the container uses): made anew,
+                    # the container runs with the limits asked for, as after any other change
+                    outcome.warnings.append("container %s could not be updated in place, so it is recreated: %s"
+                                            % (name, err))
+                    recreate = True
         if record is not None and recreate:
             why = ("these fields changed: %s" % ", ".join(fields)) if fields else "recreate was asked for"
             outcome.actions.append("%srecreate container %s: %s" % (verb, name, why))
@@ -117,8 +134,7 @@ class ContainerService:
             else:
                 if record is not None:
                     outcome.actions.extend(containers.remove(name))
-                made_from = {FINGERPRINT: fingerprint(containers.store.root, params, outcome.image)}
-                outcome.actions.extend(containers.create(desired, made_from))
+                outcome.actions.extend(containers.create(desired, self._made_from(containers, params, outcome)))
         start = stop = False
         if state == "started":
             start = not running
@@ -146,7 +162,7 @@ class ContainerService:
         if containers is not None and not check:
             info = containers.info(name, log_lines)
         elif record is not None and not recreate:
-            info = containers.info(name, log_lines)
+            info = dict(containers.info(name, log_lines), config=desired)
             if start:
                 info["state"] = "running"
             elif stop:
@@ -156,6 +172,11 @@ class ContainerService:
         outcome.after = dict(desired, state=info["state"] if info else None)
         outcome.values["container"] = info
         return outcome
+
+    @staticmethod
+    def _made_from(containers: Containers, params: Dict[str, Any], outcome: Outcome) -> Dict[str, Any]:
+        """What the record keeps of the task that made or updated it (quick.py)."""
+        return {FINGERPRINT: fingerprint(containers.store.root, params, outcome.image)}
 
     def _desired(self, params: Dict[str, Any], record: Optional[Dict[str, Any]], outcome: Outcome) -> Dict[str, Any]:
         if not params.get("image"):

@@ -71,6 +71,11 @@ def container_mounts(desired: Dict[str, Any], volume_dirs: Dict[str, str],
     return [m for m in result if m["destination"] not in taken] + user
 
 
+def cpu_quota(cpus: float) -> int:
+    """The CFS quota (in microseconds per CPU_PERIOD) of ``cpus`` CPUs."""
+    return int(round(cpus * CPU_PERIOD))
+
+
 def linux_resources(desired: Dict[str, Any]) -> Dict[str, Any]:
     resources: Dict[str, Any] = {}
     if desired["privileged"]:
@@ -80,7 +85,7 @@ def linux_resources(desired: Dict[str, Any]) -> Dict[str, Any]:
     if desired["memory"] is not None:
         resources["memory"] = {"limit": desired["memory"]}
     if desired["cpus"] is not None:
-        resources["cpu"] = {"quota": int(round(desired["cpus"] * CPU_PERIOD)), "period": CPU_PERIOD}
+        resources["cpu"] = {"quota": cpu_quota(desired["cpus"]), "period": CPU_PERIOD}
     if desired["pids_limit"] is not None:
         resources["pids"] = {"limit": desired["pids_limit"]}
     return resources
@@ -156,3 +161,9 @@ def apply_network(spec: Dict[str, Any], network_namespace: Optional[Dict[str, st
         mounts.append(mount)
     result["mounts"] = mounts
     return result
+
+
+def with_resources(spec: Dict[str, Any], desired: Dict[str, Any]) -> Dict[str, Any]:
+    """``spec`` (a copy) with the ``linux.resources`` of ``desired``: what a container whose
+    limits were updated in place (limits.py) is started with next time."""
+    return dict(spec, linux=dict(spec["linux"], resources=linux_resources(desired)))
