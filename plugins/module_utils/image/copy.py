@@ -31,8 +31,10 @@ def check_policy(source: ImageSource, image: ResolvedImage, policy: Optional[Pol
     """Raise PolicyRejectedError unless ``policy`` allows what ``source`` resolved to, whether a
     registry or a file. Only the manifest the reference named and its signatures are read: no
     layer (IsRunningImageAllowed)."""
+    if policy is None:
+        return
     location = source.policy_location()
-    if policy is None or location is None:
+    if location is None:
         return
     from ..signing.policy import UnverifiedImage, check_image  # cryptography only when a policy applies
     top = source.get_manifest()
