@@ -25,7 +25,7 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
-from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
+from ..common.errors import DigestMismatchError, LayerError, UndockError
 from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_symlink
 from ..common.locks import FileLock
 from ..model.graph import walk
