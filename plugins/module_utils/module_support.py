@@ -11,14 +11,19 @@ from __future__ import annotations
 
 import importlib.util
 import sys
-from typing import Any, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from .common.deps import missing_libraries
-from .registry.config import RegistryOptions
-from .registry.context import RegistryContext
-from .registry.deadline import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT, TransferLimits
+from .registry.defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
+
+if TYPE_CHECKING:
+    from .registry.context import RegistryContext
+    from .registry.deadline import TransferLimits
+
+# The registry configuration and the engine are imported by the functions that use them:
+# a task answered from the store's files (image/quick.py, runtime/quick.py) loads neither.
 
 REGISTRY_ARGS: Dict[str, Any] = dict(
     username=dict(type="str"),
@@ -57,7 +62,9 @@ STORE_LIBRARIES: tuple = ()  # the store, layers, mounts and containers need onl
 NAMES_LIBRARIES = ("tomli",) if sys.version_info < (3, 11) else ()
 
 
-def registry_context(params: Dict[str, Any]) -> RegistryContext:
+def registry_context(params: Dict[str, Any]) -> "RegistryContext":
+    from .registry.config import RegistryOptions
+    from .registry.context import RegistryContext
     conf = params.get("registries_conf")
     options = RegistryOptions(
         username=params.get("username"), password=params.get("password"),
@@ -70,8 +77,9 @@ def registry_context(params: Dict[str, Any]) -> RegistryContext:
     return RegistryContext(options, limits=transfer_limits(params))
 
 
-def transfer_limits(params: Dict[str, Any]) -> TransferLimits:
+def transfer_limits(params: Dict[str, Any]) -> "TransferLimits":
     """The deadlines of registry requests and blob downloads (defaults when a caller has no such options)."""
+    from .registry.deadline import TransferLimits
     timeout = params.get("request_timeout")
     rate = params.get("min_transfer_rate")
     return TransferLimits(request_timeout=DEFAULT_REQUEST_TIMEOUT if timeout is None else timeout,

@@ -263,7 +263,6 @@ actions:
 """
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.image.ops import check_transport
 from ..module_utils.module_support import finish, image_module, image_service
 
 #: Options that only make sense when the image is to be present.
@@ -298,6 +297,11 @@ def main() -> None:
         module.fail_json(msg="sign_by signs what is pushed: it needs push=true")
     elif params["force"]:
         module.fail_json(msg="force is only for state=absent (to unmount an image in use before removing it)")
+    from ..module_utils.image.quick import unchanged
+    outcome = unchanged(params)  # an image already as asked is answered from the store's files
+    if outcome is not None:
+        finish(module, outcome)
+    from ..module_utils.image.ops import check_transport
     try:
         if params["export_to"]:
             check_transport(params["export_to"])  # before a pull, not after it

@@ -10,27 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from ..common.errors import ManifestError
-from ..model.imageconfig import parse_config
-from ..model.manifest import Manifest
-from ..model.platform import Platform, host_platform, normalize_platform
 from .interfaces import ImageDestination, ImageSource
+from .resolve import ResolvedImage, resolve_image
 
 if TYPE_CHECKING:
     from ..signing.policy import Policy
 
 DEFAULT_PARALLEL = 4
-
-
-@dataclass
-class ResolvedImage:
-    """A single-platform image at a source: its manifest, config and where it came from."""
-
-    manifest: Manifest
-    config: Dict[str, Any]
-    config_raw: bytes
-    top_digest: str                 # what the reference resolved to: an index digest or the manifest's own
-    platform: Dict[str, str]
 
 
 @dataclass
@@ -41,37 +27,14 @@ class CopyResult:
     changed: bool = False
 
 
-def resolve_image(source: ImageSource, platform: Optional[Any] = None) -> ResolvedImage:
-    """Read the manifest (choosing ``platform`` from an index) and the config, verified."""
-    top = source.get_manifest()
-    explicit = platform is not None
-    wanted: Platform = normalize_platform(platform) if explicit else host_platform()
-    manifest = top
-    if top.is_index:
-        manifest = source.get_manifest(top.select(wanted)["digest"])
-        if manifest.is_index:
-            raise ManifestError("%s: nested index %s is not supported" % (source.describe(), manifest.digest))
-    config_raw = source.read_blob(manifest.config)
-    config = parse_config(config_raw, manifest.config, source.describe(), validate=not source.trusted)
-    image_platform = {"os": str(config.get("os") or "linux"),
-                      "architecture": str(config.get("architecture") or "")}
-    if config.get("variant"):
-        image_platform["variant"] = str(config["variant"])
-    if explicit and not top.is_index:
-        got = normalize_platform(image_platform)
-        if (got.os, got.architecture) != (wanted.os, wanted.architecture):
-            raise ManifestError("%s is for %s, not the requested platform %s"
-                                % (source.describe(), got, wanted))
-    return ResolvedImage(manifest=manifest, config=config, config_raw=config_raw, top_digest=top.digest,
-                         platform=image_platform)
-
-
 def check_policy(source: ImageSource, image: ResolvedImage, policy: Optional[Policy]) -> None:
     """Raise PolicyRejectedError unless ``policy`` allows what ``source`` resolved to, whether a
     registry or a file. Only the manifest the reference named and its signatures are read: no
     layer (IsRunningImageAllowed)."""
+    if policy is None:
+        return
     location = source.policy_location()
-    if policy is None or location is None:
+    if location is None:
         return
     from ..signing.policy import UnverifiedImage, check_image  # cryptography only when a policy applies
     top = source.get_manifest()

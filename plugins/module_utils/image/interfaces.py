@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 from ..common.errors import UndockError
 from ..model.digest import Digester
 from ..model.manifest import Manifest
-from ..storage.layout import BlobOpener
 
 if TYPE_CHECKING:
+    from ..storage.layout import BlobOpener
     from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature
 

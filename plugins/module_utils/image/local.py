@@ -5,49 +5,28 @@
 
 from __future__ import annotations
 
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional
 
-from ..common.errors import ManifestError, StoreError
-from ..model.manifest import Manifest, parse_manifest, to_oci_manifest
-from ..model.reference import parse_reference
-from ..storage.layers import LayerStore, image_diff_ids
-from ..storage.layout import REF_NAME, BlobOpener
-from ..storage.store import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE, SOURCE_REF, Store, original_manifest
+from ..common.errors import StoreError
+from ..model.manifest import Manifest, to_oci_manifest
+from ..storage.layers import LayerStore
+from ..storage.layout import REF_NAME
+from ..storage.peek import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE
+from ..storage.store import Store
 from .interfaces import ImageDestination, ImageSource
+from .resolve import layer_diff_ids
+from .stored import StoredImageSource
 
 
-class StoreImageSource(ImageSource):
-    trusted = True
+class StoreImageSource(StoredImageSource):
+    """An image of the opened store, looked up by name."""
 
     def __init__(self, store: Store, ref_name: str):
         self.store = store
-        self.ref_name = ref_name
-        self.entry = store.lookup(ref_name)
-        if self.entry is None:
+        entry = store.lookup(ref_name)
+        if entry is None:
             raise StoreError("image %s is not in the store %s" % (ref_name, store.root))
-        origin = (self.entry.get("annotations") or {}).get(SOURCE_REF)
-        self.origin = parse_reference(origin) if origin else None
-
-    def describe(self) -> str:
-        return "%s in %s" % (self.ref_name, self.store.describe())
-
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
-        if digest is None:
-            desc = original_manifest(self.entry)
-            digest, media_type = desc["digest"], desc.get("mediaType")
-        else:
-            media_type = None
-        return parse_manifest(self.store.read_blob(digest), media_type, digest, validate=False)
-
-    def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
-        def opener(offset: int) -> Tuple[BinaryIO, int]:
-            handle = self.store.open_blob(desc["digest"])
-            handle.seek(offset)
-            return handle, offset
-        return opener
-
-    def open_file(self, desc: Dict[str, Any]) -> BinaryIO:
-        return self.store.open_blob(desc["digest"])
+        super().__init__(store.root, ref_name, entry)
 
 
 class StoreImageDestination(ImageDestination):
@@ -112,12 +91,3 @@ class StoreImageDestination(ImageDestination):
         if self._writing is not None:
             self._writing.__exit__(None, None, None)
             self._writing = None
-
-
-def layer_diff_ids(manifest: Manifest, config: Dict[str, Any]) -> Dict[str, str]:
-    """Layer blob digest -> diff ID, pairing manifest layers with the config's rootfs."""
-    diff_ids = image_diff_ids(config)
-    if len(diff_ids) != len(manifest.layers):
-        raise ManifestError("manifest %s has %d layers but its config lists %d diff IDs"
-                            % (manifest.digest, len(manifest.layers), len(diff_ids)))
-    return {layer["digest"]: diff_id for layer, diff_id in zip(manifest.layers, diff_ids)}

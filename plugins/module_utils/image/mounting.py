@@ -15,8 +15,9 @@ from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
 from ..scan.scanners import scan
 from ..storage.mounts import MountError, MountManager, MountRecord
-from .copy import ResolvedImage
-from .ops import ImageService, describe_image
+from .record import describe_image
+from .resolve import ResolvedImage
+from .ops import ImageService
 from .outcome import Outcome
 
 MOUNT_OWNER = "oci_mount"

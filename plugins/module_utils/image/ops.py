@@ -16,47 +16,22 @@ from ..common.errors import (DigestMismatchError, ImageInUseError, NotFoundError
 from ..registry.config import SOURCE_REGISTRY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.digest import parse_digest
-from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
+from ..model.platform import Platform, host_platform, normalize_platform
 from ..model.reference import Reference, parse_reference
 from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS
 from ..storage.layers import LayerStore
 from ..storage.limits import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
-from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, SOURCE_DIGEST, SOURCE_REF, Store, original_manifest, store_exists
-from .copy import ResolvedImage, check_policy, copy_image, resolve_image, sign_image
+from ..storage.peek import SOURCE_DIGEST, SOURCE_REF, original_manifest
+from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, Store, store_exists
+from .copy import check_policy, copy_image, sign_image
 from .interfaces import ImageSource
-from .local import StoreImageDestination, StoreImageSource, layer_diff_ids
+from .local import StoreImageDestination, StoreImageSource
 from .outcome import Outcome
+from .record import describe_image
+from .resolve import ResolvedImage, layer_diff_ids, resolve_image, stored_by_digest
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
-
-
-#: The keys of every ``image`` return value, whatever the module and whether it was found.
-IMAGE_KEYS = ("name", "digest", "id", "media_type", "source_digest", "platform", "size", "layers", "config",
-              "created", "labels")
-
-
-def describe_image(name: str, image: Optional[ResolvedImage]) -> Dict[str, Any]:
-    """The ``image`` return value, the same for local and remote images and in every module.
-    Without ``image`` (an entry that cannot be read), every key but the name is empty."""
-    if image is None:
-        return dict({key: None for key in IMAGE_KEYS}, name=name, layers=[], config={}, labels={})
-    config = image.config
-    container_config = config.get("config") or {}
-    return {
-        "name": name,
-        "digest": image.manifest.digest,
-        "id": image.manifest.config["digest"],
-        "media_type": image.manifest.media_type,
-        "source_digest": image.top_digest,
-        "platform": "/".join(v for v in (image.platform.get("os"), image.platform.get("architecture"),
-                                         image.platform.get("variant")) if v),
-        "size": sum(int(d.get("size") or 0) for d in image.manifest.blobs()) + len(image.manifest.raw),
-        "layers": [d["digest"] for d in image.manifest.layers],
-        "config": container_config,
-        "created": config.get("created"),
-        "labels": container_config.get("Labels") or {},
-    }
 
 
 def load_signing_key(path: str, passphrase: Optional[str]) -> Any:
@@ -68,25 +43,6 @@ def load_signing_key(path: str, passphrase: Optional[str]) -> Any:
     except OSError as err:
         raise UndockError("cannot read the signing key %s: %s" % (path, err.strerror or err))
     return load_private_key(data, passphrase, where=path)
-
-
-def stored_by_digest(store: Store, ref: Reference, platform: Platform) -> Optional[Reference]:
-    """The store name of the image of ``ref``'s repository whose manifest is ``ref.digest``,
-    or whose source index is and whose platform is ``platform``."""
-    repository = str(ref.with_tag(None).with_digest(None))
-    for entry in store.images():
-        name = entry["annotations"][REF_NAME]
-        try:
-            stored = parse_reference(name, default_tag=None)
-        except UndockError:
-            continue
-        if str(stored.with_tag(None).with_digest(None)) != repository:
-            continue
-        if ref.digest in (entry.get("digest"), original_manifest(entry).get("digest")):
-            return stored
-        if entry["annotations"].get(SOURCE_DIGEST) == ref.digest and platform_matches(platform, entry.get("platform")):
-            return stored
-    return None
 
 
 def check_entry(entry: Dict[str, Any]) -> None:
@@ -153,7 +109,7 @@ class ImageService:
                     return candidate
             if ref.digest:
                 for candidate in candidates:
-                    stored = stored_by_digest(store, candidate, platform or host_platform())
+                    stored = stored_by_digest(store.images(), candidate, platform or host_platform())
                     if stored is not None:
                         return stored
         return candidates[0]

@@ -13,11 +13,11 @@ from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
 from ..model.reference import Reference
-from ..signing.location import DOCKER, ImageLocation
 from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
 
 if TYPE_CHECKING:
+    from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature
 
 # signing/ (and cryptography) is loaded only when signatures are read or written:
@@ -46,7 +46,8 @@ class RegistryImageSource(ImageSource):
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         return self.client.blob_opener(desc)
 
-    def policy_location(self) -> Optional[ImageLocation]:
+    def policy_location(self) -> Optional["ImageLocation"]:
+        from ..signing.location import DOCKER, ImageLocation  # only when a trust policy applies
         return ImageLocation(DOCKER, reference=self.requested)
 
     def get_signatures(self, manifest_digest: str) -> List["Signature"]:

@@ -9,9 +9,7 @@ from typing import Any, Dict
 
 from ..common.errors import ManifestError
 from ..common.jsonutil import load_json
-from . import schemas
 from .manifest import DOCKER_CONFIG
-from .validation import validate_document
 
 
 def parse_config(raw: bytes, desc: Dict[str, Any], origin: str, validate: bool = True) -> Dict[str, Any]:
@@ -19,11 +17,13 @@ def parse_config(raw: bytes, desc: Dict[str, Any], origin: str, validate: bool =
 
     With ``validate`` it is checked against the config schema of its media type: Docker's
     for a Docker config, the OCI one for anything else, since the engine reads every config
-    as an image config. A reader of the store passes False (checked when it was pulled).
+    as an image config. A reader of the store passes False (checked when it was pulled), and so never loads the schemas.
     """
     what = "image config %s from %s" % (desc.get("digest"), origin)
     config = load_json(raw, what, error=ManifestError, expect=dict)
-    if validate:
+    if validate:  # the schemas (and jsonschema) only for documents from outside
+        from . import schemas
+        from .validation import validate_document
         schema = schemas.DOCKER_CONFIG if desc.get("mediaType") == DOCKER_CONFIG else schemas.OCI_CONFIG
         validate_document(config, schema, what)
     return config

@@ -17,8 +17,6 @@ from .digest import Digester
 from ..common.errors import ManifestError
 from ..common.jsonutil import load_json
 from .platform import Platform, normalize_platform, platform_matches
-from . import schemas
-from .validation import validate_document
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"
@@ -43,12 +41,10 @@ ACCEPT_MANIFEST_TYPES = (OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_LIST)
 
 MAX_MANIFEST_SIZE = 4 * 1024 * 1024  # what distribution and containers/image accept
 
-SCHEMAS = {
-    OCI_MANIFEST: schemas.OCI_MANIFEST,
-    OCI_INDEX: schemas.OCI_INDEX,
-    DOCKER_MANIFEST: schemas.DOCKER_MANIFEST,
-    DOCKER_LIST: schemas.DOCKER_LIST,
-}
+#: The schema (model.schemas) of each media type: read when a document is validated, so a
+#: reader of the store (which passes validate=False) never loads the schemas.
+SCHEMA_NAMES = {OCI_MANIFEST: "OCI_MANIFEST", OCI_INDEX: "OCI_INDEX", DOCKER_MANIFEST: "DOCKER_MANIFEST",
+                DOCKER_LIST: "DOCKER_LIST"}
 
 
 @dataclass
@@ -150,7 +146,9 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
         raise ManifestError("manifest %s has unsupported media type %s" % (digest, media_type))
     if validate:
         what = "%s %s" % ("index" if media_type in INDEX_TYPES else "manifest", digest)
-        validate_document(data, SCHEMAS[media_type], what + (" from " + origin if origin else ""))
+        from . import schemas
+        from .validation import validate_document
+        validate_document(data, getattr(schemas, SCHEMA_NAMES[media_type]), what + (" from " + origin if origin else ""))
     return Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
 
 

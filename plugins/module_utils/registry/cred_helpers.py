@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 from typing import NamedTuple, Optional
 
 from ..common.errors import ConfigError
@@ -60,6 +59,7 @@ def run_helper(name: str, server: str, where: str, timeout: Optional[float] = No
     if path is None:
         raise ConfigError("%s names the credential helper %r, but %s is not on PATH: install it, or remove it "
                           "from the file" % (where, name, program))
+    import subprocess  # here: most runs have no helper, and subprocess costs every run its import
     try:
         done = subprocess.run([path, "get"], input=server.encode("utf-8"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, timeout=timeout, check=False)

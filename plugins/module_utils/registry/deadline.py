@@ -26,8 +26,7 @@ from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..common.errors import ConfigError, RegistryError
 
-DEFAULT_REQUEST_TIMEOUT = 300.0
-DEFAULT_MIN_TRANSFER_RATE = 64 * 1024  # bytes per second
+from .defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
 
 
 class DeadlineError(RegistryError):

@@ -23,10 +23,10 @@ before it."""
 from __future__ import annotations
 
 import json
-import os
 from typing import Any, Dict, List, Optional
 
-from .records import ContainerPaths, read_info, read_json
+from ..storage.peek import index_entry, read_json
+from .records import ContainerPaths, read_info
 
 #: The module options that describe the container (what normalize() reads, and the rest
 #: of what ContainerService.ensure is given).
@@ -37,18 +37,9 @@ CONTAINER_OPTIONS: List[str] = [
     "network", "ports", "dns", "pull", "recreate", "force_restart"]
 #: Options that say what to do rather than what the container is.
 ACTIONS = ("state", "pull", "recreate", "force_restart")
-REF_NAME = "org.opencontainers.image.ref.name"  # OCI image layout: an index.json entry's name
 FINGERPRINT = "fingerprint"
 NOOP_STATES = ("started", "present")
 RUNNING = ("running", "restarting")
-
-
-def _index_entry(store_root: str, image_name: str) -> Optional[Dict[str, Any]]:
-    index = read_json(os.path.join(store_root, "index.json")) or {}
-    for entry in index.get("manifests") or []:
-        if isinstance(entry, dict) and (entry.get("annotations") or {}).get(REF_NAME) == image_name:
-            return entry
-    return None
 
 
 def _bounding_set() -> Optional[str]:
@@ -74,7 +65,7 @@ def _qualified(name: Any) -> bool:
 def fingerprint(store_root: str, params: Dict[str, Any], image: Dict[str, Any]) -> Dict[str, Any]:
     """What the record of a container created from ``params`` keeps (``image``: the image record)."""
     request = {key: params.get(key) for key in CONTAINER_OPTIONS if key not in ACTIONS}
-    return {"request": json.loads(json.dumps(request)), "image_entry": _index_entry(store_root, image["name"]),
+    return {"request": json.loads(json.dumps(request)), "image_entry": index_entry(store_root, image["name"]),
             "bounding_set": _bounding_set(), "image": image}
 
 
@@ -93,7 +84,7 @@ def unchanged(store_root: str, run_root: str, params: Dict[str, Any], log_lines:
     if json.loads(json.dumps(request)) != saved.get("request") or _bounding_set() != saved.get("bounding_set"):
         return None
     desired = record["desired"]
-    entry = _index_entry(store_root, desired["image"])
+    entry = index_entry(store_root, desired["image"])
     if entry is None or entry != saved.get("image_entry"):
         return None
     info = read_info(paths, record, log_lines)

@@ -9,11 +9,11 @@ Reading only, and importing little: a task that finds its container as it wants 
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List, Optional
 
 from ..storage.mount_records import process_start
+from ..storage.peek import read_json
 from .names import check_name
 from .network.errors import NetworkError
 from .network.state import NetworkState, load_state
@@ -44,17 +44,6 @@ class ContainerPaths:
         self.network = os.path.join(self.run, "network")
         self.events = os.path.join(self.run, "events")  # a systemd unit's runs (systemd_units.py)
         self.unit_hook = os.path.join(self.run, "unit-hook.sh")
-
-
-def read_json(path: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(path, "rb") as handle:
-            data = json.loads(handle.read())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def tail(path: str, lines: int) -> List[str]:

@@ -25,12 +25,13 @@ import tempfile
 from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
-from ..common.errors import DigestMismatchError, LayerError, StoreError, UndockError
+from ..common.errors import DigestMismatchError, LayerError, UndockError
 from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_symlink
 from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
 from .layout import BlobOpener, BlobReceiver
+from .peek import image_diff_ids, layer_dir
 from .store import Store
 from .trees import remove_tree
 from .limits import DEFAULT_MAX_SIZE
@@ -57,7 +58,7 @@ class LayerStore:
 
     # -- names ----------------------------------------------------------------------
     def layer_dir(self, diff_id: str) -> str:
-        return os.path.join(self.root, parse_digest(diff_id)[1])
+        return layer_dir(self.store.root, diff_id)
 
     def diff_dir(self, diff_id: str) -> str:
         return os.path.join(self.layer_dir(diff_id), "diff")
@@ -210,17 +211,6 @@ def tree_size(path: str) -> int:
             except OSError:
                 pass
     return total
-
-
-def image_diff_ids(config: Dict[str, Any]) -> List[str]:
-    """The config's ``rootfs.diff_ids``, validated (they become directory names)."""
-    rootfs = config.get("rootfs") or {}
-    diff_ids = rootfs.get("diff_ids")
-    if rootfs.get("type") != "layers" or not isinstance(diff_ids, list):
-        raise StoreError("image config has no rootfs.diff_ids of type layers")
-    for diff_id in diff_ids:
-        parse_digest(diff_id)
-    return list(diff_ids)
 
 
 def stored_diff_ids(store: Store, exclude: Iterable[str] = ()) -> List[str]:

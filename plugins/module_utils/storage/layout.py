@@ -19,9 +19,9 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tupl
 from ..model.digest import Digester, parse_digest
 from ..common.errors import DigestMismatchError, StoreError, TransientError
 from ..common.fileutil import atomic_write, fsync_dir, open_regular_file
+from .peek import REF_NAME, blob_path, open_blob, read_blob
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
-REF_NAME = "org.opencontainers.image.ref.name"
 CHUNK = 1024 * 1024
 
 # A blob source: given a byte offset, return (stream, offset it really starts at).
@@ -67,8 +67,7 @@ class OCILayout:
 
     # -- blobs ----------------------------------------------------------------------
     def blob_path(self, digest: str) -> str:
-        algorithm, hexpart = parse_digest(digest)
-        return os.path.join(self.root, "blobs", algorithm, hexpart)
+        return blob_path(self.root, digest)
 
     def has_blob(self, digest: str, size: Optional[int] = None) -> bool:
         try:
@@ -78,19 +77,11 @@ class OCILayout:
         return size is None or size < 0 or st.st_size == size
 
     def open_blob(self, digest: str) -> BinaryIO:
-        try:
-            return open_regular_file(self.blob_path(digest))
-        except FileNotFoundError:
-            raise StoreError("blob %s is missing from %s" % (digest, self.root))
+        return open_blob(self.root, digest)
 
     def read_blob(self, digest: str) -> bytes:
         """Read a small blob (manifest, config) and verify it."""
-        with self.open_blob(digest) as handle:
-            data = handle.read()
-        digester = Digester(digest)
-        digester.update(data)
-        digester.verify("blob %s in %s" % (digest, self.root))
-        return data
+        return read_blob(self.root, digest)
 
     def write_blob(self, data: bytes, digest: Optional[str] = None) -> str:
         """Store ``data``; if ``digest`` is given it must match. Returns the digest."""

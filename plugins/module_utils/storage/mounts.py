@@ -59,12 +59,13 @@ from ..common.fileutil import atomic_write, makedirs_private, point_symlink
 from ..common.locks import FileLock
 from ..model.manifest import parse_manifest
 from .holds import Hold, Holds
-from .layers import LINK_DIR, LayerStore, image_diff_ids, short_link
+from .layers import LINK_DIR, LayerStore, short_link
 from .layout import REF_NAME
 from .merge import merge_layers
 from .mount_commands import bind_mount, mount_overlay, overlay_data, umount
 from .mount_records import MountError, MountRecord, MountRecords, mount_entry, mountinfo, process_start
-from .store import DEFAULT_RUN_ROOT, Store, original_manifest
+from .peek import image_diff_ids, original_manifest
+from .store import DEFAULT_RUN_ROOT, Store
 from .trees import remove_tree
 
 MAX_LOWERS = 500                 # overlayfs' OVL_MAX_STACK

@@ -30,33 +30,19 @@ from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
+from .peek import original_manifest
 
 DEFAULT_ROOT = "/var/lib/undock"
 DEFAULT_RUN_ROOT = "/run/undock"
 STALE_TEMP_SECONDS = 3600
 STALE_PARTIAL_SECONDS = 7 * 24 * 3600
 
-# Annotations the store adds to its index.json entries.
-SOURCE_DIGEST = "io.undock.source.digest"   # digest the reference resolved to at the source (may be an index)
-SOURCE_REF = "io.undock.source.reference"   # where the image was pulled from, for cross-repository mounts
-# Set when index.json points at an OCI view of a Docker manifest: the manifest as pulled.
-ORIGINAL_MANIFEST = "io.undock.manifest.digest"
-ORIGINAL_MEDIA_TYPE = "io.undock.manifest.media-type"
 MANIFEST_TYPES = IMAGE_MANIFEST_TYPES + INDEX_TYPES
 # What a store holds at its top (overlay/ and the rest come later): a directory holding
 # only some of these, and no oci-layout, is a store whose creation was interrupted.
 _CREATED_FIRST = ("tmp", "locks", "blobs", "index.json")
 # The only entry of a new file system's root: a volume mounted at storage_root is empty.
 _EMPTY_VOLUME = ("lost+found",)
-
-
-def original_manifest(entry: Dict[str, Any]) -> Dict[str, Any]:
-    """The descriptor of the manifest as pulled, for an index.json entry."""
-    annotations = entry.get("annotations") or {}
-    digest = annotations.get(ORIGINAL_MANIFEST)
-    if not digest:
-        return entry
-    return {"mediaType": annotations.get(ORIGINAL_MEDIA_TYPE), "digest": digest, "size": -1}
 
 
 def store_exists(root: str) -> bool:
