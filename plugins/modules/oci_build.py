@@ -67,7 +67,7 @@ options:
     type: str
   remove:
     description:
-      - With V(state=committed), remove the working container after the commit. That does not count as a change:
+      - With V(state=committed), remove the working container after the commit. That does not count as a change;
         the task is changed only when the image is.
     type: bool
     default: false
