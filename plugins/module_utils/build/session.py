@@ -96,7 +96,7 @@ def commit(service: ImageService, container: str, image: Optional[str], steps: A
            message: Optional[str] = None, remove: bool = False, context: Optional[str] = None) -> Outcome:
     """Commit the changes of ``container`` as a layer and make the image; ``remove`` it afterwards."""
     kept_id(container)
-    extra = [s for s in normalize_steps([{"from": "scratch"}] + list(steps or []), context)[1:]]
+    extra = normalize_steps([{"from": "scratch"}] + list(steps or []), context)[1:]  # no from: a placeholder
     if any(s["kind"] == "commit" for s in extra):
         raise BuildError("steps of a commit cannot hold commit steps: each commit task makes one layer")
     outcome = Outcome()
