@@ -33,12 +33,12 @@ from .hostpython import BIN_DIR, INTERPRETER, LEND_ROOT, TMP_DIR, wrapper
 from .run import exec_in_working
 from .working import BUILDS_DIR, KEPT_FILE, BaseImage, WorkingContainer
 
-NAME = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$")
+NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 LOCK_TIMEOUT = 600
 
 
 def kept_id(name: str) -> str:
-    if not isinstance(name, str) or not NAME.match(name):
+    if not isinstance(name, str) or not NAME.fullmatch(name):
         raise BuildError("container: %r is not a valid working container name (letters, digits, '_', '.', '-', "
                          "at most 64, starting with a letter or digit)" % (name,))
     return "w." + name
