@@ -183,3 +183,28 @@ def test_lent_python_runs_in_busybox_and_is_never_committed(tmp_path, layout, py
     assert not kept.exists("lent") and not no_mounts_under(svc.run_root)
     with pytest.raises(BuildError, match="does not exist"):
         session.commit(svc, "lent", None)
+
+
+def test_a_commit_per_task_makes_a_layer_each_and_an_empty_commit_changes_nothing(tmp_path, layout):
+    svc = service(tmp_path)
+    svc.present(BASE, source="oci:%s:base" % layout)
+    session.start(svc, "per-task", "localhost/per-task:1", [{"from": BASE}], python="", epoch=1700000000)
+    kept = KeptContainers(svc.store(), svc.run_root)
+    try:
+        digests = []
+        for name in ("a", "b"):
+            with kept.open("per-task") as working:
+                assert working.exec(["/bin/sh", "-c", "echo %s > /%s" % (name, name)])[0] == 0
+            committed = session.commit(svc, "per-task", None, message="task %s" % name)
+            assert committed.changed, committed
+            digests.append(committed.after["digest"])
+        again = session.commit(svc, "per-task", None, message="nothing")
+        assert not again.changed and again.after["digest"] == digests[-1]
+    finally:
+        session.remove_container(svc, "per-task")
+    manifest = svc.local_image("localhost/per-task:1").manifest
+    assert len(manifest.layers) == 3
+    # each layer: its task's file (and /etc, copied up by runc's /etc/hosts stubs, as in RUN steps)
+    assert [sorted(layer_members(svc.storage_root, d["digest"])) for d in manifest.layers[1:]] == [["a", "etc"],
+                                                                                                  ["b", "etc"]]
+    assert not no_mounts_under(svc.run_root)
