@@ -74,8 +74,8 @@ def _libraries(loader: str, executable: str) -> List[str]:
     except (OSError, subprocess.TimeoutExpired) as err:
         raise BuildError("cannot list the libraries of %s with %s: %s" % (executable, loader, err))
     if proc.returncode != 0:
-        raise BuildError("cannot list the libraries of %s with %s: %s" % (executable, loader,
-                                                                         proc.stderr.decode("utf-8", "replace")))
+        error = proc.stderr.decode("utf-8", "replace").strip()
+        raise BuildError("cannot list the libraries of %s with %s: %s" % (executable, loader, error))
     paths = []
     for line in proc.stdout.decode("utf-8", "replace").splitlines():
         words = line.split()
