@@ -71,7 +71,7 @@ options:
         the task is changed only when the image is.
     type: bool
     default: false
-  message:
+  commit_message:
     description:
       - With V(state=committed), the history comment of the layer.
     type: str
@@ -389,7 +389,7 @@ def main() -> None:
             container=dict(type="str"),
             python=dict(type="str"),
             remove=dict(type="bool", default=False),
-            message=dict(type="str"),
+            commit_message=dict(type="str"),
             context=dict(type="path"),
             layers=dict(type="bool", default=True),
             squash=dict(type="bool", default=False),
@@ -427,7 +427,7 @@ def main() -> None:
                                     no_cache=params["no_cache"])
         elif state == "committed":
             outcome = session.commit(service, params["container"], params["name"], params["steps"],
-                                     message=params["message"], remove=params["remove"], context=params["context"])
+                                     message=params["commit_message"], remove=params["remove"], context=params["context"])
         elif state == "absent":
             outcome = session.remove_container(service, params["container"])
         else:
