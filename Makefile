@@ -26,10 +26,11 @@ SANITY_ARGS ?=
 PLAYBOOK_ARGS ?=
 LAYERS := unit integration interop security node
 
-.PHONY: help bootstrap test pytest sanity lint docs build demo bench clean distclean $(LAYERS)
+.PHONY: help bootstrap test pytest sanity lint docs build demo build-image bench clean distclean $(LAYERS)
 
 help:
 	@echo "make demo          set up, then run playbooks/demo.yml on localhost"
+	@echo "make build-image   set up, then build an image with Ansible tasks (playbooks/build_image.yml)"
 	@echo "make test          set up, then the whole suite: pytest tests (all layers) + sanity + lint"
 	@echo "make bootstrap     apt packages (hack/apt-packages.txt), .venv, collection link"
 	@echo "make unit|integration|interop|security|node   one layer: pytest -m LAYER"
@@ -94,6 +95,10 @@ demo: bootstrap
 	if [ -f hack/demo.py ]; then $(PY) hack/demo.py $(PLAYBOOK_ARGS); \
 	else ansible-playbook -i localhost, -c local -e ansible_python_interpreter=$(PY) \
 	  $(PLAYBOOK_ARGS) playbooks/demo.yml; fi
+
+# playbooks/build_image.yml offline, from a busybox base made of local files (docs/building.md).
+build-image: bootstrap
+	@$(PY) hack/build_image.py $(PLAYBOOK_ARGS)
 
 # Benchmarks: every bench/*.py that starts with a shebang (the entry points, bench/run.py
 # among them; helpers have none). One: make bench BENCH=run

@@ -22,6 +22,11 @@ description:
     local only. Use it with C(ansible_connection=undock.oci.oci) for containers that this collection's modules
     started on the controller.
   - The container's rootfs needs a Python for modules; M(ansible.builtin.raw) works without one.
+  - With O(working_container), the host is a working container of M(undock.oci.oci_build) (V(state=started)), not a
+    running container. Each command then runs in it with C(runc run), as a build's V(run) step, with the host's
+    Python lent to it read-only under C(/.undock/host) and Ansible's temporary directory C(/.undock/tmp) bound
+    from the host, and files are put into its mounted rootfs. Nothing under C(/.undock) reaches a layer. The
+    module's RV(undock.oci.oci_build#module:container) return value holds the host variables to set.
 options:
   remote_addr:
     description:
@@ -60,6 +65,14 @@ options:
       - name: ansible_oci_run_root
     env:
       - name: ANSIBLE_OCI_RUN_ROOT
+  working_container:
+    description:
+      - Whether the host is a working container of M(undock.oci.oci_build) rather than a container of
+        M(undock.oci.oci_container).
+    type: bool
+    default: false
+    vars:
+      - name: ansible_oci_working_container
   executable:
     description:
       - The shell in the container that runs Ansible's commands.
@@ -71,6 +84,7 @@ author:
   - undock.oci developers (@undock-oci)
 """
 
+import contextlib
 import errno
 import os
 import stat
@@ -80,6 +94,8 @@ from ansible.module_utils.common.text.converters import to_bytes, to_text
 from ansible.plugins.connection import ConnectionBase
 
 try:
+    from ansible_collections.undock.oci.plugins.module_utils.build.hostpython import TMP_DIR
+    from ansible_collections.undock.oci.plugins.module_utils.build.kept import KeptContainers
     from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
     from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers
     from ansible_collections.undock.oci.plugins.module_utils.runtime.exec import exec_in_container, running_container
@@ -102,6 +118,10 @@ class Connection(ConnectionBase):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._containers = None
+        self._kept = None
+
+    def _working(self) -> bool:
+        return bool(self.get_option("working_container"))
 
     def _name(self) -> str:
         return self.get_option("remote_addr")
@@ -113,8 +133,14 @@ class Connection(ConnectionBase):
             run_root = self.get_option("run_root")
             try:
                 store = Store.open(self.get_option("storage_root"), run_root, create=False)
-                self._containers = Containers(store, run_root)
-                running_container(self._containers, self._name())
+                if self._working():
+                    self._kept = KeptContainers(store, run_root)
+                    if not self._kept.exists(self._name()):
+                        raise AnsibleConnectionFailure("working container %s does not exist in the store %s: start it "
+                                                       "with undock.oci.oci_build state=started" % (self._name(), store.root))
+                else:
+                    self._containers = Containers(store, run_root)
+                    running_container(self._containers, self._name())
             except UndockError as err:
                 raise AnsibleConnectionFailure(str(err)) from None
             self._display.vvv("ESTABLISH OCI CONNECTION TO %s" % self._name(), host=self._name())
@@ -126,14 +152,48 @@ class Connection(ConnectionBase):
         self._connect()
         argv = [self.get_option("executable"), "-c", to_text(cmd, errors="surrogate_or_strict")]
         self._display.vvv("EXEC %s" % argv, host=self._name())
+        stdin = to_bytes(in_data) if in_data is not None else None
+        if self._working():
+            try:
+                with self._kept.open(self._name()) as kept:
+                    return kept.exec(argv, stdin=stdin, user=self.get_option("remote_user"))
+            except UndockError as err:
+                raise AnsibleConnectionFailure(str(err)) from None
         try:
             result = exec_in_container(self._containers, self._name(), argv, user=self.get_option("remote_user"),
-                                       stdin=to_bytes(in_data) if in_data is not None else None)
+                                       stdin=stdin)
         except UndockError as err:
             raise AnsibleConnectionFailure(str(err)) from None
         return result.rc, result.stdout, result.stderr
 
     # -- files -----------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _root(self, path: str):
+        """A descriptor of the directory ``path`` is in, and ``path`` relative to it: the
+        container's root as its processes see it (volumes included); for a working container,
+        its mounted rootfs, or the host directory bound at /.undock/tmp."""
+        if not self._working():
+            fd = self._root_fd()
+            try:
+                yield fd, path
+            finally:
+                os.close(fd)
+            return
+        try:
+            with self._kept.open(self._name()) as kept:
+                normal = os.path.normpath("/" + path.lstrip("/"))
+                if normal == TMP_DIR or normal.startswith(TMP_DIR + "/"):
+                    top, path = kept.tmp_dir, normal[len(TMP_DIR):] or "/"
+                else:
+                    top = kept.container.rootfs
+                fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+                try:
+                    yield fd, path
+                finally:
+                    os.close(fd)
+        except UndockError as err:
+            raise AnsibleConnectionFailure(str(err)) from None
+
     def _root_fd(self) -> int:
         """A descriptor of the container's root as its processes see it (volumes included)."""
         try:
@@ -148,7 +208,11 @@ class Connection(ConnectionBase):
         user = self.get_option("remote_user")
         if user:
             try:
-                resolved = resolve_user(self._containers.paths(self._name()).rootfs, user)
+                if self._working():
+                    with self._kept.open(self._name()) as kept:
+                        resolved = resolve_user(kept.container.rootfs, user)
+                else:
+                    resolved = resolve_user(self._containers.paths(self._name()).rootfs, user)
             except UndockError as err:
                 raise AnsibleConnectionFailure(str(err)) from None
             return resolved.uid, resolved.gid
@@ -161,65 +225,62 @@ class Connection(ConnectionBase):
         if not os.path.isfile(to_bytes(in_path, errors="surrogate_or_strict")):
             raise AnsibleFileNotFound("file or module does not exist: %s" % in_path)
         owner = self._owner()
-        root = self._root_fd()
-        try:
-            created = True
+        with self._root(out_path) as (root, path):
             try:
-                fd = open_in_root(root, out_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
-            except FileExistsError:
-                created = False
-                fd = open_in_root(root, out_path, os.O_WRONLY | os.O_NONBLOCK)
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                created = True
+                try:
+                    fd = open_in_root(root, path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+                except FileExistsError:
+                    created = False
+                    fd = open_in_root(root, path, os.O_WRONLY | os.O_NONBLOCK)
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        os.close(fd)
+                        raise OSError(errno.EINVAL, "not a regular file", out_path)
+                    os.ftruncate(fd, 0)
+                try:
+                    if created:
+                        os.fchmod(fd, 0o644)  # whatever the umask
+                    if owner is not None:
+                        os.fchown(fd, owner[0], owner[1])
+                    with open(in_path, "rb") as source:
+                        while True:
+                            chunk = source.read(CHUNK)
+                            if not chunk:
+                                break
+                            view = memoryview(chunk)
+                            while view:
+                                view = view[os.write(fd, view):]
+                finally:
                     os.close(fd)
-                    raise OSError(errno.EINVAL, "not a regular file", out_path)
-                os.ftruncate(fd, 0)
-            try:
-                if created:
-                    os.fchmod(fd, 0o644)  # whatever the umask
-                if owner is not None:
-                    os.fchown(fd, owner[0], owner[1])
-                with open(in_path, "rb") as source:
-                    while True:
-                        chunk = source.read(CHUNK)
-                        if not chunk:
-                            break
-                        view = memoryview(chunk)
-                        while view:
-                            view = view[os.write(fd, view):]
-            finally:
-                os.close(fd)
-        except OSError as err:
-            raise AnsibleError("cannot put %s into container %s at %s: %s" % (in_path, self._name(), out_path,
-                                                                              err.strerror or err)) from None
-        finally:
-            os.close(root)
+            except OSError as err:
+                raise AnsibleError("cannot put %s into container %s at %s: %s" % (in_path, self._name(), out_path,
+                                                                                  err.strerror or err)) from None
 
     def fetch_file(self, in_path, out_path):
         super().fetch_file(in_path, out_path)
         self._connect()
         self._display.vvv("FETCH %s TO %s" % (in_path, out_path), host=self._name())
-        root = self._root_fd()
-        try:
-            fd = open_in_root(root, in_path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+        with self._root(in_path) as (root, path):
             try:
-                if not stat.S_ISREG(os.fstat(fd).st_mode):
-                    raise OSError(errno.EINVAL, "not a regular file", in_path)
-                with open(out_path, "wb") as target:
-                    while True:
-                        chunk = os.read(fd, CHUNK)
-                        if not chunk:
-                            break
-                        target.write(chunk)
-            finally:
-                os.close(fd)
-        except FileNotFoundError:
-            raise AnsibleFileNotFound("file not found in container %s: %s" % (self._name(), in_path)) from None
-        except OSError as err:
-            raise AnsibleError("cannot fetch %s from container %s: %s"
-                               % (in_path, self._name(), err.strerror or err)) from None
-        finally:
-            os.close(root)
+                fd = open_in_root(root, path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+                try:
+                    if not stat.S_ISREG(os.fstat(fd).st_mode):
+                        raise OSError(errno.EINVAL, "not a regular file", in_path)
+                    with open(out_path, "wb") as target:
+                        while True:
+                            chunk = os.read(fd, CHUNK)
+                            if not chunk:
+                                break
+                            target.write(chunk)
+                finally:
+                    os.close(fd)
+            except FileNotFoundError:
+                raise AnsibleFileNotFound("file not found in container %s: %s" % (self._name(), in_path)) from None
+            except OSError as err:
+                raise AnsibleError("cannot fetch %s from container %s: %s"
+                                   % (in_path, self._name(), err.strerror or err)) from None
 
     def close(self):
         self._connected = False
         self._containers = None
+        self._kept = None

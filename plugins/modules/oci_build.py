@@ -30,8 +30,51 @@ options:
     description:
       - The image to produce, for example V(registry.example.com/team/app:1.0).
       - Stored under its full normalised reference.
+      - Required with V(state=present) and V(state=started). With V(state=committed), defaults to the name given when
+        the working container was started.
     type: str
-    required: true
+  state:
+    description:
+      - V(present) builds O(name) from O(steps) in one task.
+      - V(started) starts the working container O(container) for a build driven by Ansible tasks (the
+        C(buildah from) of ansible-bender). The O(steps) start with V(from), and the other steps run at once.
+        It stays mounted between tasks; a play adds it as a host with M(ansible.builtin.add_host) and the
+        connection C(undock.oci.oci) with C(ansible_oci_working_container=true) (RV(container) has the values to
+        set) and runs roles against it. The host's Python (O(python)) is lent to it read-only, so the image needs
+        none. An existing container is left as it is (changed false).
+      - V(committed) makes what changed in O(container) since its last commit one layer, runs O(steps) first
+        (V(config) steps, for instance; no V(from) or V(commit)), and stores the image O(name) of all its layers.
+        The container stays for more tasks and commits (a layer per play, or per task, is a commit task after
+        each), unless O(remove). Changed only when the image's manifest digest differs from the stored one's.
+      - V(absent) unmounts and deletes the working container O(container), committed or not; its layers stay in
+        the image they were committed to. Use it when a play fails.
+    type: str
+    choices: [present, started, committed, absent]
+    default: present
+  container:
+    description:
+      - The working container of V(state=started), V(committed) and V(absent), and its inventory name.
+    type: str
+  python:
+    description:
+      - With V(state=started), the Python on the host that is lent to the working container. Its installation
+        prefix and the directories of its shared libraries, its dynamic loader included, are bound read-only under
+        C(/.undock/host) for each command, and RV(container.python_interpreter) runs it through that loader, so
+        neither the image's libc (busybox has none) nor its Python is used.
+      - It needs a Python that Ansible's modules support on targets. Its standard library is all the modules use.
+      - Defaults to the Python that runs this module. Set it to the empty string to lend none, when the image has
+        its own Python.
+    type: str
+  remove:
+    description:
+      - With V(state=committed), remove the working container after the commit. That does not count as a change;
+        the task is changed only when the image is.
+    type: bool
+    default: false
+  commit_message:
+    description:
+      - With V(state=committed), the history comment of the layer.
+    type: str
   steps:
     description:
       - The build, one step per item. Each item is a mapping with exactly one key.
@@ -58,9 +101,9 @@ options:
         C(interval), C(timeout), C(start_period), C(retries), as in docker).
       - V(commit) ends a layer. It may have a C(message) that goes into the history. The last step commits
         implicitly. A commit with no change adds no layer.
+      - Required with V(state=present) and V(state=started).
     type: list
     elements: dict
-    required: true
   context:
     description:
       - Directory that relative C(src) paths of V(copy) and V(add) steps are relative to.
@@ -143,7 +186,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Nothing is built or written. The task says whether a build would happen and why.
+    description: Nothing is built or written. The task says whether a build would happen and why. A working container
+      is not started in check mode, so tasks meant to run in it cannot run then.
   diff_mode:
     support: full
     description: Shows the fingerprint, digest and inputs of the build before and after.
@@ -186,6 +230,37 @@ EXAMPLES = r"""
       - host: dnf -y --installroot="$ROOTFS" --releasever=9 install bash coreutils
       - config:
           cmd: [/bin/bash]
+
+- name: Start a working container for a build driven by Ansible tasks (see playbooks/build_image.yml)
+  undock.oci.oci_build:
+    state: started
+    container: web-build
+    name: localhost/web:2
+    source_date_epoch: 1700000000
+    steps:
+      - from: docker.io/library/busybox:1.36
+      - config:
+          cmd: [httpd, -f, -p, "8080", -h, /www]
+  register: working
+
+- name: Add it to the inventory
+  ansible.builtin.add_host:
+    name: "{{ working.container.name }}"
+    groups: [working_containers]
+    ansible_connection: undock.oci.oci
+    ansible_oci_working_container: true
+    ansible_python_interpreter: "{{ working.container.python_interpreter }}"
+    ansible_remote_tmp: "{{ working.container.remote_tmp }}"
+    ansible_oci_storage_root: "{{ working.container.storage_root }}"
+    ansible_oci_run_root: "{{ working.container.run_root }}"
+
+# ... a play on working_containers runs roles, then:
+- name: Commit the play's changes as a layer of localhost/web:2 and remove the working container
+  undock.oci.oci_build:
+    state: committed
+    container: web-build
+    remove: true
+  delegate_to: localhost
 
 - name: Build and push to a private registry
   undock.oci.oci_build:
@@ -245,6 +320,44 @@ image:
     labels:
       description: Image labels.
       type: dict
+container:
+  description: The working container, with V(state=started). Set its values as host variables with
+    M(ansible.builtin.add_host) (see the example).
+  returned: with state=started
+  type: dict
+  contains:
+    name:
+      description: Its name (the inventory host name to add).
+      type: str
+    id:
+      description: Its directory name under O(storage_root)C(/builds).
+      type: str
+    image:
+      description: The image a commit makes by default.
+      type: str
+    rootfs:
+      description: Where its rootfs is mounted on the host.
+      type: str
+    python_interpreter:
+      description: The value for C(ansible_python_interpreter) (null when O(python) is empty).
+      type: str
+    python:
+      description: The host's Python that is lent.
+      type: str
+    remote_tmp:
+      description: The value for C(ansible_remote_tmp), C(/.undock/tmp).
+      type: str
+    storage_root:
+      description: The value for C(ansible_oci_storage_root).
+      type: str
+    run_root:
+      description: The value for C(ansible_oci_run_root).
+      type: str
+removed:
+  description: Whether the working container was removed after the commit (O(remove)). Its removal alone does not
+    make the task changed, which says whether the image changed.
+  returned: with state=committed
+  type: bool
 changed_inputs:
   description: What differs from the inputs of the image in the store (C(steps), C(base), C(sources:PATH),
     C(options.NAME), C(image) when there was none, C(fingerprint) when its inputs are not recorded).
@@ -260,6 +373,8 @@ actions:
   sample: ["committed layer sha256:... (12 entries)", "built localhost/web:1 (sha256:...)"]
 """
 
+import sys
+
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
 from ansible_collections.undock.oci.plugins.module_utils.module_support import finish, image_module, image_service
 from ansible.module_utils.basic import missing_required_lib
@@ -268,8 +383,13 @@ from ansible.module_utils.basic import missing_required_lib
 def main() -> None:
     module = image_module(
         dict(
-            name=dict(type="str", required=True),
-            steps=dict(type="list", elements="dict", required=True),
+            name=dict(type="str"),
+            steps=dict(type="list", elements="dict"),
+            state=dict(type="str", default="present", choices=["present", "started", "committed", "absent"]),
+            container=dict(type="str"),
+            python=dict(type="str"),
+            remove=dict(type="bool", default=False),
+            commit_message=dict(type="str"),
             context=dict(type="path"),
             layers=dict(type="bool", default=True),
             squash=dict(type="bool", default=False),
@@ -284,6 +404,8 @@ def main() -> None:
             push=dict(type="bool", default=False),
             runtime=dict(type="str", default="runc"),
         ),
+        required_if=[("state", "present", ("name", "steps")), ("state", "started", ("name", "steps", "container")),
+                     ("state", "committed", ("container",)), ("state", "absent", ("container",))],
     )
     params = module.params
     if params["compression"] == "zstd":
@@ -292,16 +414,31 @@ def main() -> None:
         except ImportError:
             module.fail_json(msg=missing_required_lib("zstandard", reason="for compression: zstd"))
     from ansible_collections.undock.oci.plugins.module_utils.build.service import build_image
+    from ansible_collections.undock.oci.plugins.module_utils.build import session
+    state = params["state"]
     try:
         service = image_service(module)
-        outcome = build_image(service, params["name"], params["steps"], layers=params["layers"],
-                              squash=params["squash"], epoch=params["source_date_epoch"],
-                              image_format=params["format"], compression=params["compression"],
-                              labels=params["labels"], annotations=params["annotations"], platform=params["platform"],
-                              context=params["context"], runtime=params["runtime"], force=params["force"],
-                              no_cache=params["no_cache"])
-        if params["push"]:
-            outcome.merge(service.push(params["name"], image=outcome.resolved))
+        if state == "started":
+            python = sys.executable if params["python"] is None else params["python"]
+            outcome = session.start(service, params["container"], params["name"], params["steps"], python=python,
+                                    epoch=params["source_date_epoch"], image_format=params["format"],
+                                    compression=params["compression"], platform=params["platform"],
+                                    context=params["context"], runtime=params["runtime"], layers=params["layers"],
+                                    no_cache=params["no_cache"])
+        elif state == "committed":
+            outcome = session.commit(service, params["container"], params["name"], params["steps"],
+                                     message=params["commit_message"], remove=params["remove"], context=params["context"])
+        elif state == "absent":
+            outcome = session.remove_container(service, params["container"])
+        else:
+            outcome = build_image(service, params["name"], params["steps"], layers=params["layers"],
+                                  squash=params["squash"], epoch=params["source_date_epoch"],
+                                  image_format=params["format"], compression=params["compression"],
+                                  labels=params["labels"], annotations=params["annotations"], platform=params["platform"],
+                                  context=params["context"], runtime=params["runtime"], force=params["force"],
+                                  no_cache=params["no_cache"])
+        if params["push"] and state in ("present", "committed"):
+            outcome.merge(service.push(outcome.image["name"] if outcome.image else params["name"], image=outcome.resolved))
     except UndockError as err:
         module.fail_json(msg=str(err))
     finish(module, outcome)

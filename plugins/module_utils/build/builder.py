@@ -86,6 +86,10 @@ class Build:
     def _changed(self, created_by: str) -> None:
         self.pending.append(dict(self._entry(created_by, True), _fs=True))
 
+    def note_change(self, created_by: str) -> None:
+        """A change made outside these primitives (Ansible tasks in a kept container), for the history."""
+        self._changed(created_by)
+
     # -- primitives --------------------------------------------------------------------
     def run(self, argv: List[str], env: Optional[Dict[str, str]] = None, user: Optional[str] = None,
             working_dir: Optional[str] = None, network: str = "host", volumes: Optional[List[str]] = None,

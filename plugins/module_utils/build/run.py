@@ -15,12 +15,13 @@ reach a layer. Output (stdout and stderr together) goes to a file; a failure quo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.errors import UndockError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -87,7 +88,8 @@ def _missing(rootfs: str, path: str) -> Optional[str]:
 
 
 def _remove_stub(upper: str, rel: str) -> None:
-    """Remove what runc made at ``rel`` for a mount point: empty directories and files only."""
+    """Remove what runc made at ``rel`` for a mount point: empty files and directories (nested
+    ones too: a bind at /a/b/c leaves a/, a/b/, a/b/c/) only."""
     path = os.path.join(upper, rel)
     if os.path.islink(path) or not os.path.lexists(path):
         return
@@ -95,21 +97,24 @@ def _remove_stub(upper: str, rel: str) -> None:
         if os.path.getsize(path) == 0:
             os.unlink(path)
         return
-    for dirpath, dirnames, filenames in os.walk(path, topdown=False):
+    for dirpath, dummy, filenames in os.walk(path):
         for name in filenames:
             if os.path.islink(os.path.join(dirpath, name)) or os.path.getsize(os.path.join(dirpath, name)):
                 return  # something real was written there: keep it
-        for name in dirnames:
-            if os.listdir(os.path.join(dirpath, name)):
-                return
     remove_tree(path)
 
 
-def run_in_container(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
-                     env: Optional[Dict[str, str]] = None, user: Optional[str] = None,
-                     working_dir: Optional[str] = None, network: str = "host", volumes: Sequence[str] = (),
-                     timeout: Optional[float] = None, runtime: str = "runc") -> CommandResult:
-    """Run ``argv`` in the working container, as a RUN step of the image with ``image_config``."""
+@contextlib.contextmanager
+def _runc_command(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
+                  env: Optional[Dict[str, str]], user: Optional[str], working_dir: Optional[str], network: str,
+                  volumes: Sequence[str], runtime: str,
+                  stubs_through_mount: bool = False) -> Iterator[Tuple[List[str], OCIRuntime, str]]:
+    """The ``runc run`` command line of ``argv`` in the working container, its bundle and
+    network ready; afterwards the container is deleted, the network detached and the mount
+    points runc made for its mounts removed from the upper directory (or, with
+    ``stubs_through_mount``, through the mounted rootfs, which stays mounted and in use:
+    they exist in no lower layer, so overlay removes them from the upper directory and
+    leaves no whiteout, and its cache does not keep them alive)."""
     if network not in NETWORKS:
         raise BuildError("run: network must be one of %s, not %r" % (", ".join(NETWORKS), network))
     for volume in volumes:
@@ -147,18 +152,44 @@ def run_in_container(container: WorkingContainer, argv: Sequence[str], image_con
         if not os.path.lexists(os.path.join(rootfs, desired["working_dir"].lstrip("/"))):
             stubs.discard(_missing(rootfs, desired["working_dir"]))  # runc makes it; docker keeps it too
         atomic_write(os.path.join(bundle, "config.json"), json.dumps(spec, sort_keys=True).encode(), 0o600)
-        command = [runc.binary, "--root", runc.root, "run", "--bundle", bundle, name]
-        what = "run %s" % " ".join(argv)
         try:
-            return _wait(command, what, timeout, on_timeout=lambda: runc.kill(name, "SIGKILL"))
+            yield [runc.binary, "--root", runc.root, "run", "--bundle", bundle, name], runc, name
         finally:
             runc.delete(name)
             for stub in sorted(stubs, reverse=True):
-                _remove_stub(container.upper, stub)
+                _remove_stub(rootfs if stubs_through_mount else container.upper, stub)
     finally:
         if attached or os.path.isdir(state_dir):
             lifecycle.detach(name, state_dir, container.run_root)
         remove_tree(bundle)
+
+
+def run_in_container(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
+                     env: Optional[Dict[str, str]] = None, user: Optional[str] = None,
+                     working_dir: Optional[str] = None, network: str = "host", volumes: Sequence[str] = (),
+                     timeout: Optional[float] = None, runtime: str = "runc") -> CommandResult:
+    """Run ``argv`` in the working container, as a RUN step of the image with ``image_config``."""
+    with _runc_command(container, argv, image_config, env=env, user=user, working_dir=working_dir, network=network,
+                       volumes=volumes, runtime=runtime) as (command, runc, name):
+        return _wait(command, "run %s" % " ".join(argv), timeout, on_timeout=lambda: runc.kill(name, "SIGKILL"))
+
+
+def exec_in_working(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
+                    env: Optional[Dict[str, str]] = None, user: Optional[str] = None, volumes: Sequence[str] = (),
+                    stdin: Optional[bytes] = None, timeout: Optional[float] = None,
+                    runtime: str = "runc") -> Tuple[int, bytes, bytes]:
+    """Run ``argv`` in the working container as a connection does: ``stdin`` fed to it, its
+    exit code, stdout and stderr returned whatever the exit code (host network)."""
+    with _runc_command(container, argv, image_config, env=env, user=user, working_dir=None, network="host",
+                       volumes=volumes, runtime=runtime, stubs_through_mount=True) as (command, runc, name):
+        try:
+            proc = subprocess.run(command, input=stdin or b"", capture_output=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired:
+            runc.kill(name, "SIGKILL")
+            raise BuildError("%s did not finish within %s s" % (" ".join(argv), timeout))
+        except OSError as err:
+            raise BuildError("cannot start %s: %s" % (command[0], err.strerror or err))
+        return proc.returncode, proc.stdout, proc.stderr
 
 
 def run_on_host(container: WorkingContainer, argv: Sequence[str], env: Optional[Dict[str, str]] = None,

@@ -24,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import UndockError
@@ -40,6 +40,7 @@ from .layers import LayerBlob, write_layer
 
 BUILDS_DIR = "builds"
 OWNER = "oci_build"
+KEPT_FILE = "kept.json"
 
 
 @dataclass
@@ -62,6 +63,8 @@ def clean_stale_builds(store: Store) -> int:
         return 0
     removed = 0
     for name in names:
+        if os.path.exists(os.path.join(root, name, KEPT_FILE)):
+            continue  # a kept working container (build.kept): it lives between processes
         try:
             with FileLock(os.path.join(store.locks, "build-%s.lock" % name)).acquire(timeout=0):
                 remove_tree(os.path.join(root, name))
@@ -75,12 +78,13 @@ class WorkingContainer:
     """See the module docstring. Use as a context manager: leaving unmounts and removes
     what the build made (its layers stay unpacked in the store)."""
 
-    def __init__(self, store: Store, run_root: str, base: BaseImage, label: str):
+    def __init__(self, store: Store, run_root: str, base: BaseImage, label: str, container_id: Optional[str] = None):
         self.store = store
         self.run_root = os.path.abspath(run_root)
         self.base = base
         self.label = label
-        self.id = uuid.uuid4().hex[:16]
+        self.id = container_id or uuid.uuid4().hex[:16]
+        self.kept = container_id is not None  # a kept one's mount outlives the process that made it
         self.dir = os.path.join(store.root, BUILDS_DIR, self.id)
         self.blob_dir = os.path.join(self.dir, "blobs")
         self.rootfs = os.path.join(self.run_root, BUILDS_DIR, self.id, "rootfs")
@@ -132,7 +136,8 @@ class WorkingContainer:
         os.chmod(self.upper, 0o755)  # the rootfs's / takes the upper directory's mode
         self.mounts.repair()
         self.mounts.mount_layers(self.label, self.diff_ids, self.rootfs, owner="%s:%s" % (OWNER, self.id),
-                                 upper_dir=self.upper, work_dir=work, nodev_nosuid=False)
+                                 upper_dir=self.upper, work_dir=work, nodev_nosuid=False,
+                                 transient=not self.kept)
         self._mounted = True
         return self.rootfs
 
@@ -140,6 +145,32 @@ class WorkingContainer:
         if self._mounted:
             self.mounts.unmount(self.rootfs, lazy=True)
             self._mounted = False
+
+    # -- kept containers (build.kept) ---------------------------------------------------
+    def to_state(self) -> Dict[str, Any]:
+        return {"id": self.id, "label": self.label, "base": asdict(self.base), "layers": self.layers,
+                "diff_ids": self.diff_ids, "blobs": self.blobs, "generation": self._generation}
+
+    @classmethod
+    def from_state(cls, store: Store, run_root: str, state: Dict[str, Any]) -> "WorkingContainer":
+        container = cls(store, run_root, BaseImage(**state["base"]), state["label"], container_id=state["id"])
+        container.layers = [dict(d) for d in state["layers"]]
+        container.diff_ids = list(state["diff_ids"])
+        container.blobs = dict(state["blobs"])
+        container._generation = int(state["generation"])
+        container._mounted = os.path.ismount(container.rootfs)
+        return container
+
+    def create_dirs(self) -> None:
+        """The directories of a kept container (``__enter__`` makes them for the others)."""
+        makedirs_private(os.path.join(self.store.root, BUILDS_DIR))
+        os.mkdir(self.dir, 0o700)
+        os.mkdir(self.blob_dir, 0o700)
+        makedirs_private(os.path.dirname(self.rootfs))
+
+    def remove_dirs(self) -> None:
+        remove_tree(self.dir)
+        remove_tree(os.path.dirname(self.rootfs))
 
     # -- commits -----------------------------------------------------------------------
     def has_changes(self) -> bool:
