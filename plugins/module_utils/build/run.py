@@ -108,8 +108,10 @@ def _remove_stub(upper: str, rel: str) -> None:
 def run_in_container(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
                      env: Optional[Dict[str, str]] = None, user: Optional[str] = None,
                      working_dir: Optional[str] = None, network: str = "host", volumes: Sequence[str] = (),
-                     timeout: Optional[float] = None, runtime: str = "runc") -> CommandResult:
-    """Run ``argv`` in the working container, as a RUN step of the image with ``image_config``."""
+                     timeout: Optional[float] = None, runtime: str = "runc",
+                     mounts: Sequence[Dict[str, Any]] = ()) -> CommandResult:
+    """Run ``argv`` in the working container, as a RUN step of the image with ``image_config``.
+    ``mounts``: runtime ``mounts`` entries (bind/tmpfs dicts), a Dockerfile's ``RUN --mount``."""
     if network not in NETWORKS:
         raise BuildError("run: network must be one of %s, not %r" % (", ".join(NETWORKS), network))
     for volume in volumes:
@@ -120,7 +122,7 @@ def run_in_container(container: WorkingContainer, argv: Sequence[str], image_con
     name = "build-%s" % container.id
     try:
         desired = normalize({"name": name, "env": env or {}, "user": user, "working_dir": working_dir,
-                             "volumes": list(volumes), "network": network, "command": list(argv), "entrypoint": []},
+                             "volumes": list(volumes), "mounts": list(mounts), "network": network, "command": list(argv), "entrypoint": []},
                             image_config, container.label, "")
     except UndockError as err:
         raise BuildError("run: %s" % err)

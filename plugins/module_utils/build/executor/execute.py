@@ -1,0 +1,263 @@
+# -*- coding: utf-8 -*-
+# Copyright: undock.oci contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""One stage of a Dockerfile on a ``Build``: its instructions in order, with the layer cache.
+
+With ``layers`` every instruction ends a layer (``Build.commit``: none when nothing
+changed, and the history entry is then an ``empty_layer``), and each filesystem instruction
+(RUN, COPY, ADD, WORKDIR) is looked up in the cache first by its key (build.cachekey): the
+key of the instruction before, the instruction after expansion, the stage's build args, and
+the content digest of what it copies. A hit takes the recorded layer, history and config
+without running anything; a record is written only after its layer was committed, so a
+failed instruction is never cached. Without ``layers``, nothing is cached and the stage is
+committed once, at its end.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from typing import Any, Dict, List, Optional, Tuple
+
+from ...storage.rootfs import resolve_in_root
+from ..builder import Build
+from ..cachekey import step_cache_key
+from ..dockerfile.document import parse_dockerfile
+from ..dockerfile.errors import DockerfileError
+from ..dockerfile.instructions import Add, Arg, Copy, Instruction, Run, SourceContent, Workdir
+from ..dockerfile.mounts import parse_mount
+from ..dockerfile.shell import Lex
+from ..errors import BuildError
+from ..files import Destination, parse_chmod
+from .config_steps import NOP, apply_config_instruction
+from .mounts import run_mounts
+from .sources import context_selection, heredoc_sources, rootfs_sources, stage_items
+from .stages import stage_index
+from .state import BuildState
+
+DEFAULT_SHELL = ["/bin/sh", "-c"]
+NETWORKS = {"default": "host", "host": "host", "none": "none"}
+
+
+class StageExecutor:
+    """Runs the instructions of stage ``index`` on ``build`` (see the module docstring)."""
+
+    def __init__(self, state: BuildState, index: int, build: Build, key: str):
+        self.state = state
+        self.index = index
+        self.build = build
+        self.key = key
+        self.lex = Lex(state.dockerfile.escape)
+        self.args: Dict[str, str] = {}
+        self.stage: Dict[str, Any] = {"shell": list(build.config.get("config", {}).get("Shell") or DEFAULT_SHELL),
+                                      "cmd_set": False}
+        self.scratch = tempfile.mkdtemp(prefix="sources-", dir=build.container.dir)
+        self.private = os.path.join(build.container.run_root, "builds", build.container.id, "private")
+
+    # -- environment ---------------------------------------------------------------------
+    def env(self) -> Dict[str, str]:
+        """What words expand with: the stage's args, then the config's Env over them."""
+        values = dict(self.args)
+        for item in self.build.config.get("config", {}).get("Env") or []:
+            name, dummy, value = item.partition("=")
+            values[name] = value
+        return values
+
+    def _arg(self, instruction: Arg) -> str:
+        parts = []
+        for definition in instruction.args:
+            name = definition.key
+            if name in self.state.build_args:
+                value: Optional[str] = self.state.build_args[name]
+                self.state.used_args.add(name)
+            elif definition.default is not None:
+                value = self.lex.process_word(definition.default, self.env())
+            elif name in self.state.global_args:
+                value = self.state.global_args[name]
+            else:
+                value = self.state.predefined.get(name)
+            if value is not None:
+                self.args[name] = value
+            parts.append(name if value is None else "%s=%s" % (name, value))
+        self.build.note(NOP + "ARG " + " ".join(parts))
+        return "ARG " + json.dumps(parts)
+
+    # -- the stage -----------------------------------------------------------------------
+    def run_all(self, instructions: List[Instruction]) -> None:
+        config = self.build.config.setdefault("config", {})
+        triggers = config.pop("OnBuild", None) or []
+        if triggers:
+            instructions = self._triggers(triggers) + list(instructions)
+        for instruction in instructions:
+            self.one(instruction)
+        if not self.state.layers:
+            self.build.commit()
+
+    def _triggers(self, triggers: List[str]) -> List[Instruction]:
+        text = "\n".join(["FROM scratch"] + [str(t) for t in triggers]) + "\n"
+        try:
+            parsed = parse_dockerfile(text)
+        except DockerfileError as err:
+            raise BuildError("ONBUILD trigger of the base image: %s" % err.problem) from None
+        return parsed.stages[0].instructions
+
+    def one(self, instruction: Instruction) -> None:
+        try:
+            if isinstance(instruction, (Run, Copy, Add, Workdir)):
+                self._filesystem(instruction)
+                return
+            if isinstance(instruction, Arg):
+                text = self._arg(instruction)
+            else:
+                text = apply_config_instruction(self.build, instruction, self.lex, self.env(), self.stage,
+                                                self.build.settings.image_format)
+            self.key = step_cache_key(self.key, text, self.args)
+            if self.state.layers:
+                self.build.commit()
+        except DockerfileError:
+            raise
+        except BuildError as err:
+            raise DockerfileError("%s: %s" % (instruction.name, err), instruction.line, instruction.end_line) from None
+
+    def _filesystem(self, instruction: Instruction) -> None:
+        plan = self._plan(instruction)
+        key = step_cache_key(self.key, plan["text"], self.args, plan.get("content"))
+        build = self.build
+        if self.state.layers and self.state.cache is not None:
+            record = self.state.cache.get(key)
+            if record is not None:
+                build.reuse(record)
+                self.state.log.append("cached: %s" % plan["created_by"])
+                self.key = key
+                return
+        start = len(build.history)
+        layer_count = len(build.container.layers)
+        plan["do"]()
+        self.key = key
+        if not self.state.layers:
+            return
+        build.commit()
+        if self.state.cache is not None:
+            made = None
+            if len(build.container.layers) > layer_count:
+                made = {"desc": build.container.layers[-1], "diff_id": build.container.diff_ids[-1]}
+            self.state.cache.put(key, made, build.history[start:], build.config, build.annotations)
+
+    # -- plans: what an instruction will do, known before doing it (for its cache key) ---
+    def _plan(self, instruction: Instruction) -> Dict[str, Any]:
+        if isinstance(instruction, Run):
+            return self._plan_run(instruction)
+        if isinstance(instruction, Workdir):
+            return self._plan_workdir(instruction)
+        return self._plan_copy(instruction)
+
+    def _plan_workdir(self, instruction: Workdir) -> Dict[str, Any]:
+        path = self.lex.process_word(instruction.path, self.env())
+        if not path:
+            raise BuildError("WORKDIR needs a path")
+        current = str(self.build.config.get("config", {}).get("WorkingDir") or "/")
+        full = os.path.normpath(path if path.startswith("/") else os.path.join(current, path))
+        created_by = NOP + "WORKDIR " + full
+
+        def do() -> None:
+            rootfs = self.build.container.mount()
+            made = not os.path.lexists(resolve_in_root(rootfs, full))
+            if made:
+                Destination(rootfs, full).close()
+            self.build.configure({"working_dir": full}, created_by=created_by)
+            if made:
+                self.build.pending[-1]["_fs"] = True
+        return {"text": "WORKDIR " + full, "created_by": created_by, "do": do}
+
+    def _run_argv(self, instruction: Run) -> List[str]:
+        command = instruction.command or []
+        if not instruction.shell_form:
+            return list(command)
+        text = command[0]
+        docs = instruction.heredocs
+        if len(docs) == 1 and text.strip().lstrip("<").lstrip("-").strip("'\"") == docs[0].name:
+            return list(self.stage["shell"]) + [docs[0].content]
+        for doc in docs:
+            text += "\n" + doc.content + doc.name
+        return list(self.stage["shell"]) + [text]
+
+    def _plan_run(self, instruction: Run) -> Dict[str, Any]:
+        env = self.env()
+        try:
+            mounts = [parse_mount(spec, lambda word: self.lex.process_word(word, env)) for spec in instruction.mount_specs]
+        except ValueError as err:
+            raise BuildError("--mount: %s" % err) from None
+        argv = self._run_argv(instruction)
+        network = NETWORKS[instruction.network]
+        created_by = " ".join(argv) if instruction.shell_form else NOP + "RUN " + json.dumps(argv)
+        text = json.dumps({"run": argv, "mounts": instruction.mount_specs, "network": instruction.network,
+                           "shell_form": instruction.shell_form})
+        config_env = {i.partition("=")[0] for i in self.build.config.get("config", {}).get("Env") or []}
+        run_env = {k: v for k, v in self.args.items() if k not in config_env}
+
+        def do() -> None:
+            runtime_mounts, extra_env = run_mounts(
+                mounts, secrets=self.state.secrets, store_root=self.state.store.root, private=self.private,
+                context_dir=self.state.context_dir, root_of=self._root_of)
+            self.build.run(argv, env=dict(run_env, **extra_env), network=network, mounts=runtime_mounts,
+                           created_by=created_by)
+        return {"text": text, "created_by": created_by, "do": do}
+
+    def _root_of(self, name: str) -> str:
+        found = stage_index(self.state.dockerfile, name, self.index)
+        if found is not None:
+            if found not in self.state.results:
+                raise BuildError("stage %s is not built (it must come before this one)" % name)
+            return self.state.results[found].rootfs
+        if self.state.image_root is None:
+            raise BuildError("%s is neither a stage nor an image" % name)
+        return self.state.image_root(name)
+
+    def _plan_copy(self, instruction: Any) -> Dict[str, Any]:
+        env = self.env()
+        word = lambda text: self.lex.process_word(text, env)  # noqa: E731
+        sources = [word(s) for s in instruction.sources]
+        dest = word(instruction.dest)
+        chown = word(instruction.chown) if instruction.chown else None
+        chmod = parse_chmod(word(instruction.chmod)) if instruction.chmod else None
+        is_add = isinstance(instruction, Add)
+        from_ = getattr(instruction, "from_", "")
+        contents = [(c.path, word(c.data) if c.expand else c.data) for c in instruction.contents]
+        urls = [s for s in sources if is_add and (s.startswith("http://") or s.startswith("https://"))]
+        local = [s for s in sources if s not in urls]
+        content_parts: List[Tuple[str, str]] = []
+        items = None
+        if from_:
+            root = self._root_of(word(from_))
+            found = stage_index(self.state.dockerfile, word(from_), self.index)
+            origin = self.state.results[found].key if found is not None else self.state.images[word(from_)][1]
+            content_parts.append(("from", origin))
+        elif local:
+            items, digest = context_selection(self.state.snapshot, local)
+            content_parts.append(("context", digest))
+        if contents:
+            content_parts.append(("heredoc", json.dumps(contents)))
+        name = "ADD" if is_add else "COPY"
+        flags = "".join("--%s=%s " % (k, v) for k, v in (("from", from_), ("chown", chown),
+                                                           ("chmod", instruction.chmod)) if v)
+        created_by = NOP + "%s %s%s %s" % (name, flags, " ".join(sources + ["<<" + p for p, d in contents]), dest)
+        text = json.dumps({"instruction": name, "sources": sources, "heredocs": [p for p, d in contents], "dest": dest,
+                           "from": from_, "chown": chown, "chmod": chmod, "checksum": getattr(instruction, "checksum", "")})
+
+        def do() -> None:
+            paths: List[str] = []
+            if from_:
+                paths = rootfs_sources(root, local, word(from_))
+            elif items is not None:
+                paths = stage_items(self.state.snapshot, items, self.scratch)
+            if contents:
+                paths += heredoc_sources([SourceContent(p, d, False) for p, d in contents], self.scratch)[0]
+            if is_add:
+                self.build.add(paths + urls, dest, chown, chmod, getattr(instruction, "checksum", "") or None,
+                               created_by=created_by)
+            else:
+                self.build.copy(paths, dest if len(paths) == 1 or dest.endswith("/") else dest + "/", chown, chmod,
+                                created_by=created_by)
+        return {"text": text, "created_by": created_by, "content": json.dumps(content_parts) if content_parts else None,
+                "do": do}
