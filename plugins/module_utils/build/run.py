@@ -95,14 +95,12 @@ def _remove_stub(upper: str, rel: str) -> None:
         if os.path.getsize(path) == 0:
             os.unlink(path)
         return
-    for dirpath, dirnames, filenames in os.walk(path, topdown=False):
-        for name in filenames:
-            if os.path.islink(os.path.join(dirpath, name)) or os.path.getsize(os.path.join(dirpath, name)):
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full) or (name in filenames and os.path.getsize(full)):
                 return  # something real was written there: keep it
-        for name in dirnames:
-            if os.listdir(os.path.join(dirpath, name)):
-                return
-    remove_tree(path)
+    remove_tree(path)  # only empty directories and files: the stubs of nested mount points
 
 
 def run_in_container(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,

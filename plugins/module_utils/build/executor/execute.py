@@ -21,6 +21,7 @@ import tempfile
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...storage.rootfs import resolve_in_root
+from ...storage.trees import remove_tree
 from ..builder import Build
 from ..cachekey import step_cache_key
 from ..dockerfile.document import parse_dockerfile
@@ -200,8 +201,11 @@ class StageExecutor:
             runtime_mounts, extra_env = run_mounts(
                 mounts, secrets=self.state.secrets, store_root=self.state.store.root, private=self.private,
                 context_dir=self.state.context_dir, root_of=self._root_of)
-            self.build.run(argv, env=dict(run_env, **extra_env), network=network, mounts=runtime_mounts,
-                           created_by=created_by)
+            try:
+                self.build.run(argv, env=dict(run_env, **extra_env), network=network, mounts=runtime_mounts,
+                               created_by=created_by)
+            finally:
+                remove_tree(self.private)  # secret copies go as soon as the RUN ends
         return {"text": text, "created_by": created_by, "do": do}
 
     def _root_of(self, name: str) -> str:

@@ -102,6 +102,7 @@ def run_mounts(mounts: List[Mount], *, secrets: Dict[str, str], store_root: str,
     stage or image named in ``from``; ``private``: a directory of this build under the run root."""
     result: List[Dict[str, Any]] = []
     env: Dict[str, str] = {}
+    makedirs_private(private)
     for mount in mounts:
         where = "RUN --mount=type=%s" % mount.type
         if mount.type == "secret":
