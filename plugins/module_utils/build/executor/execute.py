@@ -219,6 +219,10 @@ class StageExecutor:
         return self.state.image_root(name)
 
     def _plan_copy(self, instruction: Any) -> Dict[str, Any]:
+        if getattr(instruction, "parents", False) or instruction.excludes:
+            raise BuildError("--parents and --exclude (labs features of dockerfile 1.7) are not supported")
+        if getattr(instruction, "keep_git_dir", None) is not None or getattr(instruction, "unpack", None) is not None:
+            raise BuildError("--keep-git-dir and --unpack are not supported")
         env = self.env()
         word = lambda text: self.lex.process_word(text, env)  # noqa: E731
         sources = [word(s) for s in instruction.sources]
