@@ -28,7 +28,7 @@ description:
     C(TARGETPLATFORM), C(TARGETOS), C(TARGETARCH), C(TARGETVARIANT), C(BUILDPLATFORM), C(BUILDOS), C(BUILDARCH) and
     C(BUILDVARIANT). RUN in shell or exec form, with C(--network) and
     C(--mount=type=secret|cache|bind|tmpfs). COPY and ADD with C(--from) (a stage or an image), C(--chown),
-    C(--chmod) and C(--link). ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules: an
+    C(--chmod) and C(--link). ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an
     ENTRYPOINT clears a CMD that the stage did not set), SHELL, HEALTHCHECK, ONBUILD (run on FROM of an image that
     carries triggers), STOPSIGNAL, MAINTAINER, heredocs and the C(# syntax) and C(# escape) directives.
   - The Dockerfile build's inputs are the Dockerfile text, O(target), O(build_args), the digest of every base and
