@@ -227,3 +227,31 @@ def test_hostile_inputs(svc, busybox, ctx, tmp_path):
     build(svc, text, ctx)
     assert image_files(svc)["listing"][4] == b""
     assert sorted(os.listdir(str(outside))) == ["host-secret"]
+
+
+def test_user_applies_to_run_and_add_unpacks(svc, busybox, ctx):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        info = tarfile.TarInfo("pkg/readme")
+        data = b"packed\n"
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (ctx / "pkg.tgz").write_bytes(buf.getvalue())
+    text = """FROM {base}
+ARG UID=65534
+USER $UID
+RUN id -u > /tmp/uid
+USER root
+ADD pkg.tgz /opt/
+ADD --chmod=0600 app.txt /opt/app.txt
+COPY --link --chown=1:2 app.txt /linked.txt
+""".format(base=busybox.ref)
+    build(svc, text, ctx)
+    files = image_files(svc)
+    assert files["tmp/uid"][4] == b"65534\n" and files["tmp/uid"][2] == 65534
+    assert files["opt/pkg/readme"][4] == b"packed\n"
+    assert files["opt/app.txt"][1] == 0o600
+    assert files["linked.txt"][2:4] == (1, 2)
+    assert config_of(svc)["config"]["User"] == "root"
