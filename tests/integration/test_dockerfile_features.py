@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from test_dockerfile_build import all_blobs, build, config_of, image_files, svc, busybox, ctx  # noqa: F401
+from test_dockerfile_build import EPOCH, all_blobs, build, config_of, image_files, svc, busybox, ctx  # noqa: F401
 
 from ansible_collections.undock.oci.plugins.module_utils.build.errors import BuildError
 
@@ -255,3 +255,19 @@ COPY --link --chown=1:2 app.txt /linked.txt
     assert files["opt/app.txt"][1] == 0o600
     assert files["linked.txt"][2:4] == (1, 2)
     assert config_of(svc)["config"]["User"] == "root"
+
+
+def test_same_inputs_and_epoch_same_digest(svc, busybox, ctx, tmp_path, session_registry):
+    from harness.engine import service
+    text = """FROM {base} AS one
+WORKDIR /w
+COPY site/ ./site/
+RUN echo made > made.txt
+FROM {base}
+COPY --from=one /w /w
+ENV A=1
+""".format(base=busybox.ref)
+    first = build(svc, text, ctx).image["digest"]
+    other = service(tmp_path / "other", session_registry)
+    assert build(other, text, ctx).image["digest"] == first
+    assert build(other, text, ctx, epoch=EPOCH + 1, name="localhost/df/later:1").image["digest"] != first
