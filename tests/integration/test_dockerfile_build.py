@@ -132,3 +132,11 @@ CMD ["/bin/sh"]
     assert sum(1 for h in config["history"] if not h.get("empty_layer")) == len(config["rootfs"]["diff_ids"])
     again = build(svc, text, ctx)
     assert not again.changed
+
+
+def test_check_mode_with_a_missing_base_writes_nothing(tmp_path, session_registry, busybox, ctx):
+    svc = service(tmp_path / "fresh", session_registry, check_mode=True)
+    outcome = build(svc, "FROM %s\nRUN true\n" % busybox.ref, ctx)
+    assert outcome.changed and outcome.actions[-1].startswith("would build")
+    assert not os.path.exists(str(tmp_path / "fresh" / "store" / "build-records"))
+    assert svc.local_image(NAME) is None

@@ -146,7 +146,10 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
         outcome.warnings.extend(pulled.warnings)
         resolved = pulled.resolved
         if resolved is None:
-            raise BuildError("image %s is not in the store (check mode pulls nothing)" % image)
+            if not service.check_mode:
+                raise BuildError("image %s could not be made present" % image)
+            images[image] = (image, None, None, None)  # check mode pulls nothing: a build would happen
+            continue
         images[image] = (image, resolved.manifest.digest, resolved.config, resolved.manifest.layers)
     inputs = {
         "dockerfile": containerfile_text,
