@@ -71,6 +71,10 @@ EOT
 RUN cat <<EOF > /catted.txt
 body
 EOF
+RUN <<SCRIPT
+#!/bin/sh -e
+echo "by $0" > /script.txt
+SCRIPT
 """
     build(svc, text, ctx)
     files = image_files(svc)
@@ -78,6 +82,8 @@ EOF
     assert files["escaped.txt"][4] == b"one two\n"
     assert files["heredoc.txt"][4] == b"from heredoc\nsecond line\n"
     assert files["catted.txt"][4] == b"body\n"
+    assert files["script.txt"][4] == b"by /run/heredoc/SCRIPT\n"
+    assert not any(p.startswith("run") for p in files)
     assert files["etc/motd"][4] == b"hello \n"
     config = config_of(svc)["config"]
     assert config["Entrypoint"] == ["/bin/echo"] and "Cmd" not in config  # the inherited CMD is reset

@@ -39,6 +39,7 @@ from .state import BuildState
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 NETWORKS = {"default": "host", "host": "host", "none": "none"}
+SCRIPTS = "/run/heredoc/"  # where a heredoc script with a #! line is bound for its RUN (its stub never stays)
 
 
 class StageExecutor:
@@ -178,6 +179,8 @@ class StageExecutor:
         text = command[0]
         docs = instruction.heredocs
         if len(docs) == 1 and text.strip().lstrip("<").lstrip("-").strip("'\"") == docs[0].name:
+            if docs[0].content.startswith("#!"):
+                return [SCRIPTS + docs[0].name]  # run by its interpreter line, as buildkit does
             return list(self.stage["shell"]) + [docs[0].content]
         for doc in docs:
             text += "\n" + doc.content + doc.name
@@ -201,6 +204,12 @@ class StageExecutor:
             runtime_mounts, extra_env = run_mounts(
                 mounts, secrets=self.state.secrets, store_root=self.state.store.root, private=self.private,
                 context_dir=self.state.context_dir, root_of=self._root_of)
+            if argv[0].startswith(SCRIPTS):
+                script = os.path.join(self.private, "script")
+                with open(script, "w", encoding="utf-8") as handle:
+                    handle.write(instruction.heredocs[0].content)
+                os.chmod(script, 0o755)
+                runtime_mounts.append({"type": "bind", "source": script, "target": argv[0], "read_only": True})
             try:
                 self.build.run(argv, env=dict(run_env, **extra_env), network=network, mounts=runtime_mounts,
                                created_by=created_by)
