@@ -123,10 +123,15 @@ CMD ["/bin/sh"]
     assert c["Healthcheck"] == {"Test": ["CMD-SHELL", "wget -q localhost:8080 || exit 1"], "Interval": 30 * 10 ** 9,
                                 "Retries": 3}
     assert config["author"] == "someone@example.com"
-    history = config["history"][1:]  # after busybox's layer
-    assert [h["created_by"] for h in history][:2] == [
-        '/bin/sh -c #(nop) LABEL org.example.name="app" version="1"', "/bin/sh -c #(nop) ENV GREETING=hello DIR=/srv"]
-    assert history[0]["empty_layer"] and not history[2].get("empty_layer")  # WORKDIR made /srv/app
+    history = config["history"][1:]  # after busybox's layer; in buildah's words
+    assert [h["created_by"] for h in history][:3] == [
+        '/bin/sh -c #(nop) LABEL org.example.name="app" version=1', "/bin/sh -c #(nop) ENV GREETING=hello DIR=/srv",
+        "/bin/sh -c #(nop) WORKDIR $DIR/app"]
+    assert history[0]["empty_layer"] and history[2]["empty_layer"]  # WORKDIR: made by the next COPY
+    assert history[0]["comment"] == "FROM " + busybox.ref and history[1]["comment"].startswith("FROM ")
+    assert all(h["author"] == "someone@example.com" for h in history[-2:])
+    assert history[3]["created_by"].startswith("/bin/sh -c #(nop) COPY file:")
+    assert history[3]["created_by"].endswith(" in ./ ")
     run = [h for h in history if h["created_by"].startswith("/bin/sh -c echo")]
     assert run and not run[0].get("empty_layer")
     assert sum(1 for h in config["history"] if not h.get("empty_layer")) == len(config["rootfs"]["diff_ids"])

@@ -215,6 +215,7 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
             container = stack.enter_context(WorkingContainer(store, service.run_root, start, "build:%s" % ref_name))
             build = Build(store, container, stage_settings)
             executor = StageExecutor(state, index, build, key)
+            executor.base_name = stage_base(dockerfile, index, lookup)
             executor.run_all(dockerfile.stages[index].instructions)
             state.log.extend(build.log)
             build.log = []

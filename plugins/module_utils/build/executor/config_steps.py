@@ -6,7 +6,7 @@
 ENTRYPOINT clears a CMD that the stage did not set itself (inherited from the base), as
 buildkit does; CMD and ENTRYPOINT in shell form become the SHELL plus the command; exec form
 is taken as written (no expansion, as docker). History entries say what buildah writes:
-``/bin/sh -c #(nop) INSTRUCTION args``, marked ``empty_layer``.
+``/bin/sh -c #(nop) `` and the instruction as written (before expansion), marked ``empty_layer``.
 """
 
 from __future__ import annotations
@@ -44,35 +44,36 @@ def apply_config_instruction(build: Build, instruction: Instruction, lex: Lex, e
     def word(text: str) -> str:
         return lex.process_word(text, env)
 
+    written = NOP + instruction.original.strip()
+
     def done(text: str) -> str:
-        build.note(NOP + text)
+        build.note(written)
         return text
 
     try:
         if isinstance(instruction, Env):
             pairs = [(word(p.key), word(p.value)) for p in instruction.pairs]
-            build.configure({"env": dict(pairs)}, created_by=NOP + "ENV " + " ".join("%s=%s" % kv for kv in pairs))
+            build.configure({"env": dict(pairs)}, created_by=written)
             return "ENV " + json.dumps(pairs)
         if isinstance(instruction, Label):
             pairs = [(word(p.key), word(p.value)) for p in instruction.pairs]
-            build.configure({"labels": dict(pairs)},
-                            created_by=NOP + "LABEL " + " ".join("%s=%s" % (k, json.dumps(v)) for k, v in pairs))
+            build.configure({"labels": dict(pairs)}, created_by=written)
             return "LABEL " + json.dumps(pairs)
         if isinstance(instruction, User):
             user = word(instruction.user)
-            build.configure({"user": user}, created_by=NOP + "USER " + user)
+            build.configure({"user": user}, created_by=written)
             return "USER " + user
         if isinstance(instruction, Expose):
             ports = [p for item in instruction.ports for p in lex.process_words(item, env)]
-            build.configure({"exposed_ports": ports}, created_by=NOP + "EXPOSE " + " ".join(ports))
+            build.configure({"exposed_ports": ports}, created_by=written)
             return "EXPOSE " + json.dumps(ports)
         if isinstance(instruction, Volume):
             volumes = [word(v) for v in instruction.volumes if word(v)]
-            build.configure({"volumes": volumes}, created_by=NOP + "VOLUME " + json.dumps(volumes))
+            build.configure({"volumes": volumes}, created_by=written)
             return "VOLUME " + json.dumps(volumes)
         if isinstance(instruction, StopSignal):
             signal = word(instruction.signal)
-            build.configure({"stop_signal": signal}, created_by=NOP + "STOPSIGNAL " + signal)
+            build.configure({"stop_signal": signal}, created_by=written)
             return "STOPSIGNAL " + signal
         if isinstance(instruction, Maintainer):
             build.config["author"] = instruction.maintainer

@@ -15,6 +15,7 @@ committed once, at its end.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -26,7 +27,7 @@ from ..builder import Build
 from ..cachekey import step_cache_key
 from ..dockerfile.document import parse_dockerfile
 from ..dockerfile.errors import DockerfileError
-from ..dockerfile.instructions import Add, Arg, Copy, Instruction, Run, SourceContent, Workdir
+from ..dockerfile.instructions import Add, Arg, Copy, Instruction, Maintainer, Run, SourceContent, Workdir
 from ..dockerfile.mounts import parse_mount
 from ..dockerfile.shell import Lex
 from ..errors import BuildError
@@ -55,6 +56,11 @@ class StageExecutor:
         self.stage: Dict[str, Any] = {"shell": list(build.config.get("config", {}).get("Shell") or DEFAULT_SHELL),
                                       "cmd_set": False}
         self.scratch = tempfile.mkdtemp(prefix="sources-", dir=build.container.dir)
+        self.declared: set = set()
+        self.author = ""
+        self.base_name = ""  # FROM's image as expanded, for the first history comment
+        self.first_key = key
+        self.workdir: Optional[str] = None  # a WORKDIR not made yet: made by the next RUN, COPY or ADD
         self.private = os.path.join(build.container.run_root, "builds", build.container.id, "private")
 
     # -- environment ---------------------------------------------------------------------
@@ -81,9 +87,18 @@ class StageExecutor:
                 value = self.state.predefined.get(name)
             if value is not None:
                 self.args[name] = value
+            self.declared.add(name)
             parts.append(name if value is None else "%s=%s" % (name, value))
-        self.build.note(NOP + "ARG " + " ".join(parts))
+        self.build.note(NOP + "ARG " + " ".join(sorted(self.declared)))  # buildah's words: every ARG so far
         return "ARG " + json.dumps(parts)
+
+    # -- history: buildah's comment (the image before) and author ----------------------
+    def _annotate(self, entries: List[Dict[str, Any]], before: str) -> None:
+        for entry in entries:
+            if self.author:
+                entry["author"] = self.author
+            if self.state.layers:
+                entry["comment"] = "FROM " + (self.base_name if before == self.first_key else before.split(":")[-1])
 
     # -- the stage -----------------------------------------------------------------------
     def run_all(self, instructions: List[Instruction]) -> None:
@@ -106,14 +121,20 @@ class StageExecutor:
 
     def one(self, instruction: Instruction) -> None:
         try:
-            if isinstance(instruction, (Run, Copy, Add, Workdir)):
+            if isinstance(instruction, (Run, Copy, Add)):
                 self._filesystem(instruction)
                 return
+            before, start = self.key, len(self.build.pending)
             if isinstance(instruction, Arg):
                 text = self._arg(instruction)
+            elif isinstance(instruction, Workdir):
+                text = self._workdir(instruction)
             else:
                 text = apply_config_instruction(self.build, instruction, self.lex, self.env(), self.stage,
                                                 self.build.settings.image_format)
+                if isinstance(instruction, Maintainer):
+                    self.author = instruction.maintainer
+            self._annotate(self.build.pending[start:], before)
             self.key = step_cache_key(self.key, text, self.args)
             if self.state.layers:
                 self.build.commit()
@@ -132,10 +153,17 @@ class StageExecutor:
                 build.reuse(record)
                 self.state.log.append("cached: %s" % plan["created_by"])
                 self.key = key
+                self.workdir = None  # the recorded layer has it
                 return
-        start = len(build.history)
+        start, pending = len(build.history), len(build.pending)
         layer_count = len(build.container.layers)
+        if self.workdir is not None:
+            rootfs = build.container.mount()
+            if not os.path.lexists(resolve_in_root(rootfs, self.workdir)):
+                Destination(rootfs, self.workdir).close()
+        self.workdir = None
         plan["do"]()
+        self._annotate(build.pending[pending:], self.key)
         self.key = key
         if not self.state.layers:
             return
@@ -150,27 +178,19 @@ class StageExecutor:
     def _plan(self, instruction: Instruction) -> Dict[str, Any]:
         if isinstance(instruction, Run):
             return self._plan_run(instruction)
-        if isinstance(instruction, Workdir):
-            return self._plan_workdir(instruction)
         return self._plan_copy(instruction)
 
-    def _plan_workdir(self, instruction: Workdir) -> Dict[str, Any]:
+    def _workdir(self, instruction: Workdir) -> str:
+        """WORKDIR changes the config (an empty layer, as buildah); its directory is made by the
+        next RUN, COPY or ADD, in that instruction's layer."""
         path = self.lex.process_word(instruction.path, self.env())
         if not path:
             raise BuildError("WORKDIR needs a path")
         current = str(self.build.config.get("config", {}).get("WorkingDir") or "/")
         full = os.path.normpath(path if path.startswith("/") else os.path.join(current, path))
-        created_by = NOP + "WORKDIR " + full
-
-        def do() -> None:
-            rootfs = self.build.container.mount()
-            made = not os.path.lexists(resolve_in_root(rootfs, full))
-            if made:
-                Destination(rootfs, full).close()
-            self.build.configure({"working_dir": full}, created_by=created_by)
-            if made:
-                self.build.pending[-1]["_fs"] = True
-        return {"text": "WORKDIR " + full, "created_by": created_by, "do": do}
+        self.build.configure({"working_dir": full}, created_by=NOP + instruction.original.strip())
+        self.workdir = full
+        return "WORKDIR " + full
 
     def _run_argv(self, instruction: Run) -> List[str]:
         command = instruction.command or []
@@ -194,7 +214,10 @@ class StageExecutor:
             raise BuildError("--mount: %s" % err) from None
         argv = self._run_argv(instruction)
         network = NETWORKS[instruction.network]
-        created_by = " ".join(argv) if instruction.shell_form else NOP + "RUN " + json.dumps(argv)
+        written = instruction.original.strip()[3:].strip()
+        used = sorted(self.args.items())
+        prefix = "|%d %s " % (len(used), " ".join("%s=%s" % kv for kv in used)) if used else ""
+        created_by = prefix + "/bin/sh -c " + written  # buildah's words, whatever the SHELL
         text = json.dumps({"run": argv, "mounts": instruction.mount_specs, "network": instruction.network,
                            "shell_form": instruction.shell_form})
         config_env = {i.partition("=")[0] for i in self.build.config.get("config", {}).get("Env") or []}
@@ -233,7 +256,9 @@ class StageExecutor:
         if getattr(instruction, "keep_git_dir", None) is not None or getattr(instruction, "unpack", None) is not None:
             raise BuildError("--keep-git-dir and --unpack are not supported")
         env = self.env()
-        word = lambda text: self.lex.process_word(text, env)  # noqa: E731
+
+        def word(text: str) -> str:
+            return self.lex.process_word(text, env)
         sources = [word(s) for s in instruction.sources]
         dest = word(instruction.dest)
         chown = word(instruction.chown) if instruction.chown else None
@@ -270,6 +295,11 @@ class StageExecutor:
                 paths = stage_items(self.state.snapshot, items, self.scratch)
             if contents:
                 paths += heredoc_sources([SourceContent(p, d, False) for p, d in contents], self.scratch)[0]
+            every = paths + urls
+            kind = "multi" if len(every) != 1 else "dir" if os.path.isdir(every[0]) and not os.path.islink(every[0]) \
+                else "file"
+            digest = hashlib.sha256(json.dumps(content_parts + [("urls", urls)]).encode()).hexdigest()
+            created_by = NOP + "%s %s:%s in %s " % (name, kind, digest, dest)  # buildah's words
             if is_add:
                 self.build.add(paths + urls, dest, chown, chmod, getattr(instruction, "checksum", "") or None,
                                created_by=created_by)

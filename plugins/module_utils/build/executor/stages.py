@@ -12,7 +12,7 @@ inside a stage only after an ``ARG NAME`` without a value.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set
+from typing import Dict, List, Optional
 
 from ...model.platform import Platform, host_platform, normalize_platform
 from ..dockerfile.document import Dockerfile, Stage
@@ -85,7 +85,8 @@ def needed_stages(dockerfile: Dockerfile, target: Optional[str], args: Dict[str,
     if not dockerfile.stages:
         raise DockerfileError("the Dockerfile has no FROM: no build stage")
     last = dockerfile.stages.index(dockerfile.stage(target)) if target else len(dockerfile.stages) - 1
-    todo, seen = [last], set()  # type: List[int], Set[int]
+    todo: List[int] = [last]
+    seen: set = set()
     while todo:
         index = todo.pop()
         if index in seen:
