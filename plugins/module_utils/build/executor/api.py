@@ -216,6 +216,7 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
             build = Build(store, container, stage_settings)
             executor = StageExecutor(state, index, build, key)
             executor.base_name = stage_base(dockerfile, index, lookup)
+            executor.from_stage = stage_index(dockerfile, executor.base_name, index) is not None
             executor.run_all(dockerfile.stages[index].instructions)
             state.log.extend(build.log)
             build.log = []

@@ -59,6 +59,7 @@ class StageExecutor:
         self.declared: set = set()
         self.author = ""
         self.base_name = ""  # FROM's image as expanded, for the first history comment
+        self.from_stage = False  # FROM names a stage: the first comment names its id
         self.first_key = key
         self.workdir: Optional[str] = None  # a WORKDIR not made yet: made by the next RUN, COPY or ADD
         self.private = os.path.join(build.container.run_root, "builds", build.container.id, "private")
@@ -97,8 +98,12 @@ class StageExecutor:
         for entry in entries:
             if self.author:
                 entry["author"] = self.author
-            if self.state.layers:
-                entry["comment"] = "FROM " + (self.base_name if before == self.first_key else before.split(":")[-1])
+            if not self.state.layers:
+                continue
+            if before != self.first_key or self.from_stage:
+                entry["comment"] = "FROM " + before.split(":")[-1]  # the image before, by id, as buildah
+            elif self.base_name != "scratch":
+                entry["comment"] = "FROM " + self.base_name
 
     # -- the stage -----------------------------------------------------------------------
     def run_all(self, instructions: List[Instruction]) -> None:
