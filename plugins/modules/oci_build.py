@@ -108,7 +108,7 @@ options:
     type: dict
   layers:
     description:
-      - For a Dockerfile, with V(true), one layer per instruction that changes files (RUN, COPY, ADD, WORKDIR), each
+      - For a Dockerfile, with V(true), one layer per instruction that changes files (RUN, COPY, ADD), each
         cached by the key of the instruction before, its text after expansion, the build args and the content
         digest of the files it copies. With V(false), one layer per stage and no cache.
       - For O(steps), with V(true), each V(commit) step ends a layer. With V(false), commit steps only add

@@ -5,7 +5,7 @@
 
 With ``layers`` every instruction ends a layer (``Build.commit``: none when nothing
 changed, and the history entry is then an ``empty_layer``), and each filesystem instruction
-(RUN, COPY, ADD, WORKDIR) is looked up in the cache first by its key (build.cachekey): the
+(RUN, COPY, ADD) is looked up in the cache first by its key (build.cachekey): the
 key of the instruction before, the instruction after expansion, the stage's build args, and
 the content digest of what it copies. A hit takes the recorded layer, history and config
 without running anything; a record is written only after its layer was committed, so a
