@@ -277,3 +277,12 @@ ENV A=1
     other = service(tmp_path / "other", session_registry)
     assert build(other, text, ctx).image["digest"] == first
     assert build(other, text, ctx, epoch=EPOCH + 1, name="localhost/df/later:1").image["digest"] != first
+
+
+def test_copy_chown_owns_the_directories_it_makes(svc, busybox, ctx):
+    text = "FROM {base}\nCOPY --chown=1000:1000 site/ /owned/deeper/\nCOPY app.txt /plain/\n".format(base=busybox.ref)
+    build(svc, text, ctx)
+    files = image_files(svc)
+    assert files["owned"][2:4] == (1000, 1000) and files["owned/deeper"][2:4] == (1000, 1000)
+    assert files["owned/deeper/index.html"][2:4] == (1000, 1000)
+    assert files["plain"][2:4] == (0, 0)
