@@ -39,6 +39,12 @@ from .stages import global_args, needed_stages, platform_args, stage_base, stage
 from .state import BuildState, StageResult
 
 
+#: the docker format's config keys with their zero values, as docker and buildah write them
+DOCKER_ZERO_FIELDS = (("Domainname", ""), ("User", ""), ("AttachStdin", False), ("AttachStdout", False),
+                      ("AttachStderr", False), ("Tty", False), ("OpenStdin", False), ("StdinOnce", False),
+                      ("Image", ""), ("Volumes", {}), ("Entrypoint", []), ("OnBuild", []))
+
+
 def _strings(value: Optional[Dict[Any, Any]], what: str) -> Dict[str, str]:
     if value is None:
         return {}
@@ -221,6 +227,9 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
             state.log.extend(build.log)
             build.log = []
             if final:
+                if image_format == "docker":
+                    for field, zero in DOCKER_ZERO_FIELDS:
+                        build.config.setdefault("config", {}).setdefault(field, zero)
                 source = build.finish(ref_name)
                 source.blobs = dict(blobs, **source.blobs)
                 state.log.extend(build.log)
