@@ -286,8 +286,8 @@ class StageExecutor:
         if contents:
             content_parts.append(("heredoc", json.dumps(contents)))
         name = "ADD" if is_add else "COPY"
-        flags = "".join("--%s=%s " % (k, v) for k, v in (("from", from_), ("chown", chown),
-                                                           ("chmod", instruction.chmod)) if v)
+        given = (("from", from_), ("chown", chown), ("chmod", instruction.chmod))
+        flags = "".join("--%s=%s " % (k, v) for k, v in given if v)
         created_by = NOP + "%s %s%s %s" % (name, flags, " ".join(sources + ["<<" + p for p, d in contents]), dest)
         text = json.dumps({"instruction": name, "sources": sources, "heredocs": [p for p, d in contents], "dest": dest,
                            "from": from_, "chown": chown, "chmod": chmod, "checksum": getattr(instruction, "checksum", "")})
