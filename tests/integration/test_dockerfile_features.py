@@ -286,3 +286,18 @@ def test_copy_chown_owns_the_directories_it_makes(svc, busybox, ctx):
     assert files["owned"][2:4] == (1000, 1000) and files["owned/deeper"][2:4] == (1000, 1000)
     assert files["owned/deeper/index.html"][2:4] == (1000, 1000)
     assert files["plain"][2:4] == (0, 0)
+
+
+def test_forced_rebuild_of_a_multi_stage_build_is_all_cached(svc, busybox, ctx):
+    text = """FROM {base} AS build
+RUN echo built > /built
+COPY app.txt /app.txt
+FROM {base}
+COPY --from=build /built /built
+RUN cat /built > /again
+""".format(base=busybox.ref)
+    first = build(svc, text, ctx)
+    assert not any(a.startswith("cached:") for a in first.actions)
+    again = build(svc, text, ctx, force=True)  # intermediate stage layers count too
+    assert sum(1 for a in again.actions if a.startswith("cached:")) == 4, again.actions
+    assert again.image["digest"] == first.image["digest"]

@@ -177,7 +177,22 @@ class StageExecutor:
             made = None
             if len(build.container.layers) > layer_count:
                 made = {"desc": build.container.layers[-1], "diff_id": build.container.diff_ids[-1]}
+                self._keep_blob(made["desc"])
             self.state.cache.put(key, made, build.history[start:], build.config, build.annotations)
+
+    def _keep_blob(self, desc: Dict[str, Any]) -> None:
+        """Put a new layer's blob in the store at once, so that its cache record counts in the
+        next build even when no image holds it (an intermediate stage's layer): until the
+        store's garbage collection takes it."""
+        path = self.build.container.blobs.get(desc["digest"])
+        if path is None:
+            return
+
+        def opener(offset: int) -> Tuple[Any, int]:
+            handle = open(path, "rb")  # pylint: disable=consider-using-with
+            handle.seek(offset)
+            return handle, offset
+        self.state.store.ingest_blob(desc, opener)
 
     # -- plans: what an instruction will do, known before doing it (for its cache key) ---
     def _plan(self, instruction: Instruction) -> Dict[str, Any]:
