@@ -7,10 +7,11 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: oci_build
-short_description: Build OCI images from buildah-style steps with no container engine
+short_description: Build OCI images from a Dockerfile or buildah-style steps with no container engine
 version_added: 0.2.0
 description:
-  - Builds an image into the local content store at O(storage_root) from a list of O(steps), like a script of
+  - Builds an image into the local content store at O(storage_root) from a Dockerfile / Containerfile
+    (O(containerfile) or O(containerfile_text), with O(context)), or from a list of O(steps), like a script of
     C(buildah from), C(buildah run), C(buildah copy), C(buildah config) and C(buildah commit), with no daemon and no
     container engine. C(RUN) steps run with C(runc); host steps write into the mounted rootfs from the host.
   - The working container is an overlay of the base image's unpacked layers and a private upper directory. A
@@ -22,6 +23,19 @@ description:
     C(io.undock.build.fingerprint). When it matches, nothing is built and the task reports no change. Any change
     rebuilds, and RV(changed_inputs) and the diff say what changed. Host commands and URLs without a checksum are
     fingerprinted by their text only.
+  - A Dockerfile build runs every instruction of Docker's Dockerfile reference. FROM with multi-stage builds,
+    C(scratch), C(--platform) and C(AS). ARG, global and per stage, with O(build_args) and the predefined
+    C(TARGETPLATFORM), C(TARGETOS), C(TARGETARCH), C(TARGETVARIANT), C(BUILDPLATFORM), C(BUILDOS), C(BUILDARCH) and
+    C(BUILDVARIANT). RUN in shell or exec form, with C(--network) and
+    C(--mount=type=secret|cache|bind|tmpfs). COPY and ADD with C(--from) (a stage or an image), C(--chown),
+    C(--chmod) and C(--link). ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an
+    ENTRYPOINT clears a CMD that the stage did not set), SHELL, HEALTHCHECK, ONBUILD (run on FROM of an image that
+    carries triggers), STOPSIGNAL, MAINTAINER, heredocs and the C(# syntax) and C(# escape) directives.
+  - The Dockerfile build's inputs are the Dockerfile text, O(target), O(build_args), the digest of every base and
+    C(--from) image, the context as the build sees it after C(.dockerignore) / C(.containerignore) (types, modes,
+    content and link targets, never mtimes) and the options. Unchanged inputs mean no build and no change.
+  - The context never follows a symlink out of itself. A C(RUN --mount=type=bind) source cannot leave the context
+    or the stage, and a cache mount's id never becomes a host path.
   - With O(source_date_epoch), builds are reproducible. Layer entries are sorted, mtimes are clamped to the epoch,
     owners are numeric, and there is no atime or ctime. The config's C(created) is the epoch. Two builds of the
     same inputs give the same manifest digest.
@@ -101,17 +115,48 @@ options:
         C(interval), C(timeout), C(start_period), C(retries), as in docker).
       - V(commit) ends a layer. It may have a C(message) that goes into the history. The last step commits
         implicitly. A commit with no change adds no layer.
-      - Required with V(state=present) and V(state=started).
+      - Required with V(state=started). With V(state=present), exactly one of O(steps), O(containerfile) and
+        O(containerfile_text) is required.
     type: list
     elements: dict
+  containerfile:
+    description:
+      - Path of a Dockerfile / Containerfile on the managed host to build.
+      - C(FILE.dockerignore) next to it applies to the context when it exists.
+    type: path
+  containerfile_text:
+    description:
+      - The Dockerfile / Containerfile to build, inline.
+    type: str
   context:
     description:
-      - Directory that relative C(src) paths of V(copy) and V(add) steps are relative to.
+      - The build context of a Dockerfile build (required with O(containerfile_text); defaults to the directory of
+        O(containerfile)).
+      - For O(steps), the directory that relative C(src) paths of V(copy) and V(add) steps are relative to.
     type: path
+  build_args:
+    description:
+      - Values of the Dockerfile's ARGs by name. They override the ARG defaults. A build arg that no ARG declares
+        gives a warning.
+    type: dict
+  target:
+    description:
+      - The stage to build (its C(AS) name or its index). Defaults to the last stage. Stages that the target does
+        not need are not built.
+    type: str
+  secrets:
+    description:
+      - Secrets for C(RUN --mount=type=secret,id=ID), by id, each the path of a file on the managed host.
+      - A secret is bound read-only from a private copy under the run root (a tmpfs) for the RUN alone. It never
+        reaches a layer, the config or the history, and its content is not an input of the fingerprint.
+    type: dict
   layers:
     description:
-      - With V(true), each V(commit) step ends a layer.
-      - With V(false), commit steps only add history, and the build's changes make one layer.
+      - For a Dockerfile, with V(true), one layer per instruction that changes files (RUN, COPY, ADD), each
+        cached by the key of the instruction before, its text after expansion, the build args and the content
+        digest of the files it copies. With V(false), one layer per stage and no cache.
+      - For O(steps), with V(true), each V(commit) step ends a layer. With V(false), commit steps only add
+        history, and the build's changes make one layer.
     type: bool
     default: true
   squash:
@@ -200,6 +245,30 @@ author:
 """
 
 EXAMPLES = r"""
+- name: Build a Dockerfile, with a build arg and a secret for one RUN
+  undock.oci.oci_build:
+    name: localhost/app:1
+    containerfile: /srv/app/Containerfile
+    context: /srv/app
+    build_args:
+      VERSION: "1.2"
+    secrets:
+      npmrc: /root/.npmrc
+    target: runtime
+    source_date_epoch: 1700000000
+
+- name: Build an inline Dockerfile, one layer per stage
+  undock.oci.oci_build:
+    name: localhost/tools:1
+    context: /srv/tools
+    layers: false
+    containerfile_text: |
+      FROM docker.io/library/busybox:1.36 AS build
+      RUN mkdir /out && echo built > /out/info
+      FROM docker.io/library/busybox:1.36
+      COPY --from=build /out/ /opt/
+      CMD ["cat", "/opt/info"]
+
 - name: Build a small web image
   undock.oci.oci_build:
     name: localhost/web:1
@@ -359,8 +428,10 @@ removed:
   returned: with state=committed
   type: bool
 changed_inputs:
-  description: What differs from the inputs of the image in the store (C(steps), C(base), C(sources:PATH),
-    C(options.NAME), C(image) when there was none, C(fingerprint) when its inputs are not recorded).
+  description: What differs from the inputs of the image in the store. For O(steps), C(steps), C(base),
+    C(sources:PATH) and C(build_args). For a Dockerfile, C(dockerfile), C(target), C(build_args), C(images),
+    C(secrets) (their ids) and C(context:PATH). Then C(options.NAME), C(image) when there was none, and
+    C(fingerprint) when its inputs are not recorded.
   returned: when the image is (or would be) built
   type: list
   elements: str
@@ -390,7 +461,12 @@ def main() -> None:
             python=dict(type="str"),
             remove=dict(type="bool", default=False),
             commit_message=dict(type="str"),
+            containerfile=dict(type="path"),
+            containerfile_text=dict(type="str"),
             context=dict(type="path"),
+            build_args=dict(type="dict"),
+            target=dict(type="str"),
+            secrets=dict(type="dict", no_log=True),
             layers=dict(type="bool", default=True),
             squash=dict(type="bool", default=False),
             source_date_epoch=dict(type="int"),
@@ -404,21 +480,34 @@ def main() -> None:
             push=dict(type="bool", default=False),
             runtime=dict(type="str", default="runc"),
         ),
-        required_if=[("state", "present", ("name", "steps")), ("state", "started", ("name", "steps", "container")),
+        required_if=[("state", "started", ("name", "steps", "container")),
                      ("state", "committed", ("container",)), ("state", "absent", ("container",))],
+        mutually_exclusive=[("steps", "containerfile", "containerfile_text")],
     )
     params = module.params
+    if params["steps"] is not None and (params["target"] or params["secrets"]):
+        module.fail_json(msg="target and secrets are options of a Dockerfile build (containerfile or containerfile_text), "
+                             "not of steps")
     if params["compression"] == "zstd":
         try:
             import zstandard  # noqa: F401 pylint: disable=unused-import
         except ImportError:
             module.fail_json(msg=missing_required_lib("zstandard", reason="for compression: zstd"))
-    from ansible_collections.undock.oci.plugins.module_utils.build.service import build_image
-    from ansible_collections.undock.oci.plugins.module_utils.build import session
     state = params["state"]
+    dockerfile = params["containerfile"] is not None or params["containerfile_text"] is not None
+    if state == "present" and (not params["name"] or (params["steps"] is None and not dockerfile)):
+        module.fail_json(msg="state=present needs name and one of steps, containerfile and containerfile_text")
+    if state != "present" and dockerfile:
+        module.fail_json(msg="containerfile and containerfile_text build with state=present; a working container "
+                             "(state=%s) is made from steps" % state)
+    common = dict(layers=params["layers"], squash=params["squash"], epoch=params["source_date_epoch"],
+                  image_format=params["format"], compression=params["compression"], labels=params["labels"],
+                  annotations=params["annotations"], platform=params["platform"], runtime=params["runtime"],
+                  force=params["force"], no_cache=params["no_cache"], build_args=params["build_args"])
     try:
         service = image_service(module)
         if state == "started":
+            from ansible_collections.undock.oci.plugins.module_utils.build import session
             python = sys.executable if params["python"] is None else params["python"]
             outcome = session.start(service, params["container"], params["name"], params["steps"], python=python,
                                     epoch=params["source_date_epoch"], image_format=params["format"],
@@ -426,17 +515,20 @@ def main() -> None:
                                     context=params["context"], runtime=params["runtime"], layers=params["layers"],
                                     no_cache=params["no_cache"])
         elif state == "committed":
+            from ansible_collections.undock.oci.plugins.module_utils.build import session
             outcome = session.commit(service, params["container"], params["name"], params["steps"],
                                      message=params["commit_message"], remove=params["remove"], context=params["context"])
         elif state == "absent":
+            from ansible_collections.undock.oci.plugins.module_utils.build import session
             outcome = session.remove_container(service, params["container"])
+        elif params["steps"] is not None:
+            from ansible_collections.undock.oci.plugins.module_utils.build.service import build_image
+            outcome = build_image(service, params["name"], params["steps"], context=params["context"], **common)
         else:
-            outcome = build_image(service, params["name"], params["steps"], layers=params["layers"],
-                                  squash=params["squash"], epoch=params["source_date_epoch"],
-                                  image_format=params["format"], compression=params["compression"],
-                                  labels=params["labels"], annotations=params["annotations"], platform=params["platform"],
-                                  context=params["context"], runtime=params["runtime"], force=params["force"],
-                                  no_cache=params["no_cache"])
+            from ansible_collections.undock.oci.plugins.module_utils.build.executor.module import build_from_params
+            outcome = build_from_params(service, params["name"], params["containerfile"], params["containerfile_text"],
+                                        params["context"], target=params["target"], secrets=params["secrets"],
+                                        **common)
         if params["push"] and state in ("present", "committed"):
             outcome.merge(service.push(outcome.image["name"] if outcome.image else params["name"], image=outcome.resolved))
     except UndockError as err:

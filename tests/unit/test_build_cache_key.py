@@ -49,3 +49,30 @@ def test_touch_keeps_the_key_and_an_edit_changes_it(tmp_path):
     assert key() == first
     (ctx / "app" / "main.py").write_text("print(2)\n")
     assert key() != first
+
+
+def test_path_digest_of_host_paths_is_the_context_digest(tmp_path):
+    """oci_build's steps copy host paths: they are digested by the same walk as a context."""
+    from ansible_collections.undock.oci.plugins.module_utils.build.context.digest import path_digest
+    from ansible_collections.undock.oci.plugins.module_utils.build.context.errors import ContextError
+    tree = tmp_path / "tree"
+    (tree / "sub").mkdir(parents=True)
+    (tree / "sub" / "a*[b]").write_text("one\n")
+    os.symlink("/etc/passwd", str(tree / "link"))
+    snap = open_context(str(tree))
+    assert path_digest(str(tree)) == content_digest(snap, select_sources(snap, ["."]))
+    (tree / "sub" / "plain").write_text("one\n")
+    sub = open_context(str(tree / "sub"))
+    assert path_digest(str(tree / "sub" / "plain")) == content_digest(sub, select_sources(sub, ["plain"]))
+    single = path_digest(str(tree / "sub" / "a*[b]"))  # a name with wildcard characters: itself alone
+    (tree / "sub" / "a*[b]").write_text("two\n")
+    assert path_digest(str(tree / "sub" / "a*[b]")) != single
+    before = path_digest(str(tree))
+    os.utime(str(tree / "sub" / "a*[b]"), (5, 5))
+    assert path_digest(str(tree)) == before
+    os.unlink(str(tree / "link"))
+    os.symlink("/etc/shadow", str(tree / "link"))  # a link's target is its content, never followed
+    assert path_digest(str(tree)) != before
+    assert path_digest(str(tree / "link")) != path_digest("/etc/shadow")
+    with pytest.raises(ContextError):
+        path_digest(str(tmp_path / "missing"))

@@ -93,10 +93,12 @@ class Build:
     # -- primitives --------------------------------------------------------------------
     def run(self, argv: List[str], env: Optional[Dict[str, str]] = None, user: Optional[str] = None,
             working_dir: Optional[str] = None, network: str = "host", volumes: Optional[List[str]] = None,
-            timeout: Optional[float] = None) -> str:
+            timeout: Optional[float] = None, mounts: Optional[List[Dict[str, Any]]] = None,
+            created_by: Optional[str] = None) -> str:
         result = run_in_container(self.container, argv, self.config, env=env, user=user, working_dir=working_dir,
-                                  network=network, volumes=volumes or [], timeout=timeout, runtime=self.settings.runtime)
-        self._changed("RUN " + shlex.join(argv))
+                                  network=network, volumes=volumes or [], timeout=timeout, runtime=self.settings.runtime,
+                                  mounts=mounts or [])
+        self._changed(created_by or "RUN " + shlex.join(argv))
         return result.output
 
     def host(self, argv: List[str], env: Optional[Dict[str, str]] = None, timeout: Optional[float] = None,
@@ -108,15 +110,16 @@ class Build:
     def _working_dir(self) -> str:
         return str(self.config["config"].get("WorkingDir") or "/")
 
-    def copy(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None) -> int:
+    def copy(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None,
+             created_by: Optional[str] = None) -> int:
         rootfs = self.container.mount()
         owner = resolve_chown(rootfs, chown) or (0, 0)
         count = copy_into(rootfs, sources, dest, self._working_dir(), owner, chmod)
-        self._changed("COPY %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
+        self._changed(created_by or "COPY %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
         return count
 
     def add(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None,
-            checksum: Optional[str] = None) -> int:
+            checksum: Optional[str] = None, created_by: Optional[str] = None) -> int:
         """Local archives are unpacked; URLs are downloaded (not unpacked, as docker); other
         files are copied."""
         rootfs = self.container.mount()
@@ -131,12 +134,19 @@ class Build:
             else:
                 count += copy_into(rootfs, [source], dest if len(sources) == 1 else dest.rstrip("/") + "/",
                                    self._working_dir(), owner or (0, 0), chmod)
-        self._changed("ADD %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
+        self._changed(created_by or "ADD %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
         return count
 
-    def configure(self, fields: Dict[str, Any]) -> None:
+    def configure(self, fields: Dict[str, Any], created_by: Optional[str] = None) -> None:
         apply_config(self.config, self.annotations, fields)
-        self.pending.append(self._entry("CONFIG " + json.dumps(fields, sort_keys=True), True))
+        self.pending.append(self._entry(created_by or "CONFIG " + json.dumps(fields, sort_keys=True), True))
+
+    def note(self, created_by: str, changed_files: bool = False) -> None:
+        """A history entry for a change made directly (a Dockerfile's SHELL, WORKDIR's directory)."""
+        if changed_files:
+            self._changed(created_by)
+        else:
+            self.pending.append(self._entry(created_by, True))
 
     def commit(self, message: Optional[str] = None) -> Optional[str]:
         """End a layer: the changes since the last commit; the digest of the new layer, or None

@@ -5,7 +5,7 @@
 
 A record per key under ``<store>/build-cache/<hex>.json``: the layer (descriptor and diff ID,
 or none when the steps changed nothing), the history entries of the steps, and the image
-config and annotations after them. The key (steps.cache_key) is the parent's chain of layers,
+config and annotations after them. The key (cachekey.step_cache_key) is the parent's chain of layers,
 the steps' normalised text with the config they started from, the build args, and the content
 digests of the files they copy. A record is written only after its layer was committed, so a
 failed step is never cached; it is used only while its blob and unpacked layer are both still
@@ -24,7 +24,8 @@ from ..storage.layers import LayerStore
 from ..storage.mounts import chain_id
 from ..storage.store import Store
 from .image import canonical
-from .steps import cache_key, step_sources
+from .cachekey import step_cache_key
+from .steps import step_sources
 
 CACHE_DIR = "build-cache"
 
@@ -34,7 +35,7 @@ def segment_key(diff_ids: List[str], steps: List[Dict[str, Any]], config: Dict[s
     """The cache key of one layer's ``steps`` on top of ``diff_ids`` with ``config``."""
     sources = step_sources(steps)
     instruction = canonical({"steps": steps, "config": config, "settings": settings}).decode("utf-8")
-    return cache_key(chain_id(diff_ids), instruction, build_args, canonical(sources).decode("utf-8"))
+    return step_cache_key(chain_id(diff_ids), instruction, build_args, canonical(sources).decode("utf-8"))
 
 
 class LayerCache:

@@ -97,17 +97,18 @@ def _remove_stub(upper: str, rel: str) -> None:
         if os.path.getsize(path) == 0:
             os.unlink(path)
         return
-    for dirpath, dummy, filenames in os.walk(path):
-        for name in filenames:
-            if os.path.islink(os.path.join(dirpath, name)) or os.path.getsize(os.path.join(dirpath, name)):
+    for dirpath, dirnames, filenames in os.walk(path):
+        for name in filenames + dirnames:
+            full = os.path.join(dirpath, name)
+            if os.path.islink(full) or (name in filenames and os.path.getsize(full)):
                 return  # something real was written there: keep it
-    remove_tree(path)
+    remove_tree(path)  # only empty directories and files: the stubs of nested mount points
 
 
 @contextlib.contextmanager
 def _runc_command(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
                   env: Optional[Dict[str, str]], user: Optional[str], working_dir: Optional[str], network: str,
-                  volumes: Sequence[str], runtime: str,
+                  volumes: Sequence[str], runtime: str, mounts: Sequence[Dict[str, Any]] = (),
                   stubs_through_mount: bool = False) -> Iterator[Tuple[List[str], OCIRuntime, str]]:
     """The ``runc run`` command line of ``argv`` in the working container, its bundle and
     network ready; afterwards the container is deleted, the network detached and the mount
@@ -125,7 +126,8 @@ def _runc_command(container: WorkingContainer, argv: Sequence[str], image_config
     name = "build-%s" % container.id
     try:
         desired = normalize({"name": name, "env": env or {}, "user": user, "working_dir": working_dir,
-                             "volumes": list(volumes), "network": network, "command": list(argv), "entrypoint": []},
+                             "volumes": list(volumes), "mounts": list(mounts), "network": network,
+                             "command": list(argv), "entrypoint": []},
                             image_config, container.label, "")
     except UndockError as err:
         raise BuildError("run: %s" % err)
@@ -167,10 +169,12 @@ def _runc_command(container: WorkingContainer, argv: Sequence[str], image_config
 def run_in_container(container: WorkingContainer, argv: Sequence[str], image_config: Dict[str, Any], *,
                      env: Optional[Dict[str, str]] = None, user: Optional[str] = None,
                      working_dir: Optional[str] = None, network: str = "host", volumes: Sequence[str] = (),
-                     timeout: Optional[float] = None, runtime: str = "runc") -> CommandResult:
-    """Run ``argv`` in the working container, as a RUN step of the image with ``image_config``."""
+                     timeout: Optional[float] = None, runtime: str = "runc",
+                     mounts: Sequence[Dict[str, Any]] = ()) -> CommandResult:
+    """Run ``argv`` in the working container, as a RUN step of the image with ``image_config``.
+    ``mounts``: runtime ``mounts`` entries (bind/tmpfs dicts), a Dockerfile's ``RUN --mount``."""
     with _runc_command(container, argv, image_config, env=env, user=user, working_dir=working_dir, network=network,
-                       volumes=volumes, runtime=runtime) as (command, runc, name):
+                       volumes=volumes, runtime=runtime, mounts=mounts) as (command, runc, name):
         return _wait(command, "run %s" % " ".join(argv), timeout, on_timeout=lambda: runc.kill(name, "SIGKILL"))
 
 

@@ -50,13 +50,13 @@ def source_date_epoch(value: Any) -> Optional[int]:
     return epoch
 
 
-def _record_path(storage_root: str, name: str) -> str:
+def record_path(storage_root: str, name: str) -> str:
     return os.path.join(storage_root, RECORDS_DIR, hashlib.sha256(name.encode()).hexdigest() + ".json")
 
 
-def _read_record(storage_root: str, name: str) -> Optional[Dict[str, Any]]:
+def read_record(storage_root: str, name: str) -> Optional[Dict[str, Any]]:
     try:
-        with open(_record_path(storage_root, name), "rb") as handle:
+        with open(record_path(storage_root, name), "rb") as handle:
             return json.loads(handle.read(4 * 1024 * 1024))
     except (OSError, ValueError):
         return None
@@ -96,7 +96,7 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
     fingerprint = "sha256:" + hashlib.sha256(canonical(inputs)).hexdigest()
     current = service.local_image(ref_name)
     current_fp = (current.manifest.data.get("annotations") or {}).get(FINGERPRINT) if current is not None else None
-    record = _read_record(service.storage_root, ref_name) if current is not None else None
+    record = read_record(service.storage_root, ref_name) if current is not None else None
     if current_fp is None and record and record.get("digest") == current.manifest.digest:
         current_fp = record.get("fingerprint")  # format docker: the record alone holds it
     before_inputs = record["inputs"] if record and record.get("fingerprint") == current_fp else None
@@ -138,7 +138,7 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
     outcome.image = loaded.image
     outcome.resolved = loaded.resolved
     makedirs_private(os.path.join(service.storage_root, RECORDS_DIR))
-    atomic_write(_record_path(service.storage_root, ref_name),
+    atomic_write(record_path(service.storage_root, ref_name),
                  canonical({"name": ref_name, "fingerprint": fingerprint, "digest": source.manifest.digest,
                             "inputs": inputs}), 0o600)
     return outcome

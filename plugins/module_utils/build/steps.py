@@ -17,12 +17,11 @@ shape the image. Two builds with the same fingerprint make the same image.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import stat
 from typing import Any, Dict, List, Optional
 
 from .config import check_config_step
+from .context.digest import path_digest
 from .errors import BuildError
 from .files import check_source, parse_chmod
 from .run import NETWORKS
@@ -31,7 +30,6 @@ KINDS = ("from", "run", "host", "copy", "add", "config", "commit")
 RUN_KEYS = ("command", "env", "user", "working_dir", "network", "volumes", "timeout")
 HOST_KEYS = ("command", "env", "timeout", "chdir")
 FILE_KEYS = ("src", "dest", "chown", "chmod", "checksum")
-CHUNK = 1024 * 1024
 
 
 def _command(value: Any, where: str) -> List[str]:
@@ -128,29 +126,6 @@ def normalize_steps(steps: Any, context: Optional[str] = None) -> List[Dict[str,
     return result
 
 
-def content_digest(path: str) -> str:
-    """The content of a file or tree: names, types, modes, link targets and bytes; never
-    mtimes or owners (the copy sets owners). Links inside a tree are not followed."""
-    digest = hashlib.sha256()
-
-    def add(rel: str, full: str) -> None:
-        st = os.lstat(full)
-        digest.update(("%s\0%o\0" % (rel, st.st_mode)).encode("utf-8", "surrogateescape"))
-        if stat.S_ISLNK(st.st_mode):
-            digest.update(os.readlink(full).encode("utf-8", "surrogateescape") + b"\0")
-        elif stat.S_ISREG(st.st_mode):
-            with open(full, "rb") as handle:
-                for chunk in iter(lambda: handle.read(CHUNK), b""):
-                    digest.update(chunk)
-            digest.update(b"\0")
-        elif stat.S_ISDIR(st.st_mode):
-            for name in sorted(os.listdir(full)):
-                add(rel + "/" + name, os.path.join(full, name))
-
-    add(".", path)
-    return "sha256:" + digest.hexdigest()
-
-
 def step_sources(steps: List[Dict[str, Any]]) -> Dict[str, str]:
     """Local source path -> content digest, for every copy and add."""
     sources: Dict[str, str] = {}
@@ -158,13 +133,5 @@ def step_sources(steps: List[Dict[str, Any]]) -> Dict[str, str]:
         if step["kind"] in ("copy", "add"):
             for source in step["src"]:
                 if not _is_url(source) and source not in sources:
-                    sources[source] = content_digest(source)
+                    sources[source] = path_digest(source)
     return sources
-
-
-def cache_key(parent: str, instruction: str, build_args: Dict[str, str], content: Optional[str] = None) -> str:
-    """The layer cache key of one instruction (for the Dockerfile executor): the parent layer's
-    chain, the instruction's text after expansion, the build args it used, and the content
-    digest of the files it copies (mtimes excluded)."""
-    text = "\n".join([parent, instruction] + ["%s=%s" % kv for kv in sorted(build_args.items())] + [content or ""])
-    return "sha256:" + hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()

@@ -30,10 +30,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from typing import Iterable
 
-from .snapshot import FILE, SYMLINK, Snapshot
-from .sources import SourceItem
+from .errors import ContextError
+from .ignore import IgnoreRules
+from .snapshot import DIR, FILE, SYMLINK, Snapshot, take_snapshot
+from .sources import SourceItem, select_sources
 
 _VERSION = b"undock-context-digest-v1"
 
@@ -63,3 +66,27 @@ def content_digest(snapshot: Snapshot, items: Iterable[SourceItem]) -> str:
             else:
                 _field(digest, "")
     return "sha256:" + digest.hexdigest()
+
+
+def _escape(name: str) -> str:
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in name)
+
+
+def path_digest(path: str) -> str:
+    """The content digest of a host path as a COPY of it would copy it: a directory's
+    contents, or one file or symlink under its own name. The same walk as a context (links
+    kept as links, never followed), so oci_build's ``steps`` and Dockerfiles key alike."""
+    full = os.path.abspath(path)
+    try:
+        st = os.lstat(full)
+    except OSError as err:
+        raise ContextError("%s: %s" % (path, err.strerror or err)) from None
+    if stat.S_ISDIR(st.st_mode):
+        snapshot = take_snapshot(full)
+        return content_digest(snapshot, select_sources(snapshot, ["."]))
+    parent, name = os.path.split(full)
+    snapshot = take_snapshot(parent, IgnoreRules(["*", "!" + _escape(name)]))
+    entry = snapshot.entries.get(name)
+    if entry is None or entry.kind == DIR:
+        raise ContextError("%s: %s" % (path, snapshot.skipped.get(name) or "not a file, directory or symlink"))
+    return content_digest(snapshot, [SourceItem(name, name, name, entry, [(name, entry)])])
