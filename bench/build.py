@@ -140,7 +140,7 @@ class Bench:
     def playbooks(self) -> Dict[str, str]:
         ours = {"name": NAME, "containerfile": self.dockerfile, "context": self.context,
                 "storage_root": self.store, "validate_certs": False}
-        podman = {"name": NAME, "path": self.context, "state": "build",
+        podman = {"name": NAME, "path": self.context, "state": "present", "validate_certs": False,
                   "build": {"file": self.dockerfile, "format": "oci", "cache": True}}
         return {label: write_playbook(os.path.join(self.work, "%s.json" % label.rsplit(".", 1)[-1]), label,
                                       [(label, args)])
