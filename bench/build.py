@@ -12,7 +12,8 @@ cold (no image built and no build cache, the base image already pulled, untimed)
    ``buildah build --layers --runtime runc`` (a storage root of its own, overlay driver);
    targets: cold <= 1.0x, warm <= 0.5x;
 2. ``undock.oci.oci_build`` against ``containers.podman.podman_image`` (``build:`` options),
-   both through ``ansible-playbook`` with a ping playbook of the same round subtracted;
+   both through ``ansible-playbook`` with a ping playbook of the same round subtracted (warm:
+   ``--warm-tasks`` no-op tasks per playbook, per task, as bench/noop_image.py);
    podman gets runc through CONTAINERS_CONF (common.podman_env); targets: cold <= 1.0x,
    warm <= 0.5x.
 
@@ -137,13 +138,14 @@ class Bench:
         subprocess.run(["podman", "pull", "-q", self.base], env=self.pod_env, check=True, timeout=600,
                        stdout=subprocess.DEVNULL)
 
-    def playbooks(self) -> Dict[str, str]:
+    def playbooks(self, tasks: int) -> Dict[str, str]:
+        """label -> playbook of ``tasks`` identical tasks."""
         ours = {"name": NAME, "containerfile": self.dockerfile, "context": self.context,
                 "storage_root": self.store, "validate_certs": False}
         podman = {"name": NAME, "path": self.context, "state": "present", "validate_certs": False,
                   "build": {"file": self.dockerfile, "format": "oci", "cache": True}}
-        return {label: write_playbook(os.path.join(self.work, "%s.json" % label.rsplit(".", 1)[-1]), label,
-                                      [(label, args)])
+        return {label: write_playbook(os.path.join(self.work, "%s-%d.json" % (label.rsplit(".", 1)[-1], tasks)), label,
+                                      [(label, args)] * tasks)
                 for label, args in ((OURS, ours), (PODMAN, podman), (PING, {}))}
 
     def close(self) -> None:
@@ -188,9 +190,14 @@ def bench_engine(bench: Bench, runs: int) -> None:
                    ours, theirs, target)
 
 
-def bench_modules(bench: Bench, runs: int) -> None:
-    books = bench.playbooks()
-    labels = ("%s cold" % OURS, "%s warm" % OURS, "%s cold" % PODMAN, "%s warm" % PODMAN, PING)
+def bench_modules(bench: Bench, runs: int, warm_tasks: int) -> None:
+    """Cold: a playbook of one build task. Warm: a playbook of ``warm_tasks`` such tasks, all
+    no-ops, divided by their number (as bench/noop_image.py does: each playbook run pays once
+    for Ansible's assembly of the module's payload). A ping playbook of as many tasks is
+    subtracted from each."""
+    cold, warm = bench.playbooks(1), bench.playbooks(warm_tasks)
+    ping_cold, ping_warm = "%s x1" % PING, "%s x%d" % (PING, warm_tasks)
+    labels = ("%s cold" % OURS, "%s warm" % OURS, "%s cold" % PODMAN, "%s warm" % PODMAN, ping_cold, ping_warm)
     wall: Dict[str, List[float]] = {label: [] for label in labels}
     cpu: Dict[str, List[float]] = {label: [] for label in labels}
 
@@ -199,31 +206,35 @@ def bench_modules(bench: Bench, runs: int) -> None:
         wall[label].append(seconds)
         cpu[label].append(cpu_seconds)
 
-    run_playbook(bench.bin, books[PING], bench.play_env)  # warm the controller's caches for every contender alike
+    run_playbook(bench.bin, cold[PING], bench.play_env)  # warm the controller's caches for every contender alike
     for run in range(runs):
         bench.ours_cold()
-        play(labels[0], books[OURS], True)
-        play(labels[1], books[OURS], False)
+        play(labels[0], cold[OURS], True)
+        play(labels[1], warm[OURS], False)
         bench.podman_cold()
-        play(labels[2], books[PODMAN], True)
-        play(labels[3], books[PODMAN], False)
-        play(PING, books[PING], False)
+        play(labels[2], cold[PODMAN], True)
+        play(labels[3], warm[PODMAN], False)
+        play(ping_cold, cold[PING], False)
+        play(ping_warm, warm[PING], False)
         log("module run %d/%d: %s" % (run + 1, runs, "  ".join("%s %.2f s" % (k, wall[k][-1]) for k in labels)))
-    print("== build/module: one build task per ansible-playbook run, %d runs, load average %.1f at the end"
-          % (runs, os.getloadavg()[0]))
+    print("== build/module: one build task per cold playbook, %d no-op build tasks per warm playbook, %d runs, "
+          "load average %.1f at the end" % (warm_tasks, runs, os.getloadavg()[0]))
     for kind, results in (("wall", wall), ("cpu", cpu)):
         print_runs(kind, results)
     for kind, results in (("wall", wall), ("cpu", cpu)):
-        for phase, target in (("cold", COLD_TARGET), ("warm", WARM_TARGET)):
+        for phase, target, ping, per in (("cold", COLD_TARGET, ping_cold, 1), ("warm", WARM_TARGET, ping_warm, warm_tasks)):
             ours, theirs = "%s %s" % (OURS, phase), "%s %s" % (PODMAN, phase)
-            net = net_of(results, (ours, theirs), PING)
-            report("build/module %s (%s): seconds beyond %s, same round" % (phase, kind, PING), net, ours, theirs, target)
+            net = net_of(results, (ours, theirs), ping, per)
+            report("build/module %s (%s): seconds per task beyond %s, same round" % (phase, kind, ping), net, ours, theirs,
+                   target)
 
 
 def main() -> int:
     signal.signal(signal.SIGTERM, lambda *dummy: sys.exit(143))  # remove the stores, stop the registry
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="timed cold+warm rounds of each contender (default 5)")
+    parser.add_argument("--warm-tasks", type=int, default=10,
+                        help="no-op build tasks per warm playbook (default 10, as bench/noop_image.py)")
     parser.add_argument("--only", choices=["engine", "module"], help="one part only")
     args = parser.parse_args()
     bin_dir = bench_venv(log)
@@ -239,7 +250,7 @@ def main() -> int:
             if args.only in (None, "engine"):
                 bench_engine(bench, args.runs)
             if args.only in (None, "module"):
-                bench_modules(bench, args.runs)
+                bench_modules(bench, args.runs, args.warm_tasks)
     finally:
         if bench is not None:
             bench.close()
