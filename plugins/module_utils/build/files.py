@@ -70,13 +70,10 @@ def resolve_chown(rootfs: str, value: Any) -> Optional[Tuple[int, int]]:
 
 
 class Destination:
-    """A directory of the rootfs, opened without following links, where files are made.
-    The directories it has to make get ``owner`` (docker's and buildah's COPY --chown give
-    the destination directories they create to the same owner as the files)."""
+    """A directory of the rootfs, opened without following links, where files are made."""
 
-    def __init__(self, rootfs: str, path: str, owner: Optional[Tuple[int, int]] = None):
+    def __init__(self, rootfs: str, path: str):
         self.rootfs = rootfs
-        self.owner = owner
         self.fd = self._open(path)
 
     def _open(self, path: str) -> int:
@@ -88,8 +85,6 @@ class Destination:
                     child = open_dir_at(fd, part)
                 except FileNotFoundError:
                     os.mkdir(part, 0o755, dir_fd=fd)
-                    if self.owner is not None:
-                        os.chown(part, self.owner[0], self.owner[1], dir_fd=fd, follow_symlinks=False)
                     child = open_dir_at(fd, part)
                 except (NotADirectoryError, SymlinkInPathError):
                     raise BuildError("destination %s: %s in the image is not a directory" % (path, part))
@@ -205,7 +200,7 @@ def copy_into(rootfs: str, sources: List[str], dest: str, working_dir: str, owne
     for source in sources:
         is_dir = os.path.isdir(source) and not os.path.islink(source)
         directory, name = _target(rootfs, dest, working_dir, len(sources) > 1, is_dir, os.path.basename(source))
-        target = Destination(rootfs, directory, owner)
+        target = Destination(rootfs, directory)
         try:
             if is_dir:
                 for entry in sorted(os.listdir(source)):
