@@ -254,6 +254,7 @@ def build_theirs(buildah: Buildah, name: str, busybox, secret_file: str, layout:
         build_theirs(buildah, case.parent, busybox, secret_file, layout)
     tag = "localhost/corpus/%s:1" % name
     opts = case_args(case, busybox, secret_file)
+    os.makedirs(os.path.dirname(layout), exist_ok=True)
     buildah.build(tag, os.path.join(CORPUS, name), build_args=opts["build_args"], target=opts["target"],
                   secrets=opts["secrets"], image_format=case.image_format)
     buildah.push_oci(tag, layout, name)
