@@ -135,6 +135,16 @@ class SystemContainers:
     def _is_running(self, units: List[str]) -> bool:
         return any(self.systemd.is_active(unit) for unit in units)
 
+    def _require_systemd(self) -> List[str]:
+        """Outside check mode, fail before anything is done unless systemd is the init system; in
+        check mode, the warnings that say what the plan then assumed."""
+        if self.systemd.booted():
+            return []
+        if not self.check_mode:
+            self.systemd.require_booted()
+        return ["systemd is not the init system here: every unit reads as inactive and disabled in this plan, "
+                "and a run outside check mode would fail"]
+
     # -- install / update ---------------------------------------------------------------
     def install(self, params: Dict[str, Any], start: bool = False, enabled: Optional[bool] = True,
                 pull: str = "missing", source: Optional[str] = None) -> Outcome:
@@ -144,10 +154,14 @@ class SystemContainers:
         options = options_from(params)
         if not options.image:
             raise SystemContainerError("image is needed to install system container %s" % options.name)
+        warnings = self._require_systemd()
         if self.check_mode:
-            return self._install(options, start, enabled, pull, source)
-        with self.deployments.lock(options.name):
-            return self._install(options, start, enabled, pull, source)
+            outcome = self._install(options, start, enabled, pull, source)
+        else:
+            with self.deployments.lock(options.name):
+                outcome = self._install(options, start, enabled, pull, source)
+        outcome.warnings[:0] = warnings
+        return outcome
 
     def _install(self, options: Options, start: bool, enabled: Optional[bool], pull: str,
                  source: Optional[str]) -> Outcome:
@@ -319,17 +333,19 @@ class SystemContainers:
             outcome.actions.append("%sstart %s" % (verb, main))
 
     # -- running -----------------------------------------------------------------------
-    def set_running(self, name: str, running: bool) -> Outcome:
-        """Start or stop the installed system container's main unit (its socket, if it has one:
-        stopping then stops the service too)."""
+    def set_running(self, name: str, running: Optional[bool], enabled: Optional[bool] = None) -> Outcome:
+        """Start or stop (``running``; None leaves it) the installed system container's main unit
+        (its socket, if it has one: stopping then stops the service too), and enable or disable
+        it (``enabled``; None leaves it)."""
         name = check_name(name)
         outcome = Outcome()
         dummy, info = self._current(name)
         if info is None:
             raise SystemContainerError("system container %s is not installed" % name)
+        outcome.warnings.extend(self._require_systemd())
         units = info.get("units", [])
-        if running:
-            self._converge(units[-1] if units else None, True, None, outcome)
+        self._converge(units[-1] if units else None, bool(running), enabled, outcome)
+        if running is not False:
             return outcome
         for unit in reversed(units):  # the socket first, or it would start the service again
             if self.systemd.is_active(unit):
@@ -357,9 +373,15 @@ class SystemContainers:
         if target is None:
             raise SystemContainerError("system container %s has no previous deployment to roll back to (%s holds "
                                        "none)" % (name, self.deployments.slot_dir(name, other)))
-        files = self._slot_files(name, other, target)
         outcome.before = self._view(info, self._slot_files(name, active, info))
+        if info.get("rolled_back"):
+            # rollback is a state: the previous deployment is active, until an install replaces it
+            outcome.after = dict(outcome.before)
+            outcome.values["system_container"] = self._describe(name)
+            return outcome
+        files = self._slot_files(name, other, target)
         outcome.after = self._view(target, files)
+        outcome.warnings.extend(self._require_systemd())
         outcome.changed = True
         if self.check_mode:
             outcome.actions.append("would roll system container %s back to %s (%s)"
@@ -371,7 +393,8 @@ class SystemContainers:
         host_files, host_dirs, skipped = install_host_files(rootfs, read_exports(rootfs).hostfs,
                                                             target.get("renames", {}), self.host_root)
         outcome.warnings.extend(skipped)
-        self.deployments.write_info(name, other, dict(target, host_files=host_files, host_dirs=host_dirs))
+        self.deployments.write_info(name, other, dict(target, host_files=host_files, host_dirs=host_dirs,
+                                                      rolled_back=True))
         self._activate(name, other, files, was_running, outcome, info.get("units", []))
         outcome.actions.append("rolled system container %s back to %s (%s)"
                                % (name, target.get("image"), target.get("digest")))
@@ -394,6 +417,7 @@ class SystemContainers:
             return outcome
         outcome.changed = True
         outcome.before = self._view(info, self._slot_files(name, active, info) if info else {})
+        outcome.warnings.extend(self._require_systemd())
         if self.check_mode:
             outcome.actions.append("would uninstall system container %s" % name)
             return outcome
@@ -438,7 +462,9 @@ class SystemContainers:
                 "active_slot": active, "directory": self.deployments.slot_dir(name, active),
                 "values": info.get("values", {}), "options": info.get("options", {}), "units": units,
                 "host_files": sorted(info.get("host_files", {})), "deployments": deployments,
-                "active": {unit: self.systemd.is_active(unit) for unit in units}, "config": CONFIG}
+                "rolled_back": bool(info.get("rolled_back")),
+                "active": {unit: self.systemd.is_active(unit) for unit in units},
+                "enabled": {unit: self.systemd.is_enabled(unit) for unit in units}, "config": CONFIG}
 
     def info(self, names: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         wanted = self.deployments.names() if names is None else [check_name(n) for n in names]
