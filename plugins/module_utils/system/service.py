@@ -158,6 +158,8 @@ class SystemContainers:
         if self.check_mode:
             outcome = self._install(options, start, enabled, pull, source)
         else:
+            # the store first: it is made only in an empty directory, and the default system_root is in it
+            self.images.store(create=True)
             with self.deployments.lock(options.name):
                 outcome = self._install(options, start, enabled, pull, source)
         outcome.warnings[:0] = warnings
@@ -199,6 +201,8 @@ class SystemContainers:
             outcome.actions.append("would %s system container %s from %s (%s) in %s" % (
                 verb, name, image.name, image.digest, self.deployments.slot_dir(name, slot)))
             main = rendered.main_unit(name)
+            if main and enabled is not None and (info is None or self.systemd.is_enabled(main) != enabled):
+                outcome.actions.append("would %s %s" % ("enable" if enabled else "disable", main))
             if main and start:
                 outcome.actions.append("would start %s" % main)
             outcome.values["system_container"] = None
@@ -358,7 +362,7 @@ class SystemContainers:
     # -- rollback ---------------------------------------------------------------------
     def rollback(self, name: str) -> Outcome:
         name = check_name(name)
-        if self.check_mode:
+        if self.check_mode or self.deployments.active(name) is None:  # nothing to lock: _rollback says so
             return self._rollback(name)
         with self.deployments.lock(name):
             return self._rollback(name)
@@ -404,16 +408,20 @@ class SystemContainers:
     # -- uninstall --------------------------------------------------------------------
     def uninstall(self, name: str) -> Outcome:
         name = check_name(name)
-        if self.check_mode:
+        if self.check_mode or not self._exists(name):  # nothing to lock (and no lock file made)
             return self._uninstall(name)
         with self.deployments.lock(name):
             return self._uninstall(name)
 
+    def _exists(self, name: str) -> bool:
+        """Whether anything of system container ``name`` is there: its link or a slot."""
+        return os.path.lexists(self.deployments.link(name)) or any(
+            os.path.lexists(self.deployments.slot_dir(name, s)) for s in SLOTS)
+
     def _uninstall(self, name: str) -> Outcome:
         outcome = Outcome()
         active, info = self._current(name)
-        slots = [s for s in SLOTS if os.path.lexists(self.deployments.slot_dir(name, s))]
-        if info is None and not slots and not os.path.lexists(self.deployments.link(name)):
+        if info is None and not self._exists(name):
             return outcome
         outcome.changed = True
         outcome.before = self._view(info, self._slot_files(name, active, info) if info else {})
