@@ -209,7 +209,7 @@ RETURN = r"""
 system_container:
   description:
     - The system container after the task, as M(undock.oci.system_container_info) returns it; null when it is
-      not installed. In check mode, as it is before the task (RV(diff) shows what would change).
+      not installed. In check mode, as it is before the task (the diff shows what would change).
   returned: always
   type: dict
   contains:

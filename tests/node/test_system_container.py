@@ -22,7 +22,6 @@ node's reboot."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import urllib.request
@@ -150,7 +149,7 @@ def test_a_chain_starts_in_order_at_boot_and_a_store_failure_stops_its_dependant
                    requires=["store.service"])
     runtime = dict(common(), name="runtime", image=images["runtime"].ref, after=["network.service"])
     tasks = [{MODULE: args} for args in (store, network, runtime, store, network, runtime)]
-    tasks.append({INFO: common()})
+    tasks.append({INFO: {"storage_root": STORE}})
     results = play(node, tasks, conf_text)
     first, again, info = results[:3], results[3:6], results[6]
     assert all(r["changed"] for r in first) and not any(r["changed"] for r in again), [r["actions"] for r in again]
@@ -175,9 +174,9 @@ def test_a_chain_starts_in_order_at_boot_and_a_store_failure_stops_its_dependant
     # the store fails (killed): systemd stops the network service that requires it, not the runtime
     mark = cursor(node)
     node.sh("systemctl kill --signal=SIGKILL store.service")
-    wait_for("network.service stopped after the store failed",
-             lambda: "network.service" in units_of(journal(node, "MESSAGE_ID=%s" % UNIT_STOPPED, after=mark),
-                                                    "network.service"))
+    def network_stopped():
+        return units_of(journal(node, "MESSAGE_ID=%s" % UNIT_STOPPED, after=mark), "network.service")
+    wait_for("network.service stopped after the store failed", network_stopped)
     since = journal(node, after=mark)
     failed = [n for n, r in enumerate(since) if r.get("UNIT") == "store.service"
               and r.get("MESSAGE_ID") == UNIT_FAILED_RESULT]
@@ -250,7 +249,7 @@ def test_an_atomic_image_installs_with_its_templates_values_and_host_files(boot_
     port = free_port()
     node = boot_node()
     task = dict(common(), name="kv", image=kv.ref, values={"PORT": port})
-    installed, again, info = play(node, [{MODULE: task}, {MODULE: task}, {INFO: dict(common(), name="kv")}],
+    installed, again, info = play(node, [{MODULE: task}, {MODULE: task}, {INFO: dict(storage_root=STORE, name="kv")}],
                                   conf_text)
     assert installed["changed"] and not again["changed"], again["actions"]
     assert answer(port) == "kv v1\n"
@@ -300,7 +299,7 @@ def test_update_to_a_new_digest_and_rollback_each_answered_by_the_service(boot_n
     assert "digest: %s" % second.digest in updated["diff"][0]["after"]
     assert answer(port, "web v2\n") == "web v2\n"
     back = dict(common(), name="web", rollback=True)
-    rolled, again, info = play(node, [{MODULE: back}, {MODULE: back}, {INFO: dict(common(), name="web")}], conf_text)
+    rolled, again, info = play(node, [{MODULE: back}, {MODULE: back}, {INFO: dict(storage_root=STORE, name="web")}], conf_text)
     assert rolled["changed"] and not again["changed"], again["actions"]
     assert answer(port, "web v1\n") == "web v1\n"
     record = info["system_containers"][0]
@@ -348,7 +347,7 @@ def test_socket_activation_starts_the_container_on_the_first_connection(boot_nod
     port = free_port()
     node = boot_node()
     task = dict(common(), name="sock", image=image.ref, listen=["127.0.0.1:%d" % port])
-    installed, again, info = play(node, [{MODULE: task}, {MODULE: task}, {INFO: dict(common(), name="sock")}],
+    installed, again, info = play(node, [{MODULE: task}, {MODULE: task}, {INFO: dict(storage_root=STORE, name="sock")}],
                                   conf_text)
     assert installed["changed"] and not again["changed"], again["actions"]
     record = info["system_containers"][0]
@@ -415,8 +414,8 @@ def test_uninstall_leaves_nothing(boot_node, registry, conf_text):
     after = listing(node)
     # runc's state root, made by the first container, may stay, empty (runc delete removes each container's)
     runc_root = {"/run/runc"} if node.sh("ls -A /run/runc 2>/dev/null || true").strip() == "" else set()
-    assert after - before - runc_root == set() and before - after == set(), (sorted(after - before),
-                                                                              sorted(before - after))
+    added, lost = sorted(after - before - runc_root), sorted(before - after)
+    assert added == [] and lost == [], (added, lost)
     assert node.sh("systemctl list-units --all --no-legend --plain web.service kv.service sock.service sock.socket "
                    "| grep -v 'not-found' || true").strip() == ""
     # in the store: no deployment and no hold left, only the lock files
