@@ -317,6 +317,7 @@ def test_check_mode_writes_nothing_and_shows_the_diff(env):
     out = checking.install({"name": "kv", "image": "localhost/sys/kv:1", "listen": ["127.0.0.1:4001"]}, start=True)
     assert out.changed and out.before == {}
     assert "kv.socket" in out.after and "ListenStream=127.0.0.1:4001" in out.after["kv.socket"]
+    assert "Description=Socket of system container kv\n" in out.after["kv.socket"]
     assert out.after["values"]["PORT"] == "2379"
     assert not os.path.exists(checking.deployments.root)
     assert list(env["host"].iterdir()) == []

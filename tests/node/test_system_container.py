@@ -61,7 +61,9 @@ def web_layers(name, version):
 
 
 def web_config(name, port):
-    return {"Cmd": ["/bin/sh", "-c", "echo %s up; exec /bin/busybox httpd -f -p 127.0.0.1:%d -h /srv" % (name, port)]}
+    # init of its pid namespace, httpd would ignore SIGTERM (no handler): a shell that traps it stops cleanly
+    return {"Cmd": ["/bin/sh", "-c", "trap 'exit 143' TERM; echo %s up; /bin/busybox httpd -f -p 127.0.0.1:%d -h /srv "
+                    "& wait" % (name, port)]}
 
 
 def push_web(registry, repo, tag, name, version, port):
@@ -136,7 +138,7 @@ def reboot(node):
     the same root file system: a real reboot."""
     node.exec(["systemctl", "poweroff"], timeout=60)  # the node ends: its answer does not matter
     wait_for("node %s powered off" % node.name,
-             lambda: (node.info() or {}).get("state") not in ("running", "restarting"), timeout=90)
+             lambda: (node.info() or {}).get("state") not in ("running", "restarting"), timeout=150)
     node.boot()
 
 
@@ -174,6 +176,7 @@ def test_a_chain_starts_in_order_at_boot_and_a_store_failure_stops_its_dependant
     # the store fails (killed): systemd stops the network service that requires it, not the runtime
     mark = cursor(node)
     node.sh("systemctl kill --signal=SIGKILL store.service")
+
     def network_stopped():
         return units_of(journal(node, "MESSAGE_ID=%s" % UNIT_STOPPED, after=mark), "network.service")
     wait_for("network.service stopped after the store failed", network_stopped)
@@ -209,7 +212,7 @@ WantedBy=multi-user.target
 KV_CONFIG = """\
 {"ociVersion": "1.0.2",
  "process": {"terminal": false, "user": {"uid": 0, "gid": 0}, "cwd": "/",
-             "args": ["/bin/busybox", "httpd", "-f", "-p", "127.0.0.1:$PORT", "-h", "/srv"],
+             "args": ["/bin/sh", "-c", "trap 'exit 143' TERM; /bin/busybox httpd -f -p 127.0.0.1:$PORT -h /srv & wait"],
              "env": ["PATH=/bin", "KV_UUID=$UUID", "STATE=$STATE_DIRECTORY/$NAME"]},
  "root": {"path": "rootfs", "readonly": true},
  "hostname": "$NAME",
@@ -310,7 +313,8 @@ def test_update_to_a_new_digest_and_rollback_each_answered_by_the_service(boot_n
 
 
 SERVER = b"""\
-import os, socket
+import os, signal, socket, sys
+signal.signal(signal.SIGTERM, lambda number, frame: sys.exit(143))  # init of its pid namespace: no default action
 listener = socket.socket(fileno=3)
 while True:
     connection, peer = listener.accept()
@@ -327,7 +331,7 @@ SOCKET_CONFIG = """\
  "hostname": "$NAME",
  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"},
             {"destination": "/usr", "type": "bind", "source": "/usr", "options": ["rbind", "ro"]}],
- "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}}
+ "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}]}}
 """
 
 
