@@ -371,8 +371,10 @@ def test_socket_activation_starts_the_container_on_the_first_connection(boot_nod
                 .splitlines() if "=" in line)
     assert show == {"ActiveState": "active", "TriggeredBy": "sock.socket"}, show
     assert "TriggeredBy: " in node.sh("systemctl status --no-pager sock.service || true")
-    started = units_of(journal(node, "MESSAGE_ID=%s" % UNIT_STARTED, after=mark), "sock.service")
-    assert started == ["sock.service"]  # started by that connection, not before
+    # started by that connection, not before (journald may write it a moment after the answer)
+    started = wait_for("sock.service started in the journal",
+                       lambda: units_of(journal(node, "MESSAGE_ID=%s" % UNIT_STARTED, after=mark), "sock.service"))
+    assert started == ["sock.service"]
     with socket.create_connection(("127.0.0.1", port), timeout=30) as connection:
         connection.settimeout(30)
         assert connection.recv(200).decode() == said  # the same process serves the next one
