@@ -154,8 +154,8 @@ def test_info_and_check_mode_on_a_populated_system_root(setup, kv_images):
     assert kv["image"] == second.ref and kv["digest"] == second.digest and kv["active_slot"] == 1
     assert kv["values"]["PORT"] == "4001" and kv["units"] == ["kv.service"]
     assert kv["active"] == {"kv.service": False} and kv["enabled"] == {"kv.service": False}
-    assert [(d["slot"], d["digest"], d["active"]) for d in kv["deployments"]] == [(0, first.digest, False),
-                                                                                 (1, second.digest, True)]
+    slots = [(d["slot"], d["digest"], d["active"]) for d in kv["deployments"]]
+    assert slots == [(0, first.digest, False), (1, second.digest, True)]
     assert kv == every["system_containers"][0]
     web = some["system_containers"][0]
     assert web["units"] == ["web.service", "web.socket"] and some["missing"] == ["nosuch"]
@@ -191,8 +191,8 @@ def test_states_map_onto_the_engine_idempotently(setup, kv_images):
         (dict(base, state="present", enabled=False), True, ["systemctl disable kv.service"]),
         ({"name": "kv", "state": "started", "enabled": True}, True, ["systemctl enable kv.service",
                                                                      "systemctl start kv.service"]),
-        (dict(base, image=second.ref, state="started"), True, ["systemctl daemon-reload",
-                                                              "systemctl restart kv.service"]),
+        (dict(base, image=second.ref, state="started"), True,
+         ["systemctl daemon-reload", "systemctl restart kv.service"]),
         ({"name": "kv", "rollback": True, "state": "started", "enabled": True}, True,
          ["systemctl daemon-reload", "systemctl restart kv.service"]),
         ({"name": "kv", "state": "absent"}, True, ["systemctl stop kv.service", "systemctl disable kv.service",
