@@ -136,7 +136,12 @@ def reboot(node):
     node.exec(["systemctl", "poweroff"], timeout=60)  # the node ends: its answer does not matter
     wait_for("node %s powered off" % node.name,
              lambda: (node.info() or {}).get("state") not in ("running", "restarting"), timeout=150)
-    node.boot()
+    try:
+        node.boot()
+    except Exception as err:  # the harness's own error says little of why the node ended
+        record = node.engine.info([node.name], 40)
+        raise AssertionError("node %s did not boot again after its poweroff: %s; its record: %r"
+                             % (node.name, err, record[0] if record else None)) from err
 
 
 def test_a_chain_starts_in_order_at_boot_and_a_store_failure_stops_its_dependants(boot_node, registry, conf_text):
