@@ -21,51 +21,17 @@ import pytest
 
 from harness import images as I
 from harness.engine import service
+from harness.systemd import RecordingSystemd
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
 from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
 from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore
-from ansible_collections.undock.oci.plugins.module_utils.system.errors import SystemContainerError
+from ansible_collections.undock.oci.plugins.module_utils.system.errors import SystemContainerError, SystemctlError
 from ansible_collections.undock.oci.plugins.module_utils.system.service import SystemContainers
 from ansible_collections.undock.oci.plugins.module_utils.system.systemd import Systemd
 from ansible_collections.undock.oci.plugins.module_utils.system.units import parse_unit, values_of
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="checkouts keep owners and runc needs root")
-
-
-class RecordingSystemd(Systemd):
-    """The seam: every command recorded; start/stop/enable/disable tracked so that
-    is-active and is-enabled answer as systemctl would after them."""
-
-    def __init__(self):
-        super().__init__()
-        self.calls = []
-        self.active = set()
-        self.enabled = set()
-
-    def _run(self, argv):
-        argv = list(argv)
-        self.calls.append(argv[0].rsplit("/", 1)[-1:] + argv[1:])
-        verb, unit = argv[1], argv[-1]
-        if verb in ("start", "restart"):
-            self.active.add(unit)
-        elif verb == "stop":
-            self.active.discard(unit)
-        elif verb == "enable":
-            self.enabled.add(unit)
-        elif verb == "disable":
-            self.enabled.discard(unit)
-        elif verb == "is-active":
-            return (0 if unit in self.active else 3), ""
-        elif verb == "is-enabled":
-            return (0 if unit in self.enabled else 1), ""
-        return 0, ""
-
-    def changes(self):
-        """The calls that change something (not the questions)."""
-        found = [c for c in self.calls if c[1] not in ("is-active", "is-enabled")]
-        self.calls = []
-        return found
 
 
 def busybox_image(layout, tag, marker, cmd=None):
@@ -351,6 +317,7 @@ def test_check_mode_writes_nothing_and_shows_the_diff(env):
     out = checking.install({"name": "kv", "image": "localhost/sys/kv:1", "listen": ["127.0.0.1:4001"]}, start=True)
     assert out.changed and out.before == {}
     assert "kv.socket" in out.after and "ListenStream=127.0.0.1:4001" in out.after["kv.socket"]
+    assert "Description=Socket of system container kv\n" in out.after["kv.socket"]
     assert out.after["values"]["PORT"] == "2379"
     assert not os.path.exists(checking.deployments.root)
     assert list(env["host"].iterdir()) == []
@@ -478,3 +445,69 @@ def test_start_and_stop_go_through_the_main_unit(env):
     assert not engine.set_running("web", False).changed
     with pytest.raises(SystemContainerError, match="not installed"):
         engine.set_running("nothere", True)
+
+
+def test_without_systemd_nothing_is_done_and_check_mode_still_plans(env):
+    """This machine: PID 1 is not systemd. The real seam says so before anything is written."""
+    assert not Systemd().booted()
+    busybox_image(env["layout"], "1", "one")
+    env["load"]("localhost/sys/busybox:1", "1")
+    engine = SystemContainers(env["images"], host_root=str(env["host"]))
+    with pytest.raises(SystemctlError, match="systemd is not the init system here .PID 1 is not systemd"):
+        engine.install({"name": "kv", "image": "localhost/sys/busybox:1"}, start=True)
+    assert not os.path.exists(engine.deployments.root) and list(env["host"].iterdir()) == []
+    checking = SystemContainers(service(env["tmp"], check_mode=True), host_root=str(env["host"]))
+    out = checking.install({"name": "kv", "image": "localhost/sys/busybox:1"}, start=True)
+    assert out.changed and "kv.service" in out.after
+    assert any("systemd is not the init system" in w for w in out.warnings)
+    assert "would start kv.service" in out.actions
+    assert not os.path.exists(engine.deployments.root)
+    assert not engine.uninstall("kv").changed  # nothing installed: nothing to ask systemd
+    # installed twice (through the recording seam), then asked to change with the real one
+    busybox_image(env["layout"], "2", "two")
+    env["load"]("localhost/sys/busybox:2", "2")
+    env["engine"].install({"name": "kv", "image": "localhost/sys/busybox:1"})
+    env["engine"].install({"name": "kv", "image": "localhost/sys/busybox:2"})
+    for call in (lambda: engine.set_running("kv", True), lambda: engine.rollback("kv"),
+                 lambda: engine.uninstall("kv")):
+        with pytest.raises(SystemContainerError, match="systemd is not the init system"):
+            call()
+    assert engine.info()[0]["active"] == {"kv.service": False}  # questions are answered: inactive
+
+
+def test_rollback_is_a_state_until_an_install(env):
+    busybox_image(env["layout"], "1", "one")
+    busybox_image(env["layout"], "2", "two")
+    env["load"]("localhost/sys/busybox:1", "1")
+    env["load"]("localhost/sys/busybox:2", "2")
+    engine = env["engine"]
+    first = engine.install({"name": "kv", "image": "localhost/sys/busybox:1"}).values["system_container"]
+    engine.install({"name": "kv", "image": "localhost/sys/busybox:2"})
+    out = engine.rollback("kv")
+    assert out.changed and out.values["system_container"]["digest"] == first["digest"]
+    assert out.values["system_container"]["rolled_back"]
+    again = engine.rollback("kv")
+    assert not again.changed and again.before == again.after
+    assert engine.info(["kv"])[0]["active_slot"] == 0
+    # the active image asked again: still the rolled-back deployment
+    assert not engine.install({"name": "kv", "image": "localhost/sys/busybox:1"}).changed
+    # the other image asked: a new deployment, which a rollback leaves again
+    out = engine.install({"name": "kv", "image": "localhost/sys/busybox:2"})
+    assert out.changed and not out.values["system_container"]["rolled_back"]
+    assert engine.rollback("kv").changed and engine.info()[0]["digest"] == first["digest"]
+
+
+def test_set_running_enables_and_disables_the_main_unit(env):
+    busybox_image(env["layout"], "1", "one")
+    env["load"]("localhost/sys/busybox:1", "1")
+    engine, systemd = env["engine"], env["systemd"]
+    engine.install({"name": "web", "image": "localhost/sys/busybox:1"}, enabled=None)
+    systemd.changes()
+    assert not engine.set_running("web", None).changed
+    assert engine.set_running("web", None, enabled=True).changed
+    assert systemd.changes() == [["systemctl", "enable", "web.service"]]
+    assert not engine.set_running("web", False, enabled=True).changed
+    out = engine.set_running("web", True, enabled=False)
+    assert out.changed and systemd.changes() == [["systemctl", "disable", "web.service"],
+                                                 ["systemctl", "start", "web.service"]]
+    assert engine.info()[0]["enabled"] == {"web.service": False} and engine.info()[0]["active"] == {"web.service": True}

@@ -19,7 +19,7 @@ from .errors import SystemContainerError
 from .exports import EXPORTS, MANIFEST, TEMPLATES, Exports, read_exports
 from .listen import Listener
 from .templates import check_values, default_values, exec_directives, merge_values, substitute
-from .units import DEFAULT_SERVICE_TEMPLATE, Dependencies, check_socket, finish_service, merge_dependencies, socket_text
+from .units import DEFAULT_SERVICE_TEMPLATE, DEFAULT_SOCKET_TEMPLATE, Dependencies, check_socket, finish_service, merge_dependencies, socket_text
 
 CONFIG = "config.json"
 
@@ -122,8 +122,8 @@ def render(options: Options, image: ImageFacts, rootfs: str, destdir: str, runti
                                    "the dependency options do not apply" % (image.name, EXPORTS, MANIFEST))
     if has_socket:
         template = exports.templates.get("socket")
-        if template is not None:
-            template = substitute(template, values, _template_name("socket"))
+        source = _template_name("socket") if template is not None else "the default socket template"
+        template = substitute(template if template is not None else DEFAULT_SOCKET_TEMPLATE, values, source)
         text = socket_text(template, options.listen)
         check_socket(text, socket_file(name))
         files[socket_file(name)] = text

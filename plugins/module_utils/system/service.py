@@ -135,6 +135,16 @@ class SystemContainers:
     def _is_running(self, units: List[str]) -> bool:
         return any(self.systemd.is_active(unit) for unit in units)
 
+    def _require_systemd(self) -> List[str]:
+        """Outside check mode, fail before anything is done unless systemd is the init system; in
+        check mode, the warnings that say what the plan then assumed."""
+        if self.systemd.booted():
+            return []
+        if not self.check_mode:
+            self.systemd.require_booted()
+        return ["systemd is not the init system here: every unit reads as inactive and disabled in this plan, "
+                "and a run outside check mode would fail"]
+
     # -- install / update ---------------------------------------------------------------
     def install(self, params: Dict[str, Any], start: bool = False, enabled: Optional[bool] = True,
                 pull: str = "missing", source: Optional[str] = None) -> Outcome:
@@ -144,10 +154,16 @@ class SystemContainers:
         options = options_from(params)
         if not options.image:
             raise SystemContainerError("image is needed to install system container %s" % options.name)
+        warnings = self._require_systemd()
         if self.check_mode:
-            return self._install(options, start, enabled, pull, source)
-        with self.deployments.lock(options.name):
-            return self._install(options, start, enabled, pull, source)
+            outcome = self._install(options, start, enabled, pull, source)
+        else:
+            # the store first: it is made only in an empty directory, and the default system_root is in it
+            self.images.store(create=True)
+            with self.deployments.lock(options.name):
+                outcome = self._install(options, start, enabled, pull, source)
+        outcome.warnings[:0] = warnings
+        return outcome
 
     def _install(self, options: Options, start: bool, enabled: Optional[bool], pull: str,
                  source: Optional[str]) -> Outcome:
@@ -185,6 +201,8 @@ class SystemContainers:
             outcome.actions.append("would %s system container %s from %s (%s) in %s" % (
                 verb, name, image.name, image.digest, self.deployments.slot_dir(name, slot)))
             main = rendered.main_unit(name)
+            if main and enabled is not None and (info is None or self.systemd.is_enabled(main) != enabled):
+                outcome.actions.append("would %s %s" % ("enable" if enabled else "disable", main))
             if main and start:
                 outcome.actions.append("would start %s" % main)
             outcome.values["system_container"] = None
@@ -319,17 +337,19 @@ class SystemContainers:
             outcome.actions.append("%sstart %s" % (verb, main))
 
     # -- running -----------------------------------------------------------------------
-    def set_running(self, name: str, running: bool) -> Outcome:
-        """Start or stop the installed system container's main unit (its socket, if it has one:
-        stopping then stops the service too)."""
+    def set_running(self, name: str, running: Optional[bool], enabled: Optional[bool] = None) -> Outcome:
+        """Start or stop (``running``; None leaves it) the installed system container's main unit
+        (its socket, if it has one: stopping then stops the service too), and enable or disable
+        it (``enabled``; None leaves it)."""
         name = check_name(name)
         outcome = Outcome()
         dummy, info = self._current(name)
         if info is None:
             raise SystemContainerError("system container %s is not installed" % name)
+        outcome.warnings.extend(self._require_systemd())
         units = info.get("units", [])
-        if running:
-            self._converge(units[-1] if units else None, True, None, outcome)
+        self._converge(units[-1] if units else None, bool(running), enabled, outcome)
+        if running is not False:
             return outcome
         for unit in reversed(units):  # the socket first, or it would start the service again
             if self.systemd.is_active(unit):
@@ -342,7 +362,7 @@ class SystemContainers:
     # -- rollback ---------------------------------------------------------------------
     def rollback(self, name: str) -> Outcome:
         name = check_name(name)
-        if self.check_mode:
+        if self.check_mode or self.deployments.active(name) is None:  # nothing to lock: _rollback says so
             return self._rollback(name)
         with self.deployments.lock(name):
             return self._rollback(name)
@@ -357,9 +377,15 @@ class SystemContainers:
         if target is None:
             raise SystemContainerError("system container %s has no previous deployment to roll back to (%s holds "
                                        "none)" % (name, self.deployments.slot_dir(name, other)))
-        files = self._slot_files(name, other, target)
         outcome.before = self._view(info, self._slot_files(name, active, info))
+        if info.get("rolled_back"):
+            # rollback is a state: the previous deployment is active, until an install replaces it
+            outcome.after = dict(outcome.before)
+            outcome.values["system_container"] = self._describe(name)
+            return outcome
+        files = self._slot_files(name, other, target)
         outcome.after = self._view(target, files)
+        outcome.warnings.extend(self._require_systemd())
         outcome.changed = True
         if self.check_mode:
             outcome.actions.append("would roll system container %s back to %s (%s)"
@@ -371,7 +397,8 @@ class SystemContainers:
         host_files, host_dirs, skipped = install_host_files(rootfs, read_exports(rootfs).hostfs,
                                                             target.get("renames", {}), self.host_root)
         outcome.warnings.extend(skipped)
-        self.deployments.write_info(name, other, dict(target, host_files=host_files, host_dirs=host_dirs))
+        self.deployments.write_info(name, other, dict(target, host_files=host_files, host_dirs=host_dirs,
+                                                      rolled_back=True))
         self._activate(name, other, files, was_running, outcome, info.get("units", []))
         outcome.actions.append("rolled system container %s back to %s (%s)"
                                % (name, target.get("image"), target.get("digest")))
@@ -381,19 +408,24 @@ class SystemContainers:
     # -- uninstall --------------------------------------------------------------------
     def uninstall(self, name: str) -> Outcome:
         name = check_name(name)
-        if self.check_mode:
+        if self.check_mode or not self._exists(name):  # nothing to lock (and no lock file made)
             return self._uninstall(name)
         with self.deployments.lock(name):
             return self._uninstall(name)
 
+    def _exists(self, name: str) -> bool:
+        """Whether anything of system container ``name`` is there: its link or a slot."""
+        return os.path.lexists(self.deployments.link(name)) or any(
+            os.path.lexists(self.deployments.slot_dir(name, s)) for s in SLOTS)
+
     def _uninstall(self, name: str) -> Outcome:
         outcome = Outcome()
         active, info = self._current(name)
-        slots = [s for s in SLOTS if os.path.lexists(self.deployments.slot_dir(name, s))]
-        if info is None and not slots and not os.path.lexists(self.deployments.link(name)):
+        if info is None and not self._exists(name):
             return outcome
         outcome.changed = True
         outcome.before = self._view(info, self._slot_files(name, active, info) if info else {})
+        outcome.warnings.extend(self._require_systemd())
         if self.check_mode:
             outcome.actions.append("would uninstall system container %s" % name)
             return outcome
@@ -438,7 +470,9 @@ class SystemContainers:
                 "active_slot": active, "directory": self.deployments.slot_dir(name, active),
                 "values": info.get("values", {}), "options": info.get("options", {}), "units": units,
                 "host_files": sorted(info.get("host_files", {})), "deployments": deployments,
-                "active": {unit: self.systemd.is_active(unit) for unit in units}, "config": CONFIG}
+                "rolled_back": bool(info.get("rolled_back")),
+                "active": {unit: self.systemd.is_active(unit) for unit in units},
+                "enabled": {unit: self.systemd.is_enabled(unit) for unit in units}, "config": CONFIG}
 
     def info(self, names: Optional[List[str]] = None) -> List[Dict[str, Any]]:
         wanted = self.deployments.names() if names is None else [check_name(n) for n in names]

@@ -7,12 +7,15 @@ systemd, and the same code runs unchanged on a systemd host."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from typing import List, Sequence, Tuple
 
 from .errors import SystemctlError
 
 TIMEOUT = 120.0
+#: what sd_booted(3) looks at: systemd creates it when it runs as the init system
+BOOTED_MARKER = "/run/systemd/system"
 
 
 class Systemd:
@@ -31,6 +34,17 @@ class Systemd:
         except subprocess.TimeoutExpired:
             raise SystemctlError("%s did not finish in %d s" % (" ".join(argv), self.timeout)) from None
         return done.returncode, done.stdout.decode("utf-8", "replace").strip()
+
+    def booted(self) -> bool:
+        """Whether systemd is the init system here (sd_booted(3)); systemctl cannot change anything otherwise."""
+        return os.path.isdir(BOOTED_MARKER)
+
+    def require_booted(self) -> None:
+        """Fail before anything is done, rather than halfway through with systemctl's own error."""
+        if not self.booted():
+            raise SystemctlError("systemd is not the init system here (PID 1 is not systemd: %s does not exist): "
+                                 "system containers run as systemd units, so they need a host booted with systemd"
+                                 % BOOTED_MARKER)
 
     def _check(self, argv: List[str]) -> None:
         status, output = self._run(argv)
