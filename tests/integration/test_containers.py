@@ -25,6 +25,7 @@ from harness.specschema import SpecSchema, runtime_spec_dir
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
 from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
 from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
+from ansible_collections.undock.oci.plugins.module_utils.runtime import monitor
 from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers, volume_name
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
@@ -154,6 +155,37 @@ def test_restart_policy_on_failure(engine):
     count = stopped["restart_count"]
     time.sleep(0.5)
     assert manager(svc).info("looping")["restart_count"] == count
+
+
+def test_a_monitor_that_is_leaving_does_not_swallow_a_start(engine):
+    """A monitor saves the exit and its decision (leave or restart) in one write. One still
+    alive in state "exited" is leaving: a start asked for meanwhile (a node powered off and
+    booted again at once) must start the container, not take it for one about to restart."""
+    svc, image = engine
+    # the first run leaves a mark in the container's own upper layer and exits; the next one stays
+    params = dict(name="once", image=image, restart_policy="no",
+                  command="sh -c 'test -f /ran && exec sleep 600; touch /ran'")
+    svc.ensure(params)
+    wait_for(lambda: (lambda i: i["state"] == "stopped" and not i["supervised"] and i)(manager(svc).info("once")))
+    paths = manager(svc).paths("once")
+    with open(paths.state) as handle:
+        state = json.load(handle)
+    assert state["status"] == "exited" and state["exit_code"] == 0, state
+    # the monitor's last moments, made to last: a live process stands for it, its decision saved
+    leaving = subprocess.Popen(["sleep", "600"])
+    try:
+        state.update(monitor_pid=leaving.pid, monitor_start=monitor.process_start(leaving.pid))
+        with open(paths.state, "w") as handle:
+            json.dump(state, handle)
+        info = manager(svc).info("once")
+        assert info["state"] == "stopped" and not info["supervised"], info
+        out = svc.ensure(params)
+        assert out.changed and any(a.startswith("started container once") for a in out.actions), out.actions
+        assert wait_for(lambda: manager(svc).info("once")["state"] == "running")
+    finally:
+        leaving.kill()
+        leaving.wait()
+    assert svc.ensure(dict(params, state="absent")).changed
 
 
 def test_stop_signal_then_sigkill_after_timeout(engine):

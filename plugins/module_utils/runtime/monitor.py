@@ -124,8 +124,11 @@ class Monitor:
                               stderr=stderr if stderr is not None else subprocess.STDOUT, timeout=COMMAND_TIMEOUT,
                               cwd=self.config["bundle"], check=False)
 
-    def run_once(self) -> int:
-        """One create-start-wait-delete cycle; the exit code (or -1 when it never ran)."""
+    def run_once(self) -> dict:
+        """One create-start-wait-delete cycle; what to record of its end: exit code (-1 when it
+        never ran), finish time, error. ``serve`` saves it together with the status it decides
+        on ("exited" or "restarting"), in one write: a monitor alive in state "exited" is one
+        that leaves, never one that might still restart the container."""
         cid = self.config["id"]
         if os.path.isdir(os.path.join(self.config["root"], cid)):  # left by a run that was cut short
             self.runtime("delete", "--force", cid)
@@ -146,9 +149,8 @@ class Monitor:
         if created is None or created.returncode != 0:
             self.runtime("delete", "--force", cid)
             reader.join(5)
-            self.save(status="exited", pid=None, exit_code=-1, finished_at=now(),
-                      error="%s create failed (see the log)" % os.path.basename(self.config["runtime"]))
-            return -1
+            return dict(pid=None, exit_code=-1, finished_at=now(),
+                        error="%s create failed (see the log)" % os.path.basename(self.config["runtime"]))
         with open(self.config["pid_file"]) as handle:
             pid = int(handle.read().strip())
         started = self.runtime("start", cid)
@@ -156,10 +158,9 @@ class Monitor:
             self.runtime("delete", "--force", cid)
             self.log(started.stdout or b"")
             reader.join(5)
-            self.save(status="exited", pid=None, exit_code=-1, finished_at=now(),
-                      error="%s start failed: %s" % (os.path.basename(self.config["runtime"]),
-                                                     (started.stdout or b"").decode("utf-8", "replace").strip()))
-            return -1
+            return dict(pid=None, exit_code=-1, finished_at=now(),
+                        error="%s start failed: %s" % (os.path.basename(self.config["runtime"]),
+                                                       (started.stdout or b"").decode("utf-8", "replace").strip()))
         self.save(status="running", pid=pid, exit_code=None, started_at=now(), finished_at=None, error=None)
         code = -1
         while True:
@@ -175,8 +176,7 @@ class Monitor:
                 break
         self.runtime("delete", "--force", cid)
         reader.join(5)
-        self.save(status="exited", pid=None, exit_code=code, finished_at=now())
-        return code
+        return dict(pid=None, exit_code=code, finished_at=now())
 
     def should_restart(self, code: int) -> bool:
         if self.stop_requested():
@@ -192,12 +192,13 @@ class Monitor:
         backoff = BACKOFF_START
         while True:
             began = time.monotonic()
-            code = self.run_once()
-            if not self.should_restart(code):
+            ended = self.run_once()
+            if not self.should_restart(ended["exit_code"]):
+                self.save(status="exited", **ended)
                 return
             if time.monotonic() - began >= BACKOFF_RESET:
                 backoff = BACKOFF_START
-            self.save(status="restarting")
+            self.save(status="restarting", **ended)
             deadline = time.monotonic() + backoff
             while time.monotonic() < deadline:
                 if self.stop_requested():

@@ -95,8 +95,8 @@ def read_monitor_status(paths: ContainerPaths, record: Optional[Dict[str, Any]])
         result.update(state="running", pid=state["pid"], exit_code=None, supervised=alive)
     elif status in ("starting", "restarting") and alive:
         result.update(state="restarting" if status == "restarting" else "running", supervised=True)
-    else:  # exited; a monitor still alive is about to restart it or to leave
-        result.update(state="stopped", supervised=alive)
+    else:  # exited: the monitor saved that with its decision not to restart; alive, it is leaving
+        result.update(state="stopped", supervised=False)
     return result
 
 
