@@ -72,20 +72,30 @@ apt_lock_holder() {
 
 # Wait, at most APT_LOCK_WAIT seconds, while another apt or dpkg (unattended-upgrades, a
 # second bootstrap...) holds its locks, saying so every 30 s; then fail naming the holder.
+# Seconds are counted from $EPOCHREALTIME: $SECONDS ticks on whole seconds of the clock, so
+# "SECONDS - start >= N" can hold after only N-1 seconds and a fraction.
 wait_apt_locks() {
-    local start=$SECONDS held file pid name next=0
+    local start held file pid name next=0 waited
+    start="$(elapsed_us 0)"
     while held="$(apt_lock_holder)"; do
         file="${held% *}" pid="${held##* }"
         name="$(cat "/proc/$pid/comm" 2>/dev/null || echo '?')"
-        if ((SECONDS - start >= APT_LOCK_WAIT)); then
+        waited=$(($(elapsed_us "$start") / 1000000))
+        if ((waited >= APT_LOCK_WAIT)); then
             die "$file is still locked by process $pid ($name) after ${APT_LOCK_WAIT} s; let it finish, then rerun (BOOTSTRAP_APT_LOCK_WAIT sets the wait)"
         fi
-        if ((SECONDS - start >= next)); then
-            log "waiting for another package manager: $file is locked by process $pid ($name) (waited $((SECONDS - start)) s of at most ${APT_LOCK_WAIT} s)"
+        if ((waited >= next)); then
+            log "waiting for another package manager: $file is locked by process $pid ($name) (waited $waited s of at most ${APT_LOCK_WAIT} s)"
             next=$((next + 30))
         fi
         sleep 1
     done
+}
+
+# Microseconds since START (microseconds since the epoch; 0 gives the time now).
+elapsed_us() {
+    local now="${EPOCHREALTIME/[.,]/}"
+    echo $((now - $1))
 }
 
 # apt-get as root, once no other apt or dpkg runs; dpkg's own lock timeout covers the
