@@ -28,6 +28,7 @@ from .record import FINGERPRINT, RECORDS_DIR, canonical, compare, record_path, s
 from .steps import normalize_steps, step_sources
 from .working import WorkingContainer, clean_stale_builds
 
+
 def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = True, squash: bool = False,
                 epoch: Any = None, image_format: str = "oci", compression: str = "gzip",
                 labels: Optional[Dict[str, str]] = None, annotations: Optional[Dict[str, str]] = None,
