@@ -504,6 +504,11 @@ def main() -> None:
                   image_format=params["format"], compression=params["compression"], labels=params["labels"],
                   annotations=params["annotations"], platform=params["platform"], runtime=params["runtime"],
                   force=params["force"], no_cache=params["no_cache"], build_args=params["build_args"])
+    if dockerfile:
+        from ansible_collections.undock.oci.plugins.module_utils.build.quick import unchanged
+        outcome = unchanged(params)  # a rebuild with nothing changed is answered before the engine is imported
+        if outcome is not None:
+            finish(module, outcome)
     try:
         service = image_service(module)
         if state == "started":

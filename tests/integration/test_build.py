@@ -225,6 +225,28 @@ def test_copy_never_writes_through_an_image_link(tmp_path, registry, busybox, co
     assert json.dumps(image.config).count("COPY") == 1
 
 
+def test_a_named_link_source_brings_its_target_under_its_own_name(tmp_path, registry, busybox, context):
+    """docker's rule, the one the Dockerfile executor follows (build.context.sources): the
+    named path is followed and the copy is named after the source as written."""
+    os.symlink("app.txt", str(context / "link"))
+    os.symlink("site", str(context / "dirlink"))
+    svc = service(tmp_path, registry)
+    steps = [{"from": busybox.ref}, {"copy": {"src": "link", "dest": "/links/"}},
+             {"copy": {"src": "dirlink", "dest": "/www"}}, {"add": {"src": "link", "dest": "/added/"}}]
+    first = build(svc, busybox.ref, context, steps=steps)
+    import tarfile
+    layer = svc.local_image("localhost/built/web:1").manifest.layers[-1]
+    with tarfile.open(fileobj=svc.store().open_blob(layer["digest"]), mode="r:gz") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert members["links/link"].isfile() and tar.extractfile("links/link").read() == b"app v1\n"
+        assert members["added/link"].isfile() and "links/app.txt" not in members
+        assert members["www/index.html"].isfile() and members["www/home.html"].issym()
+    (context / "app.txt").write_text("app v2\n")  # the target's content is the source's
+    changed = build(service(tmp_path, registry), busybox.ref, context, steps=steps)
+    assert changed.changed and changed.values["changed_inputs"] == ["sources:%s" % (context / "link")]
+    assert changed.image["digest"] != first.image["digest"]
+
+
 @pytest.fixture
 def web_root(tmp_path):
     """A static HTTP server on 127.0.0.1 serving ``tmp_path/www``, stopped after the test."""

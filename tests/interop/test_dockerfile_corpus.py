@@ -98,7 +98,9 @@ _PARENT_ID = re.compile(r"^FROM [0-9a-f]{12,64}$")   # buildah's history comment
 BUILDAH_VERSION_LABEL = "io.buildah.version"        # the builder's stamp, not a property of the image
 
 
-_SOURCE_ID = re.compile(r"\b(file|dir|multi):[0-9a-f]{64}\b")  # buildah's digest of COPY/ADD sources in created_by
+#: a COPY/ADD ``created_by`` as buildah writes it, ``#(nop) COPY <kind>:<hex> in DEST``: the hex is
+#: each tool's own digest of the sources (buildah's hash, our content digest), an id
+_SOURCE_ID = re.compile(r"^(/bin/sh -c #\(nop\) (?:COPY|ADD) )(file|dir|multi):[0-9a-f]{64}( in )")
 #: Docker-format fields that Go writes with their zero value where absent means the same
 _ZERO = (False, "", [], {}, None)
 
@@ -144,7 +146,7 @@ def normalized_history(config: Dict[str, Any]) -> List[Dict[str, Any]]:
         if _PARENT_ID.match(entry.get("comment") or ""):
             entry["comment"] = "FROM <image id>"
         if "created_by" in entry:
-            entry["created_by"] = _SOURCE_ID.sub(lambda m: m.group(1) + ":<digest>", entry["created_by"])
+            entry["created_by"] = _SOURCE_ID.sub(r"\1\2:<digest>\3", entry["created_by"])
     return out
 
 
@@ -385,6 +387,12 @@ def test_buildah_leaves_the_stubs_the_allowance_names(tmp_path, busybox, base_tr
     assert (tmp_path / "bundle" / "rootfs" / "secret-length").read_text().strip() == str(len(TOKEN))
 
 
+#: hex that is content, not an id: a RUN's or LABEL's text, a digest of another length
+NOT_IDS = ["/bin/sh -c echo file:%s in /x" % ("c" * 64),
+           "/bin/sh -c #(nop) COPY file:%s in /x " % ("f" * 63),
+           "/bin/sh -c #(nop) LABEL x=file:%s in /x" % ("a" * 64)]
+
+
 def test_normalisation_is_narrow():
     """What normalized_config and normalized_history drop, and that they drop nothing else."""
     config = {"created": "x", "architecture": "amd64", "author": "a", "parent": "sha256:p", "container": "c",
@@ -393,13 +401,18 @@ def test_normalisation_is_narrow():
                          "Tty": False, "User": "", "Entrypoint": [], "Volumes": {}, "WorkingDir": "/", "Cmd": ["sh"]},
               "history": [{"created": "t", "created_by": "/bin/sh -c #(nop) COPY file:%s in /x " % ("a" * 64),
                            "comment": "FROM 0123456789ab"},
-                          {"created": "t", "created_by": "d", "comment": "FROM reg/busybox:1", "empty_layer": True}]}
+                          {"created": "t", "created_by": "d", "comment": "FROM reg/busybox:1", "empty_layer": True},
+                          {"created_by": "/bin/sh -c #(nop) ADD dir:%s in /y " % ("b" * 64)},
+                          {"created_by": "/bin/sh -c #(nop) COPY multi:%s in /dir:%s " % ("d" * 64, "e" * 64)}] + [
+                          {"created_by": text} for text in NOT_IDS]}
     assert normalized_config(config) == {
         "architecture": "amd64", "author": "a", "rootfs": {"type": "layers", "diff_ids": ["<layer>"]},
         "config": {"Labels": {"k": "v"}, "Env": ["A=1"], "WorkingDir": "/", "Cmd": ["sh"]}}
     assert normalized_history(config) == [
         {"created_by": "/bin/sh -c #(nop) COPY file:<digest> in /x ", "comment": "FROM <image id>"},
-        {"created_by": "d", "comment": "FROM reg/busybox:1", "empty_layer": True}]
+        {"created_by": "d", "comment": "FROM reg/busybox:1", "empty_layer": True},
+        {"created_by": "/bin/sh -c #(nop) ADD dir:<digest> in /y "},
+        {"created_by": "/bin/sh -c #(nop) COPY multi:<digest> in /dir:%s " % ("e" * 64)}] + [{"created_by": text} for text in NOT_IDS]
     assert normalized_config({"config": {"Labels": {BUILDAH_VERSION_LABEL: "1"}}}) == {"config": {}}
     assert config_diff(normalized_config({"config": {"Cmd": ["a"]}}), normalized_config({"config": {"Cmd": ["b"]}}))
     assert config_diff(normalized_config({"config": {"User": "1"}}), normalized_config({"config": {}}))

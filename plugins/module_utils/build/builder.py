@@ -111,17 +111,18 @@ class Build:
         return str(self.config["config"].get("WorkingDir") or "/")
 
     def copy(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None,
-             created_by: Optional[str] = None) -> int:
+             created_by: Optional[str] = None, follow: bool = False) -> int:
+        """``follow``: the sources are paths the user named (files.named_source), not staged ones."""
         rootfs = self.container.mount()
         owner = resolve_chown(rootfs, chown) or (0, 0)
-        count = copy_into(rootfs, sources, dest, self._working_dir(), owner, chmod)
+        count = copy_into(rootfs, sources, dest, self._working_dir(), owner, chmod, follow=follow)
         self._changed(created_by or "COPY %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
         return count
 
     def add(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None,
-            checksum: Optional[str] = None, created_by: Optional[str] = None) -> int:
+            checksum: Optional[str] = None, created_by: Optional[str] = None, follow: bool = False) -> int:
         """Local archives are unpacked; URLs are downloaded (not unpacked, as docker); other
-        files are copied."""
+        files are copied (``follow`` as for ``copy``)."""
         rootfs = self.container.mount()
         owner = resolve_chown(rootfs, chown)
         count = 0
@@ -133,7 +134,7 @@ class Build:
                 count += extract_into(rootfs, source, dest, self._working_dir(), owner, chmod, self.container.dir)
             else:
                 count += copy_into(rootfs, [source], dest if len(sources) == 1 else dest.rstrip("/") + "/",
-                                   self._working_dir(), owner or (0, 0), chmod)
+                                   self._working_dir(), owner or (0, 0), chmod, follow=follow)
         self._changed(created_by or "ADD %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
         return count
 
@@ -219,9 +220,9 @@ def _run_step(build: Build, step: Dict[str, Any]) -> None:
     elif kind == "host":
         build.host(step["command"], env=step.get("env"), timeout=step.get("timeout"), cwd=step.get("chdir"))
     elif kind == "copy":
-        build.copy(step["src"], step["dest"], step.get("chown"), step.get("chmod"))
+        build.copy(step["src"], step["dest"], step.get("chown"), step.get("chmod"), follow=True)
     elif kind == "add":
-        build.add(step["src"], step["dest"], step.get("chown"), step.get("chmod"), step.get("checksum"))
+        build.add(step["src"], step["dest"], step.get("chown"), step.get("chmod"), step.get("checksum"), follow=True)
     elif kind == "config":
         build.configure(step["config"])
 

@@ -23,7 +23,7 @@ from ..common.fileutil import atomic_write, makedirs_private
 from ..storage.layers import LayerStore
 from ..storage.mounts import chain_id
 from ..storage.store import Store
-from .image import canonical
+from .record import canonical
 from .cachekey import step_cache_key
 from .steps import step_sources
 

@@ -33,6 +33,7 @@ from ..common.errors import UndockError
 from ..runtime.users import resolve_user, split_user
 from ..storage.rootfs import SymlinkInPathError, open_dir_at, resolve_in_root
 from ..storage.trees import remove_tree
+from .context.sources import named_source
 from .errors import BuildError
 
 CHUNK = 1024 * 1024
@@ -198,12 +199,16 @@ def _whiteouts_refused(path: str, st: os.stat_result) -> None:
 
 
 def copy_into(rootfs: str, sources: List[str], dest: str, working_dir: str, owner: Tuple[int, int],
-              mode: Optional[int], refuse: Callable[[str, os.stat_result], None] = lambda path, st: None) -> int:
-    """Copy host ``sources`` (files, links, directories) to ``dest`` of the rootfs; files copied."""
+              mode: Optional[int], refuse: Callable[[str, os.stat_result], None] = lambda path, st: None,
+              follow: bool = False) -> int:
+    """Copy host ``sources`` (files, links, directories) to ``dest`` of the rootfs; files copied.
+    With ``follow``, each source is a path the user named (``named_source``); without, a link
+    among ``sources`` is copied as a link."""
     count = 0
-    for source in sources:
+    for given in sources:
+        source, basename = named_source(given) if follow else (given, os.path.basename(given))
         is_dir = os.path.isdir(source) and not os.path.islink(source)
-        directory, name = _target(rootfs, dest, working_dir, len(sources) > 1, is_dir, os.path.basename(source))
+        directory, name = _target(rootfs, dest, working_dir, len(sources) > 1, is_dir, basename)
         target = Destination(rootfs, directory, owner)
         try:
             if is_dir:
@@ -300,11 +305,12 @@ def fetch_url(url: str, directory: str, checksum: Optional[str] = None, timeout:
 
 
 def check_source(path: str) -> str:
-    """A local source must exist; its top-level link is followed (the build's own file)."""
+    """A local source must exist (its top-level link is followed, see ``named_source``); the
+    path as named, absolute, so that the copy keeps its name."""
     try:
         os.stat(path)
     except OSError as err:
         if err.errno in (errno.ENOENT, errno.ENOTDIR):
             raise BuildError("source %s does not exist" % path)
         raise BuildError("source %s: %s" % (path, err.strerror or err))
-    return os.path.realpath(path)
+    return os.path.abspath(path)

@@ -11,7 +11,6 @@ so two builds of the same inputs give the same bytes.
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
@@ -22,6 +21,7 @@ from ..model.manifest import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST,
 from ..storage.layout import BlobOpener
 from ..storage.store import Store
 from .errors import BuildError
+from .record import canonical
 
 _TO_DOCKER = {OCI_LAYER_GZIP: DOCKER_LAYER_GZIP, OCI_LAYER: "application/vnd.docker.image.rootfs.diff.tar"}
 _TO_OCI = {v: k for k, v in _TO_DOCKER.items()}
@@ -41,10 +41,6 @@ def layer_type(media_type: str, image_format: str) -> str:
         raise BuildError("the base image has a %s layer, which the docker format cannot name: use format oci"
                          % media_type)
     return _TO_OCI.get(media_type, media_type)
-
-
-def canonical(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":")).encode("utf-8")
 
 
 def image_documents(config: Dict[str, Any], layers: List[Dict[str, Any]], image_format: str,

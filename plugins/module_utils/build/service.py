@@ -13,53 +13,20 @@ store through ImageService.present, the one copy path.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
-from ..image.ops import ImageService, describe_image
+from ..image.ops import ImageService
 from ..image.outcome import Outcome
 from ..storage.mounts import MountManager
 from .builder import Build, BuildSettings, base_image, execute
 from .cache import LayerCache
 from .errors import BuildError
-from .image import canonical
 from .layers import layer_media_type
+from .record import FINGERPRINT, RECORDS_DIR, canonical, compare, record_path, source_date_epoch
 from .steps import normalize_steps, step_sources
 from .working import WorkingContainer, clean_stale_builds
-
-FINGERPRINT = "io.undock.build.fingerprint"
-RECORDS_DIR = "build-records"
-EPOCH_ENV = "SOURCE_DATE_EPOCH"
-
-
-def source_date_epoch(value: Any) -> Optional[int]:
-    """``source_date_epoch``, else ``$SOURCE_DATE_EPOCH``, as seconds; None when neither."""
-    if value in (None, ""):
-        value = os.environ.get(EPOCH_ENV) or None
-    if value is None:
-        return None
-    try:
-        epoch = int(str(value).strip())
-    except ValueError:
-        raise BuildError("source_date_epoch must be a number of seconds since 1970, not %r" % (value,))
-    if epoch < 0:
-        raise BuildError("source_date_epoch must not be negative")
-    return epoch
-
-
-def record_path(storage_root: str, name: str) -> str:
-    return os.path.join(storage_root, RECORDS_DIR, hashlib.sha256(name.encode()).hexdigest() + ".json")
-
-
-def read_record(storage_root: str, name: str) -> Optional[Dict[str, Any]]:
-    try:
-        with open(record_path(storage_root, name), "rb") as handle:
-            return json.loads(handle.read(4 * 1024 * 1024))
-    except (OSError, ValueError):
-        return None
 
 
 def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = True, squash: bool = False,
@@ -93,23 +60,11 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
                     "format": image_format, "compression": compression, "labels": settings.labels,
                     "annotations": settings.annotations, "platform": platform},
     }
-    fingerprint = "sha256:" + hashlib.sha256(canonical(inputs)).hexdigest()
     current = service.local_image(ref_name)
-    current_fp = (current.manifest.data.get("annotations") or {}).get(FINGERPRINT) if current is not None else None
-    record = read_record(service.storage_root, ref_name) if current is not None else None
-    if current_fp is None and record and record.get("digest") == current.manifest.digest:
-        current_fp = record.get("fingerprint")  # format docker: the record alone holds it
-    before_inputs = record["inputs"] if record and record.get("fingerprint") == current_fp else None
-    outcome.before = {"fingerprint": current_fp, "digest": current.manifest.digest if current else None}
-    if before_inputs is not None:
-        outcome.before["inputs"] = before_inputs
-    outcome.after = {"fingerprint": fingerprint, "inputs": inputs}
-    if current_fp == fingerprint and not force:
-        outcome.after["digest"] = current.manifest.digest
-        outcome.before.setdefault("inputs", inputs)
-        outcome.image = describe_image(ref_name, current)
-        outcome.resolved = current
+    differs = compare(outcome, service.storage_root, ref_name, current, inputs, force)
+    if differs is None:
         return outcome
+    fingerprint, before_inputs = differs["fingerprint"], differs["before_inputs"]
     outcome.changed = True
     outcome.values["changed_inputs"] = changed_inputs(before_inputs, inputs) if current is not None else ["image"]
     if service.check_mode:

@@ -26,7 +26,7 @@ from .errors import BuildError
 from .hostpython import TMP_DIR, lend_python
 from .kept import KeptContainers, kept_id
 from .layers import layer_media_type
-from .service import source_date_epoch
+from .record import source_date_epoch
 from .steps import normalize_steps
 from .working import clean_stale_builds
 

@@ -133,5 +133,5 @@ def step_sources(steps: List[Dict[str, Any]]) -> Dict[str, str]:
         if step["kind"] in ("copy", "add"):
             for source in step["src"]:
                 if not _is_url(source) and source not in sources:
-                    sources[source] = path_digest(source)
+                    sources[source] = path_digest(source, follow=True)
     return sources

@@ -36,7 +36,7 @@ from typing import Iterable
 from .errors import ContextError
 from .ignore import IgnoreRules
 from .snapshot import DIR, FILE, SYMLINK, Snapshot, take_snapshot
-from .sources import SourceItem, select_sources
+from .sources import SourceItem, named_source, select_sources
 
 _VERSION = b"undock-context-digest-v1"
 
@@ -72,11 +72,12 @@ def _escape(name: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in name)
 
 
-def path_digest(path: str) -> str:
+def path_digest(path: str, follow: bool = False) -> str:
     """The content digest of a host path as a COPY of it would copy it: a directory's
     contents, or one file or symlink under its own name. The same walk as a context (links
-    kept as links, never followed), so oci_build's ``steps`` and Dockerfiles key alike."""
-    full = os.path.abspath(path)
+    kept as links, never followed), so oci_build's ``steps`` and Dockerfiles key alike; with
+    ``follow``, the path is one the user named and is followed (``named_source``)."""
+    full, given = named_source(path) if follow else (os.path.abspath(path), None)
     try:
         st = os.lstat(full)
     except OSError as err:
@@ -89,4 +90,5 @@ def path_digest(path: str) -> str:
     entry = snapshot.entries.get(name)
     if entry is None or entry.kind == DIR:
         raise ContextError("%s: %s" % (path, snapshot.skipped.get(name) or "not a file, directory or symlink"))
-    return content_digest(snapshot, [SourceItem(name, name, name, entry, [(name, entry)])])
+    given = given or name
+    return content_digest(snapshot, [SourceItem(given, name, given, entry, [(given, entry)])])

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import List, Sequence, Tuple
 
 from .errors import ContextError
@@ -44,6 +45,13 @@ class SourceItem:
 
     def __repr__(self) -> str:
         return "SourceItem(%r -> %r, %d members)" % (self.source, self.path, len(self.members))
+
+
+def named_source(path: str) -> Tuple[str, str]:
+    """The same rule for a host path the user named (oci_build's ``steps``): (what is copied,
+    under which name): the path itself is followed (a link to a file brings the file, a link
+    to a directory its content) and keeps the last name it was given."""
+    return os.path.realpath(path), os.path.basename(os.path.normpath(path))
 
 
 def _clean_source(source: str) -> str:

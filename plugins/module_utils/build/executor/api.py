@@ -15,26 +15,25 @@ anywhere but the RUN's tmpfs mount.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from ...common.fileutil import atomic_write, makedirs_private
-from ...image.ops import ImageService, describe_image
+from ...image.ops import ImageService
 from ...image.outcome import Outcome
 from ...storage.mounts import MountManager
 from ..builder import Build, BuildSettings, base_image
 from ..cache import LayerCache
-from ..context.snapshot import DIR, FILE, Snapshot, open_context
+from ..context.snapshot import open_context
 from ..dockerfile.document import Dockerfile, parse_dockerfile
 from ..dockerfile.instructions import Copy, Run
 from ..dockerfile.shell import Lex
 from ..errors import BuildError
-from ..image import canonical
 from ..layers import layer_media_type
-from ..service import FINGERPRINT, RECORDS_DIR, read_record, record_path, source_date_epoch
+from ..record import FINGERPRINT, RECORDS_DIR, canonical, compare, record_path, source_date_epoch
 from ..working import BaseImage, WorkingContainer, clean_stale_builds
 from .execute import StageExecutor
+from .inputs import dockerfile_inputs, strings
 from .stages import global_args, needed_stages, platform_args, stage_base, stage_index
 from .state import BuildState, StageResult
 
@@ -43,28 +42,6 @@ from .state import BuildState, StageResult
 DOCKER_ZERO_FIELDS = (("Domainname", ""), ("User", ""), ("AttachStdin", False), ("AttachStdout", False),
                       ("AttachStderr", False), ("Tty", False), ("OpenStdin", False), ("StdinOnce", False),
                       ("Image", ""), ("Volumes", {}), ("Entrypoint", []), ("OnBuild", []))
-
-
-def _strings(value: Optional[Dict[Any, Any]], what: str) -> Dict[str, str]:
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BuildError("%s must be a mapping of names to values" % what)
-    return {str(k): "" if v is None else str(v) for k, v in value.items()}
-
-
-def context_entries(snapshot: Snapshot) -> Dict[str, str]:
-    """Every entry of the context as the build sees it: path -> kind, mode and content digest."""
-    entries = {}
-    for entry in snapshot.walk():
-        if entry.kind == FILE:
-            what = snapshot.file_sha256(entry)
-        elif entry.kind == DIR:
-            what = ""
-        else:
-            what = entry.target or ""
-        entries[entry.path] = "%s:%o:%s" % (entry.kind, entry.mode, what)
-    return entries
 
 
 def _external_images(dockerfile: Dockerfile, order: List[int], args: Dict[str, str]) -> List[Tuple[str, str]]:
@@ -125,14 +102,14 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
     if not context_dir or not os.path.isdir(context_dir):
         raise BuildError("the build context %r is not a directory" % (context_dir,))
     dockerfile = parse_dockerfile(containerfile_text)
-    build_args = _strings(build_args, "build_args")
-    secrets = _strings(secrets, "secrets")
+    build_args = strings(build_args, "build_args")
+    secrets = strings(secrets, "secrets")
     for ident, path in secrets.items():
         if not os.path.isfile(path):
             raise BuildError("secret %s: %s is not a readable file" % (ident, path))
     settings = BuildSettings(image_format=image_format, compression=compression, epoch=source_date_epoch(epoch),
-                             squash=bool(squash), labels=_strings(labels, "labels"),
-                             annotations=_strings(annotations, "annotations"), runtime=runtime)
+                             squash=bool(squash), labels=strings(labels, "labels"),
+                             annotations=strings(annotations, "annotations"), runtime=runtime)
     layer_media_type(image_format, compression)
     if settings.annotations and image_format == "docker":
         raise BuildError("format docker has no manifest annotations: use format oci, or labels")
@@ -157,34 +134,16 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
             images[image] = (image, None, None, None)  # check mode pulls nothing: a build would happen
             continue
         images[image] = (image, resolved.manifest.digest, resolved.config, resolved.manifest.layers)
-    inputs = {
-        "dockerfile": containerfile_text,
-        "target": target or "",
-        "build_args": dict(sorted(build_args.items())),
-        "images": {k: v[1] for k, v in sorted(images.items())},
-        "secrets": sorted(secrets),
-        "context": context_entries(snapshot),
-        "options": {"layers": bool(layers), "squash": settings.squash, "source_date_epoch": settings.epoch,
-                    "format": image_format, "compression": compression, "labels": settings.labels,
-                    "annotations": settings.annotations, "platform": platform},
-    }
-    fingerprint = "sha256:" + hashlib.sha256(canonical(inputs)).hexdigest()
+    inputs = dockerfile_inputs(containerfile_text, snapshot, target=target, build_args=build_args,
+                               images={k: v[1] for k, v in images.items()}, secrets=list(secrets), layers=layers,
+                               squash=settings.squash, epoch=settings.epoch, image_format=image_format,
+                               compression=compression, labels=settings.labels, annotations=settings.annotations,
+                               platform=platform)
     current = service.local_image(ref_name)
-    current_fp = (current.manifest.data.get("annotations") or {}).get(FINGERPRINT) if current is not None else None
-    record = read_record(service.storage_root, ref_name) if current is not None else None
-    if current_fp is None and record and record.get("digest") == current.manifest.digest:
-        current_fp = record.get("fingerprint")
-    before_inputs = record["inputs"] if record and record.get("fingerprint") == current_fp else None
-    outcome.before = {"fingerprint": current_fp, "digest": current.manifest.digest if current else None}
-    if before_inputs is not None:
-        outcome.before["inputs"] = before_inputs
-    outcome.after = {"fingerprint": fingerprint, "inputs": inputs}
-    if current_fp == fingerprint and not force:
-        outcome.after["digest"] = current.manifest.digest
-        outcome.before.setdefault("inputs", inputs)
-        outcome.image = describe_image(ref_name, current)
-        outcome.resolved = current
+    differs = compare(outcome, service.storage_root, ref_name, current, inputs, force)
+    if differs is None:
         return outcome
+    fingerprint, before_inputs = differs["fingerprint"], differs["before_inputs"]
     outcome.changed = True
     outcome.values["changed_inputs"] = changed_inputs(before_inputs, inputs) if current is not None else ["image"]
     if service.check_mode:
