@@ -39,6 +39,7 @@ EXCLUDE=(
     tests/integration/
     tests/interop/
     tests/security/
+    tests/node/
     tests/unit/
     tests/output/
 )
