@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import tarfile
 import time
+from typing import Callable, Optional, Sequence
 
 import filelock
 
@@ -18,36 +19,49 @@ CACHE = os.environ.get("UNDOCK_TEST_CACHE") or os.path.join(REPO, ".cache")
 SUITE = "bookworm"
 NAME = "debootstrap-%s-minbase-python3" % SUITE
 BUILD_TIMEOUT = 900
+MIRROR = os.environ.get("UNDOCK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 #: left out of the layer: the runtime makes /dev, /proc, /sys; apt's caches are only weight
 SKIP = ("dev/", "proc/", "sys/", "var/cache/apt/", "var/lib/apt/lists/")
 
 
-def debootstrap_root() -> str:
-    """The cached root (built now if it is not there yet)."""
-    root = os.path.join(CACHE, NAME)
+def cached_debootstrap(name: str, include: Sequence[str], needed_by: str,
+                       finish: Optional[Callable[[str], None]] = None, timeout: float = BUILD_TIMEOUT) -> str:
+    """``.cache/NAME``: ``debootstrap --variant=minbase --include=INCLUDE`` of SUITE, then
+    ``finish(work)`` (more packages, say), built once per machine. A file lock makes concurrent
+    builders wait for one build; the stamp ``NAME.complete`` is written last, so a root left
+    by a build that was cut short (or a half-renamed one) is discarded and built again."""
+    root = os.path.join(CACHE, name)
     done = root + ".complete"
     os.makedirs(CACHE, exist_ok=True)
-    with filelock.FileLock(root + ".lock", timeout=BUILD_TIMEOUT + 60):
+    with filelock.FileLock(root + ".lock", timeout=timeout + 60):
         if os.path.exists(done):
             return root
         tool = shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
         if tool is None:
-            raise AssertionError("debootstrap is not installed: the container-connection tests need a Debian root "
-                                 "with Python (apt-get install debootstrap; hack/apt-packages.txt lists it)")
+            raise AssertionError("debootstrap is not installed: %s (hack/apt-packages.txt lists it; "
+                                 "make bootstrap installs it)" % needed_by)
         work = root + ".tmp"
-        shutil.rmtree(work, ignore_errors=True)
-        if os.path.lexists(root):
-            shutil.rmtree(root)
+        for stale in (work, root):
+            if os.path.lexists(stale):  # a chroot step cut short may have left /proc mounted
+                subprocess.run(["umount", "-l", os.path.join(stale, "proc")], check=False, capture_output=True)
+                shutil.rmtree(stale)
         started = time.monotonic()
-        proc = subprocess.run([tool, "--variant=minbase", "--include=python3", SUITE, work,
-                               "http://deb.debian.org/debian"], capture_output=True, text=True, timeout=BUILD_TIMEOUT)
+        argv = [tool, "--variant=minbase", "--include=" + ",".join(include), SUITE, work, MIRROR]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
         if proc.returncode != 0:
-            raise AssertionError("debootstrap of %s failed (rc %d):\n%s\n%s" % (SUITE, proc.returncode,
-                                                                                proc.stdout[-3000:], proc.stderr[-3000:]))
+            raise AssertionError("debootstrap of %s failed (rc %d): %s\n%s\n%s" % (
+                name, proc.returncode, " ".join(argv), proc.stdout[-3000:], proc.stderr[-3000:]))
+        if finish is not None:
+            finish(work)
         os.rename(work, root)
         with open(done, "w") as handle:
             handle.write("built in %.0f s\n" % (time.monotonic() - started))
     return root
+
+
+def debootstrap_root() -> str:
+    """The cached root with Python (built now if it is not there yet)."""
+    return cached_debootstrap(NAME, ["python3"], "the container-connection tests need a Debian root with Python")
 
 
 def write_layer(root: str, path: str) -> None:

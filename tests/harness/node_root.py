@@ -14,15 +14,11 @@ import contextlib
 import os
 import shutil
 import subprocess
-import time
 from typing import Iterator, List
 
-import filelock
-
-from .debian import CACHE, SUITE
+from .debian import SUITE, cached_debootstrap
 
 NAME = "node-%s" % SUITE
-MIRROR = os.environ.get("UNDOCK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 BUILD_TIMEOUT = 1200
 INCLUDE = ("systemd", "systemd-sysv", "dbus", "python3", "runc", "busybox-static", "iproute2", "procps")
 #: installed in a chroot after debootstrap
@@ -63,26 +59,5 @@ def _install_extra(root: str) -> None:
 
 def node_root() -> str:
     """The cached root, built now if it is not complete yet."""
-    root = os.path.join(CACHE, NAME)
-    done = root + ".complete"
-    os.makedirs(CACHE, exist_ok=True)
-    with filelock.FileLock(root + ".lock", timeout=BUILD_TIMEOUT + 60):
-        if os.path.exists(done):
-            return root
-        tool = shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
-        if tool is None:
-            raise AssertionError("debootstrap is not installed: test nodes need a Debian root "
-                                 "(hack/apt-packages.txt lists it; make bootstrap installs it)")
-        work = root + ".tmp"
-        for stale in (work, root):  # a build that was cut short, or a root without its stamp
-            if os.path.lexists(stale):
-                subprocess.run(["umount", "-l", os.path.join(stale, "proc")], check=False, capture_output=True)
-                shutil.rmtree(stale)
-        started = time.monotonic()
-        _run([tool, "--variant=minbase", "--include=" + ",".join(INCLUDE), SUITE, work, MIRROR],
-             "debootstrap of the node root")
-        _install_extra(work)
-        os.rename(work, root)
-        with open(done, "w") as handle:
-            handle.write("built in %.0f s\n" % (time.monotonic() - started))
-    return root
+    return cached_debootstrap(NAME, INCLUDE, "test nodes need a Debian root", finish=_install_extra,
+                              timeout=BUILD_TIMEOUT)
