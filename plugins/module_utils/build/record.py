@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional
 
 from ..image.outcome import Outcome
 from ..image.record import describe_image
@@ -86,4 +86,25 @@ def compare(outcome: Outcome, storage_root: str, ref_name: str, current: Any, in
         outcome.image = describe_image(ref_name, current)
         outcome.resolved = current
         return None
+    outcome.changed = True
+    outcome.values["changed_inputs"] = changed_inputs(before_inputs, inputs) if current is not None else ["image"]
     return {"before_inputs": before_inputs, "fingerprint": fingerprint}
+
+
+#: inputs that are mappings reported entry by entry: ``sources:PATH``, ``context:PATH``, ``options.NAME``
+ENTRY_BY_ENTRY = (("sources", "sources:%s"), ("context", "context:%s"), ("options", "options.%s"))
+
+
+def changed_inputs(before: Optional[Dict[str, Any]], after: Dict[str, Any]) -> List[str]:
+    """Which inputs differ, for steps (``steps``, ``base``, ``build_args``, ``sources:PATH``)
+    and Dockerfiles (``dockerfile``, ``target``, ``build_args``, ``images``, ``secrets``,
+    ``context:PATH``) alike, then ``options.NAME``; ``fingerprint`` when the old inputs are
+    not recorded."""
+    if before is None:
+        return ["fingerprint"]
+    by_entry = dict(ENTRY_BY_ENTRY)
+    changed = [key for key in after if key not in by_entry and before.get(key) != after.get(key)]
+    for key, form in ENTRY_BY_ENTRY:
+        old, new = before.get(key) or {}, after.get(key) or {}
+        changed += [form % entry for entry in sorted(set(old) | set(new)) if old.get(entry) != new.get(entry)]
+    return changed

@@ -14,7 +14,7 @@ store through ImageService.present, the one copy path.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..image.ops import ImageService
@@ -64,9 +64,7 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
     differs = compare(outcome, service.storage_root, ref_name, current, inputs, force)
     if differs is None:
         return outcome
-    fingerprint, before_inputs = differs["fingerprint"], differs["before_inputs"]
-    outcome.changed = True
-    outcome.values["changed_inputs"] = changed_inputs(before_inputs, inputs) if current is not None else ["image"]
+    fingerprint = differs["fingerprint"]
     if service.check_mode:
         outcome.actions.append("would build %s from %s (%d steps)" % (ref_name, base_name, len(normalized)))
         outcome.after["digest"] = None
@@ -97,21 +95,3 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
                  canonical({"name": ref_name, "fingerprint": fingerprint, "digest": source.manifest.digest,
                             "inputs": inputs}), 0o600)
     return outcome
-
-
-def changed_inputs(before: Optional[Dict[str, Any]], after: Dict[str, Any]) -> List[str]:
-    """Which inputs differ (``steps``, ``base``, ``sources``: a path, ``options.NAME``...)."""
-    if before is None:
-        return ["fingerprint"]
-    changed = []
-    for key in ("steps", "base", "build_args"):
-        if before.get(key) != after.get(key):
-            changed.append(key)
-    old_sources, new_sources = before.get("sources") or {}, after.get("sources") or {}
-    for path in sorted(set(old_sources) | set(new_sources)):
-        if old_sources.get(path) != new_sources.get(path):
-            changed.append("sources:%s" % path)
-    for key in sorted(set(before.get("options") or {}) | set(after.get("options") or {})):
-        if (before.get("options") or {}).get(key) != (after.get("options") or {}).get(key):
-            changed.append("options.%s" % key)
-    return changed

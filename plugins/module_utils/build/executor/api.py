@@ -65,19 +65,6 @@ def _external_images(dockerfile: Dockerfile, order: List[int], args: Dict[str, s
     return found
 
 
-def changed_inputs(before: Optional[Dict[str, Any]], after: Dict[str, Any]) -> List[str]:
-    """Which inputs differ: ``dockerfile``, ``target``, ``build_args``, ``images``, ``context:PATH``, ``options.NAME``."""
-    if before is None:
-        return ["fingerprint"]
-    changed = [key for key in ("dockerfile", "target", "build_args", "images", "secrets")
-               if before.get(key) != after.get(key)]
-    old, new = before.get("context") or {}, after.get("context") or {}
-    changed += ["context:%s" % path for path in sorted(set(old) | set(new)) if old.get(path) != new.get(path)]
-    old, new = before.get("options") or {}, after.get("options") or {}
-    changed += ["options.%s" % key for key in sorted(set(old) | set(new)) if old.get(key) != new.get(key)]
-    return changed
-
-
 def build_dockerfile(service: ImageService, name: str, containerfile_text: str, context_dir: str, *,
                      containerfile_path: Optional[str] = None, build_args: Optional[Dict[str, str]] = None,
                      target: Optional[str] = None, layers: bool = True, no_cache: bool = False,
@@ -143,9 +130,7 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
     differs = compare(outcome, service.storage_root, ref_name, current, inputs, force)
     if differs is None:
         return outcome
-    fingerprint, before_inputs = differs["fingerprint"], differs["before_inputs"]
-    outcome.changed = True
-    outcome.values["changed_inputs"] = changed_inputs(before_inputs, inputs) if current is not None else ["image"]
+    fingerprint = differs["fingerprint"]
     if service.check_mode:
         outcome.actions.append("would build %s (stages %s)" % (ref_name, ", ".join(str(i) for i in order)))
         outcome.after["digest"] = None
