@@ -19,6 +19,7 @@ import json
 import os
 from typing import Any, Dict, List, Optional
 
+from ..common.fileutil import atomic_write, makedirs_private
 from ..image.outcome import Outcome
 from ..image.record import describe_image
 from .errors import BuildError
@@ -62,6 +63,20 @@ def read_record(storage_root: str, name: str) -> Optional[Dict[str, Any]]:
             return json.loads(handle.read(MAX_RECORD))
     except (OSError, ValueError):
         return None
+
+
+def finish_built(outcome: Outcome, storage_root: str, ref_name: str, digest: str, loaded: Outcome,
+                 fingerprint: str, inputs: Dict[str, Any]) -> Outcome:
+    """Complete ``outcome`` for the image just built and stored (``loaded``: the store's
+    answer) and record its inputs, which ``compare`` reads on the next run."""
+    outcome.actions.append("built %s (%s)" % (ref_name, digest))
+    outcome.after["digest"] = digest
+    outcome.image = loaded.image
+    outcome.resolved = loaded.resolved
+    makedirs_private(os.path.join(storage_root, RECORDS_DIR))
+    atomic_write(record_path(storage_root, ref_name),
+                 canonical({"name": ref_name, "fingerprint": fingerprint, "digest": digest, "inputs": inputs}), 0o600)
+    return outcome
 
 
 def compare(outcome: Outcome, storage_root: str, ref_name: str, current: Any, inputs: Dict[str, Any],

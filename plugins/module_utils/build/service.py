@@ -13,10 +13,8 @@ store through ImageService.present, the one copy path.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Dict, Optional
 
-from ..common.fileutil import atomic_write, makedirs_private
 from ..image.ops import ImageService
 from ..image.outcome import Outcome
 from ..storage.mounts import MountManager
@@ -24,7 +22,7 @@ from .builder import Build, BuildSettings, base_image, execute
 from .cache import LayerCache
 from .errors import BuildError
 from .layers import layer_media_type
-from .record import FINGERPRINT, RECORDS_DIR, canonical, compare, record_path, source_date_epoch
+from .record import FINGERPRINT, compare, finish_built, source_date_epoch
 from .steps import normalize_steps, step_sources
 from .working import WorkingContainer, clean_stale_builds
 
@@ -86,12 +84,4 @@ def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = 
         source = build.finish(ref_name)
         loaded = service.present(ref_name, image_source=source)
     outcome.actions.extend(build.log)
-    outcome.actions.append("built %s (%s)" % (ref_name, source.manifest.digest))
-    outcome.after["digest"] = source.manifest.digest
-    outcome.image = loaded.image
-    outcome.resolved = loaded.resolved
-    makedirs_private(os.path.join(service.storage_root, RECORDS_DIR))
-    atomic_write(record_path(service.storage_root, ref_name),
-                 canonical({"name": ref_name, "fingerprint": fingerprint, "digest": source.manifest.digest,
-                            "inputs": inputs}), 0o600)
-    return outcome
+    return finish_built(outcome, service.storage_root, ref_name, source.manifest.digest, loaded, fingerprint, inputs)

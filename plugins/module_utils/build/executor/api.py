@@ -18,7 +18,6 @@ import contextlib
 import os
 from typing import Any, Dict, List, Optional, Tuple
 
-from ...common.fileutil import atomic_write, makedirs_private
 from ...image.ops import ImageService
 from ...image.outcome import Outcome
 from ...storage.mounts import MountManager
@@ -30,7 +29,7 @@ from ..dockerfile.instructions import Copy, Run
 from ..dockerfile.shell import Lex
 from ..errors import BuildError
 from ..layers import layer_media_type
-from ..record import FINGERPRINT, RECORDS_DIR, canonical, compare, record_path, source_date_epoch
+from ..record import FINGERPRINT, compare, finish_built, source_date_epoch
 from ..working import BaseImage, WorkingContainer, clean_stale_builds
 from .execute import StageExecutor
 from .inputs import dockerfile_inputs, strings
@@ -182,18 +181,10 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
                 state.results[index] = _result(build, blobs, executor.key)
         loaded = service.present(ref_name, image_source=source)
     outcome.actions.extend(state.log)
-    outcome.actions.append("built %s (%s)" % (ref_name, source.manifest.digest))
     unused = sorted(set(build_args) - state.used_args - set(gargs))
     if unused:
         outcome.warnings.append("build_args not consumed by any ARG: %s" % ", ".join(unused))
-    outcome.after["digest"] = source.manifest.digest
-    outcome.image = loaded.image
-    outcome.resolved = loaded.resolved
-    makedirs_private(os.path.join(service.storage_root, RECORDS_DIR))
-    atomic_write(record_path(service.storage_root, ref_name),
-                 canonical({"name": ref_name, "fingerprint": fingerprint, "digest": source.manifest.digest,
-                            "inputs": inputs}), 0o600)
-    return outcome
+    return finish_built(outcome, service.storage_root, ref_name, source.manifest.digest, loaded, fingerprint, inputs)
 
 
 def _stage_start(state: BuildState, index: int, args: Dict[str, str],
