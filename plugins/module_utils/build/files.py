@@ -30,6 +30,7 @@ import tempfile
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..common.errors import UndockError
+from ..common.fileutil import copy_fd
 from ..runtime.users import resolve_user, split_user
 from ..storage.rootfs import SymlinkInPathError, open_dir_at, resolve_in_root
 from ..storage.trees import remove_tree
@@ -157,11 +158,7 @@ def copy_entry(source: str, dir_fd: int, name: str, owner: Optional[Tuple[int, i
             dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                           dir_fd=dir_fd)
             try:
-                while True:
-                    data = os.read(src, CHUNK)
-                    if not data:
-                        break
-                    os.write(dst, data)
+                copy_fd(src, dst)
             finally:
                 os.close(dst)
         finally:

@@ -74,6 +74,36 @@ def open_regular_file(path: str, what: str = "", error: type = StoreError) -> Bi
     return os.fdopen(open_regular(path, what, error), "rb")
 
 
+def copy_fd(src: int, dst: int, size: int | None = None) -> None:
+    """Copy ``size`` bytes (by default the source's size when called, so a file that keeps
+    growing cannot hold the copy) from descriptor ``src`` to ``dst``, both at offset 0: in the
+    kernel where the filesystem allows (copy_file_range, a reflink on btrfs/xfs), by reads and
+    full writes elsewhere."""
+    if size is None:
+        size = os.fstat(src).st_size
+    copied = 0
+    try:
+        while copied < size:
+            count = os.copy_file_range(src, dst, min(size - copied, 1 << 30))
+            if count == 0:
+                break
+            copied += count
+        return
+    except (AttributeError, OSError):
+        os.lseek(src, 0, os.SEEK_SET)
+        os.lseek(dst, 0, os.SEEK_SET)
+        os.ftruncate(dst, 0)
+    left = size
+    while left > 0:
+        chunk = os.read(src, min(left, 1 << 20))
+        if not chunk:
+            return
+        left -= len(chunk)
+        view = memoryview(chunk)
+        while view:
+            view = view[os.write(dst, view):]
+
+
 def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

@@ -11,6 +11,7 @@ import os
 import stat
 from typing import Dict, Sequence, Tuple
 
+from ..common.fileutil import copy_fd
 from .trees import remove_tree
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -56,28 +57,6 @@ def _copy_xattrs(src_fd: int, dst_fd: int) -> None:
         except OSError as err:
             if err.errno not in (errno.ENOTSUP, errno.EPERM, errno.EOPNOTSUPP):
                 raise
-
-
-def _copy_data(src: int, dst: int, size: int) -> None:
-    copied = 0
-    try:
-        while copied < size:
-            count = os.copy_file_range(src, dst, min(size - copied, 1 << 30))
-            if count == 0:
-                break
-            copied += count
-        return
-    except (AttributeError, OSError):
-        os.lseek(src, 0, os.SEEK_SET)
-        os.lseek(dst, 0, os.SEEK_SET)
-        os.ftruncate(dst, 0)
-    while True:
-        chunk = os.read(src, 1 << 20)
-        if not chunk:
-            return
-        view = memoryview(chunk)
-        while view:
-            view = view[os.write(dst, view):]
 
 
 class _Merger:
@@ -159,7 +138,7 @@ class _Merger:
                 dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
                               dir_fd=dst_fd)
                 try:
-                    _copy_data(src, dst, st.st_size)
+                    copy_fd(src, dst, st.st_size)
                     if self.as_root:
                         os.fchown(dst, st.st_uid, st.st_gid)
                     os.fchmod(dst, mode)  # after chown, which clears setuid bits

@@ -18,6 +18,7 @@ import os
 import tempfile
 from typing import List, Tuple
 
+from ...common.fileutil import copy_fd
 from ...storage.rootfs import resolve_in_root
 from ..context.digest import content_digest
 from ..context.snapshot import DIR, FILE, SYMLINK, Snapshot
@@ -37,11 +38,7 @@ def _write_member(snapshot: Snapshot, entry, path: str) -> None:
         try:
             dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
             try:
-                while True:
-                    data = os.read(src, 1024 * 1024)
-                    if not data:
-                        break
-                    os.write(dst, data)
+                copy_fd(src, dst)
             finally:
                 os.close(dst)
         finally:
