@@ -203,6 +203,20 @@ class WorkingContainer:
         self.diff_ids.append(diff_id)
         self.mount()
 
+    def stack_tree(self, tree: str, media_type: str, compression: str, epoch: Optional[int]) -> LayerBlob:
+        """``tree`` alone (no diff against the layers below: COPY --link) as a new layer over the
+        committed ones. Its names are checked as an upper directory's are (no ``.wh.`` file)."""
+        if self.has_changes():
+            raise BuildError("internal error: a linked layer cannot go over uncommitted changes")
+        blob = write_layer(walk_tree(tree, whiteouts=True, epoch=epoch), self.blob_dir, media_type, compression)
+        self.unmount()
+        remove_tree(self.upper)
+        remove_tree(os.path.join(self.dir, "work-%d" % self._generation))
+        self._generation += 1
+        self._add(blob)
+        self.mount()
+        return blob
+
     def squash(self, media_type: str, compression: str, epoch: Optional[int]) -> LayerBlob:
         """The whole rootfs as one layer, which replaces every layer below it."""
         blob = write_layer(walk_tree(self.rootfs, whiteouts=False, epoch=epoch), self.blob_dir, media_type,
