@@ -28,7 +28,7 @@ description:
     C(TARGETPLATFORM), C(TARGETOS), C(TARGETARCH), C(TARGETVARIANT), C(BUILDPLATFORM), C(BUILDOS), C(BUILDARCH) and
     C(BUILDVARIANT). RUN in shell or exec form, with C(--network) and
     C(--mount=type=secret|cache|bind|tmpfs). COPY and ADD with C(--from) (a stage or an image), C(--chown),
-    C(--chmod) and C(--link). A C(--link) copy is made in an empty tree, never in the image: its layer holds the
+    C(--chmod) and C(--link). A C(--link) copy is made in an empty tree, never in the image. Its layer holds the
     copied files alone with the parent directories of their destination, a link of the image at the destination is
     replaced rather than followed, and its cache entry does not depend on the layers below (a changed RUN before it
     keeps its blob). With O(layers=false) or O(squash) the tree is merged onto the image the same way. ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an
