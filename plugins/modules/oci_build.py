@@ -62,7 +62,8 @@ options:
       - V(committed) makes what changed in O(container) since its last commit one layer, runs O(steps) first
         (V(config) steps, for instance; no V(from) or V(commit)), and stores the image O(name) of all its layers.
         The container stays for more tasks and commits (a layer per play, or per task, is a commit task after
-        each), unless O(remove). Changed only when the image's manifest digest differs from the stored one's.
+        each, or O(layer_per_task)), unless O(remove).
+        Changed only when the image's manifest digest differs from the stored one's.
       - V(absent) unmounts and deletes the working container O(container), committed or not; its layers stay in
         the image they were committed to. Use it when a play fails.
     type: str
@@ -92,6 +93,18 @@ options:
     description:
       - With V(state=committed), the history comment of the layer.
     type: str
+  layer_per_task:
+    description:
+      - With V(state=started), a layer per task instead of per commit task. The connection C(undock.oci.oci)
+        commits what each task run in the working container changed as a layer of its own, when the task ends,
+        with the task's name as its history comment. A task that changes nothing in the rootfs makes no layer.
+      - A task tagged C(stop-layering) ends this from that task on, as in ansible-bender; what it and later tasks
+        change goes into the layer of the next V(state=committed) task.
+      - A V(state=committed) task is still needed to make the image (its layer holds what the last tasks left, if
+        anything).
+      - It is recorded with the working container; starting an existing one does not change it.
+    type: bool
+    default: false
   steps:
     description:
       - The build, one step per item. Each item is a mapping with exactly one key.
@@ -425,6 +438,9 @@ container:
     run_root:
       description: The value for C(ansible_oci_run_root).
       type: str
+    layer_per_task:
+      description: Whether each task that changes the container commits a layer of its own (O(layer_per_task)).
+      type: bool
 removed:
   description: Whether the working container was removed after the commit (O(remove)). Its removal alone does not
     make the task changed, which says whether the image changed.
@@ -464,6 +480,7 @@ def main() -> None:
             python=dict(type="str"),
             remove=dict(type="bool", default=False),
             commit_message=dict(type="str"),
+            layer_per_task=dict(type="bool", default=False),
             containerfile=dict(type="path"),
             containerfile_text=dict(type="str"),
             context=dict(type="path"),
@@ -521,7 +538,7 @@ def main() -> None:
                                     epoch=params["source_date_epoch"], image_format=params["format"],
                                     compression=params["compression"], platform=params["platform"],
                                     context=params["context"], runtime=params["runtime"], layers=params["layers"],
-                                    no_cache=params["no_cache"])
+                                    no_cache=params["no_cache"], layer_per_task=params["layer_per_task"])
         elif state == "committed":
             from ansible_collections.undock.oci.plugins.module_utils.build import session
             outcome = session.commit(service, params["container"], params["name"], params["steps"],

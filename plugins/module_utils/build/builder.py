@@ -73,6 +73,9 @@ class Build:
         self.annotations: Dict[str, str] = {}
         self.pending: List[Dict[str, Any]] = []   # history entries of changes not yet committed
         self.log: List[str] = []
+        # an upper directory holding only directories copied up unchanged is no layer (Ansible's
+        # tasks in a kept container: each command's stubs leave /etc); steps keep buildah's layers
+        self.skip_copied_up = False
 
     # -- history -----------------------------------------------------------------------
     def _entry(self, created_by: str, empty: bool, comment: Optional[str] = None) -> Dict[str, Any]:
@@ -188,7 +191,8 @@ class Build:
         pending, self.pending = self.pending, []
         blob = None
         if not self.settings.squash:
-            blob = self.container.commit_layer(self.media_type, self.settings.compression, self.settings.epoch)
+            blob = self.container.commit_layer(self.media_type, self.settings.compression, self.settings.epoch,
+                                               skip_copied_up=self.skip_copied_up)
         changes = [entry for entry in pending if entry.get("_fs")]
         for entry in pending:
             entry.pop("_fs", None)
