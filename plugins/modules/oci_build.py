@@ -239,10 +239,13 @@ requirements:
   - Linux with overlayfs, as root
   - requests (C(python3-requests)), to pull or push, or to add URLs
   - jsonschema (C(python3-jsonschema))
+  - cryptography (C(python3-cryptography)), to verify signatures or sign
+  - PyNaCl (C(python3-nacl)), only to sign with an encrypted O(sign_by) key
   - Optional, for zstd layers, zstandard (C(python3-zstandard))
 extends_documentation_fragment:
   - undock.oci.registry
   - undock.oci.registry.names
+  - undock.oci.signing
   - undock.oci.storage
 attributes:
   check_mode:
@@ -256,6 +259,10 @@ notes:
   - Each build runs in a working container whose directories live under O(storage_root)C(/builds) and whose
     mount is recorded like every mount of the store. A build that was killed is cleaned up by the next one.
   - The built image enters the store through the same copy path as a pull, so the store stays consistent.
+  - O(policy) applies to every image the build pulls, before any of its blobs is fetched. That is the base of
+    each C(FROM) or V(from) step and each image of C(COPY --from) or C(RUN --mount=from=). A rejected image fails
+    the task with nothing built. A base already in the store is not pulled again, so it is not checked.
+  - O(push=true) with O(sign_by) signs what is pushed, as M(undock.oci.oci_image) does.
 author:
   - undock.oci developers (@undock-oci)
 """
@@ -500,6 +507,7 @@ def main() -> None:
             push=dict(type="bool", default=False),
             runtime=dict(type="str", default="runc"),
         ),
+        signing=True,
         required_if=[("state", "started", ("name", "steps", "container")),
                      ("state", "committed", ("container",)), ("state", "absent", ("container",))],
         mutually_exclusive=[("steps", "containerfile", "containerfile_text")],
@@ -514,6 +522,8 @@ def main() -> None:
         except ImportError:
             module.fail_json(msg=missing_required_lib("zstandard", reason="for compression: zstd"))
     state = params["state"]
+    if params["sign_by"] and not (params["push"] and state in ("present", "committed")):
+        module.fail_json(msg="sign_by signs what is pushed: it needs push=true (with state=present or committed)")
     dockerfile = params["containerfile"] is not None or params["containerfile_text"] is not None
     if state == "present" and (not params["name"] or (params["steps"] is None and not dockerfile)):
         module.fail_json(msg="state=present needs name and one of steps, containerfile and containerfile_text")
@@ -555,7 +565,8 @@ def main() -> None:
                                         params["context"], target=params["target"], secrets=params["secrets"],
                                         **common)
         if params["push"] and state in ("present", "committed"):
-            outcome.merge(service.push(outcome.image["name"] if outcome.image else params["name"], image=outcome.resolved))
+            outcome.merge(service.push(outcome.image["name"] if outcome.image else params["name"], image=outcome.resolved,
+                                       sign_by=params["sign_by"], sign_passphrase=params["sign_passphrase"]))
     except UndockError as err:
         module.fail_json(msg=str(err))
     finish(module, outcome)
