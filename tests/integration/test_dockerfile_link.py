@@ -90,3 +90,16 @@ def test_link_without_layers_merges_the_same_way(svc, busybox, ctx):
     files = image_files(svc)
     assert files["data"][0] == tarfile.DIRTYPE and files["data/deep/app.txt"][2:4] == (7, 8)
     assert files["seen"][4] == b"app v1\n" and files["real-listing"][4] == b"keep\n"
+
+
+@pytest.mark.parametrize("line, message", [
+    ("COPY --parents app.txt /x/", "COPY: --parents and --exclude .* are not supported"),
+    ("COPY --exclude=*.md . /x/", "COPY: --parents and --exclude .* are not supported"),
+    ("ADD --keep-git-dir=true app.txt /x", "ADD: --keep-git-dir and --unpack are not supported"),
+    ("RUN --mount=type=ssh true", "RUN: .*ssh.* is not supported"),
+])
+def test_what_is_left_out_says_so(svc, busybox, ctx, line, message):  # noqa: F811
+    from ansible_collections.undock.oci.plugins.module_utils.build.errors import BuildError
+    with pytest.raises(BuildError, match="line 2: " + message):
+        build(svc, "FROM {base}\n{line}\n".format(base=busybox.ref, line=line), ctx)
+    assert svc.local_image(NAME) is None
