@@ -31,8 +31,9 @@ description:
     C(--chmod) and C(--link). A C(--link) copy is made in an empty tree, never in the image. Its layer holds the
     copied files alone with the parent directories of their destination, a link of the image at the destination is
     replaced rather than followed, and its cache entry does not depend on the layers below (a changed RUN before it
-    keeps its blob). With O(layers=false) or O(squash) the tree is merged onto the image the same way. ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an
-    ENTRYPOINT clears a CMD that the stage did not set), SHELL, HEALTHCHECK, ONBUILD (run on FROM of an image that
+    keeps its blob). With O(layers=false) or O(squash) the tree is merged onto the image the same way. ENV,
+    WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an ENTRYPOINT clears a CMD that the
+    stage did not set), SHELL, HEALTHCHECK, ONBUILD (run on FROM of an image that
     carries triggers), STOPSIGNAL, MAINTAINER, heredocs and the C(# syntax) and C(# escape) directives.
   - The Dockerfile build's inputs are the Dockerfile text, O(target), O(build_args), the digest of every base and
     C(--from) image, the context as the build sees it after C(.dockerignore) / C(.containerignore) (types, modes,
