@@ -27,6 +27,9 @@ description:
     Python lent to it read-only under C(/.undock/host) and Ansible's temporary directory C(/.undock/tmp) bound
     from the host, and files are put into its mounted rootfs. Nothing under C(/.undock) reaches a layer. The
     module's RV(undock.oci.oci_build#module:container) return value holds the host variables to set.
+  - When that working container was started with O(undock.oci.oci_build#module:layer_per_task=true), the connection
+    commits what a task changed in it as a layer of its own when the task ends (unless the task is tagged
+    C(stop-layering)). A commit that fails is a warning, and the changes stay for the next commit.
 options:
   remote_addr:
     description:
@@ -107,6 +110,18 @@ except ImportError as err:  # the collection's engine, or a library it needs, is
     ENGINE_ERROR = err
 
 CHUNK = 1024 * 1024
+STOP_LAYERING = "stop-layering"
+
+
+def current_task():
+    """(name, tags) of the task this worker runs: the history comment of its layer. Known
+    through ansible-core's task context (2.19); a generic name where there is none."""
+    try:
+        from ansible._internal._task import TaskContext  # pylint: disable=import-outside-toplevel
+        task = TaskContext.current().task
+        return str(task.get_name()), [str(t) for t in (task.tags or [])]
+    except (ImportError, ReferenceError, AttributeError, TypeError):
+        return "task", []
 
 
 class Connection(ConnectionBase):
@@ -119,6 +134,7 @@ class Connection(ConnectionBase):
         super().__init__(*args, **kwargs)
         self._containers = None
         self._kept = None
+        self._wrote = False  # a working container's rootfs was reached by this task (see close)
 
     def _working(self) -> bool:
         return bool(self.get_option("working_container"))
@@ -154,6 +170,7 @@ class Connection(ConnectionBase):
         self._display.vvv("EXEC %s" % argv, host=self._name())
         stdin = to_bytes(in_data) if in_data is not None else None
         if self._working():
+            self._wrote = True
             try:
                 with self._kept.open(self._name()) as kept:
                     return kept.exec(argv, stdin=stdin, user=self.get_option("remote_user"))
@@ -225,6 +242,8 @@ class Connection(ConnectionBase):
         if not os.path.isfile(to_bytes(in_path, errors="surrogate_or_strict")):
             raise AnsibleFileNotFound("file or module does not exist: %s" % in_path)
         owner = self._owner()
+        if self._working():
+            self._wrote = True
         with self._root(out_path) as (root, path):
             try:
                 created = True
@@ -256,6 +275,18 @@ class Connection(ConnectionBase):
                 raise AnsibleError("cannot put %s into container %s at %s: %s" % (in_path, self._name(), out_path,
                                                                                   err.strerror or err)) from None
 
+    def _end_task(self):
+        name, tags = current_task()
+        try:
+            with self._kept.open(self._name()) as kept:
+                digest = kept.end_task(name, stop_layering=STOP_LAYERING in tags)
+        except UndockError as err:
+            self._display.warning("working container %s: the changes of task %r were not committed as a layer (they "
+                                  "stay for the next commit): %s" % (self._name(), name, err))
+            return
+        if digest:
+            self._display.vv("COMMITTED LAYER %s FOR TASK %s" % (digest, name), host=self._name())
+
     def fetch_file(self, in_path, out_path):
         super().fetch_file(in_path, out_path)
         self._connect()
@@ -281,6 +312,11 @@ class Connection(ConnectionBase):
                                    % (in_path, self._name(), err.strerror or err)) from None
 
     def close(self):
+        # Ansible closes a task's connection when the task ends (TaskExecutor.run): the end of a
+        # task for layers per task
+        if self._wrote and self._kept is not None:
+            self._end_task()
+        self._wrote = False
         self._connected = False
         self._containers = None
         self._kept = None

@@ -4,8 +4,9 @@
 """Argument specs and option translation shared by the modules (the only Ansible-aware glue).
 
 Options come in groups, and a module takes only the groups it uses: ``STORAGE_ARGS`` (every
-module), ``NAMES_ARGS`` (registries.conf, for modules that resolve short names) and
-``REGISTRY_ARGS`` (credentials and TLS, for modules that talk to a registry)."""
+module), ``NAMES_ARGS`` (registries.conf, for modules that resolve short names),
+``REGISTRY_ARGS`` (credentials and TLS, for modules that talk to a registry) and
+``SIGNING_ARGS`` (``sign_by`` and the trust ``policy``, for modules that push and pull)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ REGISTRY_ARGS: Dict[str, Any] = dict(
 
 NAMES_ARGS: Dict[str, Any] = dict(
     registries_conf=dict(type="path"),
+)
+
+#: Signing what is pushed and the trust policy of pulls (doc fragment undock.oci.signing).
+SIGNING_ARGS: Dict[str, Any] = dict(
+    sign_by=dict(type="path"),
+    sign_passphrase=dict(type="str", no_log=True),
+    policy=dict(type="raw"),
 )
 
 STORAGE_ARGS: Dict[str, Any] = dict(
@@ -121,11 +129,14 @@ def fail_on_missing_libraries(module: AnsibleModule, libraries: Sequence[str]) -
 
 
 def image_module(argument_spec: Dict[str, Any], registry: bool = True, names: bool = True,
-                 libraries: Optional[Sequence[str]] = None, **kwargs: Any) -> AnsibleModule:
+                 libraries: Optional[Sequence[str]] = None, signing: bool = False, **kwargs: Any) -> AnsibleModule:
     """An AnsibleModule with the storage options, the name-resolution options unless
-    ``names=False``, the registry credentials and TLS options unless ``registry=False``,
-    check mode, and the library check done: what every module of the collection starts with."""
+    ``names=False``, the registry credentials and TLS options unless ``registry=False``, the
+    signing options with ``signing``, check mode, and the library check done: what every
+    module of the collection starts with."""
     spec = dict(argument_spec)
+    if signing:
+        spec.update(SIGNING_ARGS)
     if registry:
         spec.update(REGISTRY_ARGS)
         kwargs["required_together"] = list(kwargs.get("required_together", [])) + [("client_cert", "client_key")]

@@ -28,8 +28,12 @@ description:
     C(TARGETPLATFORM), C(TARGETOS), C(TARGETARCH), C(TARGETVARIANT), C(BUILDPLATFORM), C(BUILDOS), C(BUILDARCH) and
     C(BUILDVARIANT). RUN in shell or exec form, with C(--network) and
     C(--mount=type=secret|cache|bind|tmpfs). COPY and ADD with C(--from) (a stage or an image), C(--chown),
-    C(--chmod) and C(--link). ENV, WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an
-    ENTRYPOINT clears a CMD that the stage did not set), SHELL, HEALTHCHECK, ONBUILD (run on FROM of an image that
+    C(--chmod) and C(--link). A C(--link) copy is made in an empty tree, never in the image. Its layer holds the
+    copied files alone with the parent directories of their destination, a link of the image at the destination is
+    replaced rather than followed, and its cache entry does not depend on the layers below (a changed RUN before it
+    keeps its blob). With O(layers=false) or O(squash) the tree is merged onto the image the same way. ENV,
+    WORKDIR, USER, LABEL, EXPOSE, VOLUME, ENTRYPOINT and CMD (docker's rules, so an ENTRYPOINT clears a CMD that the
+    stage did not set), SHELL, HEALTHCHECK, ONBUILD (run on FROM of an image that
     carries triggers), STOPSIGNAL, MAINTAINER, heredocs and the C(# syntax) and C(# escape) directives.
   - The Dockerfile build's inputs are the Dockerfile text, O(target), O(build_args), the digest of every base and
     C(--from) image, the context as the build sees it after C(.dockerignore) / C(.containerignore) (types, modes,
@@ -59,7 +63,8 @@ options:
       - V(committed) makes what changed in O(container) since its last commit one layer, runs O(steps) first
         (V(config) steps, for instance; no V(from) or V(commit)), and stores the image O(name) of all its layers.
         The container stays for more tasks and commits (a layer per play, or per task, is a commit task after
-        each), unless O(remove). Changed only when the image's manifest digest differs from the stored one's.
+        each, or O(layer_per_task)), unless O(remove).
+        Changed only when the image's manifest digest differs from the stored one's.
       - V(absent) unmounts and deletes the working container O(container), committed or not; its layers stay in
         the image they were committed to. Use it when a play fails.
     type: str
@@ -89,6 +94,18 @@ options:
     description:
       - With V(state=committed), the history comment of the layer.
     type: str
+  layer_per_task:
+    description:
+      - With V(state=started), a layer per task instead of per commit task. The connection C(undock.oci.oci)
+        commits what each task run in the working container changed as a layer of its own, when the task ends,
+        with the task's name as its history comment. A task that changes nothing in the rootfs makes no layer.
+      - A task tagged C(stop-layering) ends this from that task on, as in ansible-bender; what it and later tasks
+        change goes into the layer of the next V(state=committed) task.
+      - A V(state=committed) task is still needed to make the image (its layer holds what the last tasks left, if
+        anything).
+      - It is recorded with the working container; starting an existing one does not change it.
+    type: bool
+    default: false
   steps:
     description:
       - The build, one step per item. Each item is a mapping with exactly one key.
@@ -223,10 +240,13 @@ requirements:
   - Linux with overlayfs, as root
   - requests (C(python3-requests)), to pull or push, or to add URLs
   - jsonschema (C(python3-jsonschema))
+  - cryptography (C(python3-cryptography)), to verify signatures or sign
+  - PyNaCl (C(python3-nacl)), only to sign with an encrypted O(sign_by) key
   - Optional, for zstd layers, zstandard (C(python3-zstandard))
 extends_documentation_fragment:
   - undock.oci.registry
   - undock.oci.registry.names
+  - undock.oci.signing
   - undock.oci.storage
 attributes:
   check_mode:
@@ -240,6 +260,10 @@ notes:
   - Each build runs in a working container whose directories live under O(storage_root)C(/builds) and whose
     mount is recorded like every mount of the store. A build that was killed is cleaned up by the next one.
   - The built image enters the store through the same copy path as a pull, so the store stays consistent.
+  - O(policy) applies to every image the build pulls, before any of its blobs is fetched. That is the base of
+    each C(FROM) or V(from) step and each image of C(COPY --from) or C(RUN --mount=from=). A rejected image fails
+    the task with nothing built. A base already in the store is not pulled again, so it is not checked.
+  - O(push=true) with O(sign_by) signs what is pushed, as M(undock.oci.oci_image) does.
 author:
   - undock.oci developers (@undock-oci)
 """
@@ -422,6 +446,9 @@ container:
     run_root:
       description: The value for C(ansible_oci_run_root).
       type: str
+    layer_per_task:
+      description: Whether each task that changes the container commits a layer of its own (O(layer_per_task)).
+      type: bool
 removed:
   description: Whether the working container was removed after the commit (O(remove)). Its removal alone does not
     make the task changed, which says whether the image changed.
@@ -461,6 +488,7 @@ def main() -> None:
             python=dict(type="str"),
             remove=dict(type="bool", default=False),
             commit_message=dict(type="str"),
+            layer_per_task=dict(type="bool", default=False),
             containerfile=dict(type="path"),
             containerfile_text=dict(type="str"),
             context=dict(type="path"),
@@ -480,6 +508,7 @@ def main() -> None:
             push=dict(type="bool", default=False),
             runtime=dict(type="str", default="runc"),
         ),
+        signing=True,
         required_if=[("state", "started", ("name", "steps", "container")),
                      ("state", "committed", ("container",)), ("state", "absent", ("container",))],
         mutually_exclusive=[("steps", "containerfile", "containerfile_text")],
@@ -494,6 +523,8 @@ def main() -> None:
         except ImportError:
             module.fail_json(msg=missing_required_lib("zstandard", reason="for compression: zstd"))
     state = params["state"]
+    if params["sign_by"] and not (params["push"] and state in ("present", "committed")):
+        module.fail_json(msg="sign_by signs what is pushed: it needs push=true (with state=present or committed)")
     dockerfile = params["containerfile"] is not None or params["containerfile_text"] is not None
     if state == "present" and (not params["name"] or (params["steps"] is None and not dockerfile)):
         module.fail_json(msg="state=present needs name and one of steps, containerfile and containerfile_text")
@@ -518,7 +549,7 @@ def main() -> None:
                                     epoch=params["source_date_epoch"], image_format=params["format"],
                                     compression=params["compression"], platform=params["platform"],
                                     context=params["context"], runtime=params["runtime"], layers=params["layers"],
-                                    no_cache=params["no_cache"])
+                                    no_cache=params["no_cache"], layer_per_task=params["layer_per_task"])
         elif state == "committed":
             from ansible_collections.undock.oci.plugins.module_utils.build import session
             outcome = session.commit(service, params["container"], params["name"], params["steps"],
@@ -535,7 +566,8 @@ def main() -> None:
                                         params["context"], target=params["target"], secrets=params["secrets"],
                                         **common)
         if params["push"] and state in ("present", "committed"):
-            outcome.merge(service.push(outcome.image["name"] if outcome.image else params["name"], image=outcome.resolved))
+            outcome.merge(service.push(outcome.image["name"] if outcome.image else params["name"], image=outcome.resolved,
+                                       sign_by=params["sign_by"], sign_passphrase=params["sign_passphrase"]))
     except UndockError as err:
         module.fail_json(msg=str(err))
     finish(module, outcome)

@@ -97,43 +97,6 @@ options:
       - With O(state=present) it has no meaning (O(pull=always) is what refreshes an image), and V(true) is refused.
     type: bool
     default: false
-  sign_by:
-    description:
-      - With O(push=true), sign what is pushed with this private key, with a sigstore (cosign) signature stored under
-        the registry's C(sha256-HEX.sig) tag, as cosign and podman write it, for the identity O(name).
-      - The key is cosign's encrypted format (see M(undock.oci.oci_signing_key)), opened with O(sign_passphrase),
-        or an unencrypted PKCS#8 ECDSA PEM key.
-      - Signatures accumulate; an image this key already signed for O(name) is not signed again (no change).
-    type: path
-  sign_passphrase:
-    description:
-      - Passphrase of the O(sign_by) key. Never logged or returned.
-    type: str
-  policy:
-    description:
-      - The trust policy (containers-policy.json(5)) every pull must satisfy, checked on the manifest and its
-        signatures before any layer is fetched. A rejected image leaves nothing in the store, and the error names
-        the scope, the requirement and why (no signature, a bad signature, a signature for another digest or for
-        another identity).
-      - A path to a C(policy.json), or the policy itself as a dict.
-      - Without it, C(~/.config/containers/policy.json) is used if it exists, else C(/etc/containers/policy.json);
-        with neither, every image is accepted.
-      - Supported requirements are C(insecureAcceptAnything), C(reject) and C(sigstoreSigned) with C(keyPath),
-        C(keyPaths), C(keyData) or C(keyDatas) and any C(signedIdentity) (C(matchExact), C(matchRepoDigestOrExact),
-        C(matchRepository), C(exactReference), C(exactRepository), C(remapIdentity)). A scope that needs GPG
-        C(signedBy), C(signedBaseLayer) or keyless sigstore (fulcio, rekor) rejects every image, saying so.
-      - Loads from O(source) files are checked too, by the scopes of their transports as containers-policy.json(5)
-        defines them. C(oci) and C(oci-archive) scopes are absolute paths, matched against the directory or file
-        with symlinks resolved (the C(:REF) inside it is not part of the scope), then each parent directory. C(docker-archive)
-        has only its C("") scope. Signatures are read from registries only, so C(sigstoreSigned) rejects every
-        file source, saying so; use C(insecureAcceptAnything) for the paths you trust.
-      - The policy is checked whenever the registry or the file is looked at again (O(pull=newer) or
-        O(pull=always), and every load from a file), even when the digest has not changed. An image already in
-        the store that the policy now rejects is removed from it (unless a mount uses it; the error then says so)
-        and the task fails naming the requirement and why. O(pull=missing) with the image present, and a
-        reference by digest that is in the store, read nothing and check nothing (containers/image, too,
-        checks the policy only when it pulls).
-    type: raw
 requirements:
   - Python 3.9 or newer on the managed host
   - requests (Debian and RHEL package C(python3-requests))
@@ -145,6 +108,7 @@ requirements:
 extends_documentation_fragment:
   - undock.oci.registry
   - undock.oci.registry.names
+  - undock.oci.signing
   - undock.oci.storage
 attributes:
   check_mode:
@@ -153,6 +117,17 @@ attributes:
   diff_mode:
     support: full
     description: Shows the image digest before and after.
+notes:
+  - O(policy) also checks loads from O(source) files, by the scopes of their transports as containers-policy.json(5)
+    defines them. C(oci) and C(oci-archive) scopes are absolute paths, matched against the directory or file
+    with symlinks resolved (the C(:REF) inside it is not part of the scope), then each parent directory. C(docker-archive)
+    has only its C("") scope. Signatures are read from registries only, so C(sigstoreSigned) rejects every
+    file source, saying so; use C(insecureAcceptAnything) for the paths you trust.
+  - O(policy) is checked whenever the registry or the file is looked at again (O(pull=newer) or
+    O(pull=always), and every load from a file), even when the digest has not changed. An image already in
+    the store that the policy now rejects is removed from it (unless a mount uses it; the error then says so)
+    and the task fails naming the requirement and why. O(pull=missing) with the image present, and a
+    reference by digest that is in the store, read nothing and check nothing.
 author:
   - undock.oci developers (@undock-oci)
 """
@@ -282,10 +257,8 @@ def main() -> None:
             push=dict(type="bool", default=False),
             export_to=dict(type="str"),
             force=dict(type="bool", default=False),
-            sign_by=dict(type="path"),
-            sign_passphrase=dict(type="str", no_log=True),
-            policy=dict(type="raw"),
         ),
+        signing=True,
         required_together=[("source_username", "source_password")],
     )
     params = module.params

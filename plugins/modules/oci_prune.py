@@ -7,7 +7,7 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: oci_prune
-short_description: Remove images by filter, and the blobs and unpacked layers nothing uses
+short_description: Remove images by filter, and the blobs, unpacked layers and build cache nothing uses
 version_added: 0.1.0
 description:
   - Chooses images in the local store with the filters (combined with AND), removes those that are
@@ -16,6 +16,10 @@ description:
   - Without any filter, no image is removed; only unreferenced content is collected, which also
     cleans up after interrupted pulls of images that were never named.
   - Images in use are kept, with a warning naming their users.
+  - It also cleans what M(undock.oci.oci_build) keeps that nothing left refers to. That is the layer cache's
+    entries (C(build-cache/)) whose layer no remaining image and no live working container holds, and the build
+    records (C(build-records/)) of image names no longer stored. It also removes the directories that killed
+    builds left under C(builds/) of the store and of the run root. Cache mounts (C(RUN --mount=type=cache)) stay.
 options:
   all:
     description:
@@ -48,7 +52,7 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    description: Reports what would be removed and how many bytes would be freed; removes nothing.
+    description: Reports what would be removed (build cache included) and how many bytes would be freed; removes nothing.
   diff_mode:
     support: full
     description: Shows the names of the images in the store before (read before anything is removed) and after.
@@ -104,6 +108,18 @@ layer_count:
   description: Number of unpacked layers removed (in check mode, that would be).
   returned: always
   type: int
+build_cache_count:
+  description: Number of build cache entries removed (in check mode, that would be).
+  returned: always
+  type: int
+build_record_count:
+  description: Number of build records removed (in check mode, that would be).
+  returned: always
+  type: int
+build_dir_count:
+  description: Number of directories left by killed builds that were removed (in check mode, that would be).
+  returned: always
+  type: int
 actions:
   description: What was done, in order.
   returned: always
@@ -112,7 +128,8 @@ actions:
 """
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.image.prune import PruneFilters, prune
+from ..module_utils.build.prune import prune
+from ..module_utils.image.prune import PruneFilters
 from ..module_utils.module_support import finish, image_module, image_service
 
 

@@ -432,8 +432,11 @@ _DIR = T.Node(kind="dir", mode=0o755, uid=0, gid=0)
 OURS_ALONE: Dict[str, Tuple[Dict[str, str], Dict[str, T.Node]]] = {
     "heredoc": ({}, {"/heredoc-run": _file("line one\nline two\n"), "/etc/greeting": _file("hello from a heredoc\n"),
                      "/etc/tabbed": _file("tab stripped\n"), "/heredoc-sh": _file("via sh\n")}),
-    "copy_link": ({}, {"/data": _DIR, "/data/data.txt": _file("data\n"), "/data/linked.txt": _file("linked\n"),
-                       "/joined": _file("data\nlinked\n")}),
+    # a linked layer holds /data as a directory of its own: the base's link /data -> real is
+    # replaced, not followed, so /real stays empty
+    "copy_link": ({}, {"/real": _DIR, "/data": _DIR, "/data/data.txt": _file("data\n"),
+                       "/data/linked.txt": _file("linked\n"), "/joined": _file("data\nlinked\n"),
+                       "/real-listing": _file("")}),
     "run_network": ({}, {"/interfaces": _file("lo\n"), "/host-network": _file("host\n")}),
 }
 

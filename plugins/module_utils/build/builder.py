@@ -17,7 +17,7 @@ import json
 import os
 import shlex
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..model.platform import host_platform
 from ..storage.layers import image_diff_ids
@@ -25,7 +25,7 @@ from ..storage.store import Store
 from .cache import LayerCache, segment_key
 from .config import apply_config
 from .errors import BuildError
-from .files import copy_into, extract_into, fetch_url, is_archive, resolve_chown
+from .files import apply_tree, copy_into, extract_into, fetch_url, is_archive, resolve_chown
 from .image import BuiltImageSource, image_documents, timestamp
 from .layers import layer_media_type
 from .run import run_in_container, run_on_host
@@ -73,6 +73,9 @@ class Build:
         self.annotations: Dict[str, str] = {}
         self.pending: List[Dict[str, Any]] = []   # history entries of changes not yet committed
         self.log: List[str] = []
+        # an upper directory holding only directories copied up unchanged is no layer (Ansible's
+        # tasks in a kept container: each command's stubs leave /etc); steps keep buildah's layers
+        self.skip_copied_up = False
 
     # -- history -----------------------------------------------------------------------
     def _entry(self, created_by: str, empty: bool, comment: Optional[str] = None) -> Dict[str, Any]:
@@ -111,20 +114,26 @@ class Build:
         return str(self.config["config"].get("WorkingDir") or "/")
 
     def copy(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None,
-             created_by: Optional[str] = None, follow: bool = False) -> int:
-        """``follow``: the sources are paths the user named (files.named_source), not staged ones."""
+             created_by: Optional[str] = None, follow: bool = False, into: Optional[str] = None) -> int:
+        """``follow``: the sources are paths the user named (files.named_source), not staged ones.
+        ``into``: an empty directory to copy into instead of the rootfs (a linked copy's tree, see
+        ``link``); names in ``chown`` are still the image's, and no history entry is made."""
         rootfs = self.container.mount()
         owner = resolve_chown(rootfs, chown) or (0, 0)
-        count = copy_into(rootfs, sources, dest, self._working_dir(), owner, chmod, follow=follow)
-        self._changed(created_by or "COPY %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
+        count = copy_into(into or rootfs, sources, dest, self._working_dir(), owner, chmod, follow=follow)
+        if into is None:
+            self._changed(created_by or "COPY %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources),
+                                                          dest))
         return count
 
     def add(self, sources: List[str], dest: str, chown: Any = None, chmod: Optional[int] = None,
-            checksum: Optional[str] = None, created_by: Optional[str] = None, follow: bool = False) -> int:
+            checksum: Optional[str] = None, created_by: Optional[str] = None, follow: bool = False,
+            into: Optional[str] = None) -> int:
         """Local archives are unpacked; URLs are downloaded (not unpacked, as docker); other
-        files are copied (``follow`` as for ``copy``)."""
-        rootfs = self.container.mount()
-        owner = resolve_chown(rootfs, chown)
+        files are copied (``follow`` and ``into`` as for ``copy``)."""
+        image_root = self.container.mount()
+        owner = resolve_chown(image_root, chown)
+        rootfs = into or image_root
         count = 0
         for source in sources:
             if source.startswith("http://") or source.startswith("https://"):
@@ -135,8 +144,35 @@ class Build:
             else:
                 count += copy_into(rootfs, [source], dest if len(sources) == 1 else dest.rstrip("/") + "/",
                                    self._working_dir(), owner or (0, 0), chmod, follow=follow)
-        self._changed(created_by or "ADD %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources), dest))
+        if into is None:
+            self._changed(created_by or "ADD %s%s %s" % ("--chown=%s " % chown if chown else "", " ".join(sources),
+                                                         dest))
         return count
+
+    def link(self, tree: str, created_by: str, own_layer: bool = True,
+             layer: Optional[Dict[str, Any]] = None) -> Tuple[Optional[Dict[str, Any]], Dict[str, Any]]:
+        """COPY --link / ADD --link: ``tree`` holds the copied files alone, with the parent
+        directories of their destination, made in an empty directory without looking at the
+        image. With ``own_layer`` it becomes a layer of its own over the committed ones (what is
+        not committed yet is committed first), or ``layer`` ({desc, diff_id}: a cached one made
+        from the same tree) is stacked instead. Without (``layers: false``, squash) the tree is
+        put onto the rootfs as the layer would be merged (files.apply_tree). Returns (the
+        layer or None, the history entry)."""
+        if not own_layer or self.settings.squash:
+            apply_tree(self.container.mount(), tree)
+            self._changed(created_by)
+            return None, self.pending[-1]
+        self.commit()
+        if layer is None:
+            blob = self.container.stack_tree(tree, self.media_type, self.settings.compression, self.settings.epoch)
+            layer = {"desc": blob.desc, "diff_id": blob.diff_id}
+            self.log.append("linked layer %s (%d entries)" % (blob.desc["digest"], blob.entries))
+        else:
+            self.container.add_layer(layer["desc"], layer["diff_id"])
+            self.log.append("reused linked layer %s" % layer["desc"]["digest"])
+        entry = self._entry(created_by, False)
+        self.history.append(entry)
+        return layer, entry
 
     def configure(self, fields: Dict[str, Any], created_by: Optional[str] = None) -> None:
         apply_config(self.config, self.annotations, fields)
@@ -155,7 +191,8 @@ class Build:
         pending, self.pending = self.pending, []
         blob = None
         if not self.settings.squash:
-            blob = self.container.commit_layer(self.media_type, self.settings.compression, self.settings.epoch)
+            blob = self.container.commit_layer(self.media_type, self.settings.compression, self.settings.epoch,
+                                               skip_copied_up=self.skip_copied_up)
         changes = [entry for entry in pending if entry.get("_fs")]
         for entry in pending:
             entry.pop("_fs", None)

@@ -218,6 +218,21 @@ def copy_into(rootfs: str, sources: List[str], dest: str, working_dir: str, owne
     return count
 
 
+def apply_tree(rootfs: str, tree: str) -> int:
+    """Put ``tree`` (a linked copy's own files: COPY --link) onto the rootfs as its layer would be
+    merged over it when it is not a layer of its own: a directory of ``tree`` replaces a link of
+    the rootfs instead of following it, and takes over an existing directory's owner and mode.
+    Each file keeps its owner and mode; files copied."""
+    fd = os.open(rootfs, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    count = 0
+    try:
+        for entry in sorted(os.listdir(tree)):
+            count += copy_entry(os.path.join(tree, entry), fd, entry, None, None)
+    finally:
+        os.close(fd)
+    return count
+
+
 # -- add: archives and URLs -------------------------------------------------------------
 def _decompressed(handle: Any) -> Any:
     """A reader of ``handle``'s content with any compression undone, detected from the bytes."""

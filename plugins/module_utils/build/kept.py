@@ -80,6 +80,20 @@ class Kept:
         atomic_write(os.path.join(self.container.dir, KEPT_FILE), json.dumps(self.state, sort_keys=True).encode(),
                      0o600)
 
+    def end_task(self, task: str, stop_layering: bool = False) -> Optional[str]:
+        """After an Ansible task (the connection's ``close``), with ``layer_per_task``: what the
+        task changed becomes a layer of its own, whose history comment is the task's name; the
+        digest of that layer, or None. A task that changed nothing (only directories copied up by
+        overlay) makes none. ``stop_layering`` (the task's tag ``stop-layering``, as
+        ansible-bender has it) ends layers per task from this task on: the rest goes into the
+        next commit task's layer."""
+        if stop_layering:
+            self.state["layer_per_task"] = False
+        if not self.state.get("layer_per_task") or self.container.only_copied_up():
+            return None
+        self.build.note_change("ANSIBLE %s" % task)
+        return self.build.commit(task)
+
     def exec(self, argv: List[str], stdin: Optional[bytes] = None, user: Optional[str] = None,
              timeout: Optional[float] = None) -> Tuple[int, bytes, bytes]:
         """Run a command in the container, as the connection does."""
@@ -125,6 +139,7 @@ class KeptContainers:
             build = Build(self.store, container, settings)
             build.config, build.history = state["config"], state["history"]
             build.annotations, build.pending = state["annotations"], state["pending"]
+            build.skip_copied_up = True
             kept = Kept(container, build, state)
             container.mount()
             try:
@@ -133,7 +148,7 @@ class KeptContainers:
                 kept.save()
 
     def create(self, name: str, base: BaseImage, settings: BuildSettings, python: Dict[str, Any],
-               image: str) -> None:
+               image: str, layer_per_task: bool = False) -> None:
         """Make the container ``name`` from ``base`` (not mounted yet)."""
         with self._lock(name).acquire(timeout=LOCK_TIMEOUT):
             if self.exists(name):
@@ -144,7 +159,8 @@ class KeptContainers:
                 container.remove_dirs()
             container.create_dirs()
             build = Build(self.store, container, settings)
-            state = {"name": name, "image": image, "settings": dict(settings.__dict__), "python": python}
+            state = {"name": name, "image": image, "settings": dict(settings.__dict__), "python": python,
+                     "layer_per_task": bool(layer_per_task)}
             try:
                 rootfs = container.mount()
                 if os.path.lexists(os.path.join(rootfs, LEND_ROOT.lstrip("/"))):

@@ -7,7 +7,7 @@
 other steps in it, as oci_build's steps do; Ansible then runs tasks in it through the
 ``undock.oci.oci`` connection, with the host's Python lent to it (build.hostpython).
 ``commit`` turns what changed since the last commit into one layer (a play's worth, or a
-task's, as the play decides) and makes the image ``name`` of all its layers; it reports a
+task's, as the play decides; or the connection commits after each task, ``layer_per_task``) and makes the image ``name`` of all its layers; it reports a
 change only when that image's manifest digest differs from the stored one, which with a
 ``source_date_epoch`` happens only when the content differs. ``remove`` unmounts and
 deletes the container.
@@ -36,13 +36,16 @@ def _describe(kept: KeptContainers, name: str, state: Dict[str, Any]) -> Dict[st
     return {"name": name, "id": kept_id(name), "image": state.get("image"),
             "rootfs": "%s/builds/%s/rootfs" % (kept.run_root, kept_id(name)),
             "python_interpreter": python.get("interpreter"), "python": python.get("executable"),
-            "remote_tmp": TMP_DIR, "storage_root": kept.store.root, "run_root": kept.run_root}
+            "remote_tmp": TMP_DIR, "storage_root": kept.store.root, "run_root": kept.run_root,
+            "layer_per_task": bool(state.get("layer_per_task"))}
 
 
 def start(service: ImageService, container: str, image: str, steps: Any, *, python: Optional[str],
           epoch: Any = None, image_format: str = "oci", compression: str = "gzip", platform: Optional[str] = None,
-          context: Optional[str] = None, runtime: str = "runc", layers: bool = True, no_cache: bool = False) -> Outcome:
-    """Start the kept working container ``container`` for the image ``image`` (see the module docstring)."""
+          context: Optional[str] = None, runtime: str = "runc", layers: bool = True, no_cache: bool = False,
+          layer_per_task: bool = False) -> Outcome:
+    """Start the kept working container ``container`` for the image ``image`` (see the module docstring).
+    ``layer_per_task``: the connection commits a layer after each task that changed it (Kept.end_task)."""
     kept_id(container)
     normalized = normalize_steps(steps, context)
     layer_media_type(image_format, compression)
@@ -78,7 +81,7 @@ def start(service: ImageService, container: str, image: str, steps: Any, *, pyth
     start_image = base_image(normalized[0]["image"] if base is not None else None,
                              base.manifest.digest if base else None, base.config if base else None,
                              base.manifest.layers if base else None)
-    kept.create(container, start_image, settings, lent, ref_name)
+    kept.create(container, start_image, settings, lent, ref_name, layer_per_task=layer_per_task)
     try:
         with kept.open(container) as working:
             execute(working.build, normalized, layers=layers, cache=None if no_cache else LayerCache(store))
@@ -113,7 +116,8 @@ def commit(service: ImageService, container: str, image: Optional[str], steps: A
         with kept.open(container) as working:
             layers = [d["digest"] for d in working.container.layers]
             stored = [d["digest"] for d in current.manifest.layers] if current is not None else None
-            outcome.changed = bool(extra) or working.container.has_changes() or stored != layers
+            changes = working.container.has_changes() and not working.container.only_copied_up()
+            outcome.changed = bool(extra) or changes or stored != layers
         outcome.after = {"digest": None if outcome.changed else outcome.before["digest"]}
         if outcome.changed:
             outcome.actions.append("would commit working container %s to %s" % (container, ref_name))
@@ -125,7 +129,7 @@ def commit(service: ImageService, container: str, image: Optional[str], steps: A
         build = working.build
         for step in extra:
             execute(build, [step], layers=False)
-        if working.container.has_changes():
+        if working.container.has_changes() and not working.container.only_copied_up():
             build.note_change("ANSIBLE %s" % (message or "tasks"))
         build.commit(message)
         source = build.finish(ref_name)

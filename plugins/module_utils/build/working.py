@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
@@ -35,7 +36,7 @@ from ..storage.mounts import MountManager
 from ..storage.store import Store
 from ..storage.trees import remove_tree
 from .errors import BuildError
-from .layerdiff import walk_tree
+from .layerdiff import OPAQUE_XATTR, walk_tree
 from .layers import LayerBlob, write_layer
 
 BUILDS_DIR = "builds"
@@ -72,6 +73,29 @@ def clean_stale_builds(store: Store) -> int:
         except UndockError:  # LockTimeout: that build is running
             continue
     return removed
+
+
+def _copied_up(upper: str, lowers: List[str], rel: str) -> bool:
+    for name in os.listdir(os.path.join(upper, rel)):
+        path = os.path.join(rel, name)
+        st = os.lstat(os.path.join(upper, path))
+        if not stat.S_ISDIR(st.st_mode) or _opaque(os.path.join(upper, path)):
+            return False
+        below = next((os.lstat(os.path.join(lower, path)) for lower in lowers
+                      if os.path.lexists(os.path.join(lower, path))), None)
+        if below is None or not stat.S_ISDIR(below.st_mode) or \
+                (below.st_mode, below.st_uid, below.st_gid) != (st.st_mode, st.st_uid, st.st_gid):
+            return False
+        if not _copied_up(upper, lowers, path):
+            return False
+    return True
+
+
+def _opaque(path: str) -> bool:
+    try:
+        return os.getxattr(path, OPAQUE_XATTR, follow_symlinks=False) == b"y"
+    except OSError:
+        return False
 
 
 class WorkingContainer:
@@ -177,10 +201,19 @@ class WorkingContainer:
         """Whether the upper directory holds anything (a change since the last commit)."""
         return bool(os.listdir(self.upper))
 
-    def commit_layer(self, media_type: str, compression: str, epoch: Optional[int]) -> Optional[LayerBlob]:
-        """The changes since the last commit as a new layer (None when there are none); the
-        rootfs is mounted again with it below a fresh upper directory."""
-        if not self.has_changes():
+    def only_copied_up(self) -> bool:
+        """Whether the upper directory holds nothing but directories that overlay copied up
+        unchanged: the parents of a command's mount-point stubs that were removed again (runc's
+        /etc/hosts leaves /etc there), which are no change of the image."""
+        lowers = [LayerStore(self.store).diff_dir(d) for d in reversed(self.diff_ids)]
+        return _copied_up(self.upper, lowers, "")
+
+    def commit_layer(self, media_type: str, compression: str, epoch: Optional[int],
+                     skip_copied_up: bool = False) -> Optional[LayerBlob]:
+        """The changes since the last commit as a new layer (None when there are none, or with
+        ``skip_copied_up`` when there are only directories copied up unchanged); the rootfs is
+        mounted again with it below a fresh upper directory."""
+        if not self.has_changes() or (skip_copied_up and self.only_copied_up()):
             return None
         self.unmount()
         blob = write_layer(walk_tree(self.upper, whiteouts=True, epoch=epoch), self.blob_dir, media_type, compression)
@@ -202,6 +235,20 @@ class WorkingContainer:
         self.layers.append(dict(desc))
         self.diff_ids.append(diff_id)
         self.mount()
+
+    def stack_tree(self, tree: str, media_type: str, compression: str, epoch: Optional[int]) -> LayerBlob:
+        """``tree`` alone (no diff against the layers below: COPY --link) as a new layer over the
+        committed ones. Its names are checked as an upper directory's are (no ``.wh.`` file)."""
+        if self.has_changes():
+            raise BuildError("internal error: a linked layer cannot go over uncommitted changes")
+        blob = write_layer(walk_tree(tree, whiteouts=True, epoch=epoch), self.blob_dir, media_type, compression)
+        self.unmount()
+        remove_tree(self.upper)
+        remove_tree(os.path.join(self.dir, "work-%d" % self._generation))
+        self._generation += 1
+        self._add(blob)
+        self.mount()
+        return blob
 
     def squash(self, media_type: str, compression: str, epoch: Optional[int]) -> LayerBlob:
         """The whole rootfs as one layer, which replaces every layer below it."""

@@ -31,7 +31,7 @@ from ..dockerfile.instructions import Add, Arg, Copy, Instruction, Maintainer, R
 from ..dockerfile.mounts import parse_mount
 from ..dockerfile.shell import Lex
 from ..errors import BuildError
-from ..files import Destination, parse_chmod
+from ..files import Destination, parse_chmod, resolve_chown
 from .config_steps import NOP, apply_config_instruction
 from .mounts import run_mounts
 from .sources import context_selection, heredoc_sources, rootfs_sources, stage_items
@@ -160,6 +160,9 @@ class StageExecutor:
                 self.key = key
                 self.workdir = None  # the recorded layer has it
                 return
+        if "link" in plan:
+            self._linked(plan, key)
+            return
         start, pending = len(build.history), len(build.pending)
         layer_count = len(build.container.layers)
         if self.workdir is not None:
@@ -179,6 +182,40 @@ class StageExecutor:
                 made = {"desc": build.container.layers[-1], "diff_id": build.container.diff_ids[-1]}
                 self._keep_blob(made["desc"])
             self.state.cache.put(key, made, build.history[start:], build.config, build.annotations)
+
+    def _linked(self, plan: Dict[str, Any], key: str) -> None:
+        """COPY --link / ADD --link: the files are copied into an empty tree (with a pending
+        WORKDIR's directory), never into the image, so no link of the image is followed and
+        nothing below is read. With ``layers`` the tree is a layer of its own, cached under a
+        key of its own (the copy, never the parent's key): a change above it keeps its blob."""
+        build, cache = self.build, self.state.cache
+        own_layer = self.state.layers and not build.settings.squash
+        link_key = step_cache_key("link", plan["link"], self.args, plan.get("content"))
+        found = cache.get(link_key) if own_layer and cache is not None else None
+        start = len(build.history)
+        tree = tempfile.mkdtemp(prefix="link-", dir=self.scratch)
+        try:
+            os.chmod(tree, 0o755)
+            if found is None:
+                if self.workdir is not None:
+                    Destination(tree, self.workdir).close()
+                plan["do"](into=tree)
+            layer, entry = build.link(tree, plan["created_by"], own_layer=own_layer,
+                                      layer=found["layer"] if found is not None else None)
+        finally:
+            remove_tree(tree)
+        if found is not None:
+            entry["created_by"] = found["history"][-1]["created_by"]
+            self.state.log.append("linked, cached: %s" % entry["created_by"])
+        self.workdir = None
+        self._annotate([entry], self.key)
+        self.key = key
+        if not own_layer or cache is None or layer is None:
+            return
+        if found is None:
+            self._keep_blob(layer["desc"])
+            cache.put(link_key, layer, [entry], {}, {})
+        cache.put(key, layer, build.history[start:], build.config, build.annotations)
 
     def _keep_blob(self, desc: Dict[str, Any]) -> None:
         """Put a new layer's blob in the store at once, so that its cache record counts in the
@@ -305,9 +342,10 @@ class StageExecutor:
         flags = "".join("--%s=%s " % (k, v) for k, v in given if v)
         created_by = NOP + "%s %s%s %s" % (name, flags, " ".join(sources + ["<<" + p for p, d in contents]), dest)
         text = json.dumps({"instruction": name, "sources": sources, "heredocs": [p for p, d in contents], "dest": dest,
-                           "from": from_, "chown": chown, "chmod": chmod, "checksum": getattr(instruction, "checksum", "")})
+                           "from": from_, "chown": chown, "chmod": chmod, "checksum": getattr(instruction, "checksum", ""),
+                           **({"link": True} if instruction.link else {})})
 
-        def do() -> None:
+        def do(into: Optional[str] = None) -> None:
             paths: List[str] = []
             if from_:
                 paths = rootfs_sources(root, local, word(from_))
@@ -322,9 +360,18 @@ class StageExecutor:
             created_by = NOP + "%s %s:%s in %s " % (name, kind, digest, dest)  # buildah's words
             if is_add:
                 self.build.add(paths + urls, dest, chown, chmod, getattr(instruction, "checksum", "") or None,
-                               created_by=created_by)
+                               created_by=created_by, into=into)
             else:
                 self.build.copy(paths, dest if len(paths) == 1 or dest.endswith("/") else dest + "/", chown, chmod,
-                                created_by=created_by)
-        return {"text": text, "created_by": created_by, "content": json.dumps(content_parts) if content_parts else None,
+                                created_by=created_by, into=into)
+            plan["created_by"] = created_by
+        plan = {"text": text, "created_by": created_by, "content": json.dumps(content_parts) if content_parts else None,
                 "do": do}
+        if instruction.link:
+            # the linked layer's own key: what it copies and where, never the layers below; a name
+            # in --chown is resolved in the image now, so the key holds the ids it gives
+            owner = resolve_chown(self.build.container.mount(), chown)
+            plan["link"] = json.dumps({"copy": json.loads(text), "owner": owner,
+                                       "workdir": self.build.config.get("config", {}).get("WorkingDir") or "/",
+                                       "make": self.workdir})
+        return plan
