@@ -21,9 +21,10 @@ description:
     10 MiB (one rotated file kept), and applies O(restart_policy).
   - When systemd is PID 1 (C(/run/systemd/system) exists), each started container is a transient systemd unit
     instead, C(undock-NAME.service) (C(undock-STORE-NAME.service) for a store other than C(/var/lib/undock);
-    RV(container.unit)), whose main process is C(runc run) in the foreground. systemd applies O(restart_policy)
-    (C(Restart=), C(StartLimitBurst=) for V(on-failure:N)), keeps the exit status and appends the output to the
-    same log file (not capped); C(systemctl status) shows the container, and stopping and removing it go
+    RV(container.unit)), which runs C(runc run) in the foreground. systemd applies O(restart_policy)
+    (C(Restart=), C(StartLimitBurst=) for V(on-failure:N)) and keeps the exit status; the output goes to the same
+    log file, capped the same way (the unit's main process is the monitor's log writer, which runs C(runc run));
+    C(systemctl status) shows the container, and stopping and removing it go
     through C(systemctl stop). An exit status of 128 + O(stop_signal) (143 for SIGTERM) counts as a clean exit
     there, so V(on-failure) does not restart a container that ended that way.
   - Runtime state lives under O(run_root) (tmpfs). After a reboot every container reads as stopped, and
@@ -194,8 +195,9 @@ options:
     description:
       - V(no), V(on-failure) (restart on a non-zero exit), V(on-failure:N) (at most N restarts), V(always) or
         V(unless-stopped) (restart whatever the exit status, unless stopped by this module).
-      - Restarts are spaced by a back-off doubling from 0.1 s to 30 s, reset after 10 s of running (0.2 s apart when
-        systemd holds the container).
+      - Restarts are spaced by a back-off doubling from 0.1 s to 30 s, reset after 10 s of running, by the monitor
+        and under systemd alike (there C(RestartSec=) is the first 0.1 s and the unit's C(ExecStartPre=) hook waits
+        the rest; the container reads as V(restarting) meanwhile). V(always) and V(unless-stopped) never give up.
       - A reboot restarts nothing by itself without systemd; run the task with O(state=started) again.
     type: str
     default: "no"

@@ -24,18 +24,37 @@ MIRROR = os.environ.get("UNDOCK_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 SKIP = ("dev/", "proc/", "sys/", "var/cache/apt/", "var/lib/apt/lists/")
 
 
+def stamp_line(include: Sequence[str], extra: Sequence[str] = ()) -> str:
+    """The first line of a root's stamp: what it was built with. A root whose stamp says
+    something else (an older package list) is built again."""
+    return "packages: %s; extra: %s" % (",".join(sorted(include)), ",".join(sorted(extra)))
+
+
+def _stamp_matches(done: str, wanted: str) -> bool:
+    try:
+        with open(done) as handle:
+            return handle.readline().rstrip("\n") == wanted
+    except OSError:
+        return False
+
+
 def cached_debootstrap(name: str, include: Sequence[str], needed_by: str,
-                       finish: Optional[Callable[[str], None]] = None, timeout: float = BUILD_TIMEOUT) -> str:
+                       finish: Optional[Callable[[str], None]] = None, timeout: float = BUILD_TIMEOUT,
+                       extra: Sequence[str] = ()) -> str:
     """``.cache/NAME``: ``debootstrap --variant=minbase --include=INCLUDE`` of SUITE, then
-    ``finish(work)`` (more packages, say), built once per machine. A file lock makes concurrent
-    builders wait for one build; the stamp ``NAME.complete`` is written last, so a root left
-    by a build that was cut short (or a half-renamed one) is discarded and built again."""
+    ``finish(work)`` (installing ``extra``, say), built once per machine. A file lock makes
+    concurrent builders wait for one build; the stamp ``NAME.complete`` is written last and
+    names the packages (stamp_line), so a root left by a build that was cut short (or a
+    half-renamed one), or built from another package list, is discarded and built again."""
     root = os.path.join(CACHE, name)
     done = root + ".complete"
+    wanted = stamp_line(include, extra)
     os.makedirs(CACHE, exist_ok=True)
     with filelock.FileLock(root + ".lock", timeout=timeout + 60):
-        if os.path.exists(done):
+        if _stamp_matches(done, wanted):
             return root
+        if os.path.exists(done):  # the rebuild's stamp is new, so whatever imported the old root imports again
+            os.unlink(done)
         tool = shutil.which("debootstrap") or shutil.which("debootstrap", path="/usr/sbin:/sbin")
         if tool is None:
             raise AssertionError("debootstrap is not installed: %s (hack/apt-packages.txt lists it; "
@@ -55,7 +74,7 @@ def cached_debootstrap(name: str, include: Sequence[str], needed_by: str,
             finish(work)
         os.rename(work, root)
         with open(done, "w") as handle:
-            handle.write("built in %.0f s\n" % (time.monotonic() - started))
+            handle.write("%s\nbuilt in %.0f s\n" % (wanted, time.monotonic() - started))
     return root
 
 

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 """The root of a test node: Debian bookworm (minbase) with systemd as init, dbus, python3,
 runc, busybox, iproute2 and procps, plus the Python libraries the collection imports
-(requests, jsonschema, cryptography) installed afterwards in a chroot (debootstrap cannot
-order python3-cryptography's configuration in ``--include``: ../shared/MACHINE.md).
+(requests, jsonschema, cryptography), the CNI plugins and iptables (for containers on the
+bridge network inside a node) installed afterwards in a chroot (debootstrap cannot order
+python3-cryptography's configuration in ``--include``: ../shared/MACHINE.md).
 
 Built once per machine under the repository's ``.cache/`` (``UNDOCK_TEST_CACHE``), reused
 while its stamp file says it is complete; a file lock makes concurrent builders wait for
@@ -22,7 +23,7 @@ NAME = "node-%s" % SUITE
 BUILD_TIMEOUT = 1200
 INCLUDE = ("systemd", "systemd-sysv", "dbus", "python3", "runc", "busybox-static", "iproute2", "procps")
 #: installed in a chroot after debootstrap
-EXTRA = ("python3-requests", "python3-jsonschema", "python3-cryptography")
+EXTRA = ("python3-requests", "python3-jsonschema", "python3-cryptography", "containernetworking-plugins", "iptables")
 
 
 def _run(argv: List[str], what: str, timeout: float = BUILD_TIMEOUT) -> None:
@@ -60,4 +61,4 @@ def _install_extra(root: str) -> None:
 def node_root() -> str:
     """The cached root, built now if it is not complete yet."""
     return cached_debootstrap(NAME, INCLUDE, "test nodes need a Debian root", finish=_install_extra,
-                              timeout=BUILD_TIMEOUT)
+                              timeout=BUILD_TIMEOUT, extra=EXTRA)

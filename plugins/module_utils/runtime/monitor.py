@@ -22,6 +22,10 @@ writes a byte when the bundle is ready; end of file means: give up, and the moni
 leaves without a trace), and ready_fd, on which the first state past ``starting`` is
 announced (then it is closed), so that the engine waits for exactly that instead of
 polling the state file.
+
+``monitor.py --log-pipe LOG_FILE LOG_MAX -- COMMAND...`` is the other use of this file: the
+main process of a container's systemd unit (systemd.py), which runs the runtime and writes
+its output to the log with the same cap (log_pipe).
 """
 
 from __future__ import annotations
@@ -52,6 +56,89 @@ def process_start(pid: int):
         return int(data[data.rindex(b")") + 2:].split()[19])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def append_capped(path: str, cap: int, data: bytes) -> None:
+    """Append ``data`` to the log ``path``; a file never grows past ``cap`` bytes: the rest
+    goes to a new one and the full one becomes ``.1`` (the older ``.1`` is dropped)."""
+    cap = max(1, cap)
+    while data:
+        try:
+            size = os.path.getsize(path)
+        except OSError:
+            size = 0
+        if size >= cap:
+            os.replace(path, path + ".1")
+            size = 0
+        part, data = data[:cap - size], data[cap - size:]
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.write(fd, part)
+        finally:
+            os.close(fd)
+
+
+def copy_capped(read_fd: int, write) -> None:
+    """Pass what comes out of ``read_fd`` to ``write`` until end of file; close it."""
+    try:
+        while True:
+            chunk = os.read(read_fd, LOG_CHUNK)
+            if not chunk:
+                return
+            write(chunk)
+    except OSError:
+        return
+    finally:
+        os.close(read_fd)
+
+
+def _ignore(signum, frame) -> None:
+    """A handler that does nothing: unlike SIG_IGN, exec resets it for the command."""
+
+
+def log_pipe(log_file: str, log_max: int, command) -> int:
+    """``monitor.py --log-pipe LOG_FILE LOG_MAX -- COMMAND...``: run COMMAND with its stdout and
+    stderr copied to LOG_FILE, capped as the monitor caps it, and end as COMMAND ended (its
+    exit status, or killed by the same signal). A systemd unit's main process (systemd.py):
+    the stop signal goes to the unit's whole control group, so that the runtime receives it
+    (and passes it to the container) while this process keeps copying until the end."""
+    for number in signal.valid_signals():
+        if number not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS,
+                          signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGTRAP):
+            try:
+                signal.signal(number, _ignore)
+            except (OSError, ValueError):  # reserved by the C library
+                pass
+    read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    lock = threading.Lock()
+
+    def write(data: bytes) -> None:
+        with lock:
+            append_capped(log_file, log_max, data)
+    reader = threading.Thread(target=copy_capped, args=(read_fd, write), daemon=True)
+    reader.start()
+    try:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd)
+    except OSError as err:
+        os.close(write_fd)
+        write(("cannot run %s: %s\n" % (command[0], err)).encode())
+        reader.join(5)
+        return 127
+    os.close(write_fd)
+    while True:
+        try:
+            code = proc.wait()
+            break
+        except InterruptedError:
+            continue
+    # the container's processes die with the runtime; one that escaped and keeps the pipe open is not waited for
+    reader.join(5)
+    if code < 0:
+        if -code not in (signal.SIGKILL, signal.SIGSTOP):
+            signal.signal(-code, signal.SIG_DFL)
+        os.kill(os.getpid(), -code)
+        return 128 - code
+    return code
 
 
 class Monitor:
@@ -85,37 +172,11 @@ class Monitor:
         return os.path.exists(self.config["stop_file"])
 
     def log(self, data: bytes) -> None:
-        """Append ``data``; a file never grows past ``log_max``: the rest goes to a new one
-        and the full one becomes ``.1`` (the older ``.1`` is dropped)."""
-        path = self.config["log_file"]
-        cap = max(1, int(self.config["log_max"]))
         with self.log_lock:
-            while data:
-                try:
-                    size = os.path.getsize(path)
-                except OSError:
-                    size = 0
-                if size >= cap:
-                    os.replace(path, path + ".1")
-                    size = 0
-                part, data = data[:cap - size], data[cap - size:]
-                fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
-                try:
-                    os.write(fd, part)
-                finally:
-                    os.close(fd)
+            append_capped(self.config["log_file"], int(self.config["log_max"]), data)
 
     def copy_logs(self, read_fd: int) -> None:
-        try:
-            while True:
-                chunk = os.read(read_fd, LOG_CHUNK)
-                if not chunk:
-                    return
-                self.log(chunk)
-        except OSError:
-            return
-        finally:
-            os.close(read_fd)
+        copy_capped(read_fd, self.log)
 
     # -- the runtime ---------------------------------------------------------------
     def runtime(self, *args: str, stdout=None, stderr=None) -> subprocess.CompletedProcess:
@@ -210,6 +271,8 @@ class Monitor:
 
 
 def main(argv) -> int:
+    if len(argv) > 4 and argv[1] == "--log-pipe" and argv[4] == "--":
+        return log_pipe(argv[2], int(argv[3]), argv[5:])
     with open(argv[1]) as handle:
         config = json.load(handle)
     if os.fork():

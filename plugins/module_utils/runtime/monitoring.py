@@ -30,6 +30,14 @@ START_TIMEOUT = 30.0
 KILL_GRACE = 10.0
 
 
+def copy_monitor(paths: ContainerPaths) -> None:
+    """monitor.py out of the module's payload (which goes when the task ends), to the run directory."""
+    script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
+    if script is None:
+        raise ContainerError("cannot read the container monitor out of the module")
+    atomic_write(paths.monitor_script, script, 0o600)
+
+
 class MonitorSupervisor(Supervisor):
     kind = "monitor"
 
@@ -40,10 +48,7 @@ class MonitorSupervisor(Supervisor):
         for stale in (paths.stop, paths.state):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
-        script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
-        if script is None:
-            raise ContainerError("cannot read the container monitor out of the module")
-        atomic_write(paths.monitor_script, script, 0o600)
+        copy_monitor(paths)
         actions: List[str] = []
         deadline = time.monotonic() + START_TIMEOUT
         # The monitor's interpreter starts while the network is attached: it waits on ``go``.

@@ -44,6 +44,7 @@ class ContainerPaths:
         self.network = os.path.join(self.run, "network")
         self.events = os.path.join(self.run, "events")  # a systemd unit's runs (systemd_units.py)
         self.unit_hook = os.path.join(self.run, "unit-hook.sh")
+        self.backoff = os.path.join(self.run, "backoff")  # a systemd unit's next restart delay (systemd.py)
 
 
 def tail(path: str, lines: int) -> List[str]:

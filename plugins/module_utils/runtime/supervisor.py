@@ -6,8 +6,9 @@
 - ``monitor`` (monitoring.py): a small detached process per container (monitor.py), for hosts
   whose PID 1 is not systemd (containers, CI machines, other inits).
 - ``systemd`` (systemd.py): a transient unit per container that runs the OCI runtime in the
-  foreground, so that systemd applies the restart policy, keeps the exit status and writes the
-  log; chosen when systemd is PID 1 (sd_booted(3): ``/run/systemd/system`` exists).
+  foreground, so that systemd applies the restart policy and keeps the exit status (the log and
+  the back-off between restarts are the monitor's, through monitor.py's log pipe and the unit's
+  hook); chosen when systemd is PID 1 (sd_booted(3): ``/run/systemd/system`` exists).
 
 Containers picks one per host (``choose_supervisor`` in containers.py); a started container's
 record names the one that holds it (``supervisor``), so that its state is read, and it is

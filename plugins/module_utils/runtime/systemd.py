@@ -2,21 +2,36 @@
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The ``systemd`` supervisor: each started container is a transient unit
-(``systemd-run --unit undock-NAME``) whose main process is the OCI runtime in the foreground
-(``runc run``), so that systemd holds the container directly: the restart policy is its
-``Restart=`` (with ``StartLimitBurst=`` for ``on-failure:N``), the logs go to the container's
-log file (``StandardOutput=append:``), the exit status is the unit's (``runc run`` exits with
-the container's), and ``systemctl stop`` stops it: the stop signal is the unit's
-``KillSignal=`` (runc forwards it to the container's init), SIGKILL after ``TimeoutStopSec=``.
+(``systemd-run --unit undock-NAME``) that runs the OCI runtime in the foreground (``runc run``),
+so that systemd holds the container directly: the restart policy is its ``Restart=`` (with
+``StartLimitBurst=`` for ``on-failure:N``), the exit status is the unit's (``runc run`` exits
+with the container's), and ``systemctl stop`` stops it: the stop signal is the unit's
+``KillSignal=`` (sent to the unit's control group, so runc receives it and forwards it to the
+container's init), SIGKILL after ``TimeoutStopSec=``.
+
+The unit's main process is monitor.py in its ``--log-pipe`` mode, copied to the run directory
+as the monitor supervisor copies it: it runs ``runc run`` with its output (the container's
+stdout and stderr, and the runtime's own errors) going to the container's log file with the
+monitor's cap (``log_max``, 10 MiB: the full file becomes ``container.log.1``), and ends as
+runc ended (its exit status, or killed by the same signal). So the log is the same file,
+capped the same way, on both paths, and oci_container_info reads its tail the same way. The
+journal was the other choice: journald caps it, but for the whole host, not per container, it
+keeps a removed container's output under a name the next container of that name reuses, and
+reading it takes a ``journalctl`` process for every container listed.
 
 A hook before and after each run (``ExecStartPre=``, ``ExecStopPost=``) deletes what the runtime
-left of an earlier run (a runtime killed by SIGKILL leaves its container) and appends the run
-to the events file that systemd_units.py reads once systemd has unloaded the unit.
+left of an earlier run (a runtime killed by SIGKILL leaves its container), appends the run to
+the events file that systemd_units.py reads once systemd has unloaded the unit, and spaces
+restarts as the monitor does: systemd 252 (Debian 12) has no ``RestartSteps=`` (254), so
+``RestartSec=`` is the monitor's first delay (0.1 s) and the hook, before a restart, sleeps the
+rest of the monitor's doubling back-off (0.2, 0.4 ... 30 s), reset after a run of 10 s or more;
+the delay it is at sits in the ``backoff`` file of the run directory. While it sleeps, the
+unit is ``activating (start-pre)`` and the container reads as ``restarting``. ``always`` and
+``unless-stopped`` restart without limit, as with the monitor.
 
-Differences from the monitor: the log is not capped (systemd appends), the back-off between
-restarts is a fixed RestartSec, and an exit status of 128 + the stop signal (143 for SIGTERM,
-which is what a stop makes runc return) counts as a clean exit (SuccessExitStatus), so
-``on-failure`` does not restart a container that ended that way."""
+One difference from the monitor remains: an exit status of 128 + the stop signal (143 for
+SIGTERM, which is what a stop makes runc return) counts as a clean exit (SuccessExitStatus),
+so ``on-failure`` does not restart a container that ended that way."""
 
 from __future__ import annotations
 
@@ -24,10 +39,13 @@ import contextlib
 import os
 import shlex
 import subprocess
+import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
 from ..common.fileutil import atomic_write
 from .errors import ContainerError
+from .monitor import BACKOFF_MAX, BACKOFF_RESET, BACKOFF_START
+from .monitoring import copy_monitor
 from .options import signal_number
 from .records import ContainerPaths, tail
 from .supervisor import Supervisor, wait_until
@@ -39,12 +57,42 @@ if TYPE_CHECKING:
 START_TIMEOUT = 30.0
 COMMAND_TIMEOUT = 60
 UNLOAD_WAIT = 5.0
-RESTART_SEC = "200ms"
+#: the unit waits RestartSec= (the monitor's first delay); the hook sleeps the rest of the back-off
+RESTART_MS = int(BACKOFF_START * 1000)
+START_LIMIT_SEC = int(BACKOFF_MAX) + 60  # TimeoutStartSec=: the hook's longest sleep, and time to spare
 HOOK = """#!/bin/sh
 # written by undock.oci: run by the systemd unit of container %(name)s before (start) and after (exit) each run
-%(runtime)s --root %(root)s delete --force %(name)s >/dev/null 2>&1
-echo "$1 ${EXIT_CODE:--} ${EXIT_STATUS:--} $(date -u +%%Y-%%m-%%dT%%H:%%M:%%S.%%6NZ)" >> %(events)s
+events=%(events)s
+backoff=%(backoff)s
+now_ms() { date +%%s%%3N; }
+delay=%(first)d started=0
+[ -s "$backoff" ] && read -r delay started < "$backoff"
+if [ "$1" = start ]; then
+    next=%(first)d
+    if [ -s "$events" ]; then  # a restart: the monitor's back-off, of which RestartSec= was the first %(first)d ms
+        rest=$((delay - %(first)d))
+        [ "$rest" -gt 0 ] && sleep "$((rest / 1000)).$(printf %%03d $((rest %% 1000)))"
+        next=$((delay * 2 > %(max)d ? %(max)d : delay * 2))
+    fi
+    %(runtime)s --root %(root)s delete --force %(name)s >/dev/null 2>&1
+    echo "$next $(now_ms)" > "$backoff"
+    echo "start - - $(date -u +%%Y-%%m-%%dT%%H:%%M:%%S.%%6NZ)" >> "$events"
+else
+    # a stop while the hook slept before a restart ends no run: nothing to record
+    case "$(tail -n 1 "$events" 2>/dev/null)" in start*) ;; *) exit 0 ;; esac
+    # a run of %(reset)d ms or more resets the back-off
+    [ "$(($(now_ms) - started))" -ge %(reset)d ] && echo "%(first)d $started" > "$backoff"
+    echo "exit ${EXIT_CODE:--} ${EXIT_STATUS:--} $(date -u +%%Y-%%m-%%dT%%H:%%M:%%S.%%6NZ)" >> "$events"
+fi
+exit 0
 """
+
+
+def unit_hook(paths: ContainerPaths, runtime: str, root: str, max_ms: int = int(BACKOFF_MAX * 1000)) -> str:
+    """The text of the unit's hook (HOOK) for the container of ``paths``."""
+    return HOOK % {"name": shlex.quote(paths.name), "runtime": shlex.quote(runtime), "root": shlex.quote(root),
+                   "events": shlex.quote(paths.events), "backoff": shlex.quote(paths.backoff), "first": RESTART_MS,
+                   "max": max_ms, "reset": int(BACKOFF_RESET * 1000)}
 
 
 def restart_properties(policy: str) -> List[str]:
@@ -57,7 +105,7 @@ def restart_properties(policy: str) -> List[str]:
         limit = ["StartLimitIntervalSec=infinity", "StartLimitBurst=%d" % (int(count) + 1)]
     else:
         limit = ["StartLimitIntervalSec=0"]
-    return [restart, "RestartSec=" + RESTART_SEC] + limit
+    return [restart, "RestartSec=%dms" % RESTART_MS, "TimeoutStartSec=%ds" % START_LIMIT_SEC] + limit
 
 
 def _quoted(path: str) -> str:
@@ -70,7 +118,6 @@ def unit_properties(paths: ContainerPaths, desired: Dict[str, Any]) -> List[str]
     timeout_ms = max(1, int(desired["stop_timeout"]) * 1000)  # 0 would mean: no timeout at all
     return ["ExecStartPre=/bin/sh %s start" % _quoted(paths.unit_hook),
             "ExecStopPost=/bin/sh %s exit" % _quoted(paths.unit_hook),
-            "StandardOutput=append:" + paths.log, "StandardError=append:" + paths.log,
             "KillSignal=%d" % stop, "TimeoutStopSec=%dms" % timeout_ms,
             "SuccessExitStatus=%s" % " ".join(sorted({"143", str(128 + stop)}))] + \
         restart_properties(desired["restart_policy"])
@@ -96,19 +143,20 @@ class SystemdSupervisor(Supervisor):
         unit = unit_name(containers.store.root, name)
         runtime = containers.runtime(desired["runtime"])
         systemctl("reset-failed", unit)  # a failed unit of an earlier start keeps the name taken
-        for stale in (paths.events, paths.pid_file):
+        for stale in (paths.events, paths.pid_file, paths.backoff):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
-        hook = HOOK % {"name": shlex.quote(name), "runtime": shlex.quote(runtime.binary),
-                       "root": shlex.quote(runtime.root), "events": shlex.quote(paths.events)}
-        atomic_write(paths.unit_hook, hook.encode(), 0o700)
+        atomic_write(paths.unit_hook, unit_hook(paths, runtime.binary, runtime.root).encode(), 0o700)
+        copy_monitor(paths)
         actions = started({"supervisor": self.kind, "unit": unit})
         command = ["systemd-run", "--quiet", "--unit", unit, "--service-type=simple",
                    "--description=undock.oci container %s (store %s)" % (name, containers.store.root)]
         for setting in unit_properties(paths, desired):
             command += ["--property", setting]
-        command += ["--", runtime.binary, "--root", runtime.root, "run", "--bundle", paths.bundle,
-                    "--pid-file", paths.pid_file, name]
+        # -I -S: the log pipe needs the standard library only, as the monitor
+        command += ["--", sys.executable, "-I", "-S", paths.monitor_script, "--log-pipe", paths.log,
+                    str(containers.log_max), "--", runtime.binary, "--root", runtime.root, "run",
+                    "--bundle", paths.bundle, "--pid-file", paths.pid_file, name]
         proc = self._run_unit(command, paths)
         if proc.returncode != 0 and b"already" in proc.stderr:
             # the unit of the run just stopped, not yet unloaded by systemd's garbage collection

@@ -125,9 +125,11 @@ def read_unit_status(paths: ContainerPaths, record: Dict[str, Any]) -> Dict[str,
     # restart_count stays the events' (runs - 1): NRestarts also counts a restart that
     # StartLimitBurst (on-failure:N) refused
     result["started_at"] = iso_time(shown.get("ExecMainStartTimestamp", "")) or result["started_at"]
-    if active in RUNNING_STATES or (active == "activating" and sub != "auto-restart"):
+    # before a restart, the hook sleeps the rest of the back-off (systemd.py): start-pre after a run
+    between_runs = sub == "auto-restart" or (sub == "start-pre" and bool(exits) and len(exits) >= len(starts))
+    if active in RUNNING_STATES or (active == "activating" and not between_runs):
         result.update(state="running", pid=_init_pid(paths), exit_code=None, finished_at=None, supervised=True)
-    elif sub == "auto-restart":
+    elif between_runs:
         result.update(state="restarting", supervised=True)
     else:
         code = exit_code(shown.get("ExecMainCode", ""), shown.get("ExecMainStatus", ""))
