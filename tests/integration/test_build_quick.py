@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -149,3 +150,60 @@ def test_the_engine_is_not_imported(built):
     proc = subprocess.run([sys.executable, "-c", code, json.dumps(params)], capture_output=True, text=True, timeout=60,
                           env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
     assert proc.returncode == 0, proc.stderr
+
+
+@pytest.fixture
+def kept(built, monkeypatch):
+    """``built`` rebuilt (forced) so that its record keeps the digests of the files just written
+    (RACY_NS 0: they count as old enough), and the paths the quick answer reads from then on."""
+    from ansible_collections.undock.oci.plugins.module_utils.build.context import stat_cache
+    from ansible_collections.undock.oci.plugins.module_utils.build.context.snapshot import Snapshot
+    svc, params, ctx = built
+    monkeypatch.setattr(stat_cache, "RACY_NS", 0)
+    time.sleep(0.05)  # a clock tick after the files were written
+    assert full(svc, dict(params, force=True)).actions
+    reads = []
+    original = Snapshot.file_sha256
+
+    def counting(self, entry):
+        if self.known(entry.path) is None:
+            reads.append(entry.path)
+        return original(self, entry)
+    monkeypatch.setattr(Snapshot, "file_sha256", counting)
+    return svc, params, ctx, reads
+
+
+def test_unchanged_files_are_not_read_again(kept):
+    svc, params, ctx, reads = kept
+    fast = unchanged(params)
+    assert fast is not None and not fast.changed and reads == []
+    assert fast.result() == full(svc, params).result()
+    os.utime(str(ctx / "app.txt"), (1, 1))  # touched: read again, the same content
+    del reads[:]
+    assert unchanged(params).result() == fast.result() and reads == ["app.txt"]
+
+
+@pytest.mark.parametrize("change, changed_inputs", [
+    ("same size and mtime", ["context:app.txt"]),
+    ("added", ["context:site/new.html"]),
+    ("removed", ["context:site/index.html"]),
+    ("dockerignore", ["context:.dockerignore", "context:site/secret.key"]),
+])
+def test_kept_digests_never_hide_a_change(kept, change, changed_inputs):
+    svc, params, ctx, reads = kept
+    time.sleep(0.05)  # a clock tick after the build
+    if change == "same size and mtime":
+        st = os.stat(str(ctx / "app.txt"))
+        (ctx / "app.txt").write_text("app v2\n")
+        os.utime(str(ctx / "app.txt"), ns=(st.st_atime_ns, st.st_mtime_ns))
+        assert os.stat(str(ctx / "app.txt")).st_size == st.st_size
+    elif change == "added":
+        (ctx / "site" / "new.html").write_text("new\n")
+    elif change == "removed":
+        os.remove(str(ctx / "site" / "index.html"))
+    else:
+        (ctx / ".dockerignore").write_text("site/*.pem\n")
+    assert unchanged(params) is None
+    built_again = full(svc, params)
+    assert built_again.changed and built_again.values["changed_inputs"] == changed_inputs
+    same(svc, params)

@@ -5,6 +5,8 @@ COPY source selection and the content digest of the cache key."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -299,3 +301,18 @@ def test_too_many_entries_are_refused(ctx, monkeypatch):
     monkeypatch.setattr(snapshot_module, "MAX_ENTRIES", 5)
     with pytest.raises(ContextError, match="more than 5 entries"):
         take_snapshot(str(ctx))
+
+
+def test_patterns_are_imported_only_for_a_context_with_an_ignore_file(tmp_path):
+    """A no-op build (build.quick) compiles only what it uses: the pattern automata only when
+    the context has an ignore file."""
+    _tree(tmp_path / "plain", {"a.txt": b"a\n"})
+    _tree(tmp_path / "ignoring", {"a.txt": b"a\n", ".dockerignore": b"*.log\n"})
+    code = ("import sys; from ansible_collections.undock.oci.plugins.module_utils.build.context.snapshot import open_context; "
+            "snapshot = open_context(sys.argv[1]); print(sorted(snapshot.entries)); "
+            "print(any(m.endswith('.build.context.patterns') for m in sys.modules))")
+    for name, expected in (("plain", "False"), ("ignoring", "True")):
+        proc = subprocess.run([sys.executable, "-c", code, str(tmp_path / name)], capture_output=True, text=True,
+                              timeout=60, env=dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path)))
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.splitlines()[-1] == expected, (name, proc.stdout)

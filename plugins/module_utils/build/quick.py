@@ -32,8 +32,9 @@ from ..image.quick import unchanged as image_unchanged
 from ..model.reference import parse_reference
 from ..storage.peek import holds_store
 from .context.snapshot import open_context
+from .context.stat_cache import reuse_digests
 from .executor.inputs import containerfile_and_context, dockerfile_inputs, strings
-from .record import compare, read_record, source_date_epoch
+from .record import KEPT_DIGESTS, compare, read_record, source_date_epoch
 
 #: Options that make the task more than a build, or that the quick answer does not serve.
 ACTIONS = ("steps", "force", "push", "platform", "container")
@@ -78,6 +79,7 @@ def _unchanged(params: Dict[str, Any], root: str, ref_name: str) -> Optional[Out
     if current is None or current.resolved is None:
         return None
     snapshot = open_context(context, params.get("containerfile"))
+    reuse_digests(snapshot, (record or {}).get(KEPT_DIGESTS))  # files not changed since the build are not read
     inputs = dockerfile_inputs(text, snapshot, target=params.get("target"),
                                build_args=strings(params.get("build_args"), "build_args"), images=images,
                                secrets=list(secrets), layers=params.get("layers", True),

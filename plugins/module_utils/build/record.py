@@ -28,6 +28,7 @@ FINGERPRINT = "io.undock.build.fingerprint"
 RECORDS_DIR = "build-records"
 EPOCH_ENV = "SOURCE_DATE_EPOCH"
 MAX_RECORD = 4 * 1024 * 1024
+KEPT_DIGESTS = "kept_digests"
 
 
 def canonical(value: Any) -> bytes:
@@ -66,16 +67,20 @@ def read_record(storage_root: str, name: str) -> Optional[Dict[str, Any]]:
 
 
 def finish_built(outcome: Outcome, storage_root: str, ref_name: str, digest: str, loaded: Outcome,
-                 fingerprint: str, inputs: Dict[str, Any]) -> Outcome:
+                 fingerprint: str, inputs: Dict[str, Any], kept_digests: Optional[Dict[str, Any]] = None) -> Outcome:
     """Complete ``outcome`` for the image just built and stored (``loaded``: the store's
-    answer) and record its inputs, which ``compare`` reads on the next run."""
+    answer) and record its inputs, which ``compare`` reads on the next run, with the context
+    files' digests by stat (``kept_digests``, context/stat_cache.py: no input, a cache)."""
     outcome.actions.append("built %s (%s)" % (ref_name, digest))
     outcome.after["digest"] = digest
     outcome.image = loaded.image
     outcome.resolved = loaded.resolved
     makedirs_private(os.path.join(storage_root, RECORDS_DIR))
-    atomic_write(record_path(storage_root, ref_name),
-                 canonical({"name": ref_name, "fingerprint": fingerprint, "digest": digest, "inputs": inputs}), 0o600)
+    record = {"name": ref_name, "fingerprint": fingerprint, "digest": digest, "inputs": inputs}
+    data = canonical(dict(record, **{KEPT_DIGESTS: kept_digests or {}}))
+    if len(data) > MAX_RECORD:
+        data = canonical(record)  # the cache must not cost the record its inputs
+    atomic_write(record_path(storage_root, ref_name), data, 0o600)
     return outcome
 
 

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ...common.fileutil import open_regular, read_bounded
 from ...storage.rootfs import read_file_in_root
 from .errors import ContextError
-from .patterns import IgnorePattern, go_clean
+
+if TYPE_CHECKING:
+    from .patterns import IgnorePattern
 
 MAX_IGNORE_FILE = 4 * 1024 * 1024
 # Go's unicode.IsSpace, which strings.TrimSpace uses
@@ -47,6 +49,7 @@ Matches = Tuple[bool, ...]
 
 def parse_ignore_text(text: str) -> List[str]:
     """The patterns of an ignore file's text, exceptions keeping their ``!``."""
+    from .patterns import go_clean  # compiled only for a context that has an ignore file (build.quick)
     patterns = []
     for number, line in enumerate(text.split("\n")):
         if line.endswith("\r"):
@@ -76,6 +79,13 @@ class IgnoreRules:
         self.source = source
         self.patterns: List[IgnorePattern] = []
         self.exceptions: List[bool] = []
+        if patterns:
+            self._compile(patterns)
+        self._always_descend = any(e and p.literal_prefix is None for p, e in zip(self.patterns, self.exceptions))
+        self._exception_literals = [p.literal_prefix for p, e in zip(self.patterns, self.exceptions) if e]
+
+    def _compile(self, patterns: Sequence[str]) -> None:
+        from .patterns import IgnorePattern, go_clean  # compiled only for a context that has an ignore file
         for raw in patterns:
             text = raw.strip(_GO_SPACE)
             if not text:
@@ -91,8 +101,6 @@ class IgnoreRules:
             except ContextError as err:
                 raise ContextError("%s%s" % (self._where(), err)) from None
             self.exceptions.append(exception)
-        self._always_descend = any(e and p.literal_prefix is None for p, e in zip(self.patterns, self.exceptions))
-        self._exception_literals = [p.literal_prefix for p, e in zip(self.patterns, self.exceptions) if e]
 
     def _where(self) -> str:
         return "%s: " % self.source if self.source else ""

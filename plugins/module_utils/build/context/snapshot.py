@@ -23,6 +23,8 @@ Excluded entries (ignore file) are not recorded; an excluded directory is entere
 when an exception may re-include something below it, and is then recorded only if
 something below it is. Regular files are read (for their digest, or to copy them) through
 ``open_file``, which walks the same way and checks that the file is still the one seen.
+A file's digest may instead come from an earlier build (``stat_cache.py``) when its stat
+is still the one it was hashed with.
 """
 
 from __future__ import annotations
@@ -30,8 +32,9 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import time
 from collections import deque
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from ...storage.rootfs import MAX_SYMLINKS, SymlinkInPathError, open_dir_at
 from .errors import ContextError
@@ -51,7 +54,7 @@ _O_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | getattr(o
 class Entry:
     """One file, directory or symlink of the context, by its slash-separated path (``.`` the root)."""
 
-    __slots__ = ("path", "kind", "mode", "uid", "gid", "size", "target", "dev", "ino")
+    __slots__ = ("path", "kind", "mode", "uid", "gid", "size", "target", "dev", "ino", "mtime_ns", "ctime_ns")
 
     def __init__(self, path: str, kind: str, st: os.stat_result, target: Optional[str] = None):
         self.path = path
@@ -63,6 +66,8 @@ class Entry:
         self.target = target
         self.dev = st.st_dev
         self.ino = st.st_ino
+        self.mtime_ns = st.st_mtime_ns
+        self.ctime_ns = st.st_ctime_ns
 
     def __repr__(self) -> str:
         return "Entry(%r, %s, %o)" % (self.path, self.kind, self.mode)
@@ -90,6 +95,8 @@ class Snapshot:
         self.children: Dict[str, List[str]] = {}
         self.skipped: Dict[str, str] = {}  # path -> why it is not in the snapshot
         self._digests: Dict[str, str] = {}
+        self.stable: Set[str] = set()  # paths whose digest was read from a file whose stat stayed the walk's
+        self.taken_ns = time.time_ns()  # when the walk began (stat_cache: a file changed since may share its times)
         self.excluded_dirs: List[str] = []  # excluded, kept for what an exception re-includes below
 
     def walk(self, path: str = ".") -> Iterator[Entry]:
@@ -177,13 +184,26 @@ class Snapshot:
                     break
                 size += len(chunk)
                 digest.update(chunk)
+            st = os.fstat(fd)
         finally:
             os.close(fd)
         if size != entry.size:
             raise ContextError("%s in the build context changed while the build read it (size %d, then %d)"
                                % (entry.path, entry.size, size))
+        if (st.st_size, st.st_mtime_ns, st.st_ctime_ns) == (entry.size, entry.mtime_ns, entry.ctime_ns):
+            self.stable.add(entry.path)
         self._digests[entry.path] = digest.hexdigest()
         return self._digests[entry.path]
+
+    def known(self, path: str) -> Optional[str]:
+        """The digest of file ``path`` if it is known already (read, or given), else None."""
+        return self._digests.get(path)
+
+    def known_digest(self, path: str, sha256_hex: str) -> None:
+        """Take ``sha256_hex`` as the digest of file ``path``, whose stat is the walk's, without
+        reading it (stat_cache.py decides when that is right)."""
+        self._digests[path] = sha256_hex
+        self.stable.add(path)
 
 
 class _Dir:

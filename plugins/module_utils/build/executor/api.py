@@ -24,6 +24,7 @@ from ...storage.mounts import MountManager
 from ..builder import Build, BuildSettings, base_image
 from ..cache import LayerCache
 from ..context.snapshot import open_context
+from ..context.stat_cache import kept_digests
 from ..dockerfile.document import Dockerfile, parse_dockerfile
 from ..dockerfile.instructions import Copy, Run
 from ..dockerfile.shell import Lex
@@ -184,7 +185,8 @@ def build_dockerfile(service: ImageService, name: str, containerfile_text: str, 
     unused = sorted(set(build_args) - state.used_args - set(gargs))
     if unused:
         outcome.warnings.append("build_args not consumed by any ARG: %s" % ", ".join(unused))
-    return finish_built(outcome, service.storage_root, ref_name, source.manifest.digest, loaded, fingerprint, inputs)
+    return finish_built(outcome, service.storage_root, ref_name, source.manifest.digest, loaded, fingerprint, inputs,
+                        kept_digests(snapshot))
 
 
 def _stage_start(state: BuildState, index: int, args: Dict[str, str],
