@@ -346,7 +346,10 @@ class BlobReceiver:
                 handle.close()
 
 
-WRITEBACK_STEP = 8 * 1024 * 1024
+# Writeback starts after every chunk: on a disk slower than the network, the disk is what a
+# download waits for, and a larger step leaves it idle until the step fills (8 MiB cost
+# ~10 % of a 100 MB pull). The data is the same; only when the kernel starts on it changes.
+WRITEBACK_STEP = CHUNK
 _SYNC_FILE_RANGE_WRITE = 2
 
 
