@@ -768,9 +768,49 @@ def test_docker_archive_destination_retries_transient_errors(tmp_path, image, mo
     dest = da.DockerArchiveImageDestination(str(tmp_path / "d.tar"), "a:b")
     copy_image(src, dest)
     dest.close()
-    assert len(src.failed) == 3
+    # every layer failed once and was retried; the config comes from the bytes resolve_image read
+    assert src.failed == set(image["layers"])
     assert da.DockerArchiveImageSource(str(tmp_path / "d.tar")).config_digest == image["config"]
 
+
+
+class CountingSource(FlakySource):
+    """Delegates to a source; records every blob it is asked to open, and never fails."""
+
+    def __init__(self, inner):
+        super().__init__(inner)
+        self.opened = []
+
+    def blob_opener(self, desc):
+        real = self.inner.blob_opener(desc)
+
+        def opener(offset):
+            self.opened.append(desc["digest"])
+            return real(offset)
+        return opener
+
+
+def test_copy_takes_the_config_from_what_resolve_read(tmp_path, image):
+    src = CountingSource(lo.LayoutImageSource(image["layout"], "x"))
+    dest = lo.LayoutImageDestination(str(tmp_path / "d"), "y")
+    result = copy_image(src, dest)
+    # the copy opened each layer once and the config not at all: resolve_image already read it
+    assert sorted(src.opened) == sorted(image["layers"])
+    assert image["config"] in result.blobs_copied
+    with open(str(tmp_path / "d" / "blobs" / "sha256" / image["config"][7:]), "rb") as handle:
+        assert handle.read() == image["config_raw"]
+
+
+def test_copy_checks_the_config_it_took_from_memory(tmp_path, image):
+    # what resolve read is checked again as the destination takes it in: bytes that do not
+    # match the config's digest never get its name
+    src = lo.LayoutImageSource(image["layout"], "x")
+    resolved = resolve_image(src)
+    resolved.config_raw = resolved.config_raw + b" "
+    dest = lo.LayoutImageDestination(str(tmp_path / "d"), "y")
+    with pytest.raises(DigestMismatchError):
+        copy_image(src, dest, image=resolved)
+    assert not os.path.exists(str(tmp_path / "d" / "blobs" / "sha256" / image["config"][7:]))
 
 def test_oci_archive_destination_keeps_blobs_it_cannot_account_for(tmp_path, image):
     # an entry without mediaType is still walked; an artifact we cannot parse keeps everything

@@ -7,16 +7,20 @@ destination has the same digest as the source."""
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
 from .interfaces import ImageDestination, ImageSource
 from .resolve import ResolvedImage, resolve_image
 
 if TYPE_CHECKING:
     from ..signing.policy import Policy
+    from ..storage.layout import BlobOpener
 
-DEFAULT_PARALLEL = 4
+# As containers/image (skopeo, podman): a typical image's layers all download at once,
+# and none waits alone at the end for a slot.
+DEFAULT_PARALLEL = 6
 
 
 @dataclass
@@ -25,6 +29,32 @@ class CopyResult:
     blobs_copied: List[str] = field(default_factory=list)
     bytes_copied: int = 0
     changed: bool = False
+
+
+class KnownConfigSource(ImageSource):
+    """``source``, but its config blob served from the bytes ``resolve_image`` already read
+    and verified, so that a copy does not fetch it a second time (containers/image too copies
+    the config from memory). The destination checks the digest again as it takes the bytes in."""
+
+    def __init__(self, source: ImageSource, config: Dict[str, Any], raw: bytes):
+        self.source = source
+        self.config = config
+        self.raw = raw
+        self.origin = source.origin
+        self.trusted = source.trusted
+
+    def describe(self) -> str:
+        return self.source.describe()
+
+    def blob_opener(self, desc: Dict[str, Any]) -> "BlobOpener":
+        if desc["digest"] != self.config["digest"]:
+            return self.source.blob_opener(desc)
+        return lambda offset: (io.BytesIO(self.raw[offset:]), offset)
+
+    def open_file(self, desc: Dict[str, Any]) -> BinaryIO:
+        if desc["digest"] != self.config["digest"]:
+            return self.source.open_file(desc)
+        return io.BytesIO(self.raw)
 
 
 def check_policy(source: ImageSource, image: ResolvedImage, policy: Optional[Policy]) -> None:
@@ -71,8 +101,9 @@ def copy_image(source: ImageSource, destination: ImageDestination, image: Option
     unique = [d for d in missing if not (d["digest"] in seen or seen.add(d["digest"]))]
     if unique:
         from concurrent.futures import ThreadPoolExecutor  # a no-op run copies nothing
+        config_source = KnownConfigSource(source, image.manifest.config, image.config_raw)
         with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(unique)))) as pool:
-            moved = list(pool.map(lambda d: destination.put_blob(d, source), unique))
+            moved = list(pool.map(lambda d: destination.put_blob(d, config_source), unique))
         for desc, did_move in zip(unique, moved):
             if did_move:
                 result.blobs_copied.append(desc["digest"])
