@@ -98,14 +98,15 @@ def point_symlink(path: str, target: str) -> None:
     os.symlink(target, path)
 
 
-def _synced_temp(directory: str, data: bytes, mode: int) -> str:
-    """A new temp file in ``directory`` holding ``data`` on disk (fsynced), with ``mode``."""
+def _synced_temp(directory: str, data: bytes, mode: int, sync: bool = True) -> str:
+    """A new temp file in ``directory`` holding ``data`` (on disk, fsynced, if ``sync``), with ``mode``."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
     except BaseException:
         _unlink_quietly(tmp)
@@ -120,16 +121,21 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a part."""
+def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a part.
+
+    ``durable=False`` skips the fsyncs, for files of the runtime root: it is volatile (tmpfs)
+    by design, nothing in it has to outlive a power loss, and the rename alone already keeps
+    readers (and a crash of this process) from seeing a partly written file."""
     directory = os.path.dirname(path) or "."
-    tmp = _synced_temp(tmp_dir or directory, data, mode)
+    tmp = _synced_temp(tmp_dir or directory, data, mode, sync=durable)
     try:
         os.rename(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
 
 
 def create_exclusive(path: str, data: bytes, mode: int = 0o600) -> None:

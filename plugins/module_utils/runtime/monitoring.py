@@ -43,7 +43,7 @@ class MonitorSupervisor(Supervisor):
         script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
         if script is None:
             raise ContainerError("cannot read the container monitor out of the module")
-        atomic_write(paths.monitor_script, script, 0o600)
+        atomic_write(paths.monitor_script, script, 0o600, durable=False)
         actions: List[str] = []
         deadline = time.monotonic() + START_TIMEOUT
         # The monitor's interpreter starts while the network is attached: it waits on ``go``.
@@ -55,7 +55,7 @@ class MonitorSupervisor(Supervisor):
                       "state_file": paths.state, "log_file": paths.log, "log_max": containers.log_max,
                       "pid_file": paths.pid_file, "stop_file": paths.stop, "restart_policy": desired["restart_policy"],
                       "ready_fd": announce, "go_fd": wait_go}
-            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
+            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600, durable=False)
             # -I -S: the monitor needs the standard library only, not the site-packages of a virtualenv
             with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
                 launcher = subprocess.Popen([sys.executable, "-I", "-S", paths.monitor_script, paths.monitor_config],
@@ -98,7 +98,7 @@ class MonitorSupervisor(Supervisor):
         runtime = containers.runtime(desired["runtime"])
         running = status["state"] in ("running", "restarting") or monitor_alive(state)
         if os.path.isdir(paths.run):
-            atomic_write(paths.stop, b"stop\n", 0o600)
+            atomic_write(paths.stop, b"stop\n", 0o600, durable=False)
         actions = []
 
         def stopped() -> bool:  # the monitor (if one held it) has gone and the container's init is dead

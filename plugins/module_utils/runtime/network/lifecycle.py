@@ -52,7 +52,7 @@ def _write_etc(state: NetworkState, state_dir: str, hostname: str, resolv: str) 
              "/etc/resolv.conf": ("resolv.conf", resolv)}
     for target, (name, text) in files.items():
         path = os.path.join(directory, name)
-        atomic_write(path, text.encode("utf-8"), mode=0o644)
+        atomic_write(path, text.encode("utf-8"), mode=0o644, durable=False)
         state.etc_files[target] = path
 
 
@@ -88,7 +88,7 @@ def _write_network_conflist(conflist: Dict[str, Any], run_root: str) -> None:
     except OSError:
         pass
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    atomic_write(path, data, mode=0o644)
+    atomic_write(path, data, mode=0o644, durable=False)
 
 
 def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
