@@ -120,9 +120,21 @@ class Monitor:
     # -- the runtime ---------------------------------------------------------------
     def runtime(self, *args: str, stdout=None, stderr=None) -> subprocess.CompletedProcess:
         command = [self.config["runtime"], "--root", self.config["root"]] + list(args)
-        return subprocess.run(command, stdin=subprocess.DEVNULL, stdout=stdout if stdout is not None else subprocess.PIPE,
-                              stderr=stderr if stderr is not None else subprocess.STDOUT, timeout=COMMAND_TIMEOUT,
-                              cwd=self.config["bundle"], check=False)
+        # A blocking wait bounded by a timer that kills: Popen.wait(timeout) polls with sleeps
+        # of up to 50 ms, late by that much after each runtime call of a start.
+        expired = threading.Event()
+        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=stderr if stderr is not None else subprocess.STDOUT, cwd=self.config["bundle"]) as proc:
+            timer = threading.Timer(COMMAND_TIMEOUT, lambda: (expired.set(), proc.kill()))
+            timer.daemon = True
+            timer.start()
+            try:
+                output, errors = proc.communicate()
+            finally:
+                timer.cancel()
+        if expired.is_set():
+            raise subprocess.TimeoutExpired(command, COMMAND_TIMEOUT, output=output)
+        return subprocess.CompletedProcess(command, proc.returncode, output, errors)
 
     def run_once(self) -> dict:
         """One create-start-wait-delete cycle; what to record of its end: exit code (-1 when it
