@@ -9,8 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
-from typing import BinaryIO
+from typing import BinaryIO, Tuple
 
 from .errors import StoreError
 
@@ -98,9 +97,21 @@ def point_symlink(path: str, target: str) -> None:
     os.symlink(target, path)
 
 
+def _new_temp(directory: str) -> Tuple[int, str]:
+    """A new empty file ``.tmp-RANDOM`` (0600) in ``directory``, open for writing: what
+    tempfile.mkstemp does, without importing tempfile and random on every run."""
+    for dummy in range(100):
+        path = os.path.join(directory, ".tmp-" + os.urandom(6).hex())
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
 def _synced_temp(directory: str, data: bytes, mode: int, sync: bool = True) -> str:
     """A new temp file in ``directory`` holding ``data`` (on disk, fsynced, if ``sync``), with ``mode``."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+    fd, tmp = _new_temp(directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)

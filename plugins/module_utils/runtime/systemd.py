@@ -101,7 +101,7 @@ class SystemdSupervisor(Supervisor):
                 os.unlink(stale)
         hook = HOOK % {"name": shlex.quote(name), "runtime": shlex.quote(runtime.binary),
                        "root": shlex.quote(runtime.root), "events": shlex.quote(paths.events)}
-        atomic_write(paths.unit_hook, hook.encode(), 0o700, durable=False)
+        atomic_write(paths.unit_hook, hook.encode(), 0o700)
         actions = started({"supervisor": self.kind, "unit": unit})
         command = ["systemd-run", "--quiet", "--unit", unit, "--service-type=simple",
                    "--description=undock.oci container %s (store %s)" % (name, containers.store.root)]
