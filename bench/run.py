@@ -115,8 +115,8 @@ class Bench:
         return run_playbook(self.bin, path, self.play_env, expect_changed=expect_changed)
 
 
-def bench_start(bench: Bench, network: str, runs: int, tasks: int) -> None:
-    """Image present to container running: engine and podman run, then the two modules."""
+def bench_start(bench: Bench, network: str, runs: int, tasks: int, modules: bool = True) -> None:
+    """Image present to container running: engine and podman run, then (if ``modules``) the two modules."""
     names = ["bench-start-%d" % n for n in range(tasks)]
     podman_network = "podman" if network == "bridge" else network
     books = {
@@ -125,7 +125,7 @@ def bench_start(bench: Bench, network: str, runs: int, tasks: int) -> None:
                                [(PODMAN, bench.podman_args(n, podman_network)) for n in names]),
         PING: bench.playbook("start-ping-%s" % network, [(PING, {})] * tasks),
     }
-    labels = (ENGINE, PODMAN_RUN, OURS, PODMAN, PING)
+    labels = (ENGINE, PODMAN_RUN, OURS, PODMAN, PING) if modules else (ENGINE, PODMAN_RUN)
     wall: Dict[str, List[float]] = {label: [] for label in labels}
     cpu: Dict[str, List[float]] = {label: [] for label in labels}
 
@@ -134,7 +134,8 @@ def bench_start(bench: Bench, network: str, runs: int, tasks: int) -> None:
         bench.remove_podman(names)
 
     clean()
-    bench.play(books[PING])  # warm the controller's caches for every contender alike
+    if modules:
+        bench.play(books[PING])  # warm the controller's caches for every contender alike
     try:
         for run in range(runs):  # interleaved, so load on the machine hits all of them alike
             for label, command, env in ((ENGINE, bench.engine, bench.engine_env),
@@ -148,7 +149,7 @@ def bench_start(bench: Bench, network: str, runs: int, tasks: int) -> None:
                 wall[label].append(seconds / tasks)
                 cpu[label].append(cpu_seconds / tasks)
                 clean()
-            for label in (OURS, PODMAN, PING):
+            for label in (OURS, PODMAN, PING) if modules else ():
                 seconds, cpu_seconds = bench.play(books[label], expect_changed=label != PING)
                 wall[label].append(seconds)
                 cpu[label].append(cpu_seconds)
@@ -164,7 +165,7 @@ def bench_start(bench: Bench, network: str, runs: int, tasks: int) -> None:
     for kind, results in (("wall", wall), ("cpu", cpu)):
         report("run/start engine (%s, %s): seconds per container" % (network, kind),
                {k: results[k] for k in (ENGINE, PODMAN_RUN)}, ENGINE, PODMAN_RUN, START_TARGET)
-    for kind, results in (("wall", wall), ("cpu", cpu)):
+    for kind, results in (("wall", wall), ("cpu", cpu)) if modules else ():
         report("run/start module (%s, %s): seconds per container task beyond %s, same round" % (network, kind, PING),
                net_of(results, (OURS, PODMAN), PING, tasks), OURS, PODMAN, START_TARGET)
 
@@ -210,7 +211,8 @@ def main() -> int:
     parser.add_argument("--noop-tasks", type=int, default=10,
                         help="no-op tasks per playbook (default 10, as bench/noop_image.py)")
     parser.add_argument("--networks", default="bridge,host", help="networks of the start benchmark (default bridge,host)")
-    parser.add_argument("--only", choices=["start", "noop"], help="one part only")
+    parser.add_argument("--only", choices=["start", "start-engine", "noop"],
+                        help="one part only (start-engine: the engine against podman run -d, no playbooks)")
     args = parser.parse_args()
     bin_dir = bench_venv(log)
     ensure_bytecode()
@@ -228,9 +230,9 @@ def main() -> int:
                            stdout=subprocess.DEVNULL)
             timed_cpu(bench.engine(bench.ours("bench-pull", "none", "present")), bench.engine_env, what="first pull")
             bench.remove_ours(["bench-pull"])
-            if args.only in (None, "start"):
+            if args.only in (None, "start", "start-engine"):
                 for network in args.networks.split(","):
-                    bench_start(bench, network, args.runs, args.tasks)
+                    bench_start(bench, network, args.runs, args.tasks, modules=args.only != "start-engine")
             if args.only in (None, "noop"):
                 bench_noop(bench, args.runs, args.noop_tasks)
     finally:

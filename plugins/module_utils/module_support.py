@@ -21,7 +21,7 @@ from .registry.defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOU
 
 if TYPE_CHECKING:
     from .registry.context import RegistryContext
-    from .registry.deadline import TransferLimits
+    from .registry.transfer_limits import TransferLimits
 
 # The registry configuration and the engine are imported by the functions that use them:
 # a task answered from the store's files (image/quick.py, runtime/quick.py) loads neither.
@@ -87,7 +87,7 @@ def registry_context(params: Dict[str, Any]) -> "RegistryContext":
 
 def transfer_limits(params: Dict[str, Any]) -> "TransferLimits":
     """The deadlines of registry requests and blob downloads (defaults when a caller has no such options)."""
-    from .registry.deadline import TransferLimits
+    from .registry.transfer_limits import TransferLimits
     timeout = params.get("request_timeout")
     rate = params.get("min_transfer_rate")
     return TransferLimits(request_timeout=DEFAULT_REQUEST_TIMEOUT if timeout is None else timeout,

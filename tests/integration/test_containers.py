@@ -27,6 +27,7 @@ from ansible_collections.undock.oci.plugins.module_utils.image.prune import Prun
 from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
 from ansible_collections.undock.oci.plugins.module_utils.runtime import monitor
 from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers, volume_name
+from ansible_collections.undock.oci.plugins.module_utils.runtime.monitoring import MonitorLaunch
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
 from ansible_collections.undock.oci.plugins.module_utils.runtime.supervisor import systemd_booted
@@ -84,6 +85,21 @@ def wait_for(what, timeout=15.0):
             return value
         time.sleep(0.05)
     raise AssertionError("condition not met within %s s" % timeout)
+
+
+def monitors_of(run_root):
+    """Pids of the processes running a monitor script of ``run_root`` (monitoring.monitor_script)."""
+    scripts = os.path.join(str(run_root), "monitor") + "/"
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/cmdline" % entry, "rb") as handle:
+                argv = handle.read().split(b"\0")
+        except (OSError, ValueError):
+            continue
+        if any(arg.decode("utf-8", "replace").startswith(scripts) for arg in argv):
+            found.append(int(entry))
+    return found
 
 
 def runc_list(run_root):
@@ -304,10 +320,40 @@ def test_kill_9_halfway_through_create_is_repaired(engine, tmp_path):
     half = os.path.join(str(tmp_path), "store", "containers", "half")
     assert os.path.isdir(half) and mounts_below(half) and not os.path.exists(os.path.join(half, "container.json"))
     assert manager(svc).names() == []
+    # the monitor started ahead of the container was never handed it: it left, and made nothing
+    wait_for(lambda: not monitors_of(tmp_path / "run"))
+    assert not os.path.exists(os.path.join(str(tmp_path), "run", "containers", "half"))
 
     out = svc.ensure(dict(name="half", image=image, command="sleep 60", stop_timeout=0))
     assert out.actions[0] == "removed the unfinished container half (its creation was interrupted)", out.actions
     assert out.values["container"]["state"] == "running"
+
+
+def test_a_monitor_started_ahead_leaves_without_its_container(tmp_path):
+    """A monitor started ahead of its container (monitoring.MonitorLaunch) waits, detached from
+    the engine; when the engine closes it without handing it a container, or dies (kill -9)
+    before that, it leaves and has made nothing."""
+    run_root = tmp_path / "run"
+    launch = MonitorLaunch(str(run_root))
+    try:
+        waiting = wait_for(lambda: monitors_of(run_root))
+        with open("/proc/%d/stat" % waiting[0]) as handle:
+            assert int(handle.read().rsplit(")", 1)[1].split()[1]) != os.getpid()  # detached: not our child
+    finally:
+        launch.close()
+    wait_for(lambda: not monitors_of(run_root))
+    assert os.listdir(str(run_root)) == ["monitor"] and len(os.listdir(str(run_root / "monitor"))) == 1
+
+    script = "import sys, time\nfrom %s import MonitorLaunch\nMonitorLaunch(sys.argv[1])\ntime.sleep(120)\n" \
+        % MonitorLaunch.__module__
+    engine = subprocess.Popen([sys.executable, "-c", script, str(run_root)], env=dict(os.environ, PYTHONPATH=python_path()))
+    try:
+        wait_for(lambda: monitors_of(run_root))
+    finally:
+        engine.kill()
+        engine.wait(30)
+    wait_for(lambda: not monitors_of(run_root))
+    assert os.listdir(str(run_root)) == ["monitor"] and len(os.listdir(str(run_root / "monitor"))) == 1
 
 
 def test_check_mode_never_touches_the_host(tmp_path, registry, busybox):
@@ -328,6 +374,8 @@ def test_failures_leave_nothing_and_say_why(engine, tmp_path):
         svc.ensure(dict(name="ghostly", image=image, user="ghost"))
     assert not os.path.exists(os.path.join(str(tmp_path), "store", "containers", "ghostly"))
     assert not mounts_below(tmp_path)
+    wait_for(lambda: not monitors_of(tmp_path / "run"))  # the one started ahead leaves with nothing to hold
+    assert not os.path.exists(os.path.join(str(tmp_path), "run", "containers", "ghostly"))
 
     with pytest.raises(ContainerError, match=r"container nocmd could not start: runc create failed .*"
                                              r"/no/such/command.*no such file or directory"):

@@ -141,6 +141,8 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
     # a second namespace reaches the first over the bridge
     client = net.attach("client")
     assert client.ip_address != web.ip_address
+    assert [p["type"] for p in client.conflist["plugins"]] == ["bridge", "firewall"]  # no port: no portmap run
+    assert [p["type"] for p in web.conflist["plugins"]] == ["bridge", "portmap", "firewall"]
     assert net.http_get(client.netns, web.ip_address) == "hello from the container\n"
     lifecycle.check(web)
 

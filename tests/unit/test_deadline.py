@@ -8,8 +8,8 @@ import time
 import pytest
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ConfigError
-from ansible_collections.undock.oci.plugins.module_utils.registry.deadline import (Deadline, DeadlineError,
-                                                                                   TransferLimits)
+from ansible_collections.undock.oci.plugins.module_utils.registry.deadline import Deadline, DeadlineError
+from ansible_collections.undock.oci.plugins.module_utils.registry.transfer_limits import TransferLimits
 
 
 def test_blob_deadline_is_a_floor_plus_size_at_the_minimum_rate():

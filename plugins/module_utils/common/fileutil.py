@@ -9,8 +9,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-import tempfile
-from typing import BinaryIO
+from typing import BinaryIO, Tuple
 
 from .errors import StoreError
 
@@ -128,14 +127,27 @@ def point_symlink(path: str, target: str) -> None:
     os.symlink(target, path)
 
 
-def _synced_temp(directory: str, data: bytes, mode: int) -> str:
-    """A new temp file in ``directory`` holding ``data`` on disk (fsynced), with ``mode``."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=directory)
+def _new_temp(directory: str) -> Tuple[int, str]:
+    """A new empty file ``.tmp-RANDOM`` (0600) in ``directory``, open for writing: what
+    tempfile.mkstemp does, without importing tempfile and random on every run."""
+    for dummy in range(100):
+        path = os.path.join(directory, ".tmp-" + os.urandom(6).hex())
+        try:
+            return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600), path
+        except FileExistsError:
+            continue
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", directory)
+
+
+def _synced_temp(directory: str, data: bytes, mode: int, sync: bool = True) -> str:
+    """A new temp file in ``directory`` holding ``data`` (on disk, fsynced, if ``sync``), with ``mode``."""
+    fd, tmp = _new_temp(directory)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                handle.flush()
+                os.fsync(handle.fileno())
         os.chmod(tmp, mode)
     except BaseException:
         _unlink_quietly(tmp)
@@ -150,16 +162,21 @@ def _unlink_quietly(path: str) -> None:
         pass
 
 
-def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None) -> None:
-    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a part."""
+def atomic_write(path: str, data: bytes, mode: int = 0o600, tmp_dir: str | None = None, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` so that readers see the old or the new file, never a part.
+
+    ``durable=False`` skips the fsyncs, for files of the runtime root: it is volatile (tmpfs)
+    by design, nothing in it has to outlive a power loss, and the rename alone already keeps
+    readers (and a crash of this process) from seeing a partly written file."""
     directory = os.path.dirname(path) or "."
-    tmp = _synced_temp(tmp_dir or directory, data, mode)
+    tmp = _synced_temp(tmp_dir or directory, data, mode, sync=durable)
     try:
         os.rename(tmp, path)
     except BaseException:
         _unlink_quietly(tmp)
         raise
-    fsync_dir(directory)
+    if durable:
+        fsync_dir(directory)
 
 
 def create_exclusive(path: str, data: bytes, mode: int = 0o600) -> None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model.reference import Reference
 from .config import TASK_REGISTRY, RegistryOptions
-from .deadline import TransferLimits
+from .transfer_limits import TransferLimits
 
 if TYPE_CHECKING:
     from .auth_files import AuthStore, Credentials

@@ -16,48 +16,17 @@ deadline active on the current thread.
 from __future__ import annotations
 
 import heapq
-import math
 import socket
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
-from ..common.errors import ConfigError, RegistryError
-
-from .defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
+from ..common.errors import RegistryError
 
 
 class DeadlineError(RegistryError):
     """A request or blob download took longer than its deadline."""
-
-
-@dataclass(frozen=True)
-class TransferLimits:
-    """``request_timeout`` bounds a request (seconds); a blob download gets that plus its
-    declared size at ``min_transfer_rate`` (bytes per second)."""
-
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE
-
-    def __post_init__(self) -> None:
-        for name in ("request_timeout", "min_transfer_rate"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-                raise ConfigError("%s must be a positive number, not %r" % (name, value))
-
-    def request_seconds(self) -> float:
-        return float(self.request_timeout)
-
-    def blob_seconds(self, size: Optional[int]) -> float:
-        return self.request_timeout + max(size or 0, 0) / self.min_transfer_rate
-
-    def explain(self, size: Optional[int] = None) -> str:
-        if size is None:
-            return "request_timeout %g s" % self.request_timeout
-        return "request_timeout %g s + %d bytes at min_transfer_rate %g bytes/s" % (
-            self.request_timeout, max(size, 0), self.min_transfer_rate)
 
 
 _active = threading.local()

@@ -20,7 +20,8 @@ from ..common.errors import AuthenticationError, NotFoundError, RegistryError, T
 from ..common.jsonutil import load_json
 from ..common.text import is_decimal
 from .auth import Challenge, basic_header, fetch_bearer_token, parse_www_authenticate
-from .deadline import Deadline, TransferLimits, deadline_adapter
+from .deadline import Deadline, deadline_adapter
+from .transfer_limits import TransferLimits
 from .failures import host_and_port, request_failure
 from .origin import OriginBoundSession, realm_may_get_password, same_origin
 

@@ -63,16 +63,13 @@ from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
 from .options import check_name, differences
-from .monitoring import MonitorSupervisor
-from .records import RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
+from .monitoring import MonitorLaunch, MonitorSupervisor
+from .records import LOG_MAX, RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
 from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec, with_resources
 from .supervisor import Supervisor, systemd_booted
 from .systemd import SystemdSupervisor
 from .users import resolve_user
-
-LOG_MAX = 10 * 1024 * 1024
-
 
 def supervisor_named(kind: str) -> Supervisor:
     if kind == SystemdSupervisor.kind:
@@ -207,11 +204,11 @@ class Containers:
                               network_namespace=namespace)
             spec["mounts"] = contain_mounts(paths.rootfs, spec["mounts"],
                                             [m["destination"] for m in base_mounts(desired["privileged"])])
-            atomic_write(paths.config, json.dumps(spec, indent=2, sort_keys=True).encode(), 0o600)
+            atomic_write(paths.config, json.dumps(spec, sort_keys=True).encode(), 0o600)
             record = {"desired": desired, "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
                       "anonymous_volumes": anonymous, "started": False}
             record.update(made_from or {})
-            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+            atomic_write(paths.record, json.dumps(record, sort_keys=True).encode(), 0o600)
         except Exception:
             self._teardown(name, paths, anonymous)  # what a kill -9 would leave, repaired now
             raise
@@ -289,7 +286,7 @@ class Containers:
             spec = json.loads(handle.read())
         updated = apply_network(spec, state.spec_namespace(), state.etc_files, self._planned_network(desired, paths)[1])
         if updated != spec:
-            atomic_write(paths.config, json.dumps(updated, indent=2, sort_keys=True).encode(), 0o600)
+            atomic_write(paths.config, json.dumps(updated, sort_keys=True).encode(), 0o600)
         if before is not None and before.phase == "attached" and before.options == state.options:
             return []
         where = " at %s" % state.ip_address if state.ip_address else ""
@@ -331,21 +328,22 @@ class Containers:
         fields = ", ".join(differences(current, desired))
         with open(paths.config, "rb") as handle:
             spec = json.loads(handle.read())
-        atomic_write(paths.config, json.dumps(with_resources(spec, desired), indent=2, sort_keys=True).encode(), 0o600)
+        atomic_write(paths.config, json.dumps(with_resources(spec, desired), sort_keys=True).encode(), 0o600)
         runtime = self.runtime(desired["runtime"])
         live = (runtime.state(name) or {}).get("status") in ("created", "running", "paused")
         if live:
             runtime.update(name, update_arguments(current, desired))
         record = dict(record, desired=desired)
         record.update(made_from or {})
-        atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+        atomic_write(paths.record, json.dumps(record, sort_keys=True).encode(), 0o600)
         if live:
             return ["updated container %s in place: %s" % (name, fields)]
         return ["updated container %s: %s (it is not running: they apply when it starts)" % (name, fields)]
 
     # -- start -----------------------------------------------------------------------
-    def start(self, name: str) -> List[str]:
-        """Start the container under this host's supervisor and wait until it runs (or has exited)."""
+    def start(self, name: str, early: Optional[MonitorLaunch] = None) -> List[str]:
+        """Start the container under this host's supervisor and wait until it runs (or has exited);
+        ``early``, a monitor started ahead (service.py), holds it if this host's supervisor is the monitor."""
         paths = self.paths(name)
         record = self.record(name)
         if record is None:
@@ -364,9 +362,11 @@ class Containers:
         def started(fields: Dict[str, Any]) -> List[str]:
             attached = self._attach(desired, paths)
             record.update(fields, started=True)
-            atomic_write(paths.record, json.dumps(record, indent=2, sort_keys=True).encode(), 0o600)
+            atomic_write(paths.record, json.dumps(record, sort_keys=True).encode(), 0o600)
             return attached
-        actions.extend(self.supervisor.launch(self, paths, desired, started))
+        supervisor = MonitorSupervisor(early) if early is not None and self.supervisor.kind == MonitorSupervisor.kind \
+            else self.supervisor
+        actions.extend(supervisor.launch(self, paths, desired, started))
         actions.append("started container %s" % name)
         return actions
 

@@ -4,24 +4,26 @@
 """The per-container monitor: a small process that holds one container with no daemon.
 
 It is copied out of the module (the Ansible payload is deleted when the task ends) and run
-as ``python monitor.py CONFIG``; it must import nothing but the standard library. It
-detaches (fork, setsid), becomes a child subreaper so the container's init is reparented
-to it once ``runc create`` returns, then per run: ``runc create`` (stdout and stderr into a
-pipe it copies to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for
-the init to exit, records the exit code (128 + signal when killed, as docker),
-``runc delete``, and applies the restart policy with a doubling back-off (0.1 s to 30 s,
-reset after 10 s of running). The state file (``status`` starting, running, restarting
-or exited, ``pid``, ``exit_code``, ``started_at``, ``finished_at``, ``restart_count``,
-``error``) is replaced atomically at every change. A stop file written by the engine
-means: do not restart, exit when the container has.
+as ``python -I -S monitor.py GO_FD READY_FD``, detached by the engine (monitoring.py:
+a session of its own, reparented to init), usually before its container is ready: the
+engine starts it at the beginning of a start, so that this interpreter's start-up overlaps
+the engine's own work (mount, config.json, network). It must import nothing but the
+standard library. It reads its CONFIG (JSON) to the end of the GO_FD pipe: an empty
+one means that the engine gave up (or died) before handing the container over, and the
+monitor leaves without a trace. It becomes a child subreaper so the container's init is reparented to it once ``runc
+create`` returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
+to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for the init to
+exit, records the exit code (128 + signal when killed, as docker), ``runc delete``, and
+applies the restart policy with a doubling back-off (0.1 s to 30 s, reset after 10 s of
+running). The state file (``status`` starting, running, restarting or exited, ``pid``,
+``exit_code``, ``started_at``, ``finished_at``, ``restart_count``, ``error``) is replaced
+atomically at every change (not fsynced: the runtime root is volatile by design). The first
+state past ``starting`` is also announced on READY_FD (then closed), so that the engine
+waits for exactly that instead of polling the state file. A stop file written by the
+engine means: do not restart, exit when the container has.
 
-CONFIG (JSON): runtime, root, id, bundle, state_file, log_file, log_max, pid_file,
-stop_file, restart_policy, and optionally two pipes inherited from the engine: go_fd, read
-before anything else (the engine starts the monitor while it attaches the network, and
-writes a byte when the bundle is ready; end of file means: give up, and the monitor
-leaves without a trace), and ready_fd, on which the first state past ``starting`` is
-announced (then it is closed), so that the engine waits for exactly that instead of
-polling the state file.
+CONFIG: runtime, root, id, bundle, state_file, log_file, log_max, pid_file, stop_file,
+restart_policy, monitor_log (where this process's own output goes).
 
 ``monitor.py --log-pipe LOG_FILE LOG_MAX -- COMMAND...`` is the other use of this file: the
 main process of a container's systemd unit (systemd.py), which runs the runtime and writes
@@ -142,13 +144,13 @@ def log_pipe(log_file: str, log_max: int, command) -> int:
 
 
 class Monitor:
-    def __init__(self, config: dict):
+    def __init__(self, config: dict, ready_fd=None):
         self.config = config
         self.state = {"status": "starting", "monitor_pid": os.getpid(), "monitor_start": process_start(os.getpid()),
                       "pid": None, "exit_code": None, "started_at": None, "finished_at": None, "restart_count": 0,
                       "error": None}
         self.log_lock = threading.Lock()
-        self.ready_fd = config.get("ready_fd")
+        self.ready_fd = ready_fd
 
     # -- files ---------------------------------------------------------------------
     def save(self, **changes) -> None:
@@ -157,8 +159,6 @@ class Monitor:
         temp = "%s.tmp-%d" % (path, os.getpid())
         with open(temp, "w") as handle:
             json.dump(self.state, handle, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.rename(temp, path)
         if self.ready_fd is not None and self.state["status"] != "starting":
             fd, self.ready_fd = self.ready_fd, None
@@ -181,9 +181,21 @@ class Monitor:
     # -- the runtime ---------------------------------------------------------------
     def runtime(self, *args: str, stdout=None, stderr=None) -> subprocess.CompletedProcess:
         command = [self.config["runtime"], "--root", self.config["root"]] + list(args)
-        return subprocess.run(command, stdin=subprocess.DEVNULL, stdout=stdout if stdout is not None else subprocess.PIPE,
-                              stderr=stderr if stderr is not None else subprocess.STDOUT, timeout=COMMAND_TIMEOUT,
-                              cwd=self.config["bundle"], check=False)
+        # A blocking wait bounded by a timer that kills: Popen.wait(timeout) polls with sleeps
+        # of up to 50 ms, late by that much after each runtime call of a start.
+        expired = threading.Event()
+        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=stderr if stderr is not None else subprocess.STDOUT, cwd=self.config["bundle"]) as proc:
+            timer = threading.Timer(COMMAND_TIMEOUT, lambda: (expired.set(), proc.kill()))
+            timer.daemon = True
+            timer.start()
+            try:
+                output, errors = proc.communicate()
+            finally:
+                timer.cancel()
+        if expired.is_set():
+            raise subprocess.TimeoutExpired(command, COMMAND_TIMEOUT, output=output)
+        return subprocess.CompletedProcess(command, proc.returncode, output, errors)
 
     def run_once(self) -> dict:
         """One create-start-wait-delete cycle; what to record of its end: exit code (-1 when it
@@ -270,29 +282,42 @@ class Monitor:
             self.save(restart_count=self.state["restart_count"] + 1)
 
 
+def read_config(go_fd: int):
+    """The config the engine writes on ``go_fd`` and closes; None when it closed it empty."""
+    data = b""
+    while True:
+        try:
+            chunk = os.read(go_fd, 65536)
+        except InterruptedError:
+            continue
+        if not chunk:
+            break
+        data += chunk
+    os.close(go_fd)
+    return json.loads(data.decode("utf-8")) if data else None
+
+
 def main(argv) -> int:
     if len(argv) > 4 and argv[1] == "--log-pipe" and argv[4] == "--":
         return log_pipe(argv[2], int(argv[3]), argv[5:])
-    with open(argv[1]) as handle:
-        config = json.load(handle)
-    if os.fork():
-        os._exit(0)  # the launcher reaps this at once; the monitor lives on, reparented
-    os.setsid()
-    for name in ("ready_fd", "go_fd"):
-        if config.get(name) is not None:
-            os.set_inheritable(config[name], False)  # not for the runtime nor the container
-    if config.get("go_fd") is not None:
-        go = os.read(config["go_fd"], 1)
-        os.close(config["go_fd"])
-        if not go:
-            return 0
+    go_fd, ready_fd = int(argv[1]), int(argv[2])
+    for fd in (go_fd, ready_fd):
+        os.set_inheritable(fd, False)  # not for the runtime nor the container
+    # all that needs no container is done while the engine prepares it
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
     import ctypes  # here: the import costs a few ms, and only this process needs it
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-    monitor = Monitor(config)
+    config = read_config(go_fd)
+    if config is None:  # the engine did not hand a container over: nothing was made, nothing to leave
+        return 0
+    log = os.open(config["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    for fd in (1, 2):
+        os.dup2(log, fd)
+    os.close(log)
+    monitor = Monitor(config, ready_fd)
     try:
         monitor.save()
         monitor.serve()

@@ -8,16 +8,16 @@ and a stop file written here tells it not to restart the container."""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import pkgutil
 import select
-import subprocess
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
-from ..common.fileutil import atomic_write
+from ..common.fileutil import atomic_write, makedirs_private
 from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
 from .errors import ContainerError
 from .records import ContainerPaths, monitor_alive, read_json, tail
@@ -30,16 +30,94 @@ START_TIMEOUT = 30.0
 KILL_GRACE = 10.0
 
 
-def copy_monitor(paths: ContainerPaths) -> None:
-    """monitor.py out of the module's payload (which goes when the task ends), to the run directory."""
+def monitor_script(run_root: str) -> str:
+    """monitor.py copied out of the module to ``run_root/monitor/``, once per version (its
+    content's digest names it): the launch of a monitor needs nothing of its container."""
     script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
     if script is None:
         raise ContainerError("cannot read the container monitor out of the module")
-    atomic_write(paths.monitor_script, script, 0o600)
+    directory = os.path.join(run_root, "monitor")
+    path = os.path.join(directory, "monitor-%s.py" % hashlib.sha256(script).hexdigest()[:16])
+    if not os.path.exists(path):
+        makedirs_private(directory)
+        atomic_write(path, script, 0o600, durable=False)
+    return path
+
+
+class MonitorLaunch:
+    """A monitor started before its container is ready, waiting for it (monitor.py): its
+    interpreter starts while the engine mounts the rootfs, writes config.json and attaches
+    the network. ``hand_over`` gives it the container; ``close`` without it (or the engine's
+    death, which closes the pipe too) sends it away without a trace.
+
+    It is detached as a daemon is (and as conmon is by podman): this process forks, the child
+    makes a session of its own and forks the monitor, which it leaves at once, so that the
+    monitor is nobody's child here, and is reaped by init (or the host's subreaper) when it exits."""
+
+    def __init__(self, run_root: str):
+        script = monitor_script(run_root)
+        self.ready = self.go = -1
+        theirs: List[int] = []
+        try:
+            self.ready, announce = os.pipe()
+            theirs.append(announce)
+            wait_go, self.go = os.pipe()
+            theirs.append(wait_go)
+            # -I -S: the monitor needs the standard library only, not the site-packages of a virtualenv
+            argv = [sys.executable, "-I", "-S", script, str(wait_go), str(announce)]
+            null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
+            theirs.append(null)
+            launcher = os.fork()
+            if launcher == 0:  # nothing but system calls here, until the exec or the exit
+                try:
+                    os.setsid()
+                    if os.fork() == 0:
+                        for fd in (0, 1, 2):
+                            os.dup2(null, fd)
+                        for fd in (announce, wait_go):
+                            os.set_inheritable(fd, True)
+                        os.chdir("/")
+                        os.execv(sys.executable, argv)
+                finally:
+                    os._exit(0)  # pylint: disable=protected-access
+            os.waitpid(launcher, 0)  # it left as soon as it had forked
+        except BaseException:
+            self.close()
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+
+    def hand_over(self, config: Dict[str, Any]) -> None:
+        """Give the monitor its container (it starts it at once)."""
+        try:
+            os.write(self.go, json.dumps(config).encode())  # far below a pipe's buffer: never blocks
+        except BrokenPipeError:
+            raise ContainerError("the monitor of container %s died before it was given the container; see %s"
+                                 % (config["id"], config["monitor_log"]))
+        finally:
+            os.close(self.go)
+            self.go = -1
+
+    def wait_ready(self, deadline: float) -> Optional[bool]:
+        """Until the monitor has saved "running" (or why not): True for its byte on the pipe,
+        False for the pipe's end (it died first), None when ``deadline`` (time.monotonic()) came first."""
+        readable = select.select([self.ready], [], [], max(0.0, deadline - time.monotonic()))[0]
+        return bool(os.read(self.ready, 1)) if readable else None
+
+    def close(self) -> None:
+        """Close the pipes: a monitor not handed a container leaves."""
+        for fd in (self.ready, self.go):
+            if fd >= 0:
+                os.close(fd)
+        self.ready = self.go = -1
 
 
 class MonitorSupervisor(Supervisor):
     kind = "monitor"
+
+    def __init__(self, early: Optional[MonitorLaunch] = None):
+        self.early = early  # a monitor started ahead, for the next launch
 
     def launch(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
                started: Callable[[Dict[str, Any]], List[str]]) -> List[str]:
@@ -48,39 +126,24 @@ class MonitorSupervisor(Supervisor):
         for stale in (paths.stop, paths.state):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
-        copy_monitor(paths)
-        actions: List[str] = []
         deadline = time.monotonic() + START_TIMEOUT
-        # The monitor's interpreter starts while the network is attached: it waits on ``go``.
-        ready, announce = os.pipe()
-        wait_go, go = os.pipe()
-        launcher = None
+        launch, self.early = self.early, None
         try:
+            if launch is None:  # its interpreter starts while the network is attached
+                launch = MonitorLaunch(containers.run_root)
             config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
                       "state_file": paths.state, "log_file": paths.log, "log_max": containers.log_max,
                       "pid_file": paths.pid_file, "stop_file": paths.stop, "restart_policy": desired["restart_policy"],
-                      "ready_fd": announce, "go_fd": wait_go}
-            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600)
-            # -I -S: the monitor needs the standard library only, not the site-packages of a virtualenv
-            with open(os.devnull, "rb") as null, open(paths.monitor_log, "ab") as log:
-                launcher = subprocess.Popen([sys.executable, "-I", "-S", paths.monitor_script, paths.monitor_config],
-                                            stdin=null, stdout=log, stderr=log, start_new_session=True, close_fds=True,
-                                            pass_fds=(announce, wait_go), cwd="/")
-            for fd in (announce, wait_go):
-                os.close(fd)
-            announce = wait_go = -1
-            actions.extend(started({"supervisor": self.kind}))
-            os.write(go, b"1")
-            os.close(go)
-            go = -1
-            # a byte when the monitor has saved "running" (or why not), end of file if it died first
-            select.select([ready], [], [], max(0.0, deadline - time.monotonic()))
+                      "monitor_log": paths.monitor_log}
+            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600, durable=False)  # to read, for people
+            actions = started({"supervisor": self.kind})
+            launch.hand_over(config)
+            announced = launch.wait_ready(deadline)
         finally:
-            for fd in (ready, announce, wait_go, go):  # a go pipe closed unwritten sends the monitor away
-                if fd >= 0:
-                    os.close(fd)
-            if launcher is not None:  # it forked the monitor and left long before (wait(timeout) would poll)
-                launcher.wait(max(0.1, deadline - time.monotonic()))
+            if launch is not None:
+                launch.close()
+        if announced is False and (read_json(paths.state) or {}).get("status") in (None, "starting"):
+            raise ContainerError("the monitor of container %s died before it started it; see %s" % (name, paths.monitor_log))
         while time.monotonic() < deadline:
             state = read_json(paths.state) or {}
             if state.get("status") in ("running", "exited", "restarting"):
@@ -103,7 +166,7 @@ class MonitorSupervisor(Supervisor):
         runtime = containers.runtime(desired["runtime"])
         running = status["state"] in ("running", "restarting") or monitor_alive(state)
         if os.path.isdir(paths.run):
-            atomic_write(paths.stop, b"stop\n", 0o600)
+            atomic_write(paths.stop, b"stop\n", 0o600, durable=False)
         actions = []
 
         def stopped() -> bool:  # the monitor (if one held it) has gone and the container's init is dead

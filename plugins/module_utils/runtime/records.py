@@ -20,6 +20,7 @@ from .network.state import NetworkState, load_state
 from .systemd_units import read_unit_status
 
 RECORD = "container.json"
+LOG_MAX = 10 * 1024 * 1024  # the cap of a container's log file (the monitor rotates it there)
 
 
 class ContainerPaths:
@@ -39,7 +40,6 @@ class ContainerPaths:
         self.stop = os.path.join(self.run, "stop")
         self.pid_file = os.path.join(self.run, "init.pid")
         self.monitor_config = os.path.join(self.run, "monitor.json")
-        self.monitor_script = os.path.join(self.run, "monitor.py")
         self.monitor_log = os.path.join(self.run, "monitor.log")
         self.network = os.path.join(self.run, "network")
         self.events = os.path.join(self.run, "events")  # a systemd unit's runs (systemd_units.py)

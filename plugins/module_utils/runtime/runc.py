@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import shutil
 import subprocess
 from typing import Any, Dict, List, Optional
@@ -67,6 +66,7 @@ def crun_command(binary: str, directory: str) -> str:
     if os.path.basename(binary) != "crun" or not hybrid_with_v2_controllers():
         return binary
     wrapper = os.path.join(directory, "crun")
+    import shlex  # here: only crun on a hybrid host needs it
     text = HYBRID_WRAPPER % {"crun": shlex.quote(binary), "unified": UNIFIED,
                              "unshare": shlex.quote(shutil.which("unshare") or "/usr/bin/unshare")}
     try:

@@ -9,18 +9,22 @@ Check mode reads the store but never writes, mounts or runs anything."""
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
-from ..image.ops import ImageService
 from ..image.outcome import Outcome
-from .containers import LOG_MAX, Containers
 from .errors import ContainerError, RuntimeCommandError
 from .limits import in_place
 from .options import check_name, differences, normalize
 from .quick import CONTAINER_OPTIONS, FINGERPRINT, fingerprint
+from .records import LOG_MAX, ContainerPaths, read_json, read_status
+from .supervisor import systemd_booted
 
-if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only
+if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.py once a start is under way
+    from ..image.ops import ImageService
+    from .containers import Containers
     from .exec import ExecResult
+    from .monitoring import MonitorLaunch
 
 STATES = ("present", "started", "stopped", "absent", "restarted")
 RUNNING = ("running", "restarting")
@@ -50,6 +54,7 @@ class ContainerService:
         """The store's containers; None when there is no store (and ``create`` is false:
         by default, it is made except in check mode)."""
         store = self.images.store(create=not self.check_mode if create is None else create)
+        from .containers import Containers
         return Containers(store, self.images.run_root, self.log_max, **self.network) if store is not None else None
 
     def info(self, names: Optional[List[str]] = None, log_lines: int = 20) -> List[Dict[str, Any]]:
@@ -74,14 +79,35 @@ class ContainerService:
         state = params.get("state") or "started"
         if state not in STATES:
             raise ContainerError("state must be one of %s, not %r" % (", ".join(STATES), state))
-        containers = self._containers()
-        if containers is None or self.check_mode:
-            return self._ensure(containers, name, state, params, log_lines)
-        with containers.lock(name):
-            return self._ensure(containers, name, state, params, log_lines)
+        early = self._early_monitor(name, state, params)
+        try:
+            containers = self._containers()
+            if containers is None or self.check_mode:
+                return self._ensure(containers, name, state, params, log_lines)
+            with containers.lock(name):
+                return self._ensure(containers, name, state, params, log_lines, early)
+        finally:
+            if early is not None:
+                early.close()  # unused (no start after all), it leaves without a trace
+
+    def _early_monitor(self, name: str, state: str, params: Dict[str, Any]) -> Optional[MonitorLaunch]:
+        """A monitor started now, when this task is about to start the container under one (the
+        container is not running, or is to be restarted): its interpreter starts while this
+        process loads the rest of the engine, mounts the rootfs and attaches the network."""
+        if self.check_mode or state not in ("started", "restarted") or systemd_booted():
+            return None
+        if not os.path.isdir(self.images.run_root):  # the store's first run makes it, with its modes
+            return None
+        if state == "started" and not params.get("force_restart"):
+            paths = ContainerPaths(self.images.storage_root, self.images.run_root, name)
+            record = read_json(paths.record)
+            if record is not None and read_status(paths, record)["state"] in RUNNING:
+                return None  # most likely nothing to do (or a recreate, whose start launches its own)
+        from .monitoring import MonitorLaunch
+        return MonitorLaunch(self.images.run_root)
 
     def _ensure(self, containers: Optional[Containers], name: str, state: str, params: Dict[str, Any],
-                log_lines: int) -> Outcome:
+                log_lines: int, early: Optional[MonitorLaunch] = None) -> Outcome:
         outcome = Outcome()
         check = self.check_mode
         if containers is not None and not check:
@@ -157,7 +183,7 @@ class ContainerService:
             if stop:
                 outcome.actions.extend(containers.stop(name))
             if start:
-                outcome.actions.extend(containers.start(name))
+                outcome.actions.extend(containers.start(name, early))
         info = None
         if containers is not None and not check:
             info = containers.info(name, log_lines)

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, List
 from ..common.fileutil import atomic_write
 from .errors import ContainerError
 from .monitor import BACKOFF_MAX, BACKOFF_RESET, BACKOFF_START
-from .monitoring import copy_monitor
+from .monitoring import monitor_script
 from .options import signal_number
 from .records import ContainerPaths, tail
 from .supervisor import Supervisor, wait_until
@@ -147,14 +147,14 @@ class SystemdSupervisor(Supervisor):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
         atomic_write(paths.unit_hook, unit_hook(paths, runtime.binary, runtime.root).encode(), 0o700)
-        copy_monitor(paths)
+        script = monitor_script(containers.run_root)
         actions = started({"supervisor": self.kind, "unit": unit})
         command = ["systemd-run", "--quiet", "--unit", unit, "--service-type=simple",
                    "--description=undock.oci container %s (store %s)" % (name, containers.store.root)]
         for setting in unit_properties(paths, desired):
             command += ["--property", setting]
         # -I -S: the log pipe needs the standard library only, as the monitor
-        command += ["--", sys.executable, "-I", "-S", paths.monitor_script, "--log-pipe", paths.log,
+        command += ["--", sys.executable, "-I", "-S", script, "--log-pipe", paths.log,
                     str(containers.log_max), "--", runtime.binary, "--root", runtime.root, "run",
                     "--bundle", paths.bundle, "--pid-file", paths.pid_file, name]
         proc = self._run_unit(command, paths)

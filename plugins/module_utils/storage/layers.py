@@ -21,7 +21,6 @@ import base64
 import hashlib
 import json
 import os
-import tempfile
 from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
@@ -135,6 +134,7 @@ class LayerStore:
 
     def _unpack(self, stream: Any, desc: Dict[str, Any], diff_id: str, commit: Any = None) -> None:
         from .unpack import unpack_layer  # only a pull unpacks: a no-op run never loads the tar code
+        import tempfile  # here: only an unpack needs it, not every run that opens the store
         temp = tempfile.mkdtemp(prefix=self._temp_prefix(diff_id), dir=self.root)
         try:
             diff = os.path.join(temp, "diff")
@@ -172,6 +172,7 @@ class LayerStore:
             except FileNotFoundError:
                 pass
             # Rename first: a half-deleted layer must never look complete.
+            import tempfile  # here: see unpack
             doomed = tempfile.mkdtemp(prefix=self._temp_prefix(diff_id), dir=self.root)
             os.rename(path, os.path.join(doomed, "layer"))
             remove_tree(doomed)

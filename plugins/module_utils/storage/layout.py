@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
@@ -106,6 +105,7 @@ class OCILayout:
             return False
         own_temp = partial_path is None
         if own_temp:
+            import tempfile  # here: only a download needs it
             fd, partial_path = tempfile.mkstemp(prefix=".tmp-", dir=self.tmp_dir)
             os.close(fd)
         try:

@@ -186,7 +186,8 @@ class MountRecords:
 
     def _write(self, record: MountRecord) -> None:
         self._ensure_run_root()
-        atomic_write(self._record_path(record.target), json.dumps(record.to_dict(), sort_keys=True).encode(), 0o600)
+        atomic_write(self._record_path(record.target), json.dumps(record.to_dict(), sort_keys=True).encode(), 0o600,
+                     durable=False)  # the runtime root is volatile
 
     def _drop(self, record: MountRecord) -> None:
         try:

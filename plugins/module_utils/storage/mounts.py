@@ -49,9 +49,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
 import time
-import uuid
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
@@ -167,6 +165,7 @@ class MountManager(MountRecords):
         if os.geteuid() != 0:
             return {"overlay": False, "bind": False, "reason": "mounting needs root"}
         makedirs_private(self.store.tmp)
+        import tempfile  # here: a probe or a flattened chain is rare, and the module costs every start
         work = tempfile.mkdtemp(prefix=".tmp-probe-", dir=self.store.tmp)
         try:
             dirs = {n: os.path.join(work, n) for n in ("l1", "l2", "upper", "work", "merged")}
@@ -223,6 +222,7 @@ class MountManager(MountRecords):
         with FileLock(os.path.join(self.store.locks, "flat-%s.lock" % chain)):
             if os.path.isdir(diff):
                 return chain, diff
+            import tempfile  # here: see _probe
             temp = tempfile.mkdtemp(prefix=".tmp-%s-" % chain, dir=self.flat_root)
             try:
                 os.mkdir(os.path.join(temp, "diff"), 0o755)
@@ -329,7 +329,7 @@ class MountManager(MountRecords):
                              diff_ids=list(diff_ids), owner=owner, kind="overlay", read_only=read_only,
                              transient=transient, pid=os.getpid(), pid_start=process_start(os.getpid()),
                              upper_dir=upper_dir, work_dir=work_dir, remove_target=remove_target,
-                             nodev_nosuid=nodev_nosuid, id=uuid.uuid4().hex[:16], created=time.time())
+                             nodev_nosuid=nodev_nosuid, id=os.urandom(8).hex(), created=time.time())
         backend = self._backend()
         with self.lock():
             existing = self._read(self._record_path(target))

@@ -6,9 +6,9 @@
 The bridge network is podman's recipe on a bridge and subnet of its own: ``bridge`` (gateway,
 masquerade, hairpin) with ``host-local`` IPAM whose leases live under the network's
 ``ipam_dir`` (host-wide, as the bridge is: /run/undock/cni/ipam, tmpfs, so they vanish at boot
-with the namespaces they belong to, and are never mixed with podman's /var/lib/cni), then ``portmap`` (published ports; ``snat`` masquerades
-connections from 127.0.0.1, which needs route_localnet, set by portmap itself on the bridge)
-and ``firewall`` (lets the container's traffic through a FORWARD chain whose policy is DROP).
+with the namespaces they belong to, and are never mixed with podman's /var/lib/cni), then ``portmap`` (published ports, so only for a container
+that has some; ``snat`` masquerades connections from 127.0.0.1, which needs route_localnet, set by
+portmap itself on the bridge) and ``firewall`` (lets the container's traffic through a FORWARD chain whose policy is DROP).
 """
 
 from __future__ import annotations
@@ -27,19 +27,20 @@ def ipam_dir(conflist: Dict[str, Any]) -> str:
     return conflist["plugins"][0]["ipam"]["dataDir"]
 
 
-def bridge_conflist(network: BridgeNetwork) -> Dict[str, Any]:
-    return {
-        "cniVersion": CNI_VERSION,
-        "name": network.name,
-        "plugins": [
-            {"type": "bridge", "bridge": network.bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
-             "ipam": {"type": "host-local", "dataDir": network.ipam_dir,
-                      "ranges": [[{"subnet": network.subnet, "gateway": network.gateway}]],
-                      "routes": [{"dst": "0.0.0.0/0"}]}},
-            {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
-            {"type": "firewall", "backend": "iptables"},
-        ],
-    }
+def bridge_conflist(network: BridgeNetwork, ports: bool = True) -> Dict[str, Any]:
+    """The network's conflist; without ``ports``, the one a container that publishes none is
+    attached with: portmap, which would do nothing for it, is left out (one plugin run less
+    at each start and stop; podman's netavark sets up no port forwarding either)."""
+    plugins = [
+        {"type": "bridge", "bridge": network.bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+         "ipam": {"type": "host-local", "dataDir": network.ipam_dir,
+                  "ranges": [[{"subnet": network.subnet, "gateway": network.gateway}]],
+                  "routes": [{"dst": "0.0.0.0/0"}]}},
+        {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
+        {"type": "firewall", "backend": "iptables"},
+    ]
+    return {"cniVersion": CNI_VERSION, "name": network.name,
+            "plugins": [p for p in plugins if ports or p["type"] != "portmap"]}
 
 
 def loopback_conflist() -> Dict[str, Any]:

@@ -52,7 +52,7 @@ def _write_etc(state: NetworkState, state_dir: str, hostname: str, resolv: str) 
              "/etc/resolv.conf": ("resolv.conf", resolv)}
     for target, (name, text) in files.items():
         path = os.path.join(directory, name)
-        atomic_write(path, text.encode("utf-8"), mode=0o644)
+        atomic_write(path, text.encode("utf-8"), mode=0o644, durable=False)
         state.etc_files[target] = path
 
 
@@ -88,7 +88,7 @@ def _write_network_conflist(conflist: Dict[str, Any], run_root: str) -> None:
     except OSError:
         pass
     os.makedirs(directory, mode=0o700, exist_ok=True)
-    atomic_write(path, data, mode=0o644)
+    atomic_write(path, data, mode=0o644, durable=False)
 
 
 def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
@@ -126,14 +126,14 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
     state.netns = os.path.join(netns.netns_dir(run_root), container_id)
     state.owns_netns = True
     if plan.network is not None:
-        state.conflist = bridge_conflist(plan.network)
+        state.conflist = bridge_conflist(plan.network, ports=bool(plan.ports))  # what DEL runs again
         state.runtime_config = {"portMappings": [p.cni() for p in plan.ports]}
     state.save(state_dir)  # before anything exists, so that a detach after a crash finds it all
     try:
         netns.create(state.netns)
         cni.add_list(loopback_conflist(), cni_id, state.netns, "lo", {}, cni_path=cni_path, timeout=timeout)
         if state.conflist is not None:
-            _write_network_conflist(state.conflist, run_root)
+            _write_network_conflist(bridge_conflist(plan.network), run_root)
 
             def progress(result: Dict[str, Any]) -> None:
                 state.result = result

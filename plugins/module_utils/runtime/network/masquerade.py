@@ -12,7 +12,6 @@ removal of the chain fail as busy); the plugin's DEL itself fails if the chain i
 from __future__ import annotations
 
 import hashlib
-import shlex
 import shutil
 import subprocess
 from typing import Collection, List
@@ -54,6 +53,7 @@ def sweep(network: str, container_id: str, keep: Collection[str] = ()) -> bool:
         return False
     changed = kept = False
     for rule in rules:
+        import shlex  # here: only a rule listing needs it
         words = shlex.split(rule)
         if len(words) > 2 and words[0] == "-A" and words[-2:] == ["-j", chain]:
             if _source(words) in keep:

@@ -62,7 +62,8 @@ class NetworkState:
 
     def save(self, state_dir: str) -> None:
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        atomic_write(os.path.join(state_dir, STATE_FILE), json.dumps(asdict(self), sort_keys=True).encode("utf-8"))
+        atomic_write(os.path.join(state_dir, STATE_FILE), json.dumps(asdict(self), sort_keys=True).encode("utf-8"),
+                     durable=False)  # the runtime root is volatile
 
 
 def load_state(state_dir: str) -> Optional[NetworkState]:
