@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment:
     # Signing what is pushed, and the trust policy of pulls: the modules that push and pull images
-    # (module_support.SIGNING_ARGS).
+    # (module_base.SIGNING_ARGS).
     DOCUMENTATION = r"""
 options:
   sign_by:

@@ -144,7 +144,8 @@ stderr_lines:
 import shlex
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.module_support import image_module, image_service
+from ..module_utils.module_base import image_module
+from ..module_utils.module_support import image_service
 
 
 def main() -> None:

@@ -238,7 +238,8 @@ actions:
 """
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.module_support import finish, image_module, image_service
+from ..module_utils.module_base import finish, image_module
+from ..module_utils.module_support import image_service
 
 #: Options that only make sense when the image is to be present.
 PRESENT_ONLY = ("source", "source_username", "push", "export_to", "platform", "sign_by")

@@ -131,7 +131,8 @@ missing:
 """
 
 from ..module_utils.common.errors import UndockError
-from ..module_utils.module_support import finish, image_module, image_service
+from ..module_utils.module_base import finish, image_module
+from ..module_utils.module_support import image_service
 
 
 def main() -> None:

@@ -102,7 +102,7 @@ actions:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ..module_utils.common.errors import MissingLibraryError, UndockError
-from ..module_utils.module_support import fail_on_missing_libraries
+from ..module_utils.module_base import fail_on_missing_libraries
 from ..module_utils.signing.keyfiles import ensure_key_pair, remove_key_pair
 
 
