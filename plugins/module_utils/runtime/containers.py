@@ -71,6 +71,7 @@ from .supervisor import Supervisor, systemd_booted
 from .systemd import SystemdSupervisor
 from .users import resolve_user
 
+
 def supervisor_named(kind: str) -> Supervisor:
     if kind == SystemdSupervisor.kind:
         return SystemdSupervisor()
