@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from ansible_collections.undock.oci.plugins.module_utils.common.fileutil import copy_fd
+from ansible_collections.undock.oci.plugins.module_utils.common.fileutil import copy_fd, copy_fd_to_new
 
 pytestmark = pytest.mark.unit
 
@@ -61,3 +61,29 @@ def test_a_refusal_halfway_starts_the_copy_again(tmp_path, monkeypatch):
     data = os.urandom(100000)
     assert _copy(tmp_path, data) == data
     assert len(calls) == 2
+
+
+def test_copy_to_new_makes_a_private_file_and_never_writes_over_or_through(tmp_path):
+    src_path = tmp_path / "src"
+    src_path.write_bytes(b"content")
+    (tmp_path / "outside").write_bytes(b"keep")
+    os.symlink(tmp_path / "outside", tmp_path / "link")
+    src = os.open(src_path, os.O_RDONLY)
+    try:
+        copy_fd_to_new(src, str(tmp_path / "new"))
+        for taken in ("new", "link"):
+            os.lseek(src, 0, os.SEEK_SET)
+            with pytest.raises(FileExistsError):
+                copy_fd_to_new(src, str(tmp_path / taken))
+        dir_fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.lseek(src, 0, os.SEEK_SET)
+            copy_fd_to_new(src, "relative", dir_fd=dir_fd)
+        finally:
+            os.close(dir_fd)
+    finally:
+        os.close(src)
+    assert (tmp_path / "new").read_bytes() == b"content"
+    assert (tmp_path / "relative").read_bytes() == b"content"
+    assert os.stat(tmp_path / "new").st_mode & 0o777 == 0o600
+    assert (tmp_path / "outside").read_bytes() == b"keep"

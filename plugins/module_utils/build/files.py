@@ -30,7 +30,7 @@ import tempfile
 from typing import Any, Callable, List, Optional, Tuple
 
 from ..common.errors import UndockError
-from ..common.fileutil import copy_fd
+from ..common.fileutil import copy_fd_to_new
 from ..runtime.users import resolve_user, split_user
 from ..storage.rootfs import SymlinkInPathError, open_dir_at, resolve_in_root
 from ..storage.trees import remove_tree
@@ -155,12 +155,7 @@ def copy_entry(source: str, dir_fd: int, name: str, owner: Optional[Tuple[int, i
     elif stat.S_ISREG(st.st_mode):
         src = os.open(source, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         try:
-            dst = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600,
-                          dir_fd=dir_fd)
-            try:
-                copy_fd(src, dst)
-            finally:
-                os.close(dst)
+            copy_fd_to_new(src, name, dir_fd=dir_fd)
         finally:
             os.close(src)
         _set_owner_mode(dir_fd, name, own, mode if mode is not None else stat.S_IMODE(st.st_mode), False)

@@ -103,6 +103,16 @@ def copy_fd(src: int, dst: int, size: int | None = None) -> None:
             view = view[os.write(dst, view):]
 
 
+def copy_fd_to_new(src: int, path: str, dir_fd: int | None = None) -> None:
+    """A new file at ``path`` (mode 0600 until the caller sets it; never through a link, never
+    over an existing file) with the content of descriptor ``src``."""
+    dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=dir_fd)
+    try:
+        copy_fd(src, dst)
+    finally:
+        os.close(dst)
+
+
 def fsync_dir(path: str) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:

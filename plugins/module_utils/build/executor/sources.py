@@ -18,7 +18,7 @@ import os
 import tempfile
 from typing import List, Tuple
 
-from ...common.fileutil import copy_fd
+from ...common.fileutil import copy_fd_to_new
 from ...storage.rootfs import resolve_in_root
 from ..context.digest import content_digest
 from ..context.snapshot import DIR, FILE, SYMLINK, Snapshot
@@ -36,11 +36,7 @@ def _write_member(snapshot: Snapshot, entry, path: str) -> None:
     elif entry.kind == FILE:
         src = snapshot.open_file(entry)
         try:
-            dst = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-            try:
-                copy_fd(src, dst)
-            finally:
-                os.close(dst)
+            copy_fd_to_new(src, path)
         finally:
             os.close(src)
         os.chmod(path, entry.mode)
