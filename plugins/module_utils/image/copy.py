@@ -8,7 +8,6 @@ destination has the same digest as the source."""
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
 from .interfaces import ImageDestination, ImageSource
@@ -23,12 +22,15 @@ if TYPE_CHECKING:
 DEFAULT_PARALLEL = 6
 
 
-@dataclass
 class CopyResult:
-    image: ResolvedImage
-    blobs_copied: List[str] = field(default_factory=list)
-    bytes_copied: int = 0
-    changed: bool = False
+    __slots__ = ("image", "blobs_copied", "bytes_copied", "changed")
+
+    def __init__(self, image: ResolvedImage, blobs_copied: Optional[List[str]] = None, bytes_copied: int = 0,
+                 changed: bool = False) -> None:
+        self.image = image
+        self.blobs_copied = [] if blobs_copied is None else blobs_copied
+        self.bytes_copied = bytes_copied
+        self.changed = changed
 
 
 class KnownConfigSource(ImageSource):

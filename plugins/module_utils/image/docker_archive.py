@@ -55,7 +55,6 @@ import os
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
 from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from ..model.digest import Digester, parse_digest, sha256_digest
@@ -107,11 +106,13 @@ def parse_docker_archive_ref(ref: Optional[str], for_destination: bool = False) 
 # ---------------------------------------------------------------------------------------
 # docker-archive source
 # ---------------------------------------------------------------------------------------
-@dataclass
 class _ArchiveLayer:
-    member: TarMember
-    compressed: bool
-    size: int           # uncompressed
+    __slots__ = ("member", "compressed", "size")
+
+    def __init__(self, member: TarMember, compressed: bool, size: int) -> None:
+        self.member = member
+        self.compressed = compressed
+        self.size = size            # uncompressed
 
 
 class DockerArchiveImageSource(ImageSource):
@@ -307,11 +308,13 @@ def read_docker_manifest_json(archive: TarArchive) -> List[Dict[str, Any]]:
 # ---------------------------------------------------------------------------------------
 # docker-archive destination
 # ---------------------------------------------------------------------------------------
-@dataclass
 class _Received:
-    path: str
-    diff_id: str
-    size: int           # of the uncompressed file
+    __slots__ = ("path", "diff_id", "size")
+
+    def __init__(self, path: str, diff_id: str, size: int) -> None:
+        self.path = path
+        self.diff_id = diff_id
+        self.size = size            # of the uncompressed file
 
 
 class DockerArchiveImageDestination(ImageDestination):

@@ -8,7 +8,6 @@ and the store included; only read-only requests are made."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import (DigestMismatchError, ImageInUseError, NotFoundError, PolicyRejectedError, RegistryError,
@@ -120,7 +119,7 @@ class ImageService:
             return None
         source = StoreImageSource(store, ref_name)
         image = resolve_image(source, platform=source.entry.get("platform"))
-        return replace(image, top_digest=(source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
+        return image.with_top_digest((source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
 
     # -- present --------------------------------------------------------------------
     def present(self, name: str, pull: str = "missing", platform: Optional[str] = None,

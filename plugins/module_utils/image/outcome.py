@@ -5,26 +5,30 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 
-@dataclass
 class Outcome:
     """What a service call did: ``changed``, a ``before``/``after`` with the same keys for
     ``--diff``, the ``actions`` taken (in check mode, that would be), ``warnings``, the
     ``image`` record it worked on, and ``values``: the other return values of the call
     (``mount``, ``report``, ``removed``...)."""
 
-    changed: bool = False
-    actions: List[str] = field(default_factory=list)
-    before: Dict[str, Any] = field(default_factory=dict)
-    after: Dict[str, Any] = field(default_factory=dict)
-    image: Optional[Dict[str, Any]] = None
-    warnings: List[str] = field(default_factory=list)
-    values: Dict[str, Any] = field(default_factory=dict)
-    #: the image the store holds after the call (in check mode: would hold); engine use only
-    resolved: Any = field(default=None, repr=False)
+    __slots__ = ("changed", "actions", "before", "after", "image", "warnings", "values", "resolved")
+
+    def __init__(self, changed: bool = False, actions: Optional[List[str]] = None,
+                 before: Optional[Dict[str, Any]] = None, after: Optional[Dict[str, Any]] = None,
+                 image: Optional[Dict[str, Any]] = None, warnings: Optional[List[str]] = None,
+                 values: Optional[Dict[str, Any]] = None, resolved: Any = None) -> None:
+        self.changed = changed
+        self.actions = [] if actions is None else actions
+        self.before = {} if before is None else before
+        self.after = {} if after is None else after
+        self.image = image
+        self.warnings = [] if warnings is None else warnings
+        self.values = {} if values is None else values
+        #: the image the store holds after the call (in check mode: would hold); engine use only
+        self.resolved = resolved
 
     def merge(self, other: "Outcome") -> "Outcome":
         self.changed = self.changed or other.changed

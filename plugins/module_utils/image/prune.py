@@ -10,7 +10,6 @@ import calendar
 import datetime
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..common.errors import UndockError
@@ -26,15 +25,18 @@ _UNITS = (7 * 86400, 86400, 3600, 60, 1)
 _LABEL_KEY = re.compile(r"[^\s=]+")
 
 
-@dataclass
 class PruneFilters:
     """Filters are combined with AND. With none set, no image is chosen (only content that
     no image uses is collected)."""
 
-    all_images: bool = False
-    dangling: bool = False
-    older_than: Optional[str] = None
-    labels: Sequence[str] = field(default_factory=list)
+    __slots__ = ("all_images", "dangling", "older_than", "labels")
+
+    def __init__(self, all_images: bool = False, dangling: bool = False, older_than: Optional[str] = None,
+                 labels: Optional[Sequence[str]] = None) -> None:
+        self.all_images = all_images
+        self.dangling = dangling
+        self.older_than = older_than
+        self.labels = [] if labels is None else labels
 
     def any(self) -> bool:
         return bool(self.all_images or self.dangling or self.older_than or self.labels)

@@ -22,7 +22,6 @@ just before it."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Dict, Optional
 
 from ..common.errors import UndockError
@@ -72,7 +71,7 @@ def _present(root: str, ref: Any) -> Optional[Outcome]:
         return None
     source = StoredImageSource(root, ref_name, entry)
     image = resolve_image(source, platform=entry.get("platform"))  # ImageService.local_image
-    image = replace(image, top_digest=(entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
+    image = image.with_top_digest((entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
     diff_ids = layer_diff_ids(image.manifest, image.config)  # ImageService._ensure_unpacked
     if not all(layer_unpacked(root, diff_ids[layer["digest"]]) for layer in image.manifest.layers):
         return None

@@ -140,4 +140,4 @@ def open_pull_source(context: RegistryContext, ref: Reference, role: str = TASK_
                             status=404)
     if last_error is not None:
         raise last_error
-    raise RegistryError("no registry to pull %s from" % ref)
+    raise RegistryError("no registry to pull %s from" % (ref,))

@@ -7,7 +7,6 @@ and the no-op answered from the store's files (quick.py), so it imports only the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 
 from ..common.errors import ManifestError, UndockError
@@ -21,15 +20,21 @@ if TYPE_CHECKING:
     from .interfaces import ImageSource
 
 
-@dataclass
 class ResolvedImage:
     """A single-platform image at a source: its manifest, config and where it came from."""
 
-    manifest: Manifest
-    config: Dict[str, Any]
-    config_raw: bytes
-    top_digest: str                 # what the reference resolved to: an index digest or the manifest's own
-    platform: Dict[str, str]
+    __slots__ = ("manifest", "config", "config_raw", "top_digest", "platform")
+
+    def __init__(self, manifest: Manifest, config: Dict[str, Any], config_raw: bytes, top_digest: str,
+                 platform: Dict[str, str]) -> None:
+        self.manifest = manifest
+        self.config = config
+        self.config_raw = config_raw
+        self.top_digest = top_digest    # what the reference resolved to: an index digest or the manifest's own
+        self.platform = platform
+
+    def with_top_digest(self, top_digest: str) -> "ResolvedImage":
+        return ResolvedImage(self.manifest, self.config, self.config_raw, top_digest, self.platform)
 
 
 def resolve_image(source: "ImageSource", platform: Optional[Any] = None) -> ResolvedImage:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from dataclasses import dataclass
 from typing import Any, BinaryIO, Dict, Optional
 
 from ..common.errors import LayerError, UndockError
@@ -83,13 +82,15 @@ def clean_member_name(name: str, where: str) -> str:
     return text
 
 
-@dataclass
 class TarMember:
-    name: str
-    kind: str          # "file", "dir" or "symlink"
-    offset: int = 0    # of the data, for files
-    size: int = 0
-    linkname: str = ""
+    __slots__ = ("name", "kind", "offset", "size", "linkname")
+
+    def __init__(self, name: str, kind: str, offset: int = 0, size: int = 0, linkname: str = "") -> None:
+        self.name = name
+        self.kind = kind          # "file", "dir" or "symlink"
+        self.offset = offset      # of the data, for files
+        self.size = size
+        self.linkname = linkname
 
 
 class _MemberRaw(io.RawIOBase):

@@ -10,7 +10,6 @@ identity of the image, so callers keep the original bytes next to the parsed for
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from .digest import Digester
@@ -47,14 +46,16 @@ SCHEMA_NAMES = {OCI_MANIFEST: "OCI_MANIFEST", OCI_INDEX: "OCI_INDEX", DOCKER_MAN
                 DOCKER_LIST: "DOCKER_LIST"}
 
 
-@dataclass
 class Manifest:
     """A parsed manifest or index, with the exact bytes it came from."""
 
-    raw: bytes
-    media_type: str
-    digest: str
-    data: Dict[str, Any] = field(repr=False)
+    __slots__ = ("raw", "media_type", "digest", "data")
+
+    def __init__(self, raw: bytes, media_type: str, digest: str, data: Dict[str, Any]) -> None:
+        self.raw = raw
+        self.media_type = media_type
+        self.digest = digest
+        self.data = data
 
     @property
     def is_index(self) -> bool:

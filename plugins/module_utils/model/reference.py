@@ -12,8 +12,7 @@ A name without a registry is a *short name*: ``Reference.short_name`` is true an
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from .digest import InvalidDigestError, parse_digest
 from ..common.errors import InvalidReferenceError
@@ -36,8 +35,7 @@ _ANCHORED_ID_RE = re.compile(r"[a-f0-9]{64}")
 _NOT_REGISTRY_NAMES = FILE_TRANSPORTS + ("dir",)
 
 
-@dataclass(frozen=True)
-class Reference:
+class Reference(NamedTuple):
     """A normalised reference. ``tag`` and ``digest`` may both be set (``name:tag@digest``)."""
 
     registry: str
@@ -70,14 +68,14 @@ class Reference:
         return text
 
     def with_tag(self, tag: Optional[str]) -> "Reference":
-        return replace(self, tag=tag)
+        return self._replace(tag=tag)
 
     def with_digest(self, digest: Optional[str]) -> "Reference":
-        return replace(self, digest=digest)
+        return self._replace(digest=digest)
 
     def in_registry(self, registry: str, repository: Optional[str] = None) -> "Reference":
         """The same image named in another registry (mirrors, search registries, prefix rewrites)."""
-        return replace(self, registry=registry, repository=repository or self.repository, short_name=False)
+        return self._replace(registry=registry, repository=repository or self.repository, short_name=False)
 
     @property
     def manifest_reference(self) -> str:

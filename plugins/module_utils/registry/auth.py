@@ -13,8 +13,7 @@ import base64
 import re
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..common.errors import AuthenticationError, RegistryError, TransientError
 from ..common.jsonutil import load_json
@@ -23,10 +22,9 @@ from .failures import describe_cause, tls_failure
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
-@dataclass(frozen=True)
-class Challenge:
+class Challenge(NamedTuple):
     scheme: str                      # "basic" or "bearer", lower case
-    params: Dict[str, str] = field(default_factory=dict)
+    params: Dict[str, str]
 
     @property
     def realm(self) -> str:

@@ -14,8 +14,7 @@ import binascii
 import errno
 import json
 import os
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -28,8 +27,7 @@ from .registries_conf import check_host
 AUTH_FILES_HELPER = "containers-auth.json"
 
 
-@dataclass(frozen=True, repr=False)
-class Credentials:
+class Credentials(NamedTuple):
     """A user name and password (or identity token). The repr never shows the secrets."""
 
     username: str

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
 
 from ..common.errors import ConfigError
@@ -25,9 +24,10 @@ SOURCE_REGISTRY = "source"  # the registry of a ``source:`` reference
 FILES_ONLY = "files"        # any other registry, such as a registries.conf mirror
 CREDENTIAL_ROLES = (TASK_REGISTRY, SOURCE_REGISTRY, FILES_ONLY)
 _SECRETS = ("password", "source_password")
+_FIELDS = ("validate_certs", "ca_cert", "client_cert", "client_key", "username", "password", "source_username",
+           "source_password", "auth_file", "registries_conf", "registries_conf_dir", "certs_dir")
 
 
-@dataclass(repr=False)
 class RegistryOptions:
     """The registry options a module task may set; None means "from the files".
 
@@ -45,20 +45,26 @@ class RegistryOptions:
     * ``certs_dir``: the only certs.d-style directory to look in (``DIR/HOST[:PORT]/``).
     """
 
-    validate_certs: Optional[bool] = None
-    ca_cert: Optional[str] = None
-    client_cert: Optional[str] = None
-    client_key: Optional[str] = None
-    username: Optional[str] = None
-    password: Optional[str] = None
-    source_username: Optional[str] = None
-    source_password: Optional[str] = None
-    auth_file: Optional[str] = None
-    registries_conf: Optional[str] = None
-    registries_conf_dir: Optional[str] = None
-    certs_dir: Optional[str] = None
+    __slots__ = _FIELDS
 
-    def __post_init__(self) -> None:
+    def __init__(self, validate_certs: Optional[bool] = None, ca_cert: Optional[str] = None,
+                 client_cert: Optional[str] = None, client_key: Optional[str] = None,
+                 username: Optional[str] = None, password: Optional[str] = None,
+                 source_username: Optional[str] = None, source_password: Optional[str] = None,
+                 auth_file: Optional[str] = None, registries_conf: Optional[str] = None,
+                 registries_conf_dir: Optional[str] = None, certs_dir: Optional[str] = None) -> None:
+        self.validate_certs = validate_certs
+        self.ca_cert = ca_cert
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.username = username
+        self.password = password
+        self.source_username = source_username
+        self.source_password = source_password
+        self.auth_file = auth_file
+        self.registries_conf = registries_conf
+        self.registries_conf_dir = registries_conf_dir
+        self.certs_dir = certs_dir
         if (self.username is None) != (self.password is None):
             raise ConfigError("username and password must be given together")
         if (self.source_username is None) != (self.source_password is None):
@@ -72,16 +78,16 @@ class RegistryOptions:
 
     def __repr__(self) -> str:
         shown = []
-        for item in fields(self):
-            value = getattr(self, item.name)
+        for name in _FIELDS:
+            value = getattr(self, name)
             if value is not None:
-                shown.append("%s=%s" % (item.name, "'********'" if item.name in _SECRETS else repr(value)))
+                shown.append("%s=%s" % (name, "'********'" if name in _SECRETS else repr(value)))
         return "RegistryOptions(%s)" % ", ".join(shown)
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "RegistryOptions":
         """Pick the fields above out of a module's ``params`` (missing or None = unset)."""
-        return cls(**{item.name: params.get(item.name) for item in fields(cls)})
+        return cls(**{name: params.get(name) for name in _FIELDS})
 
     def registries_config(self, home: Optional[str] = None,
                           env: Optional[Mapping[str, str]] = None) -> "RegistriesConfig":

@@ -14,8 +14,7 @@ from __future__ import annotations
 import errno
 import os
 import re
-from dataclasses import dataclass
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..common.toml import load as toml_load
@@ -53,8 +52,7 @@ class BlockedRegistryError(ConfigError):
     """registries.conf marks the registry (or the namespace) as ``blocked = true``."""
 
 
-@dataclass(frozen=True)
-class Mirror:
+class Mirror(NamedTuple):
     """One ``[[registry.mirror]]`` table."""
 
     location: str
@@ -62,8 +60,7 @@ class Mirror:
     pull_from_mirror: str = MIRROR_ALL
 
 
-@dataclass(frozen=True)
-class RegistryEntry:
+class RegistryEntry(NamedTuple):
     """One ``[[registry]]`` table, after defaults (``prefix`` defaults to ``location``).
 
     ``location`` is empty only for a wildcard prefix (``*.example.com``): the
@@ -111,8 +108,7 @@ class RegistryEntry:
         return -1
 
 
-@dataclass(frozen=True)
-class PullSource:
+class PullSource(NamedTuple):
     """Where to fetch (or push) an image: the rewritten reference and its TLS policy."""
 
     reference: Reference

@@ -12,8 +12,7 @@ import os
 import ssl
 import stat
 import tempfile
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -27,15 +26,27 @@ DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
 USER_CERTS_DIR = os.path.join(".config", "containers", "certs.d")                      # under $HOME
 
 
-@dataclass
 class TLSFiles:
     """What a ``certs.d/HOST[:PORT]/`` directory holds."""
 
-    directory: Optional[str] = None
-    ca_certs: List[str] = field(default_factory=list)
-    client_cert: Optional[str] = None
-    client_key: Optional[str] = None
-    client_pairs: List[Tuple[str, str]] = field(default_factory=list)
+    __slots__ = ("directory", "ca_certs", "client_cert", "client_key", "client_pairs")
+
+    def __init__(self, directory: Optional[str] = None, ca_certs: Optional[List[str]] = None,
+                 client_cert: Optional[str] = None, client_key: Optional[str] = None,
+                 client_pairs: Optional[List[Tuple[str, str]]] = None) -> None:
+        self.directory = directory
+        self.ca_certs = [] if ca_certs is None else ca_certs
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.client_pairs = [] if client_pairs is None else client_pairs
+
+    def _values(self) -> Tuple[object, ...]:
+        return (self.directory, self.ca_certs, self.client_cert, self.client_key, self.client_pairs)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, TLSFiles):
+            return NotImplemented
+        return self._values() == other._values()
 
 
 def certs_dir_for(host: str, certs_dirs: Sequence[str] = DEFAULT_CERTS_DIRS) -> TLSFiles:
@@ -80,8 +91,7 @@ def certs_dir_for(host: str, certs_dirs: Sequence[str] = DEFAULT_CERTS_DIRS) -> 
     return TLSFiles()
 
 
-@dataclass(frozen=True)
-class TLSSettings:
+class TLSSettings(NamedTuple):
     """What an HTTP client needs, in the form ``requests`` takes.
 
     * ``verify``: False (no verification), True (the default trust store) or the path

@@ -7,26 +7,25 @@ from deadline.py, which loads sockets and threads: every task builds its limits,
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import Optional
 
 from ..common.errors import ConfigError
 from .defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
 
 
-@dataclass(frozen=True)
 class TransferLimits:
     """``request_timeout`` bounds a request (seconds); a blob download gets that plus its
-    declared size at ``min_transfer_rate`` (bytes per second)."""
+    declared size at ``min_transfer_rate`` (bytes per second). Not changed once made."""
 
-    request_timeout: float = DEFAULT_REQUEST_TIMEOUT
-    min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE
+    __slots__ = ("request_timeout", "min_transfer_rate")
 
-    def __post_init__(self) -> None:
-        for name in ("request_timeout", "min_transfer_rate"):
-            value = getattr(self, name)
+    def __init__(self, request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+                 min_transfer_rate: float = DEFAULT_MIN_TRANSFER_RATE) -> None:
+        for name, value in (("request_timeout", request_timeout), ("min_transfer_rate", min_transfer_rate)):
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
                 raise ConfigError("%s must be a positive number, not %r" % (name, value))
+        self.request_timeout = request_timeout
+        self.min_transfer_rate = min_transfer_rate
 
     def request_seconds(self) -> float:
         return float(self.request_timeout)

@@ -10,8 +10,7 @@ them while ``matchRepository`` does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, NamedTuple, Optional
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..model.reference import Reference, parse_reference
@@ -43,8 +42,7 @@ def _repo_digest_or_exact(intended: Reference, signed: Reference) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class SignedIdentity:
+class SignedIdentity(NamedTuple):
     kind: str
     reference: Optional[Reference] = None   # exactReference / exactRepository
     prefix: str = ""                        # remapIdentity

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
 from ..common.errors import SigningError
@@ -17,15 +16,19 @@ from .keys import generate_key_pair, load_private_key, public_key_pem
 MAX_KEY_FILE = 64 * 1024
 
 
-@dataclass
 class KeyPairResult:
-    private_key: str
-    public_key: str
-    changed: bool = False
-    actions: List[str] = field(default_factory=list)
-    before: Dict[str, bool] = field(default_factory=dict)
-    after: Dict[str, bool] = field(default_factory=dict)
-    public_pem: Optional[str] = None
+    __slots__ = ("private_key", "public_key", "changed", "actions", "before", "after", "public_pem")
+
+    def __init__(self, private_key: str, public_key: str, changed: bool = False, actions: Optional[List[str]] = None,
+                 before: Optional[Dict[str, bool]] = None, after: Optional[Dict[str, bool]] = None,
+                 public_pem: Optional[str] = None) -> None:
+        self.private_key = private_key
+        self.public_key = public_key
+        self.changed = changed
+        self.actions = [] if actions is None else actions
+        self.before = {} if before is None else before
+        self.after = {} if after is None else after
+        self.public_pem = public_pem
 
 
 def _read(path: str) -> bytes:

@@ -19,8 +19,7 @@ here: sources build locations whether or not a policy applies.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, NamedTuple, Optional
 
 from ..common.errors import ConfigError
 from ..model.reference import Reference
@@ -32,8 +31,7 @@ DOCKER_ARCHIVE = "docker-archive"
 PATH_TRANSPORTS = (OCI, OCI_ARCHIVE)
 
 
-@dataclass(frozen=True)
-class ImageLocation:
+class ImageLocation(NamedTuple):
     transport: str
     reference: Optional[Reference] = None   # docker: the name the image is pulled as
     path: str = ""                          # the other transports: the file or directory read

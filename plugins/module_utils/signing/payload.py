@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, NamedTuple, Optional
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
@@ -24,8 +23,7 @@ SIGNATURE_TYPE = "cosign container image signature"
 CREATOR = "undock.oci"
 
 
-@dataclass(frozen=True)
-class SignedPayload:
+class SignedPayload(NamedTuple):
     """What a payload claims; trusted only after its signature verified."""
 
     docker_reference: str

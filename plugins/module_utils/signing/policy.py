@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Union
 
 from ..common.errors import ConfigError, ManifestError, PolicyRejectedError, SigningError, UndockError
@@ -48,17 +47,20 @@ def user_policy_path() -> str:
     return os.path.join(os.path.expanduser("~"), ".config", "containers", "policy.json")
 
 
-@dataclass
 class UnverifiedImage:
     """What the policy judges: the name it is pulled as (None for a file), its top manifest bytes,
     a way to list its signatures (called only if a requirement needs them), and, for a file,
     where it is read from (by default, the registry image ``reference``)."""
 
-    reference: Optional[Reference]
-    manifest_raw: bytes
-    list_signatures: Callable[[], List[Signature]]
-    location: Optional[ImageLocation] = None
-    _signatures: Optional[List[Signature]] = field(default=None, repr=False)
+    __slots__ = ("reference", "manifest_raw", "list_signatures", "location", "_signatures")
+
+    def __init__(self, reference: Optional[Reference], manifest_raw: bytes,
+                 list_signatures: Callable[[], List[Signature]], location: Optional[ImageLocation] = None) -> None:
+        self.reference = reference
+        self.manifest_raw = manifest_raw
+        self.list_signatures = list_signatures
+        self.location = location
+        self._signatures: Optional[List[Signature]] = None
 
     @property
     def where(self) -> ImageLocation:
@@ -95,10 +97,10 @@ class Reject(Requirement):
         raise SigningError("the policy rejects every image in this scope")
 
 
-@dataclass
 class Unsupported(Requirement):
-    kind_name: str
-    reason: str
+    def __init__(self, kind_name: str, reason: str) -> None:
+        self.kind_name = kind_name
+        self.reason = reason
 
     def describe(self) -> str:
         return self.kind_name
@@ -107,14 +109,14 @@ class Unsupported(Requirement):
         raise SigningError("%s by undock.oci, so no image in this scope can be accepted" % self.reason)
 
 
-@dataclass
 class SigstoreSigned(Requirement):
-    key_sources: List[str]                   # file paths or "keyData" labels, for messages
-    key_loaders: List[Callable[[], bytes]]
-    identity: SignedIdentity
-    _keys: Optional[List[Any]] = field(default=None, repr=False)
-
     kind = "sigstoreSigned"
+
+    def __init__(self, key_sources: List[str], key_loaders: List[Callable[[], bytes]], identity: SignedIdentity) -> None:
+        self.key_sources = key_sources      # file paths or "keyData" labels, for messages
+        self.key_loaders = key_loaders
+        self.identity = identity
+        self._keys: Optional[List[Any]] = None
 
     def describe(self) -> str:
         return "sigstoreSigned by %s, signedIdentity %s" % (", ".join(self.key_sources), self.identity.describe())
@@ -243,11 +245,14 @@ def _requirements(data: Any, where: str) -> List[Requirement]:
     return [parse_requirement(item, "%s[%d]" % (where, index)) for index, item in enumerate(data)]
 
 
-@dataclass
 class Policy:
-    source: str
-    default: List[Requirement]
-    transports: Dict[str, Dict[str, List[Requirement]]]
+    __slots__ = ("source", "default", "transports")
+
+    def __init__(self, source: str, default: List[Requirement],
+                 transports: Dict[str, Dict[str, List[Requirement]]]) -> None:
+        self.source = source
+        self.default = default
+        self.transports = transports
 
     def requirements_for(self, ref: Reference) -> "tuple[str, List[Requirement]]":
         """(scope description, requirements) for an image pulled from a registry as ``ref``."""

@@ -15,8 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
@@ -30,13 +29,12 @@ SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 DIR_SIGNATURE_PREFIX = b"\x00sigstore-json\n"
 
 
-@dataclass(frozen=True)
-class Signature:
+class Signature(NamedTuple):
     """One untrusted sigstore signature: a payload, its MIME type, and annotations."""
 
     mime_type: str
     payload: bytes
-    annotations: Dict[str, str] = field(default_factory=dict)
+    annotations: Dict[str, str]
 
     @property
     def is_simple_signing(self) -> bool:

@@ -17,22 +17,28 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
-from typing import List
+from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 
 HOLDS_DIR = "holds"
+_HOLD_FIELDS = ("owner", "path", "image", "digest", "image_id", "diff_ids")
 
 
-@dataclass
 class Hold:
-    owner: str                      # "container:NAME"
-    path: str                       # the hold counts while this exists
-    image: str                      # the store name
-    digest: str
-    image_id: str
-    diff_ids: List[str] = field(default_factory=list)
+    __slots__ = _HOLD_FIELDS
+
+    def __init__(self, owner: str, path: str, image: str, digest: str, image_id: str,
+                 diff_ids: Optional[List[str]] = None) -> None:
+        self.owner = owner              # "container:NAME"
+        self.path = path                # the hold counts while this exists
+        self.image = image              # the store name
+        self.digest = digest
+        self.image_id = image_id
+        self.diff_ids = [] if diff_ids is None else diff_ids
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {name: getattr(self, name) for name in _HOLD_FIELDS}
 
     def describe(self) -> str:
         return "%s (kept while %s exists)" % (self.owner, self.path)
@@ -50,7 +56,7 @@ class Holds:
 
     def put(self, hold: Hold) -> None:
         makedirs_private(self.dir)
-        atomic_write(self._file(hold.owner), json.dumps(asdict(hold), sort_keys=True).encode("utf-8"), 0o600)
+        atomic_write(self._file(hold.owner), json.dumps(hold.to_dict(), sort_keys=True).encode("utf-8"), 0o600)
 
     def drop(self, owner: str) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -70,7 +76,7 @@ class Holds:
             try:
                 with open(path, "rb") as handle:
                     data = json.loads(handle.read(1 << 20))
-                hold = Hold(**{k: v for k, v in data.items() if k in Hold.__dataclass_fields__})
+                hold = Hold(**{k: v for k, v in data.items() if k in _HOLD_FIELDS})
             except (OSError, ValueError, TypeError):
                 continue  # unreadable: kept, and it holds nothing
             if os.path.lexists(hold.path):

@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional, Set
 
 from ..common.errors import StoreError
@@ -33,33 +32,55 @@ class MountError(StoreError):
     """A mount or unmount failed, or a target is not usable."""
 
 
-@dataclass
+_RECORD_FIELDS = ("target", "store", "image", "digest", "image_id", "diff_ids", "owner", "kind", "read_only",
+                  "transient", "pid", "pid_start", "mount_id", "lowers", "flat", "upper_dir", "work_dir", "private",
+                  "remove_target", "nodev_nosuid", "note", "id", "created")
+
+
+def _copied(value: Any) -> Any:
+    """asdict's copy of a list, so a record's dict never shares a list with the record."""
+    return list(value) if isinstance(value, list) else value
+
+
 class MountRecord:
     """One mount of an image, as kept under ``<run_root>/mounts/``."""
 
-    target: str
-    store: str
-    image: str                      # the store name (full normalised reference)
-    digest: str                     # manifest digest as pulled
-    image_id: str                   # config digest
-    diff_ids: List[str]             # base first
-    owner: str                      # who asked: "oci_mount", "oci_scan", "container:NAME"...
-    kind: str                       # overlay | flat | copy | directory
-    read_only: bool = True
-    transient: bool = False         # the mount lives only as long as process ``pid``
-    pid: int = 0
-    pid_start: Optional[int] = None
-    mount_id: Optional[int] = None  # from /proc/self/mountinfo (None for kind directory)
-    lowers: List[str] = field(default_factory=list)   # lowerdir entries, topmost first
-    flat: Optional[str] = None      # chain id of the merged bottom layers, if any
-    upper_dir: Optional[str] = None
-    work_dir: Optional[str] = None
-    private: List[str] = field(default_factory=list)  # directories removed on unmount
-    remove_target: bool = False     # the target directory was made for this mount only
-    nodev_nosuid: bool = True
-    note: Optional[str] = None
-    id: str = ""
-    created: float = 0.0
+    __slots__ = _RECORD_FIELDS
+
+    def __init__(self, target: str, store: str, image: str, digest: str, image_id: str, diff_ids: List[str],
+                 owner: str, kind: str, read_only: bool = True, transient: bool = False, pid: int = 0,
+                 pid_start: Optional[int] = None, mount_id: Optional[int] = None, lowers: Optional[List[str]] = None,
+                 flat: Optional[str] = None, upper_dir: Optional[str] = None, work_dir: Optional[str] = None,
+                 private: Optional[List[str]] = None, remove_target: bool = False, nodev_nosuid: bool = True,
+                 note: Optional[str] = None, id: str = "", created: float = 0.0) -> None:
+        self.target = target
+        self.store = store
+        self.image = image              # the store name (full normalised reference)
+        self.digest = digest            # manifest digest as pulled
+        self.image_id = image_id        # config digest
+        self.diff_ids = diff_ids        # base first
+        self.owner = owner              # who asked: "oci_mount", "oci_scan", "container:NAME"...
+        self.kind = kind                # overlay | flat | copy | directory
+        self.read_only = read_only
+        self.transient = transient      # the mount lives only as long as process ``pid``
+        self.pid = pid
+        self.pid_start = pid_start
+        self.mount_id = mount_id        # from /proc/self/mountinfo (None for kind directory)
+        self.lowers = [] if lowers is None else lowers      # lowerdir entries, topmost first
+        self.flat = flat                # chain id of the merged bottom layers, if any
+        self.upper_dir = upper_dir
+        self.work_dir = work_dir
+        self.private = [] if private is None else private   # directories removed on unmount
+        self.remove_target = remove_target  # the target directory was made for this mount only
+        self.nodev_nosuid = nodev_nosuid
+        self.note = note
+        self.id = id
+        self.created = created
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MountRecord):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
 
     @property
     def layers(self) -> int:
@@ -72,11 +93,11 @@ class MountRecord:
         return "%s at %s (%s)" % (self.owner, self.target, how)
 
     def to_dict(self) -> Dict[str, Any]:
-        return asdict(self)
+        return {name: _copied(getattr(self, name)) for name in _RECORD_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "MountRecord":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in data.items() if k in _RECORD_FIELDS}
         return cls(**known)
 
 

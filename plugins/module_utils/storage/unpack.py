@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..model.digest import Digester
 from ..common.errors import DigestMismatchError, LayerError
@@ -94,8 +94,7 @@ DEFAULT_WORKERS = 2
 _PREFETCH = 2
 
 
-@dataclass(frozen=True)
-class UnpackResult:
+class UnpackResult(NamedTuple):
     """What was unpacked: digests of the blob and of the tar stream, and counts."""
     blob_digest: str
     diff_id: str
