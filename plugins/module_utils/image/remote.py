@@ -8,7 +8,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
-from ..registry.client import RegistryClient
 from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.manifest import Manifest
@@ -17,6 +16,7 @@ from ..storage.layout import BlobOpener
 from .interfaces import ImageDestination, ImageSource
 
 if TYPE_CHECKING:
+    from ..registry.client import RegistryClient  # and requests: loaded by RegistryContext.client()
     from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 class RegistryImageSource(ImageSource):
-    def __init__(self, client: RegistryClient, reference: Reference, requested: Optional[Reference] = None):
+    def __init__(self, client: "RegistryClient", reference: Reference, requested: Optional[Reference] = None):
         self.client = client
         self.reference = reference
         self.origin = reference
@@ -62,7 +62,7 @@ class RegistryImageSource(ImageSource):
 class RegistryImageDestination(ImageDestination):
     """Pushes blobs (mounting from the source's repository when on the same registry), then the manifest."""
 
-    def __init__(self, client: RegistryClient, reference: Reference, chunk_size: Optional[int] = None):
+    def __init__(self, client: "RegistryClient", reference: Reference, chunk_size: Optional[int] = None):
         self.client = client
         self.reference = reference
         self.chunk_size = chunk_size

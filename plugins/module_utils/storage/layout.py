@@ -10,6 +10,7 @@ their final name only after they verify, through a temp file, fsync and rename.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import time
@@ -350,7 +351,9 @@ WRITEBACK_STEP = 8 * 1024 * 1024
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-def _load_sync_file_range() -> Optional[Callable[..., int]]:
+@functools.lru_cache(maxsize=None)
+def _sync_file_range() -> Optional[Callable[..., int]]:
+    """libc's sync_file_range, loaded (with ctypes) by the first write-back, not at import."""
     try:
         import ctypes
         function = ctypes.CDLL(None, use_errno=True).sync_file_range
@@ -360,17 +363,15 @@ def _load_sync_file_range() -> Optional[Callable[..., int]]:
         return None
 
 
-_sync_file_range = _load_sync_file_range()
-
-
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing a range to disk now, without waiting for it.
 
     The blob is fsynced before it is renamed; starting writeback while the download
     goes on lets the disk work in parallel instead of all at the final fsync.
     """
-    if _sync_file_range is not None:
-        _sync_file_range(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
+    function = _sync_file_range()
+    if function is not None:
+        function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 def _unlink_quietly(path: str) -> None:
