@@ -40,13 +40,10 @@ class TLSFiles:
         self.client_key = client_key
         self.client_pairs = [] if client_pairs is None else client_pairs
 
-    def _values(self) -> Tuple[object, ...]:
-        return (self.directory, self.ca_certs, self.client_cert, self.client_key, self.client_pairs)
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, TLSFiles):
             return NotImplemented
-        return self._values() == other._values()
+        return all(getattr(self, name) == getattr(other, name) for name in self.__slots__)
 
 
 def certs_dir_for(host: str, certs_dirs: Sequence[str] = DEFAULT_CERTS_DIRS) -> TLSFiles:
