@@ -37,11 +37,6 @@ _RECORD_FIELDS = ("target", "store", "image", "digest", "image_id", "diff_ids", 
                   "remove_target", "nodev_nosuid", "note", "id", "created")
 
 
-def _copied(value: Any) -> Any:
-    """asdict's copy of a list, so a record's dict never shares a list with the record."""
-    return list(value) if isinstance(value, list) else value
-
-
 class MountRecord:
     """One mount of an image, as kept under ``<run_root>/mounts/``."""
 
@@ -93,7 +88,7 @@ class MountRecord:
         return "%s at %s (%s)" % (self.owner, self.target, how)
 
     def to_dict(self) -> Dict[str, Any]:
-        return {name: _copied(getattr(self, name)) for name in _RECORD_FIELDS}
+        return {name: getattr(self, name) for name in _RECORD_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Dict[str, Any]) -> "MountRecord":
