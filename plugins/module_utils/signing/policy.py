@@ -22,16 +22,20 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from typing import Any, Callable, Dict, List, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ..common.errors import ConfigError, ManifestError, PolicyRejectedError, SigningError, UndockError
 from ..common.jsonutil import load_json
 from ..model.manifest import parse_manifest
 from ..model.reference import Reference
 from .identity import SignedIdentity, parse_signed_identity
-from .keys import load_public_keys
 from .location import DOCKER, ImageLocation, check_scope
-from .sigstore import Signature, verify
+
+if TYPE_CHECKING:
+    from .sigstore import Signature
+
+# keys and sigstore (and with them cryptography) are imported by a sigstoreSigned check only:
+# a pull under insecureAcceptAnything or reject does not load them.
 
 SYSTEM_POLICY = "/etc/containers/policy.json"
 MAX_POLICY_SIZE = 4 * 1024 * 1024
@@ -55,18 +59,18 @@ class UnverifiedImage:
     __slots__ = ("reference", "manifest_raw", "list_signatures", "location", "_signatures")
 
     def __init__(self, reference: Optional[Reference], manifest_raw: bytes,
-                 list_signatures: Callable[[], List[Signature]], location: Optional[ImageLocation] = None) -> None:
+                 list_signatures: Callable[[], List["Signature"]], location: Optional[ImageLocation] = None) -> None:
         self.reference = reference
         self.manifest_raw = manifest_raw
         self.list_signatures = list_signatures
         self.location = location
-        self._signatures: Optional[List[Signature]] = None
+        self._signatures: Optional[List["Signature"]] = None
 
     @property
     def where(self) -> ImageLocation:
         return self.location or ImageLocation(DOCKER, reference=self.reference)
 
-    def signatures(self) -> List[Signature]:
+    def signatures(self) -> List["Signature"]:
         if self._signatures is None:
             self._signatures = list(self.list_signatures())
         return self._signatures
@@ -123,6 +127,7 @@ class SigstoreSigned(Requirement):
 
     def public_keys(self) -> List[Any]:
         if self._keys is None:
+            from .keys import load_public_keys
             keys: List[Any] = []
             for source, loader in zip(self.key_sources, self.key_loaders):
                 try:
@@ -149,6 +154,7 @@ class SigstoreSigned(Requirement):
                 raise SigningError("no signature: %d attachment(s) under the signature tag, none of type "
                                    "simple-signing" % len(signatures))
             raise SigningError("no signature")
+        from .sigstore import verify
         reasons = []
         for number, sig in enumerate(candidates, 1):
             try:
