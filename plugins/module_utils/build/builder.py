@@ -16,7 +16,6 @@ import copy
 import json
 import os
 import shlex
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..model.platform import host_platform
@@ -32,15 +31,19 @@ from .run import run_in_container, run_on_host
 from .working import BaseImage, WorkingContainer
 
 
-@dataclass
 class BuildSettings:
-    image_format: str = "oci"
-    compression: str = "gzip"
-    epoch: Optional[int] = None
-    squash: bool = False
-    labels: Dict[str, str] = field(default_factory=dict)
-    annotations: Dict[str, str] = field(default_factory=dict)
-    runtime: str = "runc"
+    __slots__ = ("image_format", "compression", "epoch", "squash", "labels", "annotations", "runtime")
+
+    def __init__(self, image_format: str = "oci", compression: str = "gzip", epoch: Optional[int] = None,
+                 squash: bool = False, labels: Optional[Dict[str, str]] = None,
+                 annotations: Optional[Dict[str, str]] = None, runtime: str = "runc"):
+        self.image_format = image_format
+        self.compression = compression
+        self.epoch = epoch
+        self.squash = squash
+        self.labels = {} if labels is None else labels
+        self.annotations = {} if annotations is None else annotations
+        self.runtime = runtime
 
 
 def base_image(name: Optional[str], digest: Optional[str], config: Optional[Dict[str, Any]],

@@ -159,7 +159,7 @@ class KeptContainers:
                 container.remove_dirs()
             container.create_dirs()
             build = Build(self.store, container, settings)
-            state = {"name": name, "image": image, "settings": dict(settings.__dict__), "python": python,
+            state = {"name": name, "image": image, "settings": {key: getattr(settings, key) for key in BuildSettings.__slots__}, "python": python,
                      "layer_per_task": bool(layer_per_task)}
             try:
                 rootfs = container.mount()

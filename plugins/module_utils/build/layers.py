@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass
 from typing import Any, Dict, Iterator, Optional
 
 from ..common.errors import LayerError
@@ -25,14 +24,16 @@ COMPRESSIONS = (GZIP, ZSTD)
 FORMATS = ("oci", "docker")
 
 
-@dataclass
 class LayerBlob:
     """A layer written to ``path``: its descriptor (compressed) and diff ID (uncompressed)."""
 
-    path: str
-    desc: Dict[str, Any]
-    diff_id: str
-    entries: int
+    __slots__ = ("path", "desc", "diff_id", "entries")
+
+    def __init__(self, path: str, desc: Dict[str, Any], diff_id: str, entries: int):
+        self.path = path
+        self.desc = desc
+        self.diff_id = diff_id
+        self.entries = entries
 
 
 def layer_media_type(image_format: str, compression: str) -> str:

@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.errors import UndockError
@@ -40,10 +39,12 @@ NETWORKS = ("none", "host", "bridge")
 TAIL = 4000
 
 
-@dataclass
 class CommandResult:
-    rc: int
-    output: str
+    __slots__ = ("rc", "output")
+
+    def __init__(self, rc: int, output: str):
+        self.rc = rc
+        self.output = output
 
 
 def _wait(argv: List[str], what: str, timeout: Optional[float], env: Optional[Dict[str, str]] = None,

@@ -25,7 +25,6 @@ import contextlib
 import os
 import stat
 import uuid
-from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ..common.errors import UndockError
@@ -44,15 +43,18 @@ OWNER = "oci_build"
 KEPT_FILE = "kept.json"
 
 
-@dataclass
 class BaseImage:
     """What a build starts from: an image of the store, or nothing (``scratch``)."""
 
-    name: Optional[str] = None
-    digest: Optional[str] = None
-    config: Dict[str, Any] = field(default_factory=dict)
-    layers: List[Dict[str, Any]] = field(default_factory=list)
-    diff_ids: List[str] = field(default_factory=list)
+    __slots__ = ("name", "digest", "config", "layers", "diff_ids")
+
+    def __init__(self, name: Optional[str] = None, digest: Optional[str] = None, config: Optional[Dict[str, Any]] = None,
+                 layers: Optional[List[Dict[str, Any]]] = None, diff_ids: Optional[List[str]] = None):
+        self.name = name
+        self.digest = digest
+        self.config = {} if config is None else config
+        self.layers = [] if layers is None else layers
+        self.diff_ids = [] if diff_ids is None else diff_ids
 
 
 def clean_stale_builds(store: Store) -> int:
@@ -172,7 +174,7 @@ class WorkingContainer:
 
     # -- kept containers (build.kept) ---------------------------------------------------
     def to_state(self) -> Dict[str, Any]:
-        return {"id": self.id, "label": self.label, "base": asdict(self.base), "layers": self.layers,
+        return {"id": self.id, "label": self.label, "base": {name: getattr(self.base, name) for name in BaseImage.__slots__}, "layers": self.layers,
                 "diff_ids": self.diff_ids, "blobs": self.blobs, "generation": self._generation}
 
     @classmethod

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import List, Optional, Union
 
 from .convert import to_instruction
@@ -14,12 +13,14 @@ from .instructions import Arg, From, Instruction
 from .parser import ParseWarning, parse
 
 
-@dataclass
 class Stage:
     """One FROM and the instructions up to the next; ``name`` is its AS name, lower case."""
 
-    source: From
-    instructions: List[Instruction] = field(default_factory=list)
+    __slots__ = ("source", "instructions")
+
+    def __init__(self, source: From, instructions: Optional[List[Instruction]] = None):
+        self.source = source
+        self.instructions = [] if instructions is None else instructions
 
     @property
     def name(self) -> str:
@@ -30,13 +31,16 @@ class Stage:
         return self.source.base
 
 
-@dataclass
 class Dockerfile:
-    meta_args: List[Arg]
-    stages: List[Stage]
-    escape: str = "\\"
-    syntax: Optional[str] = None
-    warnings: List[ParseWarning] = field(default_factory=list)
+    __slots__ = ("meta_args", "stages", "escape", "syntax", "warnings")
+
+    def __init__(self, meta_args: List[Arg], stages: List[Stage], escape: str = "\\", syntax: Optional[str] = None,
+                 warnings: Optional[List[ParseWarning]] = None):
+        self.meta_args = meta_args
+        self.stages = stages
+        self.escape = escape
+        self.syntax = syntax
+        self.warnings = [] if warnings is None else warnings
 
     def stage(self, target: str) -> Stage:
         """The stage named ``target`` (case-insensitive), or by its index; DockerfileError if none."""

@@ -11,7 +11,6 @@ at build time; only ``from`` may not use variables at all.
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from typing import Callable, Optional
 
 from .units import parse_ram_size
@@ -24,23 +23,29 @@ _KEYS = ("type", "from", "source", "src", "target", "dst", "destination", "reado
 Expander = Callable[[str], str]
 
 
-@dataclass
 class Mount:
     """One RUN mount; ``read_only`` defaults to true except for cache and tmpfs."""
 
-    type: str = "bind"
-    source: str = ""
-    target: str = ""
-    from_: str = ""
-    read_only: bool = True
-    size_limit: int = 0
-    id: str = ""
-    sharing: str = ""
-    required: bool = False
-    mode: Optional[int] = None
-    uid: Optional[int] = None
-    gid: Optional[int] = None
-    env: Optional[str] = None
+    __slots__ = ("type", "source", "target", "from_", "read_only", "size_limit", "id", "sharing", "required", "mode",
+                 "uid", "gid", "env")
+
+    def __init__(self, type: str = "bind", source: str = "", target: str = "", from_: str = "",
+                 read_only: bool = True, size_limit: int = 0, id: str = "", sharing: str = "", required: bool = False,
+                 mode: Optional[int] = None, uid: Optional[int] = None, gid: Optional[int] = None,
+                 env: Optional[str] = None):
+        self.type = type
+        self.source = source
+        self.target = target
+        self.from_ = from_
+        self.read_only = read_only
+        self.size_limit = size_limit
+        self.id = id
+        self.sharing = sharing
+        self.required = required
+        self.mode = mode
+        self.uid = uid
+        self.gid = gid
+        self.env = env
 
 
 def _bool(key: str, value: str) -> bool:

@@ -5,24 +5,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import List, Optional
 
 from .gotext import go_quote
 
 
-@dataclass
 class Heredoc:
     """The body of a ``<<NAME`` word: ``expand`` is false when the name was quoted."""
 
-    name: str
-    content: str = ""
-    expand: bool = True
-    chomp: bool = False
-    fd: int = 0
+    __slots__ = ("name", "content", "expand", "chomp", "fd")
+
+    def __init__(self, name: str, content: str = "", expand: bool = True, chomp: bool = False, fd: int = 0):
+        self.name = name
+        self.content = content
+        self.expand = expand
+        self.chomp = chomp
+        self.fd = fd
 
 
-@dataclass
 class Node:
     """One instruction (``value`` as written, e.g. ``RUN``) or one argument of it.
 
@@ -31,16 +31,21 @@ class Node:
     Lines are 1-based, ``end_line`` includes continuation lines and heredoc bodies.
     """
 
-    value: str = ""
-    args: List["Node"] = field(default_factory=list)
-    child: Optional["Node"] = None
-    flags: List[str] = field(default_factory=list)
-    json: bool = False
-    heredocs: List[Heredoc] = field(default_factory=list)
-    original: str = ""
-    line: int = 0
-    end_line: int = 0
-    comments: List[str] = field(default_factory=list)
+    __slots__ = ("value", "args", "child", "flags", "json", "heredocs", "original", "line", "end_line", "comments")
+
+    def __init__(self, value: str = "", args: Optional[List[Node]] = None, child: Optional[Node] = None,
+                 flags: Optional[List[str]] = None, json: bool = False, heredocs: Optional[List[Heredoc]] = None,
+                 original: str = "", line: int = 0, end_line: int = 0, comments: Optional[List[str]] = None):
+        self.value = value
+        self.args = [] if args is None else args
+        self.child = child
+        self.flags = [] if flags is None else flags
+        self.json = json
+        self.heredocs = [] if heredocs is None else heredocs
+        self.original = original
+        self.line = line
+        self.end_line = end_line
+        self.comments = [] if comments is None else comments
 
     @property
     def command(self) -> str:

@@ -15,8 +15,7 @@ Errors are DockerfileError with the 1-based line numbers of the instruction.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Dict, List, Tuple, Union
+from typing import Dict, List, Optional, Tuple, Union
 
 from .directives import ESCAPE_TOKENS, DirectiveScanner, continuation_regex
 from .errors import DockerfileError, ExpansionError
@@ -29,22 +28,27 @@ from .words import split_command
 _BOM = "\ufeff"
 
 
-@dataclass
 class ParseWarning:
     """A problem buildkit accepts for now (an empty continuation line)."""
 
-    message: str
-    line: int
+    __slots__ = ("message", "line")
+
+    def __init__(self, message: str, line: int):
+        self.message = message
+        self.line = line
 
 
-@dataclass
 class ParseResult:
     """The instructions in order, the escape character in force and the directives read."""
 
-    instructions: List[Node]
-    escape: str = "\\"
-    directives: Dict[str, str] = field(default_factory=dict)
-    warnings: List[ParseWarning] = field(default_factory=list)
+    __slots__ = ("instructions", "escape", "directives", "warnings")
+
+    def __init__(self, instructions: List[Node], escape: str = "\\", directives: Optional[Dict[str, str]] = None,
+                 warnings: Optional[List[ParseWarning]] = None):
+        self.instructions = instructions
+        self.escape = escape
+        self.directives = {} if directives is None else directives
+        self.warnings = [] if warnings is None else warnings
 
     def dump(self) -> str:
         """buildkit's dump of the parsed form (its parser tests' ``result`` files)."""

@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Set
 
 from ...storage.store import Store
@@ -15,37 +14,48 @@ from ..context.snapshot import Snapshot
 from ..dockerfile.document import Dockerfile
 
 
-@dataclass
 class StageResult:
     """A built stage: its image config (history and rootfs included), layers, the blobs it
     made, its mounted rootfs (for COPY --from and bind mounts) and its last cache key."""
 
-    config: Dict[str, Any]
-    layers: List[Dict[str, Any]]
-    diff_ids: List[str]
-    blobs: Dict[str, str]
-    rootfs: str
-    key: str
+    __slots__ = ("config", "layers", "diff_ids", "blobs", "rootfs", "key")
+
+    def __init__(self, config: Dict[str, Any], layers: List[Dict[str, Any]], diff_ids: List[str], blobs: Dict[str, str],
+                 rootfs: str, key: str):
+        self.config = config
+        self.layers = layers
+        self.diff_ids = diff_ids
+        self.blobs = blobs
+        self.rootfs = rootfs
+        self.key = key
 
 
-@dataclass
 class BuildState:
-    dockerfile: Dockerfile
-    store: Store
-    run_root: str
-    context_dir: str
-    snapshot: Snapshot
-    global_args: Dict[str, str]
-    build_args: Dict[str, str]
-    predefined: Dict[str, str]
-    secrets: Dict[str, str]
-    layers: bool
-    cache: Optional[LayerCache]
-    settings: BuildSettings
-    #: a base or --from image by name -> (name, digest, config, layers) of the store
-    images: Dict[str, Any] = field(default_factory=dict)
-    #: rootfs of an image named in COPY --from / RUN --mount from (mounted on first use)
-    image_root: Optional[Callable[[str], str]] = None
-    results: Dict[int, StageResult] = field(default_factory=dict)
-    used_args: Set[str] = field(default_factory=set)
-    log: List[str] = field(default_factory=list)
+    __slots__ = ("dockerfile", "store", "run_root", "context_dir", "snapshot", "global_args", "build_args", "predefined",
+                 "secrets", "layers", "cache", "settings", "images", "image_root", "results", "used_args", "log")
+
+    def __init__(self, dockerfile: Dockerfile, store: Store, run_root: str, context_dir: str, snapshot: Snapshot,
+                 global_args: Dict[str, str], build_args: Dict[str, str], predefined: Dict[str, str],
+                 secrets: Dict[str, str], layers: bool, cache: Optional[LayerCache], settings: BuildSettings,
+                 images: Optional[Dict[str, Any]] = None, image_root: Optional[Callable[[str], str]] = None,
+                 results: Optional[Dict[int, StageResult]] = None, used_args: Optional[Set[str]] = None,
+                 log: Optional[List[str]] = None):
+        self.dockerfile = dockerfile
+        self.store = store
+        self.run_root = run_root
+        self.context_dir = context_dir
+        self.snapshot = snapshot
+        self.global_args = global_args
+        self.build_args = build_args
+        self.predefined = predefined
+        self.secrets = secrets
+        self.layers = layers
+        self.cache = cache
+        self.settings = settings
+        #: a base or --from image by name -> (name, digest, config, layers) of the store
+        self.images = {} if images is None else images
+        #: rootfs of an image named in COPY --from / RUN --mount from (mounted on first use)
+        self.image_root = image_root
+        self.results = {} if results is None else results
+        self.used_args = set() if used_args is None else used_args
+        self.log = [] if log is None else log
