@@ -44,7 +44,6 @@ import json
 import os
 import shutil
 import time
-from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
@@ -261,7 +260,7 @@ class Containers:
     # -- network ---------------------------------------------------------------------
     def _plan(self, desired: Dict[str, Any]) -> NetworkPlan:
         plan = plan_network(desired["network"], desired.get("ports") or [], desired.get("dns") or [])
-        return replace(plan, network=self.bridge) if plan.network is not None else plan
+        return plan._replace(network=self.bridge) if plan.network is not None else plan
 
     def _planned_network(self, desired: Dict[str, Any],
                          paths: ContainerPaths) -> Tuple[Optional[Dict[str, str]], Dict[str, str]]:

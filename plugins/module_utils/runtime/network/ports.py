@@ -8,8 +8,7 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 from ...common.text import is_decimal
 from .errors import NetworkError
@@ -18,8 +17,7 @@ PROTOCOLS = ("tcp", "udp")
 MAX_RANGE = 1024  # a range expands into one iptables rule per port: keep it sane
 
 
-@dataclass(frozen=True, order=True)
-class PortMapping:
+class PortMapping(NamedTuple):
     """One published port. ``host_ip`` is "" for every host address."""
 
     protocol: str
