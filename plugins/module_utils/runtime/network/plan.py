@@ -16,7 +16,6 @@ container:NAME            network, path = NAME's netns               own; NAME's
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
@@ -46,6 +45,7 @@ class BridgeNetwork(NamedTuple):
 
     @property
     def gateway(self) -> str:
+        import ipaddress  # here: only a bridge needs it, and the module costs every start
         return str(next(ipaddress.ip_network(self.subnet).hosts()))
 
 

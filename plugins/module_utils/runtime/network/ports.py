@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 from ...common.text import is_decimal
@@ -56,6 +55,7 @@ def _port_range(text: str, what: str, spec: str) -> Tuple[int, int]:
 def _host_ip(text: str, spec: str) -> str:
     if text.startswith("["):
         raise NetworkError("port %r: IPv6 host addresses are not supported (the undock network is IPv4 only)" % spec)
+    import ipaddress  # here: few ports name a host address, and the module costs every start
     try:
         address = ipaddress.IPv4Address(text)
     except ValueError:
