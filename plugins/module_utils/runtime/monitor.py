@@ -8,10 +8,10 @@ as ``python -I -S monitor.py GO_FD READY_FD``, detached by the engine (monitorin
 a session of its own, reparented to init), usually before its container is ready: the
 engine starts it at the beginning of a start, so that this interpreter's start-up overlaps
 the engine's own work (mount, config.json, network). It must import nothing but the
-standard library, and before its container is handed over as little of it as it can
-(builtin modules: their import is what the start waits for when the engine is quicker).
-It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine gave up
-(or died) before handing the container over, and the monitor leaves without a trace. It becomes a child subreaper so the container's init is reparented to it once ``runc
+standard library, and as little of it as it can before its container is handed over: json,
+signal and subprocess cost tens of ms of CPU that the start would wait for when the engine
+is quicker (subprocess is loaded by a thread while the monitor waits; no json at all). It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine
+gave up (or died) before handing the container over, and the monitor leaves without a trace. It becomes a child subreaper so the container's init is reparented to it once ``runc
 create`` returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
 to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for the init to
 exit, records the exit code (128 + signal when killed, as docker), ``runc delete``, and
@@ -25,7 +25,7 @@ engine means: do not restart, exit when the container has.
 
 CONFIG: runtime, root, id, bundle, state_file, log_file, log_max, pid_file, stop_file,
 restart_policy, monitor_log (where this process's own output goes), as ``KEY\\0VALUE\\0``
-pairs (config_bytes; no JSON parser to import). The state file is JSON (to_json).
+pairs (config_bytes: no JSON parser to import). The state file is JSON (to_json).
 
 ``monitor.py --log-pipe LOG_FILE LOG_MAX -- COMMAND...`` is the other use of this file: the
 main process of a container's systemd unit (systemd.py), which runs the runtime and writes
@@ -34,7 +34,7 @@ its output to the log with the same cap (log_pipe).
 
 from __future__ import annotations
 
-import _signal  # the signal module's own C part: ``signal`` imports enum, functools, collections
+import _signal  # the C part of signal, which imports enum, functools and collections
 import _thread
 import os
 import sys
@@ -59,14 +59,14 @@ def parse_config(data: bytes) -> dict:
 
 def _quote(text: str) -> str:
     try:
-        from _json import encode_basestring_ascii  # C, as json.dumps uses it, without json's imports
+        from _json import encode_basestring_ascii  # C, what json.dumps uses, without json's imports
     except ImportError:  # pragma: no cover - CPython has it
         from json.encoder import encode_basestring_ascii
     return encode_basestring_ascii(text)
 
 
 def to_json(value) -> str:
-    """``json.dumps(value, sort_keys=True)`` for the state: a dict of str, int, bool and None."""
+    """``json.dumps(value, sort_keys=True)`` of the state: dicts, lists, str, int, float, bool, None."""
     if value is None:
         return "null"
     if value is True or value is False:
@@ -84,101 +84,11 @@ def to_json(value) -> str:
     raise TypeError("cannot write %r in the state file" % (value,))
 
 
-class CommandTimeout(Exception):
-    """A runtime command did not finish within COMMAND_TIMEOUT (it was killed)."""
-
-
-class Completed:
-    __slots__ = ("returncode", "stdout")
-
-    def __init__(self, returncode: int, stdout: bytes):
-        self.returncode = returncode
-        self.stdout = stdout
-
-
-def start_thread(function, *args):
-    """Run ``function(*args)`` in a daemon thread (``_thread``: the threading module costs
-    every start); the lock returned is released when it returns, to wait for it."""
-    done = _thread.allocate_lock()
-    done.acquire()
-
-    def run() -> None:
-        try:
-            function(*args)
-        finally:
-            done.release()
-    _thread.start_new_thread(run, ())
-    return done
-
-
-def join(done, timeout: float) -> None:
-    if done.acquire(timeout=timeout):
-        done.release()
-
-
-def read_all(fd: int) -> bytes:
-    """Read ``fd`` to its end, then close it."""
-    chunks = []
-    try:
-        while True:
-            chunk = os.read(fd, LOG_CHUNK)
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-    finally:
-        os.close(fd)
-
-
-def run_command(command, cwd: str, output_fd=None, timeout: float = COMMAND_TIMEOUT) -> Completed:
-    """Run ``command`` (an absolute path first) in ``cwd``, stdin from /dev/null, stdout and
-    stderr to ``output_fd``, or when None into a pipe whose content is returned; kill it
-    after ``timeout`` seconds (CommandTimeout). posix_spawn, waitpid and a watchdog thread
-    are what subprocess.run would do, without importing it."""
-    read_fd = None
-    if output_fd is None:
-        read_fd, output_fd = os.pipe2(os.O_CLOEXEC)
-    actions = [(os.POSIX_SPAWN_OPEN, 0, os.devnull, os.O_RDONLY, 0), (os.POSIX_SPAWN_DUP2, output_fd, 1),
-               (os.POSIX_SPAWN_DUP2, output_fd, 2)]
-    try:
-        here = os.open(".", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-        try:
-            os.chdir(cwd)  # the spawned process starts there; the monitor's other threads use absolute paths
-            pid = os.posix_spawn(command[0], command, os.environ, file_actions=actions)
-        finally:
-            os.fchdir(here)
-            os.close(here)
-    except BaseException:
-        if read_fd is not None:
-            os.close(read_fd)
-        raise
-    finally:
-        if read_fd is not None:
-            os.close(output_fd)
-    finished = _thread.allocate_lock()
-    finished.acquire()
-    expired = []
-
-    def watchdog() -> None:
-        if not finished.acquire(timeout=timeout):
-            expired.append(True)
-            try:
-                os.kill(pid, _signal.SIGKILL)
-            except OSError:
-                pass
-    _thread.start_new_thread(watchdog, ())
-    try:
-        output = read_all(read_fd) if read_fd is not None else b""
-        while True:
-            try:
-                status = os.waitpid(pid, 0)[1]
-                break
-            except InterruptedError:
-                continue
-    finally:
-        finished.release()
-    if expired:
-        raise CommandTimeout("%s did not finish within %d s" % (" ".join(command), timeout))
-    return Completed(os.waitstatus_to_exitcode(status), output)
+def preload() -> None:
+    """Import subprocess, which a run needs, in a thread, while the monitor waits for its
+    container (threading first, in the main thread: it records the thread it is imported in
+    as the main one)."""
+    import subprocess  # noqa: F401 pylint: disable=unused-import
 
 
 def now() -> str:
@@ -239,7 +149,7 @@ def log_pipe(log_file: str, log_max: int, command) -> int:
     exit status, or killed by the same signal). A systemd unit's main process (systemd.py):
     the stop signal goes to the unit's whole control group, so that the runtime receives it
     (and passes it to the container) while this process keeps copying until the end."""
-    import signal  # here: the monitor proper does without them (see the docstring)
+    import signal  # here: the monitor proper does without them until its container is handed over
     import subprocess
     import threading
     for number in signal.valid_signals():
@@ -317,18 +227,34 @@ class Monitor:
         copy_capped(read_fd, self.log)
 
     # -- the runtime ---------------------------------------------------------------
-    def runtime(self, *args: str, output_fd=None) -> Completed:
-        """The runtime's command ``args`` in the bundle; its output (stdout and stderr) to
-        ``output_fd``, or returned; CommandTimeout after COMMAND_TIMEOUT (a blocking wait
-        bounded by a watchdog that kills: no polling, late after each call of a start)."""
+    def runtime(self, *args: str, stdout=None, stderr=None):
+        """The runtime's command ``args``: a subprocess.CompletedProcess."""
+        import subprocess  # here: see preload
+        import threading
         command = [self.config["runtime"], "--root", self.config["root"]] + list(args)
-        return run_command(command, self.config["bundle"], output_fd)
+        # A blocking wait bounded by a timer that kills: Popen.wait(timeout) polls with sleeps
+        # of up to 50 ms, late by that much after each runtime call of a start.
+        expired = threading.Event()
+        with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=stderr if stderr is not None else subprocess.STDOUT, cwd=self.config["bundle"]) as proc:
+            timer = threading.Timer(COMMAND_TIMEOUT, lambda: (expired.set(), proc.kill()))
+            timer.daemon = True
+            timer.start()
+            try:
+                output, errors = proc.communicate()
+            finally:
+                timer.cancel()
+        if expired.is_set():
+            raise subprocess.TimeoutExpired(command, COMMAND_TIMEOUT, output=output)
+        return subprocess.CompletedProcess(command, proc.returncode, output, errors)
 
     def run_once(self) -> dict:
         """One create-start-wait-delete cycle; what to record of its end: exit code (-1 when it
         never ran), finish time, error. ``serve`` saves it together with the status it decides
         on ("exited" or "restarting"), in one write: a monitor alive in state "exited" is one
         that leaves, never one that might still restart the container."""
+        import subprocess  # here: see preload
+        import threading
         cid = self.config["id"]
         if os.path.isdir(os.path.join(self.config["root"], cid)):  # left by a run that was cut short
             self.runtime("delete", "--force", cid)
@@ -337,17 +263,18 @@ class Monitor:
         except FileNotFoundError:
             pass
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        reader = start_thread(self.copy_logs, read_fd)
+        reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
+        reader.start()
         try:
             created = self.runtime("create", "--bundle", self.config["bundle"], "--pid-file", self.config["pid_file"],
-                                   cid, output_fd=write_fd)
-        except CommandTimeout:
+                                   cid, stdout=write_fd, stderr=write_fd)
+        except subprocess.TimeoutExpired:
             created = None
         finally:
             os.close(write_fd)
         if created is None or created.returncode != 0:
             self.runtime("delete", "--force", cid)
-            join(reader, 5)
+            reader.join(5)
             return dict(pid=None, exit_code=-1, finished_at=now(),
                         error="%s create failed (see the log)" % os.path.basename(self.config["runtime"]))
         with open(self.config["pid_file"]) as handle:
@@ -356,7 +283,7 @@ class Monitor:
         if started.returncode != 0:
             self.runtime("delete", "--force", cid)
             self.log(started.stdout or b"")
-            join(reader, 5)
+            reader.join(5)
             return dict(pid=None, exit_code=-1, finished_at=now(),
                         error="%s start failed: %s" % (os.path.basename(self.config["runtime"]),
                                                        (started.stdout or b"").decode("utf-8", "replace").strip()))
@@ -374,7 +301,7 @@ class Monitor:
                 code = 128 - code if code < 0 else code
                 break
         self.runtime("delete", "--force", cid)
-        join(reader, 5)
+        reader.join(5)
         return dict(pid=None, exit_code=code, finished_at=now())
 
     def should_restart(self, code: int) -> bool:
@@ -409,7 +336,7 @@ class Monitor:
 
 
 def read_config(go_fd: int):
-    """The config the engine writes on ``go_fd`` (config_bytes) and closes; None when it closed it empty."""
+    """The config the engine writes on ``go_fd`` and closes; None when it closed it empty."""
     data = b""
     while True:
         try:
@@ -427,17 +354,13 @@ def main(argv) -> int:
     if len(argv) > 4 and argv[1] == "--log-pipe" and argv[4] == "--":
         return log_pipe(argv[2], int(argv[3]), argv[5:])
     go_fd, ready_fd = int(argv[1]), int(argv[2])
-    # nothing but 0, 1 and 2 for the runtime nor the container (as subprocess's close_fds): the
-    # pipes, and whatever the engine's own parent left open
-    for name in os.listdir("/proc/self/fd"):
-        if int(name) > 2:
-            try:
-                os.set_inheritable(int(name), False)
-            except OSError:  # the directory's own descriptor, closed by now
-                pass
+    for fd in (go_fd, ready_fd):
+        os.set_inheritable(fd, False)  # not for the runtime nor the container
     # all that needs no container is done while the engine prepares it
     _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
     _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
+    import threading  # noqa: F401 pylint: disable=unused-import  # see preload
+    _thread.start_new_thread(preload, ())
     import ctypes  # here: the import costs a few ms, and only this process needs it
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
