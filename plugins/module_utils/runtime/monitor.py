@@ -10,9 +10,11 @@ engine starts it at the beginning of a start, so that this interpreter's start-u
 the engine's own work (mount, config.json, network). It must import nothing but the
 standard library, and as little of it as it can before its container is handed over: json,
 signal and subprocess cost tens of ms of CPU that the start would wait for when the engine
-is quicker (subprocess is loaded by a thread while the monitor waits; no json at all). It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine
-gave up (or died) before handing the container over, and the monitor leaves without a trace. It becomes a child subreaper so the container's init is reparented to it once ``runc
-create`` returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
+is quicker (subprocess is loaded by a thread while the monitor waits; no json at all).
+It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine gave
+up (or died) before handing the container over, and the monitor leaves without a trace. It
+becomes a child subreaper so the container's init is reparented to it once ``runc create``
+returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
 to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for the init to
 exit, records the exit code (128 + signal when killed, as docker), ``runc delete``, and
 applies the restart policy with a doubling back-off (0.1 s to 30 s, reset after 10 s of
