@@ -361,12 +361,12 @@ def main(argv) -> int:
     # all that needs no container is done while the engine prepares it
     _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
     _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
-    import threading  # noqa: F401 pylint: disable=unused-import  # see preload
-    _thread.start_new_thread(preload, ())
     import ctypes  # here: the import costs a few ms, and only this process needs it
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
+    import threading  # noqa: F401 pylint: disable=unused-import  # see preload
+    _thread.start_new_thread(preload, ())  # the main thread imports nothing until it has its config
     config = read_config(go_fd)
     if config is None:  # the engine did not hand a container over: nothing was made, nothing to leave
         return 0
