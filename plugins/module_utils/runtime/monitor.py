@@ -8,9 +8,10 @@ as ``python -I -S monitor.py GO_FD READY_FD``, detached by the engine (monitorin
 a session of its own, reparented to init), usually before its container is ready: the
 engine starts it at the beginning of a start, so that this interpreter's start-up overlaps
 the engine's own work (mount, config.json, network). It must import nothing but the
-standard library, and as little of it as it can before its container is handed over: json,
-signal and subprocess cost tens of ms of CPU that the start would wait for when the engine
-is quicker (subprocess is loaded by a thread while the monitor waits; no json at all).
+standard library, and as little of it as it can until ``runc create`` runs: json, signal,
+subprocess and threading cost tens of ms of CPU that the start would wait for when the engine
+is quicker (no json at all; the first ``runc create`` is forked by hand, spawn, and the others
+are loaded while it works).
 It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine gave
 up (or died) before handing the container over, and the monitor leaves without a trace. It
 becomes a child subreaper so the container's init is reparented to it once ``runc create``
@@ -46,6 +47,8 @@ PR_SET_CHILD_SUBREAPER = 36
 COMMAND_TIMEOUT = 60
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 0.1, 30.0, 10.0
 LOG_CHUNK = 65536
+#: what subprocess's restore_signals gives a command back (this process ignores SIGPIPE)
+RESTORED_SIGNALS = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(_signal, name))
 
 
 def config_bytes(config: dict) -> bytes:
@@ -86,11 +89,62 @@ def to_json(value) -> str:
     raise TypeError("cannot write %r in the state file" % (value,))
 
 
-def preload() -> None:
-    """Import subprocess, which a run needs, in a thread, while the monitor waits for its
-    container (threading first, in the main thread: it records the thread it is imported in
-    as the main one)."""
-    import subprocess  # noqa: F401 pylint: disable=unused-import
+def read_all(fd: int) -> bytes:
+    """What ``fd`` gives until its end; it is closed."""
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(fd, LOG_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def spawn(command, cwd: str, output_fd: int) -> int:
+    """Fork and exec ``command`` (an absolute path first) in ``cwd``: stdin from /dev/null,
+    stdout and stderr to ``output_fd``, no other descriptor, SIGPIPE and SIGXFSZ back at their
+    default, as subprocess.Popen starts a command, without the import of subprocess (tens of
+    ms that a start would wait for). For a process with no other thread (a fork copies only
+    the calling one). OSError when the command cannot be run."""
+    err_read, err_write = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(err_read)
+        os.close(err_write)
+        raise
+    if pid == 0:  # nothing but system calls here, until the exec or the exit
+        code = 1
+        try:
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(output_fd, 1)
+            os.dup2(output_fd, 2)
+            for name in os.listdir("/proc/self/fd"):  # as subprocess's close_fds, on Linux
+                if int(name) > 2 and int(name) != err_write:
+                    try:
+                        os.close(int(name))
+                    except OSError:  # the listing's own descriptor
+                        pass
+            os.chdir(cwd)
+            for number in RESTORED_SIGNALS:
+                _signal.signal(number, _signal.SIG_DFL)
+            os.execv(command[0], command)
+        except OSError as err:
+            code = err.errno or 1
+        finally:
+            try:
+                os.write(err_write, b"%d" % code)
+            finally:
+                os._exit(127)  # pylint: disable=protected-access
+    os.close(err_write)
+    failed = read_all(err_read)
+    if failed:
+        os.waitpid(pid, 0)
+        raise OSError(int(failed), os.strerror(int(failed)), command[0])
+    return pid
 
 
 def now() -> str:
@@ -231,7 +285,7 @@ class Monitor:
     # -- the runtime ---------------------------------------------------------------
     def runtime(self, *args: str, stdout=None, stderr=None):
         """The runtime's command ``args``: a subprocess.CompletedProcess."""
-        import subprocess  # here: see preload
+        import subprocess  # here: see the module's docstring
         import threading
         command = [self.config["runtime"], "--root", self.config["root"]] + list(args)
         # A blocking wait bounded by a timer that kills: Popen.wait(timeout) polls with sleeps
@@ -250,13 +304,50 @@ class Monitor:
             raise subprocess.TimeoutExpired(command, COMMAND_TIMEOUT, output=output)
         return subprocess.CompletedProcess(command, proc.returncode, output, errors)
 
+    def create(self, cid: str, write_fd: int, read_fd: int):
+        """``runtime create`` with its output (and the container's) to ``write_fd``, copied to
+        the log from ``read_fd`` by a thread: (its exit code or None when it timed out, the
+        thread). The first is forked by hand (spawn) before any thread or import (its import
+        then overlaps the runtime's work); later ones, threads existing, by subprocess."""
+        args = ["create", "--bundle", self.config["bundle"], "--pid-file", self.config["pid_file"], cid]
+        if "threading" in sys.modules:
+            import subprocess  # pylint: disable=import-outside-toplevel
+            import threading  # pylint: disable=import-outside-toplevel
+            reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
+            reader.start()
+            try:
+                return self.runtime(*args, stdout=write_fd, stderr=write_fd).returncode, reader
+            except subprocess.TimeoutExpired:
+                return None, reader
+        pid = spawn([self.config["runtime"], "--root", self.config["root"]] + args, self.config["bundle"], write_fd)
+        import threading  # pylint: disable=import-outside-toplevel
+        import subprocess  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel  # for the next commands
+        reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
+        reader.start()
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            os.kill(pid, _signal.SIGKILL)
+        timer = threading.Timer(COMMAND_TIMEOUT, kill)
+        timer.daemon = True
+        timer.start()
+        try:
+            while True:
+                try:
+                    status = os.waitpid(pid, 0)[1]
+                    break
+                except InterruptedError:
+                    continue
+        finally:
+            timer.cancel()
+        return (None if expired.is_set() else os.waitstatus_to_exitcode(status)), reader
+
     def run_once(self) -> dict:
         """One create-start-wait-delete cycle; what to record of its end: exit code (-1 when it
         never ran), finish time, error. ``serve`` saves it together with the status it decides
         on ("exited" or "restarting"), in one write: a monitor alive in state "exited" is one
         that leaves, never one that might still restart the container."""
-        import subprocess  # here: see preload
-        import threading
         cid = self.config["id"]
         if os.path.isdir(os.path.join(self.config["root"], cid)):  # left by a run that was cut short
             self.runtime("delete", "--force", cid)
@@ -265,16 +356,11 @@ class Monitor:
         except FileNotFoundError:
             pass
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
-        reader.start()
         try:
-            created = self.runtime("create", "--bundle", self.config["bundle"], "--pid-file", self.config["pid_file"],
-                                   cid, stdout=write_fd, stderr=write_fd)
-        except subprocess.TimeoutExpired:
-            created = None
+            created, reader = self.create(cid, write_fd, read_fd)
         finally:
             os.close(write_fd)
-        if created is None or created.returncode != 0:
+        if created is None or created != 0:
             self.runtime("delete", "--force", cid)
             reader.join(5)
             return dict(pid=None, exit_code=-1, finished_at=now(),
@@ -365,8 +451,6 @@ def main(argv) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-    import threading  # noqa: F401 pylint: disable=unused-import  # see preload
-    _thread.start_new_thread(preload, ())  # the main thread imports nothing until it has its config
     config = read_config(go_fd)
     if config is None:  # the engine did not hand a container over: nothing was made, nothing to leave
         return 0
