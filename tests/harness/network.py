@@ -56,7 +56,7 @@ def snapshot(run_root: str, networks) -> Snapshot:
     ipam_dir; those of other networks (other test runs on this machine) are not looked at."""
     links = {line.split(":")[1].strip().split("@")[0] for line in _run(["ip", "-o", "link"]).splitlines()}
     leases = set()
-    for network in networks if isinstance(networks, (list, tuple)) else [networks]:
+    for network in [networks] if hasattr(networks, "ipam_dir") else networks:
         leases |= {os.path.join(network.name, f) for f in _files(os.path.join(network.ipam_dir, network.name))
                    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", f)}
     # and any under run_root, where they were once kept: none may appear there

@@ -153,6 +153,20 @@ def test_run_kill_from_outside_logs_and_removal(engine, tmp_path):
     svc.images.absent(image)  # no longer held
 
 
+def test_the_container_starts_with_default_signals_and_no_stray_descriptors(engine):
+    """What the monitor passes down through the runtime: no signal ignored (the monitor ignores
+    SIGPIPE and SIGHUP itself; glibc's posix_spawn would leave its internal 32 and 33 ignored),
+    nothing blocked, and no descriptor but 0, 1 and 2 (/dev/null and the log pipe)."""
+    svc, image = engine
+    out = svc.ensure(dict(name="sigs", image=image, command="sh -c 'grep -E \"^Sig(Ign|Blk)\" /proc/self/status; "
+                                                               "ls /proc/self/fd; sleep 60'", stop_timeout=1))
+    assert out.values["container"]["state"] == "running"
+    logs = wait_for(lambda: (lambda lines: len(lines) >= 5 and lines)(manager(svc).info("sigs")["logs"]))
+    assert sorted(logs[:2]) == ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000"], logs
+    # ls's own descriptor for /proc/self/fd is the fourth
+    assert logs[2:6] == ["0", "1", "2", "3"] and (len(logs) == 6 or not logs[6].isdigit()), logs
+
+
 def test_restart_policy_on_failure(engine):
     svc, image = engine
     out = svc.ensure(dict(name="flaky", image=image, command="sh -c 'echo run; exit 3'",

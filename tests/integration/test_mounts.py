@@ -12,6 +12,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -26,6 +27,7 @@ from harness.ansible import run_tasks
 from harness.engine import python_path, registries_conf, service
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
+from ansible_collections.undock.oci.plugins.module_utils.storage import mount_commands as C
 from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
 from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore
 
@@ -133,9 +135,10 @@ def test_read_only_mount_is_ro_nodev_nosuid_and_recorded(tmp_path, registry, fix
         entry = M.mount_entry(os.path.realpath(target))
         assert entry["fstype"] == "overlay"
         assert {"ro", "nodev", "nosuid"} <= set(entry["options"]), entry
-        # lower directories by short links, relative to the store's overlay directory
+        # lower directories by short links under the store's overlay directory (given to mount(2)
+        # absolute, as they fit in the page; see test_deep_image_is_flattened_to_fit_the_mount_option_page)
         lowerdir = [o for o in entry["super_options"] if o.startswith("lowerdir=")][0]
-        assert lowerdir == "lowerdir=" + ":".join(record.lowers)
+        assert lowerdir == "lowerdir=" + ":".join(os.path.join(svc.store().root, "overlay", p) for p in record.lowers)
         assert all(len(p) == 14 and p.startswith("l/") for p in record.lowers)
         with pytest.raises(OSError) as err:
             with open(os.path.join(target, "new-file"), "w"):
@@ -284,8 +287,62 @@ def test_deep_image_is_flattened_to_fit_the_mount_option_page(tmp_path):
         assert names == ["%03d" % n for n in range(1, count) if not (n + 5) % 10 == 0 or n + 5 >= count]
         with open(os.path.join(target, "layers/299"), "rb") as handle:
             assert handle.read() == b"299\n"
+        # too long for the page as absolute paths: mounted from the store's overlay directory, by a child
+        lowerdir = lower_dirs(target)
+        assert len(lowerdir) == len(record.lowers) and not any(d.startswith("/") for d in lowerdir)
     finally:
         mounts.unmount(target)
+
+
+def lower_dirs(target):
+    entry = M.mount_entry(os.path.realpath(target))
+    return next(o for o in entry["super_options"] if o.startswith("lowerdir=")).split("=", 1)[1].split(":")
+
+
+def test_overlay_is_mounted_by_the_syscall_and_by_mount8_without_it(tmp_path, monkeypatch):
+    """mount(2) through ctypes with absolute lower paths when they fit in the page (the engine's
+    cwd untouched); util-linux mount(8), run in the store's overlay directory, where ctypes is missing."""
+    svc, dummy = load(tmp_path, whiteout_layers())
+    mounts = manager(svc, tmp_path)
+    layers_root = svc.store().root + "/overlay"
+    here = os.getcwd()
+    for label, syscall in (("syscall", True), ("mount8", False)):
+        if not syscall:
+            monkeypatch.setattr(C, "_SYSCALL", [None])
+        target = str(tmp_path / label)
+        upper, work = tmp_path / (label + "-upper"), tmp_path / (label + "-work")
+        upper.mkdir()
+        work.mkdir()
+        record = mounts.mount_image("example.com/test/img:1", target, owner="test", read_only=False,
+                                    upper_dir=str(upper), work_dir=str(work))
+        try:
+            assert os.getcwd() == here
+            lowerdir = lower_dirs(target)
+            if syscall:
+                assert lowerdir == [os.path.join(layers_root, lower) for lower in record.lowers]
+            else:
+                assert lowerdir == record.lowers and not lowerdir[0].startswith("/")
+            entry = M.mount_entry(os.path.realpath(target))
+            assert "nodev" in entry["options"] and "nosuid" in entry["options"] and "rw" in entry["options"]
+            check_whiteout_view(target)
+            with open(os.path.join(target, "written"), "w") as handle:
+                handle.write("x")
+            assert os.path.exists(str(upper / "written"))
+        finally:
+            mounts.unmount(target)
+
+
+@pytest.mark.parametrize("many", [False, True])
+def test_overlay_mount_failure_is_a_clear_error(tmp_path, many):
+    """A lower directory that is not there: MountError naming the errno and the target, from
+    the syscall and from the child that mounts from the layers' directory alike."""
+    lowers = ["missing-%04d" % n for n in range(600 if many else 1)] + ["also-missing"]
+    target = tmp_path / "target"
+    target.mkdir()
+    with pytest.raises(M.MountError, match=r"mount -t overlay overlay %s failed: No such file or directory \(ENOENT"
+                       % re.escape(str(target))):
+        C.mount_overlay(str(target), lowers, str(tmp_path), read_only=True, nodev_nosuid=True)
+    assert not mounts_below(target)
 
 
 @pytest.mark.parametrize("backend", ["copy", "directory"])

@@ -9,7 +9,6 @@ with another run_root on the default network) and remove the bridge at the end.
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import json
 import os
@@ -61,7 +60,7 @@ class Net:
     def plan(self, network: str = "bridge", ports=(), dns=(), bridge: Optional[BridgeNetwork] = None):
         plan = plan_network(network, ports, dns)
         if plan.network is not None:
-            plan = dataclasses.replace(plan, network=bridge or self.network)
+            plan = plan._replace(network=bridge or self.network)
         return plan
 
     def attach(self, cid: str, network: str = "bridge", ports=(), peer: Optional[str] = None, **options):
@@ -248,13 +247,13 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
     port = free_port()
     before = snapshot(net.run_root, net.network)
     script = (
-        "import dataclasses, json, sys\n"
+        "import json, sys\n"
         "from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle, plan\n"
         "from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork\n"
         "args = json.loads(sys.argv[1])\n"
-        "p = dataclasses.replace(plan.plan_network('bridge', args['ports']), network=BridgeNetwork(**args['net']))\n"
+        "p = plan.plan_network('bridge', args['ports'])._replace(network=BridgeNetwork(**args['net']))\n"
         "lifecycle.attach('victim', p, args['state'], args['run'], cni_path=args['cni'])\n")
-    args = {"ports": ["127.0.0.1:%d:80" % port], "net": dataclasses.asdict(net.network), "state": net.state_dir("victim"),
+    args = {"ports": ["127.0.0.1:%d:80" % port], "net": net.network._asdict(), "state": net.state_dir("victim"),
             "run": net.run_root, "cni": [faulty, "/usr/lib/cni"]}
     net.ids.append("victim")
     proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(args)], start_new_session=True,
@@ -298,7 +297,7 @@ def test_lost_result_still_removes_firewall_rules(net):
 
 def test_plugin_timeout_and_error_json_roll_back(net):
     # a real error from a real plugin: Linux interface names have at most 15 characters
-    bad = dataclasses.replace(net.network, name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
+    bad = net.network._replace(name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
     before = snapshot(net.run_root, [net.network, bad])
     faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
     with pytest.raises(CniPluginError, match=r"CNI plugin firewall ADD for container slow: no answer after 1 seconds"):

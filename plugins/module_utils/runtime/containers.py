@@ -42,9 +42,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import time
-from dataclasses import replace
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
@@ -67,13 +65,13 @@ from .monitoring import MonitorLaunch, MonitorSupervisor
 from .records import LOG_MAX, RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
 from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec, with_resources
-from .supervisor import Supervisor, systemd_booted
-from .systemd import SystemdSupervisor
+from .supervisor import SYSTEMD, Supervisor, systemd_booted
 from .users import resolve_user
 
 
 def supervisor_named(kind: str) -> Supervisor:
-    if kind == SystemdSupervisor.kind:
+    if kind == SYSTEMD:
+        from .systemd import SystemdSupervisor  # here: a host without systemd never needs it
         return SystemdSupervisor()
     if kind == MonitorSupervisor.kind:
         return MonitorSupervisor()
@@ -82,7 +80,7 @@ def supervisor_named(kind: str) -> Supervisor:
 
 def choose_supervisor() -> Supervisor:
     """systemd units when systemd is PID 1, else the per-container monitor (supervisor.py)."""
-    return supervisor_named(SystemdSupervisor.kind if systemd_booted() else MonitorSupervisor.kind)
+    return supervisor_named(SYSTEMD if systemd_booted() else MonitorSupervisor.kind)
 
 
 def owner_of(name: str) -> str:
@@ -247,6 +245,7 @@ class Containers:
                 os.mkdir(temp, 0o755)
                 source = resolve_in_root(paths.rootfs, target)
                 if os.path.isdir(source) and not os.path.islink(source):
+                    import shutil  # here: only a new volume needs it, and the module costs every start
                     shutil.copytree(source, temp, symlinks=True, dirs_exist_ok=True)
                 os.rename(temp, data)
             dirs[target] = data
@@ -261,7 +260,7 @@ class Containers:
     # -- network ---------------------------------------------------------------------
     def _plan(self, desired: Dict[str, Any]) -> NetworkPlan:
         plan = plan_network(desired["network"], desired.get("ports") or [], desired.get("dns") or [])
-        return replace(plan, network=self.bridge) if plan.network is not None else plan
+        return plan._replace(network=self.bridge) if plan.network is not None else plan
 
     def _planned_network(self, desired: Dict[str, Any],
                          paths: ContainerPaths) -> Tuple[Optional[Dict[str, str]], Dict[str, str]]:

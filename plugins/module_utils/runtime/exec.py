@@ -17,7 +17,6 @@ import os
 import signal
 import subprocess
 import tempfile
-from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import makedirs_private
@@ -28,11 +27,13 @@ from .users import resolve_user
 KILL_WAIT = 10.0
 
 
-@dataclass
 class ExecResult:
-    rc: int
-    stdout: bytes
-    stderr: bytes
+    __slots__ = ("rc", "stdout", "stderr")
+
+    def __init__(self, rc: int, stdout: bytes, stderr: bytes):
+        self.rc = rc
+        self.stdout = stdout
+        self.stderr = stderr
 
 
 def running_container(containers: Containers, name: str) -> Dict[str, Any]:

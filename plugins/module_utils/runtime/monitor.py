@@ -8,10 +8,14 @@ as ``python -I -S monitor.py GO_FD READY_FD``, detached by the engine (monitorin
 a session of its own, reparented to init), usually before its container is ready: the
 engine starts it at the beginning of a start, so that this interpreter's start-up overlaps
 the engine's own work (mount, config.json, network). It must import nothing but the
-standard library. It reads its CONFIG (JSON) to the end of the GO_FD pipe: an empty
-one means that the engine gave up (or died) before handing the container over, and the
-monitor leaves without a trace. It becomes a child subreaper so the container's init is reparented to it once ``runc
-create`` returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
+standard library, and as little of it as it can until ``runc create`` runs: json, signal,
+subprocess and threading cost tens of ms of CPU that the start would wait for when the engine
+is quicker (no json at all; the first ``runc create`` is forked by hand, spawn, and the others
+are loaded while it works).
+It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine gave
+up (or died) before handing the container over, and the monitor leaves without a trace. It
+becomes a child subreaper so the container's init is reparented to it once ``runc create``
+returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
 to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for the init to
 exit, records the exit code (128 + signal when killed, as docker), ``runc delete``, and
 applies the restart policy with a doubling back-off (0.1 s to 30 s, reset after 10 s of
@@ -23,7 +27,8 @@ waits for exactly that instead of polling the state file. A stop file written by
 engine means: do not restart, exit when the container has.
 
 CONFIG: runtime, root, id, bundle, state_file, log_file, log_max, pid_file, stop_file,
-restart_policy, monitor_log (where this process's own output goes).
+restart_policy, monitor_log (where this process's own output goes), as ``KEY\\0VALUE\\0``
+pairs (config_bytes: no JSON parser to import). The state file is JSON (to_json).
 
 ``monitor.py --log-pipe LOG_FILE LOG_MAX -- COMMAND...`` is the other use of this file: the
 main process of a container's systemd unit (systemd.py), which runs the runtime and writes
@@ -32,18 +37,114 @@ its output to the log with the same cap (log_pipe).
 
 from __future__ import annotations
 
-import json
+import _signal  # the C part of signal, which imports enum, functools and collections
+import _thread
 import os
-import signal
-import subprocess
 import sys
-import threading
 import time
 
 PR_SET_CHILD_SUBREAPER = 36
 COMMAND_TIMEOUT = 60
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 0.1, 30.0, 10.0
 LOG_CHUNK = 65536
+#: what subprocess's restore_signals gives a command back (this process ignores SIGPIPE)
+RESTORED_SIGNALS = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(_signal, name))
+
+
+def config_bytes(config: dict) -> bytes:
+    """CONFIG as the engine writes it on GO_FD: ``KEY\\0VALUE\\0`` for each (None as empty)."""
+    return b"".join(b"%s\0%s\0" % (os.fsencode(key), os.fsencode("" if value is None else str(value)))
+                    for key, value in config.items())
+
+
+def parse_config(data: bytes) -> dict:
+    words = [os.fsdecode(word) for word in data.split(b"\0")[:-1]]
+    return dict(zip(words[0::2], words[1::2]))
+
+
+def _quote(text: str) -> str:
+    try:
+        from _json import encode_basestring_ascii  # C, what json.dumps uses, without json's imports
+    except ImportError:  # pragma: no cover - CPython has it
+        from json.encoder import encode_basestring_ascii
+    return encode_basestring_ascii(text)
+
+
+def to_json(value) -> str:
+    """``json.dumps(value, sort_keys=True)`` of the state: dicts, lists, str, int, float, bool, None."""
+    if value is None:
+        return "null"
+    if value is True or value is False:
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        return float.__repr__(value)
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join("%s: %s" % (_quote(str(k)), to_json(v)) for k, v in sorted(value.items())) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(to_json(v) for v in value) + "]"
+    raise TypeError("cannot write %r in the state file" % (value,))
+
+
+def read_all(fd: int) -> bytes:
+    """What ``fd`` gives until its end; it is closed."""
+    chunks = []
+    try:
+        while True:
+            chunk = os.read(fd, LOG_CHUNK)
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+
+
+def spawn(command, cwd: str, output_fd: int) -> int:
+    """Fork and exec ``command`` (an absolute path first) in ``cwd``: stdin from /dev/null,
+    stdout and stderr to ``output_fd``, no other descriptor, SIGPIPE and SIGXFSZ back at their
+    default, as subprocess.Popen starts a command, without the import of subprocess (tens of
+    ms that a start would wait for). For a process with no other thread (a fork copies only
+    the calling one). OSError when the command cannot be run."""
+    err_read, err_write = os.pipe2(os.O_CLOEXEC)
+    try:
+        pid = os.fork()
+    except BaseException:
+        os.close(err_read)
+        os.close(err_write)
+        raise
+    if pid == 0:  # nothing but system calls here, until the exec or the exit
+        code = 1
+        try:
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(output_fd, 1)
+            os.dup2(output_fd, 2)
+            for name in os.listdir("/proc/self/fd"):  # as subprocess's close_fds, on Linux
+                if int(name) > 2 and int(name) != err_write:
+                    try:
+                        os.close(int(name))
+                    except OSError:  # the listing's own descriptor
+                        pass
+            os.chdir(cwd)
+            for number in RESTORED_SIGNALS:
+                _signal.signal(number, _signal.SIG_DFL)
+            os.execv(command[0], command)
+        except OSError as err:
+            code = err.errno or 1
+        finally:
+            try:
+                os.write(err_write, b"%d" % code)
+            finally:
+                os._exit(127)  # pylint: disable=protected-access
+    os.close(err_write)
+    failed = read_all(err_read)
+    if failed:
+        os.waitpid(pid, 0)
+        raise OSError(int(failed), os.strerror(int(failed)), command[0])
+    return pid
 
 
 def now() -> str:
@@ -104,6 +205,9 @@ def log_pipe(log_file: str, log_max: int, command) -> int:
     exit status, or killed by the same signal). A systemd unit's main process (systemd.py):
     the stop signal goes to the unit's whole control group, so that the runtime receives it
     (and passes it to the container) while this process keeps copying until the end."""
+    import signal  # here: the monitor proper does without them until its container is handed over
+    import subprocess
+    import threading
     for number in signal.valid_signals():
         if number not in (signal.SIGKILL, signal.SIGSTOP, signal.SIGCHLD, signal.SIGSEGV, signal.SIGBUS,
                           signal.SIGFPE, signal.SIGILL, signal.SIGABRT, signal.SIGTRAP):
@@ -149,7 +253,7 @@ class Monitor:
         self.state = {"status": "starting", "monitor_pid": os.getpid(), "monitor_start": process_start(os.getpid()),
                       "pid": None, "exit_code": None, "started_at": None, "finished_at": None, "restart_count": 0,
                       "error": None}
-        self.log_lock = threading.Lock()
+        self.log_lock = _thread.allocate_lock()
         self.ready_fd = ready_fd
 
     # -- files ---------------------------------------------------------------------
@@ -158,7 +262,7 @@ class Monitor:
         path = self.config["state_file"]
         temp = "%s.tmp-%d" % (path, os.getpid())
         with open(temp, "w") as handle:
-            json.dump(self.state, handle, sort_keys=True)
+            handle.write(to_json(self.state))
         os.rename(temp, path)
         if self.ready_fd is not None and self.state["status"] != "starting":
             fd, self.ready_fd = self.ready_fd, None
@@ -179,7 +283,10 @@ class Monitor:
         copy_capped(read_fd, self.log)
 
     # -- the runtime ---------------------------------------------------------------
-    def runtime(self, *args: str, stdout=None, stderr=None) -> subprocess.CompletedProcess:
+    def runtime(self, *args: str, stdout=None, stderr=None):
+        """The runtime's command ``args``: a subprocess.CompletedProcess."""
+        import subprocess  # here: see the module's docstring
+        import threading
         command = [self.config["runtime"], "--root", self.config["root"]] + list(args)
         # A blocking wait bounded by a timer that kills: Popen.wait(timeout) polls with sleeps
         # of up to 50 ms, late by that much after each runtime call of a start.
@@ -197,6 +304,45 @@ class Monitor:
             raise subprocess.TimeoutExpired(command, COMMAND_TIMEOUT, output=output)
         return subprocess.CompletedProcess(command, proc.returncode, output, errors)
 
+    def create(self, cid: str, write_fd: int, read_fd: int):
+        """``runtime create`` with its output (and the container's) to ``write_fd``, copied to
+        the log from ``read_fd`` by a thread: (its exit code or None when it timed out, the
+        thread). The first is forked by hand (spawn) before any thread or import (its import
+        then overlaps the runtime's work); later ones, threads existing, by subprocess."""
+        args = ["create", "--bundle", self.config["bundle"], "--pid-file", self.config["pid_file"], cid]
+        if "threading" in sys.modules:
+            import subprocess  # pylint: disable=import-outside-toplevel
+            import threading  # pylint: disable=import-outside-toplevel
+            reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
+            reader.start()
+            try:
+                return self.runtime(*args, stdout=write_fd, stderr=write_fd).returncode, reader
+            except subprocess.TimeoutExpired:
+                return None, reader
+        pid = spawn([self.config["runtime"], "--root", self.config["root"]] + args, self.config["bundle"], write_fd)
+        import threading  # pylint: disable=import-outside-toplevel
+        import subprocess  # noqa: F401 pylint: disable=unused-import,import-outside-toplevel  # for the next commands
+        reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
+        reader.start()
+        expired = threading.Event()
+
+        def kill() -> None:
+            expired.set()
+            os.kill(pid, _signal.SIGKILL)
+        timer = threading.Timer(COMMAND_TIMEOUT, kill)
+        timer.daemon = True
+        timer.start()
+        try:
+            while True:
+                try:
+                    status = os.waitpid(pid, 0)[1]
+                    break
+                except InterruptedError:
+                    continue
+        finally:
+            timer.cancel()
+        return (None if expired.is_set() else os.waitstatus_to_exitcode(status)), reader
+
     def run_once(self) -> dict:
         """One create-start-wait-delete cycle; what to record of its end: exit code (-1 when it
         never ran), finish time, error. ``serve`` saves it together with the status it decides
@@ -210,16 +356,11 @@ class Monitor:
         except FileNotFoundError:
             pass
         read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-        reader = threading.Thread(target=self.copy_logs, args=(read_fd,), daemon=True)
-        reader.start()
         try:
-            created = self.runtime("create", "--bundle", self.config["bundle"], "--pid-file", self.config["pid_file"],
-                                   cid, stdout=write_fd, stderr=write_fd)
-        except subprocess.TimeoutExpired:
-            created = None
+            created, reader = self.create(cid, write_fd, read_fd)
         finally:
             os.close(write_fd)
-        if created is None or created.returncode != 0:
+        if created is None or created != 0:
             self.runtime("delete", "--force", cid)
             reader.join(5)
             return dict(pid=None, exit_code=-1, finished_at=now(),
@@ -294,7 +435,7 @@ def read_config(go_fd: int):
             break
         data += chunk
     os.close(go_fd)
-    return json.loads(data.decode("utf-8")) if data else None
+    return parse_config(data) if data else None
 
 
 def main(argv) -> int:
@@ -304,8 +445,8 @@ def main(argv) -> int:
     for fd in (go_fd, ready_fd):
         os.set_inheritable(fd, False)  # not for the runtime nor the container
     # all that needs no container is done while the engine prepares it
-    signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    _signal.signal(_signal.SIGHUP, _signal.SIG_IGN)
+    _signal.signal(_signal.SIGPIPE, _signal.SIG_IGN)
     import ctypes  # here: the import costs a few ms, and only this process needs it
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:

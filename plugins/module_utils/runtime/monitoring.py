@@ -8,18 +8,16 @@ and a stop file written here tells it not to restart the container."""
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
-import pkgutil
 import select
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
-from . import monitor  # imported so that Ansible ships it in the module's payload, to copy it out
 from .errors import ContainerError
+from .monitor import config_bytes  # imported also so that Ansible ships monitor.py in the payload, to copy it out
 from .records import ContainerPaths, monitor_alive, read_json, tail
 from .supervisor import POLL, Supervisor, wait_until
 
@@ -33,9 +31,14 @@ KILL_GRACE = 10.0
 def monitor_script(run_root: str) -> str:
     """monitor.py copied out of the module to ``run_root/monitor/``, once per version (its
     content's digest names it): the launch of a monitor needs nothing of its container."""
-    script = pkgutil.get_data(monitor.__name__.rsplit(".", 1)[0], "monitor.py")
-    if script is None:
-        raise ContainerError("cannot read the container monitor out of the module")
+    # pkgutil.get_data's way, without importing pkgutil (and importlib.util) on every start: the
+    # package's loader reads the file beside it, from Ansible's zipped payload too
+    package = sys.modules[__name__.rsplit(".", 1)[0]]
+    try:
+        script = package.__loader__.get_data(os.path.join(os.path.dirname(package.__file__), "monitor.py"))
+    except (AttributeError, OSError, TypeError) as err:
+        raise ContainerError("cannot read the container monitor out of the module: %s" % err) from None
+    import hashlib  # here: its OpenSSL start-up costs a few ms, which a process may not need before
     directory = os.path.join(run_root, "monitor")
     path = os.path.join(directory, "monitor-%s.py" % hashlib.sha256(script).hexdigest()[:16])
     if not os.path.exists(path):
@@ -91,7 +94,7 @@ class MonitorLaunch:
     def hand_over(self, config: Dict[str, Any]) -> None:
         """Give the monitor its container (it starts it at once)."""
         try:
-            os.write(self.go, json.dumps(config).encode())  # far below a pipe's buffer: never blocks
+            os.write(self.go, config_bytes(config))  # far below a pipe's buffer: never blocks
         except BrokenPipeError:
             raise ContainerError("the monitor of container %s died before it was given the container; see %s"
                                  % (config["id"], config["monitor_log"]))

@@ -11,20 +11,31 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-from typing import Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from .errors import RuntimeCommandError
 from .options import signal_number
 
+if TYPE_CHECKING:
+    import subprocess
+
 COMMAND_TIMEOUT = 60
+
+
+def _which(name: str, path: str) -> Optional[str]:
+    """shutil.which's answer for a plain name (the module costs every start, for this alone)."""
+    for directory in path.split(os.pathsep):
+        candidate = os.path.join(directory or os.curdir, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return None
 
 
 def find_runtime(name: str) -> str:
     """The absolute path of ``runc``, ``crun`` or a given path."""
-    path = name if os.path.isabs(name) else shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/bin:/sbin:/bin")
+    path = name if os.path.isabs(name) else (_which(name, os.environ.get("PATH", os.defpath))
+                                             or _which(name, "/usr/sbin:/usr/bin:/sbin:/bin"))
     if not path or not os.access(path, os.X_OK):
         raise RuntimeCommandError("the OCI runtime %r is not installed (Debian and RHEL package %s)"
                                   % (name, os.path.basename(name)))
@@ -67,6 +78,7 @@ def crun_command(binary: str, directory: str) -> str:
         return binary
     wrapper = os.path.join(directory, "crun")
     import shlex  # here: only crun on a hybrid host needs it
+    import shutil
     text = HYBRID_WRAPPER % {"crun": shlex.quote(binary), "unified": UNIFIED,
                              "unshare": shlex.quote(shutil.which("unshare") or "/usr/bin/unshare")}
     try:
@@ -88,6 +100,7 @@ class OCIRuntime:
 
     def _run(self, args: List[str], check: bool = True) -> subprocess.CompletedProcess:
         command = [self.binary, "--root", self.root] + args
+        import subprocess  # here: a start runs the runtime from the monitor, and the module costs every start
         try:
             proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=COMMAND_TIMEOUT,
                                   check=False)

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from .containers import Containers
 
 RUN_SYSTEMD = "/run/systemd/system"
+SYSTEMD = "systemd"  # the kind of systemd.SystemdSupervisor
 POLL = 0.05
 
 

@@ -48,7 +48,7 @@ from .monitor import BACKOFF_MAX, BACKOFF_RESET, BACKOFF_START
 from .monitoring import monitor_script
 from .options import signal_number
 from .records import ContainerPaths, tail
-from .supervisor import Supervisor, wait_until
+from .supervisor import SYSTEMD, Supervisor, wait_until
 from .systemd_units import read_events, read_unit_status, show, unit_name
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def systemctl(*args: str, check: bool = False, timeout: float = COMMAND_TIMEOUT)
 
 
 class SystemdSupervisor(Supervisor):
-    kind = "systemd"
+    kind = SYSTEMD
 
     def launch(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
                started: Callable[[Dict[str, Any]], List[str]]) -> List[str]:

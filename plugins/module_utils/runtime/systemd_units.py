@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..storage.mount_records import process_start
@@ -42,6 +41,7 @@ def unit_name(store_root: str, name: str) -> str:
 
 def show(unit: str) -> Dict[str, str]:
     """The unit's PROPERTIES (empty when systemctl cannot say)."""
+    import subprocess  # here: a host without systemd never runs it, and the module costs every start
     try:
         proc = subprocess.run(["systemctl", "show", "--timestamp=us+utc", "-p", ",".join(PROPERTIES), unit],
                               stdin=subprocess.DEVNULL, capture_output=True, timeout=SHOW_TIMEOUT, check=False)

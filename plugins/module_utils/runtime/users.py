@@ -11,7 +11,6 @@ groups that list the user as a member."""
 from __future__ import annotations
 
 import errno
-from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 from ..storage.rootfs import read_file_in_root
@@ -20,12 +19,24 @@ from .errors import ContainerError
 MAX_FILE = 4 * 1024 * 1024
 
 
-@dataclass
 class ProcessUser:
-    uid: int
-    gid: int
-    additional_gids: List[int] = field(default_factory=list)
-    home: str = "/"
+    __slots__ = ("uid", "gid", "additional_gids", "home")
+
+    def __init__(self, uid: int, gid: int, additional_gids: Optional[List[int]] = None, home: str = "/"):
+        self.uid = uid
+        self.gid = gid
+        self.additional_gids = [] if additional_gids is None else additional_gids
+        self.home = home
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ProcessUser):
+            return NotImplemented
+        return (self.uid, self.gid, self.additional_gids, self.home) == (other.uid, other.gid, other.additional_gids,
+                                                                         other.home)
+
+    def __repr__(self) -> str:
+        return "ProcessUser(uid=%r, gid=%r, additional_gids=%r, home=%r)" % (self.uid, self.gid, self.additional_gids,
+                                                                             self.home)
 
 
 def _read(rootfs: str, path: str) -> Optional[List[List[str]]]:

@@ -17,7 +17,6 @@ import errno
 import json
 import os
 import stat
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ..storage.rootfs import SymlinkInPathError, open_dir_at, open_in_root, read_file_in_root
@@ -34,22 +33,29 @@ MAX_HOSTFS_ENTRIES = 10000
 MAX_HOSTFS_DEPTH = 64
 
 
-@dataclass
 class HostfsEntry:
-    path: str   # as on the host, before renameFiles: "/etc/foo.conf"
-    kind: str   # "file" or "dir"
-    mode: int
+    __slots__ = ("path", "kind", "mode")
+
+    def __init__(self, path: str, kind: str, mode: int):
+        self.path = path  # as on the host, before renameFiles: "/etc/foo.conf"
+        self.kind = kind  # "file" or "dir"
+        self.mode = mode
 
 
-@dataclass
 class Exports:
-    present: bool = False
-    templates: Dict[str, str] = field(default_factory=dict)  # "service" -> text, ...
-    default_values: Dict[str, str] = field(default_factory=dict)
-    rename_files: Dict[str, str] = field(default_factory=dict)
-    no_container_service: bool = False
-    hostfs: List[HostfsEntry] = field(default_factory=list)
-    warnings: List[str] = field(default_factory=list)
+    __slots__ = ("present", "templates", "default_values", "rename_files", "no_container_service", "hostfs", "warnings")
+
+    def __init__(self, present: bool = False, templates: Optional[Dict[str, str]] = None,
+                 default_values: Optional[Dict[str, str]] = None, rename_files: Optional[Dict[str, str]] = None,
+                 no_container_service: bool = False, hostfs: Optional[List[HostfsEntry]] = None,
+                 warnings: Optional[List[str]] = None):
+        self.present = present
+        self.templates = {} if templates is None else templates  # "service" -> text, ...
+        self.default_values = {} if default_values is None else default_values
+        self.rename_files = {} if rename_files is None else rename_files
+        self.no_container_service = no_container_service
+        self.hostfs = [] if hostfs is None else hostfs
+        self.warnings = [] if warnings is None else warnings
 
 
 def _read_text(rootfs: str, path: str) -> Optional[str]:

@@ -13,16 +13,14 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from dataclasses import dataclass
-from typing import Any, List
+from typing import Any, List, NamedTuple
 
 from .errors import SystemContainerError
 
 _PORT_RE = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]/]+):)?(?P<port>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?")
 
 
-@dataclass(frozen=True)
-class Listener:
+class Listener(NamedTuple):
     directive: str  # ListenStream or ListenDatagram
     address: str    # as systemd.socket(5) reads it
 

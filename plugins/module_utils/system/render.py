@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional
 
 from ..runtime.options import host_bounding_set
@@ -36,37 +35,46 @@ def tmpfiles_file(name: str) -> str:
     return "tmpfiles-%s.conf" % name
 
 
-@dataclass
 class Options:
     """The options of one system container, checked."""
-    name: str
-    image: str
-    values: Dict[str, str] = field(default_factory=dict)
-    deps: Dependencies = field(default_factory=Dependencies)
-    listen: List[Listener] = field(default_factory=list)
-    network: str = "host"
+
+    __slots__ = ("name", "image", "values", "deps", "listen", "network")
+
+    def __init__(self, name: str, image: str, values: Optional[Dict[str, str]] = None,
+                 deps: Optional[Dependencies] = None, listen: Optional[List[Listener]] = None, network: str = "host"):
+        self.name = name
+        self.image = image
+        self.values = {} if values is None else values
+        self.deps = Dependencies() if deps is None else deps
+        self.listen = [] if listen is None else listen
+        self.network = network
 
     def describe(self) -> Dict[str, Any]:
         return dict(self.deps.as_dict(), values=dict(self.values), listen=[item.line() for item in self.listen],
                     network=self.network)
 
 
-@dataclass
 class ImageFacts:
-    name: str        # the store name
-    digest: str      # manifest digest as pulled
-    image_id: str    # config digest
-    config: Dict[str, Any]
+    __slots__ = ("name", "digest", "image_id", "config")
+
+    def __init__(self, name: str, digest: str, image_id: str, config: Dict[str, Any]):
+        self.name = name            # the store name
+        self.digest = digest        # manifest digest as pulled
+        self.image_id = image_id    # config digest
+        self.config = config
 
 
-@dataclass
 class Rendered:
-    values: Dict[str, str]
-    files: Dict[str, str]            # file name in the slot -> text (config.json, units, tmpfiles)
-    exports: Exports
-    renames: Dict[str, str]
-    has_service: bool
-    warnings: List[str] = field(default_factory=list)
+    __slots__ = ("values", "files", "exports", "renames", "has_service", "warnings")
+
+    def __init__(self, values: Dict[str, str], files: Dict[str, str], exports: Exports, renames: Dict[str, str],
+                 has_service: bool, warnings: Optional[List[str]] = None):
+        self.values = values
+        self.files = files              # file name in the slot -> text (config.json, units, tmpfiles)
+        self.exports = exports
+        self.renames = renames
+        self.has_service = has_service
+        self.warnings = [] if warnings is None else warnings
 
     def units(self, name: str) -> List[str]:
         return [f for f in (service_file(name), socket_file(name)) if f in self.files]

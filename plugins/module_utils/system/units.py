@@ -23,7 +23,6 @@ starts on the first connection and not at boot.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from .errors import SystemContainerError
@@ -64,13 +63,17 @@ DIRECTIVES = {"after": "After", "requires": "Requires", "wants": "Wants", "wante
 MAX_UNIT = 1024 * 1024
 
 
-@dataclass
 class Dependencies:
-    after: List[str] = field(default_factory=list)
-    requires: List[str] = field(default_factory=list)
-    wants: List[str] = field(default_factory=list)
-    wanted_by: List[str] = field(default_factory=list)
-    required_by: List[str] = field(default_factory=list)
+    __slots__ = UNIT_OPTIONS + INSTALL_OPTIONS
+
+    def __init__(self, after: Optional[List[str]] = None, requires: Optional[List[str]] = None,
+                 wants: Optional[List[str]] = None, wanted_by: Optional[List[str]] = None,
+                 required_by: Optional[List[str]] = None):
+        self.after = [] if after is None else after
+        self.requires = [] if requires is None else requires
+        self.wants = [] if wants is None else wants
+        self.wanted_by = [] if wanted_by is None else wanted_by
+        self.required_by = [] if required_by is None else required_by
 
     @classmethod
     def from_options(cls, options: Dict[str, Any]) -> "Dependencies":

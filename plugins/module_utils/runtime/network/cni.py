@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .conflist import plugin_config
@@ -53,6 +52,7 @@ def run_plugin(config: Dict[str, Any], command: str, container_id: str, netns: s
     binary = find_plugin(plugin, cni_path, container_id, command)
     env = {"PATH": PLUGIN_PATH, "LC_ALL": "C", "CNI_COMMAND": command, "CNI_CONTAINERID": container_id,
            "CNI_NETNS": netns, "CNI_IFNAME": ifname, "CNI_PATH": ":".join(cni_path)}
+    import subprocess  # here: a host-network start runs no plugin, and the module costs every start
     try:
         proc = subprocess.run([binary], input=json.dumps(config).encode("utf-8"), env=env, capture_output=True,
                               timeout=timeout, check=False, cwd="/")

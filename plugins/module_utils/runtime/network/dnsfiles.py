@@ -12,7 +12,6 @@ systemd-resolved's upstream list is tried, then docker's fallback (8.8.8.8, 8.8.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import List, Optional, Sequence, Tuple
 
 from .errors import NetworkError
@@ -28,6 +27,8 @@ def dns_servers(values: Sequence[str]) -> Tuple[str, ...]:
     if isinstance(values, (str, bytes)) or not isinstance(values, (list, tuple)):
         raise NetworkError("dns must be a list of IP addresses, not %r" % (values,))
     result: List[str] = []
+    if values:
+        import ipaddress  # here: most containers set no dns, and the module costs every start
     for value in values:
         try:
             address = str(ipaddress.ip_address(str(value).strip()))
@@ -62,6 +63,7 @@ def _parse(text: str) -> Tuple[List[str], List[str]]:
 
 
 def _usable(server: str) -> bool:
+    import ipaddress  # here: see dns_servers
     try:
         return not ipaddress.ip_address(server.split("%", 1)[0]).is_loopback
     except ValueError:

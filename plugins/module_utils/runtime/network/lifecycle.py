@@ -21,7 +21,6 @@ default): ``<network>/<ip>``, host-local's leases ("<CNI container id>\\r\\n<ifn
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 from typing import Any, Dict, Optional, Sequence
@@ -36,6 +35,7 @@ from .state import ETC_DIR, NetworkState, clear_state, load_state
 
 DEFAULT_CNI_PATH = cni.DEFAULT_CNI_PATH
 PLUGIN_TIMEOUT = cni.PLUGIN_TIMEOUT
+IP_CHARACTERS = "0123456789abcdefABCDEF.:"
 
 
 def _check_id(container_id: str) -> None:
@@ -59,6 +59,7 @@ def _write_etc(state: NetworkState, state_dir: str, hostname: str, resolv: str) 
 def _read_result(state: NetworkState, result: Dict[str, Any]) -> None:
     """The container's address, gateway and MAC from a CNI 1.0 result."""
     interfaces = result.get("interfaces") or []
+    import ipaddress  # here: only a bridge needs it, and the module costs every start
     for entry in result.get("ips") or []:
         try:
             interface = ipaddress.ip_interface(entry["address"])
@@ -187,23 +188,37 @@ def check(state: NetworkState, cni_path: Sequence[str] = DEFAULT_CNI_PATH, timeo
 
 def _leases(conflist: Dict[str, Any], container_id: str) -> Dict[str, str]:
     """host-local's lease files of a container on the network of ``conflist``: file name (its IP) -> path."""
-    directory = os.path.join(ipam_dir(conflist), conflist["name"])
-    found = {}
+    return _leases_in(os.path.join(ipam_dir(conflist), conflist["name"]), container_id)
+
+
+def _leases_in(directory: str, container_id: str) -> Dict[str, str]:
+    """_leases in host-local's ``directory`` of one network."""
+    found: Dict[str, str] = {}
     try:
         names = os.listdir(directory)
     except OSError:
         return found
     for name in names:
+        if not name or name.strip(IP_CHARACTERS):  # host-local's lock and last_reserved_ip.N files
+            continue
         path = os.path.join(directory, name)
         try:
-            ipaddress.ip_address(name)
             with open(path, "rb") as handle:
                 owner = handle.read(4096).decode("utf-8", "replace").splitlines()
-        except (ValueError, OSError):
+        except OSError:
             continue
-        if owner and owner[0].strip() == container_id:
+        if owner and owner[0].strip() == container_id and _is_address(name):
             found[name] = path
     return found
+
+
+def _is_address(name: str) -> bool:
+    import ipaddress  # here: see _read_result; only a container's own leases are checked
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, Any]]:
@@ -215,6 +230,7 @@ def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, An
     if not leases:
         return None
     subnet = state.conflist["plugins"][0]["ipam"]["ranges"][0][0]["subnet"]
+    import ipaddress  # here: see _read_result
     prefix = ipaddress.ip_network(subnet).prefixlen
     return {"cniVersion": state.conflist["cniVersion"],
             "interfaces": [{"name": state.ifname, "sandbox": state.netns or ""}],
@@ -224,9 +240,10 @@ def _rebuilt_result(state: NetworkState, run_root: str) -> Optional[Dict[str, An
 def _fallback_state(container_id: str, run_root: str, network: BridgeNetwork, cni_id: str) -> Optional[NetworkState]:
     """When state_dir lost its file: what ``network`` (the runtime's bridge) may have left for this id."""
     path = os.path.join(netns.netns_dir(run_root), container_id)
-    conflist = bridge_conflist(network)
-    if not os.path.lexists(path) and not _leases(conflist, cni_id):
+    # the conflist's leases directory, without the conflist (its gateway costs a start the ipaddress module)
+    if not os.path.lexists(path) and not _leases_in(os.path.join(network.ipam_dir, network.name), cni_id):
         return None
+    conflist = bridge_conflist(network)
     state = NetworkState(container_id=container_id, mode="bridge", options={}, netns=path, owns_netns=True,
                          conflist=conflist, phase="detaching", cni_id=cni_id)
     # portmap DEL does nothing without a mapping; with any, it removes the container's chains

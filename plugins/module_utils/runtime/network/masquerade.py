@@ -11,9 +11,6 @@ removal of the chain fail as busy); the plugin's DEL itself fails if the chain i
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
 from typing import Collection, List
 
 from .errors import NetworkError
@@ -23,10 +20,13 @@ CHAIN_LENGTH = 28  # iptables' limit, as the plugins cut it
 
 
 def chain_name(network: str, container_id: str) -> str:
+    import hashlib  # here: only a bridge needs it, and the module costs every start
     return ("CNI-" + hashlib.sha512((network + container_id).encode("utf-8")).hexdigest())[:CHAIN_LENGTH]
 
 
 def _iptables(args: List[str]) -> str:
+    import shutil  # here: see chain_name
+    import subprocess
     tool = shutil.which("iptables") or "/usr/sbin/iptables"
     try:
         proc = subprocess.run([tool, "-w", "-t", "nat"] + args, capture_output=True, timeout=IPTABLES_TIMEOUT,

@@ -12,8 +12,6 @@ drops copies of the mount that other mount namespaces still hold."""
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
 
 from ...storage.mounts import mount_entry, umount
 from .errors import NetworkError
@@ -38,6 +36,8 @@ def create(path: str) -> bool:
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o444)
     os.close(fd)
+    import shutil  # here: a host-network start makes no namespace, and the modules cost every start
+    import subprocess
     tool = shutil.which("unshare") or "/usr/bin/unshare"
     try:
         proc = subprocess.run([tool, "--net=" + path, "true"], capture_output=True, timeout=UNSHARE_TIMEOUT,

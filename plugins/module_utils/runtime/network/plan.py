@@ -16,10 +16,8 @@ container:NAME            network, path = NAME's netns               own; NAME's
 
 from __future__ import annotations
 
-import ipaddress
 import re
-from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .dnsfiles import dns_servers
 from .errors import NetworkError
@@ -35,8 +33,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # with fullmatch: a n
 IPAM_DIR = "/run/undock/cni/ipam"
 
 
-@dataclass(frozen=True)
-class BridgeNetwork:
+class BridgeNetwork(NamedTuple):
     """A CNI bridge network. The default one stays clear of podman's (cni-podman0,
     10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create`` hands out).
     Its leases are under ``ipam_dir/name``, shared by whoever attaches to it on this host."""
@@ -48,19 +45,19 @@ class BridgeNetwork:
 
     @property
     def gateway(self) -> str:
+        import ipaddress  # here: only a bridge needs it, and the module costs every start
         return str(next(ipaddress.ip_network(self.subnet).hosts()))
 
 
 DEFAULT_NETWORK = BridgeNetwork()
 
 
-@dataclass(frozen=True)
-class NetworkPlan:
+class NetworkPlan(NamedTuple):
     mode: str
     peer: Optional[str] = None  # the container whose namespace ``container:NAME`` joins
     ports: Tuple[PortMapping, ...] = ()
     dns: Tuple[str, ...] = ()
-    network: Optional[BridgeNetwork] = field(default=None)
+    network: Optional[BridgeNetwork] = None
 
     @property
     def own_netns(self) -> bool:

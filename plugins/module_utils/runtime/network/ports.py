@@ -7,9 +7,7 @@
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
 
 from ...common.text import is_decimal
 from .errors import NetworkError
@@ -18,8 +16,7 @@ PROTOCOLS = ("tcp", "udp")
 MAX_RANGE = 1024  # a range expands into one iptables rule per port: keep it sane
 
 
-@dataclass(frozen=True, order=True)
-class PortMapping:
+class PortMapping(NamedTuple):
     """One published port. ``host_ip`` is "" for every host address."""
 
     protocol: str
@@ -58,6 +55,7 @@ def _port_range(text: str, what: str, spec: str) -> Tuple[int, int]:
 def _host_ip(text: str, spec: str) -> str:
     if text.startswith("["):
         raise NetworkError("port %r: IPv6 host addresses are not supported (the undock network is IPv4 only)" % spec)
+    import ipaddress  # here: few ports name a host address, and the module costs every start
     try:
         address = ipaddress.IPv4Address(text)
     except ValueError:

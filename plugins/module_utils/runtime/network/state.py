@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass, field
 from typing import Any, Dict, List, Optional
 
 from ...common.fileutil import atomic_write
@@ -19,27 +18,47 @@ from .errors import NetworkError
 
 STATE_FILE = "network.json"
 ETC_DIR = "etc"
+FIELDS = ("container_id", "mode", "options", "netns", "owns_netns", "peer", "ifname", "conflist", "runtime_config",
+          "result", "phase", "ip_address", "prefix_length", "gateway", "mac_address", "etc_files", "cni_id")
 
 
-@dataclass
 class NetworkState:
-    container_id: str
-    mode: str                                   # none | host | bridge | container
-    options: Dict[str, Any]                     # NetworkPlan.normalized() it was made from
-    netns: Optional[str] = None                 # the namespace file; None for host
-    owns_netns: bool = False                    # created by attach (none, bridge), removed by detach
-    peer: Optional[str] = None
-    ifname: str = "eth0"
-    conflist: Optional[Dict[str, Any]] = None   # bridge: exactly what ADD ran, for DEL
-    runtime_config: Dict[str, Any] = field(default_factory=dict)
-    result: Optional[Dict[str, Any]] = None     # the last CNI result (prevResult of CHECK and DEL)
-    phase: str = "attaching"                    # attaching | attached | detaching
-    ip_address: Optional[str] = None
-    prefix_length: Optional[int] = None
-    gateway: Optional[str] = None
-    mac_address: Optional[str] = None
-    etc_files: Dict[str, str] = field(default_factory=dict)  # container path -> host file
-    cni_id: Optional[str] = None                # CNI_CONTAINERID, unique on the host (None: container_id)
+    """mode: none | host | bridge | container; options: the NetworkPlan.normalized() it was
+    made from; netns: the namespace file (None for host); owns_netns: created by attach
+    (none, bridge), removed by detach; conflist (bridge): exactly what ADD ran, for DEL;
+    result: the last CNI result (prevResult of CHECK and DEL); phase: attaching | attached |
+    detaching; etc_files: container path -> host file; cni_id: CNI_CONTAINERID, unique on
+    the host (None: container_id)."""
+
+    __slots__ = FIELDS
+
+    def __init__(self, container_id: str, mode: str, options: Dict[str, Any], netns: Optional[str] = None,
+                 owns_netns: bool = False, peer: Optional[str] = None, ifname: str = "eth0",
+                 conflist: Optional[Dict[str, Any]] = None, runtime_config: Optional[Dict[str, Any]] = None,
+                 result: Optional[Dict[str, Any]] = None, phase: str = "attaching", ip_address: Optional[str] = None,
+                 prefix_length: Optional[int] = None, gateway: Optional[str] = None, mac_address: Optional[str] = None,
+                 etc_files: Optional[Dict[str, str]] = None, cni_id: Optional[str] = None):
+        self.container_id = container_id
+        self.mode = mode
+        self.options = options
+        self.netns = netns
+        self.owns_netns = owns_netns
+        self.peer = peer
+        self.ifname = ifname
+        self.conflist = conflist
+        self.runtime_config = {} if runtime_config is None else runtime_config
+        self.result = result
+        self.phase = phase
+        self.ip_address = ip_address
+        self.prefix_length = prefix_length
+        self.gateway = gateway
+        self.mac_address = mac_address
+        self.etc_files = {} if etc_files is None else etc_files
+        self.cni_id = cni_id
+
+    def as_dict(self) -> Dict[str, Any]:
+        """Every field, as network.json holds them (load_state reads them back)."""
+        return {name: getattr(self, name) for name in FIELDS}
 
     @property
     def cni(self) -> str:
@@ -62,7 +81,7 @@ class NetworkState:
 
     def save(self, state_dir: str) -> None:
         os.makedirs(state_dir, mode=0o700, exist_ok=True)
-        atomic_write(os.path.join(state_dir, STATE_FILE), json.dumps(asdict(self), sort_keys=True).encode("utf-8"),
+        atomic_write(os.path.join(state_dir, STATE_FILE), json.dumps(self.as_dict(), sort_keys=True).encode("utf-8"),
                      durable=False)  # the runtime root is volatile
 
 
