@@ -6,6 +6,7 @@ usage: engine_container.py STORE RUN_ROOT REGISTRIES_CONF PARAMS_JSON
 PARAMS_JSON: the options of oci_container (name, state, image, command, ...).
 """
 
+import gc
 import json
 import sys
 
@@ -14,6 +15,7 @@ from ansible_collections.undock.oci.plugins.module_utils.registry.config import 
 from ansible_collections.undock.oci.plugins.module_utils.registry.context import RegistryContext
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
 
+gc.freeze()  # as every module does once its imports are done (module_utils/module_base.image_module)
 store, run_root, conf, params = sys.argv[1:]
 options = RegistryOptions(registries_conf=conf, registries_conf_dir=conf + ".d", auth_file=conf + ".auth.json")
 images = ImageService(store, RegistryContext(options), run_root=run_root)

@@ -6,6 +6,7 @@ HOST is marked insecure (a plain-HTTP test registry). --download-only stores the
 without unpacking the layers (what `skopeo copy docker://... oci:DIR` does).
 """
 
+import gc
 import os
 import sys
 
@@ -18,6 +19,7 @@ from ansible_collections.undock.oci.plugins.module_utils.registry.context import
 from ansible_collections.undock.oci.plugins.module_utils.model.reference import parse_reference
 from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
 
+gc.freeze()  # as every module does once its imports are done (module_utils/module_base.image_module)
 args = sys.argv[1:]
 download_only = "--download-only" in args
 store_dir, host, ref = [a for a in args if a != "--download-only"]
