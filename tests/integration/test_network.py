@@ -21,7 +21,7 @@ from typing import List, Optional
 
 import pytest
 
-from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle, masquerade, netns
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import firewall, lifecycle, masquerade, netns
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.errors import CniPluginError, NetworkError
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork, plan_network
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.state import load_state
@@ -102,6 +102,7 @@ class Net:
         for name in os.listdir(netns.netns_dir(self.run_root)) if os.path.isdir(netns.netns_dir(self.run_root)) else ():
             netns.remove(os.path.join(netns.netns_dir(self.run_root), name))
         subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
+        firewall.remove(self.network)  # the network's own rules, left by design like its bridge
         for name in (self.network.name, self.network.name + "-bad"):  # host-local's directories of our networks
             shutil.rmtree(os.path.join(self.network.ipam_dir, name), ignore_errors=True)
 
