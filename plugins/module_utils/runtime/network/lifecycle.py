@@ -135,7 +135,6 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
         cni.add_list(loopback_conflist(), cni_id, state.netns, "lo", {}, cni_path=cni_path, timeout=timeout)
         if state.conflist is not None:
             _write_network_conflist(bridge_conflist(plan.network), run_root)
-            firewall.ensure(plan.network)
 
             def progress(result: Dict[str, Any]) -> None:
                 state.result = result
@@ -144,6 +143,7 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
             result = cni.add_list(state.conflist, cni_id, state.netns, state.ifname, state.runtime_config,
                                   progress=progress, cni_path=cni_path, timeout=timeout)
             _read_result(state, result)
+            firewall.ensure(plan.network)  # after the bridge plugin, which names a bad bridge better than iptables
         _write_etc(state, state_dir, hostname, resolv_conf(plan.dns))
         state.phase = "attached"
         state.save(state_dir)
