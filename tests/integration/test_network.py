@@ -459,3 +459,23 @@ def test_masquerade_and_forward_with_a_drop_policy(net, outside):
         assert net.http_get(second.netns, address) == "hello from the container\n"
     finally:
         subprocess.run(["iptables", "-w", "-P", "FORWARD", policy], check=True, timeout=20)
+
+
+@pytest.mark.parametrize("libc", [True, False], ids=["libc", "util-linux unshare"])
+def test_namespace_made_through_libc_or_unshare(tmp_path, monkeypatch, libc):
+    """A namespace of its own (only its loopback), whether libc's unshare is had through ctypes
+    or not (a host without ctypes cannot be made here: its lookup is what is replaced)."""
+    if not libc:
+        monkeypatch.setattr(netns, "_LIBC", [None])
+    path = str(tmp_path / "ns")
+    assert netns.create(path) and netns.is_netns(path)
+    assert not netns.create(path)  # there already
+    try:
+        ours = os.stat(path).st_ino
+        assert ours != os.stat("/proc/self/ns/net").st_ino
+        links = subprocess.run(["nsenter", "--net=" + path, "ip", "-o", "link"], capture_output=True, text=True,
+                               timeout=15, check=True).stdout.splitlines()
+        assert len(links) == 1 and "lo:" in links[0]
+    finally:
+        assert netns.remove(path)
+    assert not os.path.exists(path)
