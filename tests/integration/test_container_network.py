@@ -87,6 +87,10 @@ class Env:
                 subprocess.run(["umount", "-l", entry["point"]], check=False, timeout=30)
         subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
         firewall.remove(self.network)  # the network's own rules, left by design like its bridge
+        try:
+            os.unlink(os.path.join(self.network.ipam_dir, self.network.name + ".rules.lock"))
+        except FileNotFoundError:
+            pass
         shutil.rmtree(os.path.join(self.network.ipam_dir, self.network.name), ignore_errors=True)
 
 

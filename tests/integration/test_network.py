@@ -104,6 +104,11 @@ class Net:
             netns.remove(os.path.join(netns.netns_dir(self.run_root), name))
         subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
         firewall.remove(self.network)  # the network's own rules, left by design like its bridge
+        for name in (self.network.name, self.network.name + "-bad"):
+            try:
+                os.unlink(os.path.join(self.network.ipam_dir, name + ".rules.lock"))
+            except FileNotFoundError:
+                pass
         for name in (self.network.name, self.network.name + "-bad"):  # host-local's directories of our networks
             shutil.rmtree(os.path.join(self.network.ipam_dir, name), ignore_errors=True)
 
@@ -416,13 +421,14 @@ def test_parallel_attaches_get_distinct_addresses(net):
 
 @pytest.fixture
 def outside(net):
-    """A namespace outside the bridge, on a veth of its own to the host (10.92.N.0/30), with no
-    route back to the bridge's subnet: only a masqueraded connection gets an answer from it."""
+    """A namespace outside the bridge, on a veth of its own to the host (10.93.N.0/30), with no
+    route back to the bridge's subnet: only a masqueraded connection gets an answer from it
+    (10.93: test_network's bridges are on 10.91, test_container_network's on 10.92)."""
     path = os.path.join(net.tmp, "outside")
     open(path, "w").close()
     subprocess.run(["unshare", "--net=" + path, "true"], check=True, timeout=20)
     host_if, peer_if = "uo%d" % (os.getpid() % 100000), "uop%d" % (os.getpid() % 100000)
-    prefix = "10.92.%d" % (os.getpid() % 250)
+    prefix = "10.93.%d" % (os.getpid() % 250)
     try:
         for argv in (["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if, "netns", path],
                      ["ip", "addr", "add", prefix + ".1/30", "dev", host_if], ["ip", "link", "set", host_if, "up"]):
