@@ -29,18 +29,19 @@ class Snapshot:
     netns_files: Set[str]
     leases: Set[str]
     iptables: Set[str]
+    iptables_lines: List[str]  # in order, duplicates kept
 
 
 def _run(argv: List[str]) -> str:
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=True).stdout
 
 
-def _iptables() -> Set[str]:
-    lines = set()
+def _iptables() -> List[str]:
+    lines = []
     for line in _run(["iptables-save"]).splitlines():
         if line.startswith("#"):
             continue
-        lines.add(re.sub(r" \[\d+:\d+\]$", "", line))
+        lines.append(re.sub(r" \[\d+:\d+\]$", "", line))
     return lines
 
 
@@ -61,8 +62,10 @@ def snapshot(run_root: str, networks) -> Snapshot:
                    if re.fullmatch(r"\d+\.\d+\.\d+\.\d+", f)}
     # and any under run_root, where they were once kept: none may appear there
     leases |= {f for f in _files(os.path.join(run_root, "cni", "ipam")) if re.search(r"\d+\.\d+\.\d+\.\d+$", f)}
+    lines = _iptables()
     return Snapshot(links=links, netns_names=set(_run(["ip", "netns", "list"]).split()),
-                    netns_files=_files(os.path.join(run_root, "netns")), leases=leases, iptables=_iptables())
+                    netns_files=_files(os.path.join(run_root, "netns")), leases=leases, iptables=set(lines),
+                    iptables_lines=lines)
 
 
 def container_chains(snap: Snapshot, names: Iterable[str]) -> Set[str]:

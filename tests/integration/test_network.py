@@ -21,7 +21,8 @@ from typing import List, Optional
 
 import pytest
 
-from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle, masquerade, netns
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import firewall, lifecycle, masquerade, netns
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network.conflist import bridge_conflist
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.errors import CniPluginError, NetworkError
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork, plan_network
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.state import load_state
@@ -102,6 +103,12 @@ class Net:
         for name in os.listdir(netns.netns_dir(self.run_root)) if os.path.isdir(netns.netns_dir(self.run_root)) else ():
             netns.remove(os.path.join(netns.netns_dir(self.run_root), name))
         subprocess.run(["ip", "link", "del", self.network.bridge], capture_output=True, timeout=10, check=False)
+        firewall.remove(self.network)  # the network's own rules, left by design like its bridge
+        for name in (self.network.name, self.network.name + "-bad"):
+            try:
+                os.unlink(os.path.join(self.network.ipam_dir, name + ".rules.lock"))
+            except FileNotFoundError:
+                pass
         for name in (self.network.name, self.network.name + "-bad"):  # host-local's directories of our networks
             shutil.rmtree(os.path.join(self.network.ipam_dir, name), ignore_errors=True)
 
@@ -140,8 +147,9 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
     # a second namespace reaches the first over the bridge
     client = net.attach("client")
     assert client.ip_address != web.ip_address
-    assert [p["type"] for p in client.conflist["plugins"]] == ["bridge", "firewall"]  # no port: no portmap run
-    assert [p["type"] for p in web.conflist["plugins"]] == ["bridge", "portmap", "firewall"]
+    assert [p["type"] for p in client.conflist["plugins"]] == ["bridge"]  # no port: no portmap run
+    assert [p["type"] for p in web.conflist["plugins"]] == ["bridge", "portmap"]
+    assert not any(p.get("ipMasq") for p in client.conflist["plugins"] + web.conflist["plugins"])
     assert net.http_get(client.netns, web.ip_address) == "hello from the container\n"
     lifecycle.check(web)
 
@@ -157,7 +165,13 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
 
     during = snapshot(net.run_root, net.network)
     chains = container_chains(during, ["web", "client"])
-    assert len(chains) >= 3, during.iptables  # two masquerade chains and web's DNAT chain
+    assert len(chains) == 1, during.iptables  # web's DNAT chain (portmap): no masquerade chain of a container
+    assert not any(masquerade.chain_name(net.network.name, cid) in line for line in during.iptables
+                   for cid in ("web", "client"))
+    # no FORWARD rule of a container: the network's own rules, once
+    assert not [line for line in during.iptables if line.startswith("-A FORWARD") and
+                (web.ip_address in line or client.ip_address in line)]
+    assert _network_rules(during) == _wanted(net.network)
     assert during.leases - before.leases and during.netns_files - before.netns_files
     for proc in net.procs:
         proc.kill()
@@ -169,6 +183,17 @@ def test_bridge_ports_reach_the_container_and_detach_leaves_nothing(net):
     assert not os.path.exists(os.path.join(net.state_dir("web"), "network.json"))
     with pytest.raises(OSError):
         get("127.0.0.1", local_port)
+    assert _network_rules(after) == _wanted(net.network)  # they belong to the network, as its bridge
+
+
+def _network_rules(snap) -> List[str]:
+    """The lines of iptables-save that carry the comment of the test network, sorted (duplicates kept)."""
+    mark = '--comment "undock network undock-test-%d"' % os.getpid()
+    return sorted(line for line in snap.iptables_lines if mark in line)
+
+
+def _wanted(network: BridgeNetwork) -> List[str]:
+    return sorted(rule for rules in firewall.wanted_rules(network).values() for rule in rules)
 
 
 def test_changed_ports_reattach_and_a_lost_interface_is_cleaned(net):
@@ -222,7 +247,7 @@ def test_none_host_and_container_networks(net):
                      ignore_links=[net.network.bridge]) == []
 
 
-# a firewall plugin whose ADD hangs (its DEL has nothing to undo and succeeds)
+# a plugin whose ADD hangs (its DEL has nothing to undo and succeeds)
 HANGING_PLUGIN = """#!/bin/sh
 touch "$(dirname "$0")/started-$CNI_COMMAND"
 [ "$CNI_COMMAND" = ADD ] && exec sleep 60
@@ -240,10 +265,22 @@ def _fault_dir(net, plugin: str, body: str) -> str:
     return directory
 
 
+# a portmap that does its work, then hangs before it answers (its DEL is the real one)
+PORTMAP_THEN_HANG = """#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ]; then
+  /usr/lib/cni/portmap >/dev/null || exit 1
+  touch "$(dirname "$0")/started-ADD"
+  exec sleep 60
+fi
+exec /usr/lib/cni/portmap
+"""
+
+
 def test_kill_9_during_attach_then_detach_cleans_everything(net):
-    """A run killed while the firewall plugin hangs (bridge and portmap done): the next detach,
-    from the state saved before each step, removes the veth, lease, DNAT chain and namespace."""
-    faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
+    """A run killed while portmap hangs after making its rules (bridge done, its result saved):
+    the next detach, from the state saved before each step, removes the veth, lease, DNAT chain
+    and namespace."""
+    faulty = _fault_dir(net, "portmap", PORTMAP_THEN_HANG)
     port = free_port()
     before = snapshot(net.run_root, net.network)
     script = (
@@ -261,7 +298,7 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
     try:
         deadline = time.monotonic() + 30
         while not os.path.exists(os.path.join(faulty, "started-ADD")):
-            assert proc.poll() is None and time.monotonic() < deadline, "attach ended before the firewall plugin"
+            assert proc.poll() is None and time.monotonic() < deadline, "attach ended before portmap hung"
             time.sleep(0.05)
         during = snapshot(net.run_root, net.network)
     finally:
@@ -271,18 +308,36 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
     assert state.phase == "attaching" and state.result and netns.is_netns(state.netns)
     address = state.result["ips"][0]["address"].split("/")[0]
     chains = container_chains(during, ["victim"])
-    assert during.leases - before.leases and len(chains) == 2, chains  # the masquerade and DNAT chains
+    assert during.leases - before.leases and len(chains) == 1, chains  # the DNAT chain
 
     assert net.detach("victim")
     assert leftovers(before, snapshot(net.run_root, net.network), ["victim"], [address], chains,
                      ignore_links=[net.network.bridge]) == []
 
 
-def test_lost_result_still_removes_firewall_rules(net):
-    """Killed after a plugin returned but before its result was saved: the address comes from
-    the IPAM lease, so that the firewall plugin's DEL still finds its rules."""
+def _legacy_conflist(network: BridgeNetwork, ports: bool = True):
+    """The conflist of the previous version: masquerade by the bridge plugin, the firewall plugin."""
+    conflist = bridge_conflist(network, ports)
+    conflist["plugins"][0]["ipMasq"] = True
+    conflist["plugins"].append({"type": "firewall", "backend": "iptables"})
+    return conflist
+
+
+@pytest.fixture
+def legacy(monkeypatch):
+    """attach as the previous version did (real plugins, its conflist): the containers it left
+    are detached by this one with the conflist their state records."""
+    monkeypatch.setattr(lifecycle, "bridge_conflist", _legacy_conflist)
+
+
+def test_lost_result_still_removes_firewall_rules(net, legacy):
+    """A container of the previous version killed after a plugin returned but before its result
+    was saved: the address comes from the IPAM lease, so that the firewall plugin's DEL still
+    finds its rules, and its masquerade chain goes."""
     before = snapshot(net.run_root, net.network)
     web = net.attach("web")
+    chains = container_chains(snapshot(net.run_root, net.network), ["web"])
+    assert [p["type"] for p in web.conflist["plugins"]] == ["bridge", "firewall"] and len(chains) == 1
     path = os.path.join(net.state_dir("web"), "network.json")
     with open(path) as handle:
         data = json.load(handle)
@@ -291,7 +346,7 @@ def test_lost_result_still_removes_firewall_rules(net):
         json.dump(data, handle)
     assert any(web.ip_address + "/32" in line for line in snapshot(net.run_root, net.network).iptables)
     assert net.detach("web")
-    assert leftovers(before, snapshot(net.run_root, net.network), ["web"], [web.ip_address],
+    assert leftovers(before, snapshot(net.run_root, net.network), ["web"], [web.ip_address], chains,
                      ignore_links=[net.network.bridge]) == []
 
 
@@ -299,8 +354,8 @@ def test_plugin_timeout_and_error_json_roll_back(net):
     # a real error from a real plugin: Linux interface names have at most 15 characters
     bad = net.network._replace(name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
     before = snapshot(net.run_root, [net.network, bad])
-    faulty = _fault_dir(net, "firewall", HANGING_PLUGIN)
-    with pytest.raises(CniPluginError, match=r"CNI plugin firewall ADD for container slow: no answer after 1 seconds"):
+    faulty = _fault_dir(net, "portmap", HANGING_PLUGIN)
+    with pytest.raises(CniPluginError, match=r"CNI plugin portmap ADD for container slow: no answer after 1 seconds"):
         net.attach("slow", ports=["127.0.0.1:%d:80" % free_port()], cni_path=[faulty, "/usr/lib/cni"], timeout=1)
     with pytest.raises(CniPluginError) as err:
         net.attach("bad", bridge=bad)
@@ -326,9 +381,10 @@ def test_detach_without_state_file_cleans_default_layout(net):
 
 
 
-def test_stale_masquerade_jump_does_not_block_detach(net):
-    """A jump left to the container's masquerade chain by an earlier failure (another address)
-    would make the bridge plugin's DEL fail with 'chain busy': detach removes it first."""
+def test_stale_masquerade_jump_does_not_block_detach(net, legacy):
+    """A container of the previous version (ipMasq): a jump left to its masquerade chain by an
+    earlier failure (another address) would make the bridge plugin's DEL fail with 'chain busy':
+    detach removes it first."""
     before = snapshot(net.run_root, net.network)
     web = net.attach("web")
     chain = masquerade.chain_name(net.network.name, "web")
@@ -359,3 +415,73 @@ def test_parallel_attaches_get_distinct_addresses(net):
         thread.join(timeout=60)
     assert not errors
     assert len({state.ip_address for state in results.values()}) == 3
+    # each attach checked the network's rules; the lock let only one of them add them
+    assert _network_rules(snapshot(net.run_root, net.network)) == _wanted(net.network)
+
+
+@pytest.fixture
+def outside(net):
+    """A namespace outside the bridge, on a veth of its own to the host (10.93.N.0/30), with no
+    route back to the bridge's subnet: only a masqueraded connection gets an answer from it
+    (10.93: test_network's bridges are on 10.91, test_container_network's on 10.92)."""
+    path = os.path.join(net.tmp, "outside")
+    open(path, "w").close()
+    subprocess.run(["unshare", "--net=" + path, "true"], check=True, timeout=20)
+    host_if, peer_if = "uo%d" % (os.getpid() % 100000), "uop%d" % (os.getpid() % 100000)
+    prefix = "10.93.%d" % (os.getpid() % 250)
+    try:
+        for argv in (["ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if, "netns", path],
+                     ["ip", "addr", "add", prefix + ".1/30", "dev", host_if], ["ip", "link", "set", host_if, "up"]):
+            subprocess.run(argv, check=True, timeout=20)
+        for argv in (["ip", "addr", "add", prefix + ".2/30", "dev", peer_if], ["ip", "link", "set", peer_if, "up"],
+                     ["ip", "link", "set", "lo", "up"]):
+            assert net.in_netns(path, *argv).returncode == 0
+        yield path, prefix + ".2"
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True, timeout=10, check=False)
+        netns.remove(path)
+
+
+def _forward_policy() -> str:
+    for line in subprocess.run(["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True, check=True,
+                               timeout=20).stdout.splitlines():
+        if line.startswith("-P FORWARD "):
+            return line.split()[2]
+    raise AssertionError("no FORWARD policy")
+
+
+def test_masquerade_and_forward_with_a_drop_policy(net, outside):
+    """A container reaches an address outside its subnet through the network's masquerade, also
+    when FORWARD's policy is DROP (the network's FORWARD rules let it through)."""
+    path, address = outside
+    net.httpd(path, address)
+    web = net.attach("web")
+    assert net.http_get(web.netns, address) == "hello from the container\n"
+    policy = _forward_policy()
+    subprocess.run(["iptables", "-w", "-P", "FORWARD", "DROP"], check=True, timeout=20)
+    try:
+        assert net.http_get(web.netns, address) == "hello from the container\n"
+        second = net.attach("second")  # a start while the policy is DROP
+        assert net.http_get(second.netns, address) == "hello from the container\n"
+    finally:
+        subprocess.run(["iptables", "-w", "-P", "FORWARD", policy], check=True, timeout=20)
+
+
+@pytest.mark.parametrize("libc", [True, False], ids=["libc", "util-linux unshare"])
+def test_namespace_made_through_libc_or_unshare(tmp_path, monkeypatch, libc):
+    """A namespace of its own (only its loopback), whether libc's unshare is had through ctypes
+    or not (a host without ctypes cannot be made here: its lookup is what is replaced)."""
+    if not libc:
+        monkeypatch.setattr(netns, "_LIBC", [None])
+    path = str(tmp_path / "ns")
+    assert netns.create(path) and netns.is_netns(path)
+    assert not netns.create(path)  # there already
+    try:
+        ours = os.stat(path).st_ino
+        assert ours != os.stat("/proc/self/ns/net").st_ino
+        links = subprocess.run(["nsenter", "--net=" + path, "ip", "-o", "link"], capture_output=True, text=True,
+                               timeout=15, check=True).stdout.splitlines()
+        assert len(links) == 1 and "lo:" in links[0]
+    finally:
+        assert netns.remove(path)
+    assert not os.path.exists(path)

@@ -150,9 +150,10 @@ def test_hosts_file():
 
 def test_bridge_conflist_and_plugin_config():
     conflist = bridge_conflist(DEFAULT_NETWORK)
-    assert [p["type"] for p in conflist["plugins"]] == ["bridge", "portmap", "firewall"]
+    assert [p["type"] for p in conflist["plugins"]] == ["bridge", "portmap"]
+    assert conflist["plugins"][0]["ipMasq"] is False  # the network masquerades once (firewall.py), not per container
     # a container that publishes no port is attached without portmap, which would do nothing for it
-    assert [p["type"] for p in bridge_conflist(DEFAULT_NETWORK, ports=False)["plugins"]] == ["bridge", "firewall"]
+    assert [p["type"] for p in bridge_conflist(DEFAULT_NETWORK, ports=False)["plugins"]] == ["bridge"]
     ipam = conflist["plugins"][0]["ipam"]
     assert ipam["dataDir"] == "/run/undock/cni/ipam"  # host-wide, as the bridge; never podman's /var/lib/cni
     assert ipam["ranges"] == [[{"subnet": "10.90.0.0/16", "gateway": "10.90.0.1"}]]

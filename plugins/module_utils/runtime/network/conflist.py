@@ -4,11 +4,16 @@
 """The CNI network configuration lists undock runs (CNI SPEC.md, "Network Configuration Lists").
 
 The bridge network is podman's recipe on a bridge and subnet of its own: ``bridge`` (gateway,
-masquerade, hairpin) with ``host-local`` IPAM whose leases live under the network's
+hairpin) with ``host-local`` IPAM whose leases live under the network's
 ``ipam_dir`` (host-wide, as the bridge is: /run/undock/cni/ipam, tmpfs, so they vanish at boot
 with the namespaces they belong to, and are never mixed with podman's /var/lib/cni), then ``portmap`` (published ports, so only for a container
 that has some; ``snat`` masquerades connections from 127.0.0.1, which needs route_localnet, set by
-portmap itself on the bridge) and ``firewall`` (lets the container's traffic through a FORWARD chain whose policy is DROP).
+portmap itself on the bridge). The masquerade of the subnet and the FORWARD rules that let its
+traffic through a policy of DROP are the network's own (``firewall.py``: one set per network,
+made by attach and left in place like the bridge device), not the bridge plugin's ``ipMasq``
+nor the ``firewall`` plugin, which made and removed rules for every container. Containers
+attached by an earlier version keep the conflist they were attached with (``ipMasq`` and
+``firewall``) in their network state, and their DEL runs it.
 """
 
 from __future__ import annotations
@@ -32,12 +37,11 @@ def bridge_conflist(network: BridgeNetwork, ports: bool = True) -> Dict[str, Any
     attached with: portmap, which would do nothing for it, is left out (one plugin run less
     at each start and stop; podman's netavark sets up no port forwarding either)."""
     plugins = [
-        {"type": "bridge", "bridge": network.bridge, "isGateway": True, "ipMasq": True, "hairpinMode": True,
+        {"type": "bridge", "bridge": network.bridge, "isGateway": True, "ipMasq": False, "hairpinMode": True,
          "ipam": {"type": "host-local", "dataDir": network.ipam_dir,
                   "ranges": [[{"subnet": network.subnet, "gateway": network.gateway}]],
                   "routes": [{"dst": "0.0.0.0/0"}]}},
         {"type": "portmap", "capabilities": {"portMappings": True}, "snat": True},
-        {"type": "firewall", "backend": "iptables"},
     ]
     return {"cniVersion": CNI_VERSION, "name": network.name,
             "plugins": [p for p in plugins if ports or p["type"] != "portmap"]}

@@ -26,7 +26,7 @@ import os
 from typing import Any, Dict, Optional, Sequence
 
 from ...common.fileutil import atomic_write
-from . import cni, masquerade, netns
+from . import cni, firewall, masquerade, netns
 from .conflist import bridge_conflist, ipam_dir, loopback_conflist
 from .dnsfiles import hosts_file, resolv_conf
 from .errors import NetworkError
@@ -143,6 +143,7 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
             result = cni.add_list(state.conflist, cni_id, state.netns, state.ifname, state.runtime_config,
                                   progress=progress, cni_path=cni_path, timeout=timeout)
             _read_result(state, result)
+            firewall.ensure(plan.network)  # after the bridge plugin, which names a bad bridge better than iptables
         _write_etc(state, state_dir, hostname, resolv_conf(plan.dns))
         state.phase = "attached"
         state.save(state_dir)
@@ -275,11 +276,14 @@ def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[
         if state.result is None and prev is not None:
             state.result = prev  # kept: a DEL that fails after host-local released the lease must not lose the IP
             state.save(state_dir)
-        current = set(_leases(state.conflist, state.cni))
-        masquerade.sweep(state.conflist["name"], state.cni, keep=current)
+        # a chain of its own only with ipMasq (attached by an earlier version) or when nobody knows (lost state)
+        legacy = bool(state.conflist["plugins"][0].get("ipMasq")) or not state.options
+        if legacy:
+            masquerade.sweep(state.conflist["name"], state.cni, keep=set(_leases(state.conflist, state.cni)))
         cni.del_list(state.conflist, state.cni, state.netns if live else "", state.ifname, state.runtime_config,
                      prev, cni_path=cni_path, timeout=timeout)
-        masquerade.sweep(state.conflist["name"], state.cni)
+        if legacy:
+            masquerade.sweep(state.conflist["name"], state.cni)
     if state.owns_netns and state.netns is not None:
         netns.remove(state.netns)
     for path in state.etc_files.values():

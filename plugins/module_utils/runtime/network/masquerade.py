@@ -7,7 +7,12 @@ interface, so an interface deleted from outside leaves that chain and its POSTRO
 jump behind. The chain's name is the plugins' (``CNI-`` + sha512(network name + container
 id), 28 characters), so detach removes what is left of it after the DEL, and before the DEL
 the jumps for addresses the container no longer has (they would make the plugin's own
-removal of the chain fail as busy); the plugin's DEL itself fails if the chain is gone."""
+removal of the chain fail as busy); the plugin's DEL itself fails if the chain is gone.
+
+Only containers attached by an earlier version have such a chain: the conflist now leaves
+``ipMasq`` off and the network masquerades its subnet once (firewall.py). detach sweeps when
+the container's recorded conflist has ``ipMasq``, or when its state file is lost (what it was
+attached with is unknown then); kept for as long as such containers may still be around."""
 
 from __future__ import annotations
 

@@ -2,9 +2,12 @@
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Persistent network namespaces under ``run_root/netns``, made the way ``ip netns add`` makes
-them but not tied to /run/netns: util-linux ``unshare --net=FILE true`` creates the namespace
-and bind-mounts its nsfs file onto FILE, so it outlives the process and any container that
-joins it (runtime-spec ``linux.namespaces[].path``). A namespace is "there" only when FILE
+them but not tied to /run/netns: a forked child calls libc's unshare(CLONE_NEWNET) and
+bind-mounts its /proc/self/ns/net onto FILE (ctypes, as storage/mount_commands mounts an
+overlay: no ``unshare`` and ``true`` to exec at each start), so the namespace outlives the
+process and any container that joins it (runtime-spec ``linux.namespaces[].path``). Where
+ctypes or libc's functions are missing, or the child fails, util-linux ``unshare --net=FILE
+true`` does the same (and names what went wrong). A namespace is "there" only when FILE
 is an nsfs mount (mountinfo): an empty FILE left by a kill -9 between the two steps is
 simply made again, or removed. Removal is umount, then unlink, which since Linux 3.18 also
 drops copies of the mount that other mount namespaces still hold."""
@@ -12,12 +15,51 @@ drops copies of the mount that other mount namespaces still hold."""
 from __future__ import annotations
 
 import os
+from typing import Any, List, Optional, Tuple
 
 from ...storage.mounts import mount_entry, umount
 from .errors import NetworkError
 
 UNSHARE_TIMEOUT = 20.0
 MAX_STACKED = 16  # mounts stacked on one file by repeated interrupted creates
+CLONE_NEWNET = 0x40000000
+MS_BIND = 4096
+_LIBC: List[Optional[Tuple[Any, Any]]] = []  # (libc unshare, libc mount) once looked up, or None
+
+
+def _libc() -> Optional[Tuple[Any, Any]]:
+    """libc's ``unshare`` and ``mount``; None where they cannot be had."""
+    if not _LIBC:
+        try:
+            import ctypes  # here: only a namespace needs it
+            libc = ctypes.CDLL(None, use_errno=True)
+            unshare, mount = libc.unshare, libc.mount
+            unshare.argtypes, unshare.restype = [ctypes.c_int], ctypes.c_int
+            mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+            mount.restype = ctypes.c_int
+            _LIBC.append((unshare, mount))
+        except (ImportError, OSError, AttributeError):
+            _LIBC.append(None)
+    return _LIBC[0]
+
+
+def _create_by_fork(path: str) -> bool:
+    """The namespace made by a forked child through libc; False if that could not be done."""
+    functions = _libc()
+    if functions is None:
+        return False
+    unshare, mount = functions
+    target = os.fsencode(path)
+    pid = os.fork()
+    if pid == 0:  # nothing but system calls here, until the exit
+        code = 1
+        try:
+            if unshare(CLONE_NEWNET) == 0 and mount(b"/proc/self/ns/net", target, None, MS_BIND, None) == 0:
+                code = 0
+        finally:
+            os._exit(code)  # pylint: disable=protected-access
+    status = os.waitpid(pid, 0)[1]
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and is_netns(path)
 
 
 def netns_dir(run_root: str) -> str:
@@ -36,6 +78,8 @@ def create(path: str) -> bool:
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o444)
     os.close(fd)
+    if _create_by_fork(path):
+        return True
     import shutil  # here: a host-network start makes no namespace, and the modules cost every start
     import subprocess
     tool = shutil.which("unshare") or "/usr/bin/unshare"
