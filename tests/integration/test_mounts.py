@@ -308,7 +308,7 @@ def test_overlay_is_mounted_by_the_syscall_and_by_mount8_without_it(tmp_path, mo
     here = os.getcwd()
     for label, syscall in (("syscall", True), ("mount8", False)):
         if not syscall:
-            monkeypatch.setattr(C, "_SYSCALL", [None])
+            monkeypatch.setattr(C, "libc_function", lambda name: None)
         target = str(tmp_path / label)
         upper, work = tmp_path / (label + "-upper"), tmp_path / (label + "-work")
         upper.mkdir()

@@ -472,7 +472,7 @@ def test_namespace_made_through_libc_or_unshare(tmp_path, monkeypatch, libc):
     """A namespace of its own (only its loopback), whether libc's unshare is had through ctypes
     or not (a host without ctypes cannot be made here: its lookup is what is replaced)."""
     if not libc:
-        monkeypatch.setattr(netns, "_LIBC", [None])
+        monkeypatch.setattr(netns, "libc_functions", lambda *names: None)
     path = str(tmp_path / "ns")
     assert netns.create(path) and netns.is_netns(path)
     assert not netns.create(path)  # there already

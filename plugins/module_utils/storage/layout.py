@@ -10,7 +10,6 @@ their final name only after they verify, through a temp file, fsync and rename.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import time
@@ -19,6 +18,7 @@ from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tupl
 from ..model.digest import Digester, parse_digest
 from ..common.errors import DigestMismatchError, StoreError, TransientError
 from ..common.fileutil import atomic_write, fsync_dir, open_regular_file
+from ..common.libc import libc_function
 from .peek import REF_NAME, blob_path, open_blob, read_blob
 
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
@@ -351,25 +351,13 @@ WRITEBACK_STEP = 8 * 1024 * 1024
 _SYNC_FILE_RANGE_WRITE = 2
 
 
-@functools.lru_cache(maxsize=None)
-def _sync_file_range() -> Optional[Callable[..., int]]:
-    """libc's sync_file_range, loaded (with ctypes) by the first write-back, not at import."""
-    try:
-        import ctypes
-        function = ctypes.CDLL(None, use_errno=True).sync_file_range
-        function.argtypes = [ctypes.c_int, ctypes.c_longlong, ctypes.c_longlong, ctypes.c_uint]
-        return function
-    except (OSError, AttributeError):
-        return None
-
-
 def start_writeback(fd: int, offset: int, length: int) -> None:
     """Ask the kernel to start writing a range to disk now, without waiting for it.
 
     The blob is fsynced before it is renamed; starting writeback while the download
     goes on lets the disk work in parallel instead of all at the final fsync.
     """
-    function = _sync_file_range()
+    function = libc_function("sync_file_range")
     if function is not None:
         function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 

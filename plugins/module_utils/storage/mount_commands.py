@@ -14,29 +14,13 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence
 
+from ..common.libc import last_errno, libc_function
 from .mount_records import MountError, mount_entry
 
 MOUNT_TIMEOUT = 120
 MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
-_SYSCALL: List[Optional[Tuple[Any, Any]]] = []  # (libc mount, ctypes.get_errno) once looked up, or None
-
-
-def _mount_syscall() -> Optional[Tuple[Any, Any]]:
-    """libc's ``mount`` and ctypes' errno getter; None where they cannot be had."""
-    if not _SYSCALL:
-        try:
-            import ctypes  # here: only a mount needs it
-            function = ctypes.CDLL(None, use_errno=True).mount
-            function.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-            function.restype = ctypes.c_int
-            _SYSCALL.append((function, ctypes.get_errno))
-        except (ImportError, OSError, AttributeError):
-            _SYSCALL.append(None)
-    return _SYSCALL[0]
-
-
 def _tool(name: str) -> str:
     import shutil  # here: mount(8) is the exception, and the module costs every start
     found = shutil.which(name) or next((p for p in ("/usr/bin/" + name, "/bin/" + name) if os.path.exists(p)), None)
@@ -66,7 +50,7 @@ def mount_overlay(target: str, lowers: Sequence[str], cwd: str, *, read_only: bo
     if nodev_nosuid:
         flags += ["nodev", "nosuid"]
     data = overlay_data(lowers, upper_dir, work_dir)
-    syscall = _mount_syscall()
+    syscall = libc_function("mount")
     if syscall is None:
         _run([_tool("mount"), "-t", "overlay", "overlay", "-o", ",".join(flags + [data]), target], cwd=cwd)
         return
@@ -84,15 +68,14 @@ def mount_overlay(target: str, lowers: Sequence[str], cwd: str, *, read_only: bo
                          % (target, os.strerror(error), errno.errorcode.get(error, error), ",".join(flags + [data])))
 
 
-def _mount(syscall: Tuple[Any, Any], target: str, data: bytes, bits: int) -> int:
+def _mount(syscall: Callable[..., int], target: str, data: bytes, bits: int) -> int:
     """mount(2) of an overlay: 0, or the errno."""
-    function, get_errno = syscall
-    if function(b"overlay", os.fsencode(target), b"overlay", bits, data) == 0:
+    if syscall(b"overlay", os.fsencode(target), b"overlay", bits, data) == 0:
         return 0
-    return get_errno() or errno.EIO
+    return last_errno() or errno.EIO
 
 
-def _mount_in(cwd: str, syscall: Tuple[Any, Any], target: str, data: bytes, bits: int) -> int:
+def _mount_in(cwd: str, syscall: Callable[..., int], target: str, data: bytes, bits: int) -> int:
     """_mount from ``cwd``, in a child: its exit status is the errno (0 when mounted)."""
     pid = os.fork()
     if pid == 0:  # nothing but system calls here, until the exit

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Persistent network namespaces under ``run_root/netns``, made the way ``ip netns add`` makes
 them but not tied to /run/netns: a forked child calls libc's unshare(CLONE_NEWNET) and
-bind-mounts its /proc/self/ns/net onto FILE (ctypes, as storage/mount_commands mounts an
-overlay: no ``unshare`` and ``true`` to exec at each start), so the namespace outlives the
+bind-mounts its /proc/self/ns/net onto FILE (common/libc, as storage/mount_commands mounts
+an overlay: no ``unshare`` and ``true`` to exec at each start), so the namespace outlives the
 process and any container that joins it (runtime-spec ``linux.namespaces[].path``). Where
 ctypes or libc's functions are missing, or the child fails, util-linux ``unshare --net=FILE
 true`` does the same (and names what went wrong). A namespace is "there" only when FILE
@@ -15,8 +15,8 @@ drops copies of the mount that other mount namespaces still hold."""
 from __future__ import annotations
 
 import os
-from typing import Any, List, Optional, Tuple
 
+from ...common.libc import libc_functions
 from ...storage.mounts import mount_entry, umount
 from .errors import NetworkError
 
@@ -24,28 +24,9 @@ UNSHARE_TIMEOUT = 20.0
 MAX_STACKED = 16  # mounts stacked on one file by repeated interrupted creates
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
-_LIBC: List[Optional[Tuple[Any, Any]]] = []  # (libc unshare, libc mount) once looked up, or None
-
-
-def _libc() -> Optional[Tuple[Any, Any]]:
-    """libc's ``unshare`` and ``mount``; None where they cannot be had."""
-    if not _LIBC:
-        try:
-            import ctypes  # here: only a namespace needs it
-            libc = ctypes.CDLL(None, use_errno=True)
-            unshare, mount = libc.unshare, libc.mount
-            unshare.argtypes, unshare.restype = [ctypes.c_int], ctypes.c_int
-            mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-            mount.restype = ctypes.c_int
-            _LIBC.append((unshare, mount))
-        except (ImportError, OSError, AttributeError):
-            _LIBC.append(None)
-    return _LIBC[0]
-
-
 def _create_by_fork(path: str) -> bool:
     """The namespace made by a forked child through libc; False if that could not be done."""
-    functions = _libc()
+    functions = libc_functions("unshare", "mount")
     if functions is None:
         return False
     unshare, mount = functions
