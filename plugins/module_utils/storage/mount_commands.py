@@ -21,6 +21,8 @@ from .mount_records import MountError, mount_entry
 
 MOUNT_TIMEOUT = 120
 MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
+
+
 def _tool(name: str) -> str:
     import shutil  # here: mount(8) is the exception, and the module costs every start
     found = shutil.which(name) or next((p for p in ("/usr/bin/" + name, "/bin/" + name) if os.path.exists(p)), None)

@@ -24,6 +24,8 @@ UNSHARE_TIMEOUT = 20.0
 MAX_STACKED = 16  # mounts stacked on one file by repeated interrupted creates
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
+
+
 def _create_by_fork(path: str) -> bool:
     """The namespace made by a forked child through libc; False if that could not be done."""
     functions = libc_functions("unshare", "mount")
