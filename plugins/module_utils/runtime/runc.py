@@ -14,6 +14,7 @@ import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
+from ..common.tools import find_tool
 from .errors import RuntimeCommandError
 from .options import signal_number
 
@@ -23,19 +24,9 @@ if TYPE_CHECKING:
 COMMAND_TIMEOUT = 60
 
 
-def _which(name: str, path: str) -> Optional[str]:
-    """shutil.which's answer for a plain name (the module costs every start, for this alone)."""
-    for directory in path.split(os.pathsep):
-        candidate = os.path.join(directory or os.curdir, name)
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate
-    return None
-
-
 def find_runtime(name: str) -> str:
     """The absolute path of ``runc``, ``crun`` or a given path."""
-    path = name if os.path.isabs(name) else (_which(name, os.environ.get("PATH", os.defpath))
-                                             or _which(name, "/usr/sbin:/usr/bin:/sbin:/bin"))
+    path = name if os.path.isabs(name) else find_tool(name)
     if not path or not os.access(path, os.X_OK):
         raise RuntimeCommandError("the OCI runtime %r is not installed (Debian and RHEL package %s)"
                                   % (name, os.path.basename(name)))
@@ -78,9 +69,8 @@ def crun_command(binary: str, directory: str) -> str:
         return binary
     wrapper = os.path.join(directory, "crun")
     import shlex  # here: only crun on a hybrid host needs it
-    import shutil
     text = HYBRID_WRAPPER % {"crun": shlex.quote(binary), "unified": UNIFIED,
-                             "unshare": shlex.quote(shutil.which("unshare") or "/usr/bin/unshare")}
+                             "unshare": shlex.quote(find_tool("unshare") or "/usr/bin/unshare")}
     try:
         with open(wrapper, "r") as handle:
             if handle.read() == text:

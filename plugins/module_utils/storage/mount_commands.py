@@ -17,6 +17,7 @@ import os
 from typing import Callable, List, Optional, Sequence
 
 from ..common.libc import last_errno, libc_function
+from ..common.tools import find_tool
 from .mount_records import MountError, mount_entry
 
 MOUNT_TIMEOUT = 120
@@ -24,8 +25,7 @@ MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4
 
 
 def _tool(name: str) -> str:
-    import shutil  # here: mount(8) is the exception, and the module costs every start
-    found = shutil.which(name) or next((p for p in ("/usr/bin/" + name, "/bin/" + name) if os.path.exists(p)), None)
+    found = find_tool(name)
     if not found:
         raise MountError("the %s command (util-linux) is needed to mount image filesystems" % name)
     return found

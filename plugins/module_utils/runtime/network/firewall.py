@@ -28,12 +28,12 @@ import os
 from typing import Dict, List, Tuple
 
 from ...common.locks import FileLock
+from ...common.tools import find_tool
 from .errors import NetworkError
 from .plan import BridgeNetwork
 
 IPTABLES_TIMEOUT = 20.0
 MULTICAST = "224.0.0.0/4"
-SBIN = ("/usr/sbin", "/sbin", "/usr/local/sbin")
 
 
 def comment(network: BridgeNetwork) -> str:
@@ -64,25 +64,24 @@ def wanted_rules(network: BridgeNetwork) -> Dict[str, List[str]]:
 
 
 def _tool(name: str) -> str:
-    import shutil  # here: see chain_name
-    found = shutil.which(name)
+    found = find_tool(name)
     if found:
         return found
-    for directory in SBIN:
-        if os.path.isfile(os.path.join(directory, name)):
-            return os.path.join(directory, name)
     raise NetworkError("%s not found (Debian package iptables): the bridge network needs it for its NAT and "
                        "forwarding rules" % name)
 
 
-def _run(args: List[str], stdin: bytes = b"") -> str:
+def iptables(args: List[str], tool: str = "iptables", stdin: bytes = b"") -> str:
+    """``tool`` (iptables, iptables-save or iptables-restore) run with ``args``, bounded in
+    time: its output, or a NetworkError naming the command and what it said."""
     import subprocess  # here: see chain_name
+    argv = [_tool(tool)] + args
     try:
-        proc = subprocess.run(args, input=stdin, capture_output=True, timeout=IPTABLES_TIMEOUT, check=False)
+        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=IPTABLES_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise NetworkError("%s: %s" % (" ".join(args), err))
+        raise NetworkError("%s: %s" % (" ".join(argv), err))
     if proc.returncode != 0:
-        raise NetworkError("%s failed (exit %d): %s" % (" ".join(args), proc.returncode,
+        raise NetworkError("%s failed (exit %d): %s" % (" ".join(argv), proc.returncode,
                                                         proc.stderr.decode("utf-8", "replace").strip()[-1000:]))
     return proc.stdout.decode("utf-8", "replace")
 
@@ -91,7 +90,7 @@ def current_rules(tables: Tuple[str, ...] = ("nat", "filter")) -> Dict[str, List
     """table -> its ``-A`` and ``:CHAIN`` lines, from one ``iptables-save``."""
     found: Dict[str, List[str]] = {table: [] for table in tables}
     table = None
-    for line in _run([_tool("iptables-save")]).splitlines():
+    for line in iptables([], tool="iptables-save").splitlines():
         if line.startswith("*"):
             table = line[1:].strip()
         elif table in found and (line.startswith("-A ") or line.startswith(":")):
@@ -131,7 +130,7 @@ def ensure(network: BridgeNetwork) -> bool:
         text = _missing(network, current_rules())
         if not text:
             return False
-        _run([_tool("iptables-restore"), "-w", "--noflush"], text.encode("utf-8"))
+        iptables(["-w", "--noflush"], tool="iptables-restore", stdin=text.encode("utf-8"))
     return True
 
 
@@ -147,10 +146,10 @@ def remove(network: BridgeNetwork) -> bool:
             for line in lines:
                 words = shlex.split(line)
                 if line.startswith("-A ") and comment(network) in words and words[1] != chain:
-                    _run([_tool("iptables"), "-w", "-t", table, "-D"] + words[1:])
+                    iptables(["-w", "-t", table, "-D"] + words[1:])
                     changed = True
         if any(line.startswith(":%s " % chain) for line in current["nat"]):
-            _run([_tool("iptables"), "-w", "-t", "nat", "-F", chain])
-            _run([_tool("iptables"), "-w", "-t", "nat", "-X", chain])
+            iptables(["-w", "-t", "nat", "-F", chain])
+            iptables(["-w", "-t", "nat", "-X", chain])
             changed = True
     return changed

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 from typing import Collection, List
 
-from .errors import NetworkError
+from .firewall import iptables
 
-IPTABLES_TIMEOUT = 20.0
 CHAIN_LENGTH = 28  # iptables' limit, as the plugins cut it
 
 
@@ -30,18 +29,7 @@ def chain_name(network: str, container_id: str) -> str:
 
 
 def _iptables(args: List[str]) -> str:
-    import shutil  # here: see chain_name
-    import subprocess
-    tool = shutil.which("iptables") or "/usr/sbin/iptables"
-    try:
-        proc = subprocess.run([tool, "-w", "-t", "nat"] + args, capture_output=True, timeout=IPTABLES_TIMEOUT,
-                              check=False, stdin=subprocess.DEVNULL)
-    except (OSError, subprocess.TimeoutExpired) as err:
-        raise NetworkError("iptables -t nat %s: %s" % (" ".join(args), err))
-    if proc.returncode != 0:
-        raise NetworkError("iptables -t nat %s failed (exit %d): %s" % (" ".join(args), proc.returncode,
-                                                                        proc.stderr.decode("utf-8", "replace").strip()))
-    return proc.stdout.decode("utf-8", "replace")
+    return iptables(["-w", "-t", "nat"] + args)
 
 
 def _source(words: List[str]) -> str:

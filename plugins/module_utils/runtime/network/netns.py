@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 from ...common.libc import libc_functions
+from ...common.tools import find_tool
 from ...storage.mounts import mount_entry, umount
 from .errors import NetworkError
 
@@ -63,9 +64,8 @@ def create(path: str) -> bool:
     os.close(fd)
     if _create_by_fork(path):
         return True
-    import shutil  # here: a host-network start makes no namespace, and the modules cost every start
-    import subprocess
-    tool = shutil.which("unshare") or "/usr/bin/unshare"
+    import subprocess  # here: a host-network start makes no namespace, and the modules cost every start
+    tool = find_tool("unshare") or "/usr/bin/unshare"
     try:
         proc = subprocess.run([tool, "--net=" + path, "true"], capture_output=True, timeout=UNSHARE_TIMEOUT,
                               check=False, stdin=subprocess.DEVNULL)
