@@ -17,13 +17,23 @@ def parse_config(raw: bytes, desc: Dict[str, Any], origin: str, validate: bool =
 
     With ``validate`` it is checked against the config schema of its media type: Docker's
     for a Docker config, the OCI one for anything else, since the engine reads every config
-    as an image config. A reader of the store passes False (checked when it was pulled), and so never loads the schemas.
+    as an image config. A reader of the store passes False (checked when it was pulled), and so never
+    loads the schemas; so does a copy, which runs ``check_config`` itself later (image.copy).
     """
-    what = "image config %s from %s" % (desc.get("digest"), origin)
-    config = load_json(raw, what, error=ManifestError, expect=dict)
+    config = load_json(raw, _what(desc, origin), error=ManifestError, expect=dict)
     if validate:  # the schemas (and jsonschema) only for documents from outside
-        from . import schemas
-        from .validation import validate_document
-        schema = schemas.DOCKER_CONFIG if desc.get("mediaType") == DOCKER_CONFIG else schemas.OCI_CONFIG
-        validate_document(config, schema, what)
+        check_config(config, desc, origin)
     return config
+
+
+def check_config(config: Dict[str, Any], desc: Dict[str, Any], origin: str) -> None:
+    """Raise ManifestError unless ``config`` matches its schema: what ``parse_config`` does
+    with ``validate``, for a caller that parsed without it and checks later (model.pending)."""
+    from . import schemas
+    from .validation import validate_document
+    schema = schemas.DOCKER_CONFIG if desc.get("mediaType") == DOCKER_CONFIG else schemas.OCI_CONFIG
+    validate_document(config, schema, _what(desc, origin))
+
+
+def _what(desc: Dict[str, Any], origin: str) -> str:
+    return "image config %s from %s" % (desc.get("digest"), origin)

@@ -97,7 +97,8 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
     ``mediaType`` that has both ``manifests`` and ``layers``/``config`` is ambiguous and
     refused (CVE-2021-41190). Schema1 is refused. With ``validate``, the body is checked
     against the schema of its media type (model.schemas); only a reader of the store, whose
-    manifests were checked on the way in and are read back by digest, passes False.
+    manifests were checked on the way in and are read back by digest, passes False, and a
+    copy, which runs ``check_manifest`` itself later (image.copy).
     ``origin`` (a registry repository, an archive) goes into error messages.
     """
     if len(raw) > MAX_MANIFEST_SIZE:
@@ -145,12 +146,21 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
             raise ManifestError("manifest %s also has a manifests list (CVE-2021-41190)" % digest)
     else:
         raise ManifestError("manifest %s has unsupported media type %s" % (digest, media_type))
+    manifest = Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
     if validate:
-        what = "%s %s" % ("index" if media_type in INDEX_TYPES else "manifest", digest)
-        from . import schemas
-        from .validation import validate_document
-        validate_document(data, getattr(schemas, SCHEMA_NAMES[media_type]), what + (" from " + origin if origin else ""))
-    return Manifest(raw=raw, media_type=media_type, digest=digest, data=data)
+        check_manifest(manifest, origin)
+    return manifest
+
+
+def check_manifest(manifest: Manifest, origin: str = "") -> None:
+    """Raise ManifestError unless ``manifest`` matches the schema of its media type
+    (model.schemas): what ``parse_manifest`` does with ``validate``, for a caller that parsed
+    without it and checks later (model.pending)."""
+    what = "%s %s" % ("index" if manifest.is_index else "manifest", manifest.digest)
+    from . import schemas
+    from .validation import validate_document
+    validate_document(manifest.data, getattr(schemas, SCHEMA_NAMES[manifest.media_type]),
+                      what + (" from " + origin if origin else ""))
 
 
 _DOCKER_TO_OCI_LAYER = {
