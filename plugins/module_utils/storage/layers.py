@@ -29,7 +29,7 @@ from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_s
 from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
-from .layout import BlobOpener, BlobReceiver
+from .layout import BlobOpener, BlobReceiver, Received
 from .peek import image_diff_ids, layer_dir
 from .store import Store
 from .trees import remove_tree
@@ -81,12 +81,13 @@ class LayerStore:
         return FileLock(os.path.join(self.store.locks, "layer-%s.lock" % parse_digest(diff_id)[1]))
 
     # -- unpacking ------------------------------------------------------------------
-    def pull(self, desc: Dict[str, Any], diff_id: str, opener: BlobOpener) -> Dict[str, bool]:
+    def pull(self, desc: Dict[str, Any], diff_id: str, opener: BlobOpener, received: Received = None) -> Dict[str, bool]:
         """Make both the blob and its unpacked layer present, in one pass over the bytes.
 
         The blob streams from ``opener`` (resuming a partial download), is written to
         its partial file and, at the same time, decompressed, hashed and extracted.
-        Only when both digests verify do the blob and the layer get their names.
+        Only when both digests verify do the blob and the layer get their names; ``received``
+        is called between (see storage.layout.Received) when bytes were fetched.
         Returns what was done: ``{"fetched": bool, "unpacked": bool}``.
         """
         digest = desc["digest"]
@@ -98,7 +99,8 @@ class LayerStore:
             have_blob = self.store.has_blob(digest, desc.get("size"))
             if self.has(diff_id):
                 if not have_blob:
-                    done["fetched"] = self.store.layout.ingest_blob(desc, opener, self.store.partial_path(digest))
+                    done["fetched"] = self.store.layout.ingest_blob(desc, opener, self.store.partial_path(digest),
+                                                                    received=received)
                 return done
             if have_blob:
                 with self.store.open_blob(digest) as handle:
@@ -108,7 +110,7 @@ class LayerStore:
             partial = self.store.partial_path(digest)
             with BlobReceiver(desc, opener, partial, verify=False) as receiver:
                 try:
-                    self._unpack(receiver, desc, diff_id, commit=receiver.finish)
+                    self._unpack(receiver, desc, diff_id, commit=lambda: receiver.finish(received))
                 except (DigestMismatchError, LayerError):
                     # Known-bad bytes, or a layer refused for its content: a resume could
                     # only fail the same way, so the download is not kept.

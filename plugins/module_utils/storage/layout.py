@@ -27,6 +27,9 @@ CHUNK = 1024 * 1024
 # A blob source: given a byte offset, return (stream, offset it really starts at).
 # A server that ignores Range answers from 0, and the caller starts over.
 BlobOpener = Callable[[int], Tuple[BinaryIO, int]]
+# Called once a blob's bytes are all received and verified, before they are made durable
+# (fsync) and named: a copy checks its documents there, while the disk works (image.copy).
+Received = Optional[Callable[[], None]]
 
 
 def empty_index() -> Dict[str, Any]:
@@ -95,12 +98,13 @@ class OCILayout:
         return actual
 
     def ingest_blob(self, desc: Dict[str, Any], opener: BlobOpener, partial_path: Optional[str] = None,
-                    retries: int = 5, backoff: float = 0.5) -> bool:
+                    retries: int = 5, backoff: float = 0.5, received: Received = None) -> bool:
         """Stream a blob from ``opener`` into the layout, verified before it gets its name.
 
         With ``partial_path``, bytes already received survive a crash or a dropped
         connection there, and a later call resumes from them. Transient errors are
         retried from the current offset. Returns False if the blob was already present.
+        ``received`` is called once the bytes verified, before the fsync (BlobReceiver.finish).
         """
         if self.has_blob(desc["digest"], desc.get("size", -1)):
             return False
@@ -112,7 +116,7 @@ class OCILayout:
         try:
             with BlobReceiver(desc, opener, partial_path, retries=retries, backoff=backoff) as receiver:
                 receiver.drain()
-                receiver.finish()
+                receiver.finish(received)
             self.adopt_blob(desc["digest"], partial_path)
         except BaseException:
             if own_temp:
@@ -323,17 +327,19 @@ class BlobReceiver:
         while self.read(CHUNK):
             pass
 
-    def finish(self) -> None:
-        """Read what is left, make it durable and (with verify) check it."""
+    def finish(self, received: Received = None) -> None:
+        """Read what is left, (with verify) check it, call ``received``, then make it durable."""
         self.drain()
         self.out.flush()
-        os.fsync(self.out.fileno())
         if self.digester is not None:
             try:
                 self.digester.verify(self.what, self.size)
             except DigestMismatchError:
                 self.discard()
                 raise
+        if received is not None:
+            received()
+        os.fsync(self.out.fileno())
 
     def discard(self) -> None:
         """Forget the partial file: its content is known to be wrong."""

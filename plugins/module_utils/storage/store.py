@@ -178,7 +178,8 @@ class Store:
         return os.path.join(self.tmp, "%s-%s.partial" % (algorithm, hexpart))
 
     def ingest_blob(self, desc: Dict[str, Any], opener: BlobOpener, **kwargs: Any) -> bool:
-        """Download a blob once even if several processes want it. Returns True if it was fetched."""
+        """Download a blob once even if several processes want it. Returns True if it was fetched.
+        ``kwargs`` go to OCILayout.ingest_blob (``received``: see storage.layout.Received)."""
         if self.layout.has_blob(desc["digest"], desc.get("size")):
             return False
         with self.blob_lock(desc["digest"]):
