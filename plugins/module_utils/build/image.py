@@ -18,6 +18,7 @@ from ..image.interfaces import ImageSource
 from ..model.digest import sha256_digest
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER,
                               OCI_LAYER_GZIP, OCI_MANIFEST, Manifest, parse_manifest)
+from ..model.pending import PendingChecks
 from ..storage.layout import BlobOpener
 from ..storage.store import Store
 from .errors import BuildError
@@ -78,7 +79,7 @@ class BuiltImageSource(ImageSource):
     def describe(self) -> str:
         return "the build of %s" % self.name
 
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+    def get_manifest(self, digest: Optional[str] = None, checks: Optional[PendingChecks] = None) -> Manifest:
         if digest not in (None, self.manifest.digest):
             raise BuildError("the build of %s has no manifest %s" % (self.name, digest))
         return self.manifest

@@ -3,13 +3,20 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """Copy one image from a source to a destination: select the platform, move missing blobs
 (several at once), then manifest, then name. Manifest bytes are copied unchanged, so the
-destination has the same digest as the source."""
+destination has the same digest as the source.
+
+The schema checks of the documents read from outside (index, manifest, config) run once
+every blob is in and verified, while the destination makes them durable (the fsync of a
+download leaves the CPU idle), not before the first download: they cost about as much as
+that flush (importing jsonschema, mostly). Nothing is named before they passed, and any
+other error raised before them is reported only after them (model.pending)."""
 
 from __future__ import annotations
 
 import io
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
+from ..model.pending import PendingChecks
 from .interfaces import ImageDestination, ImageSource
 from .resolve import ResolvedImage, resolve_image
 
@@ -69,7 +76,7 @@ def check_policy(source: ImageSource, image: ResolvedImage, policy: Optional[Pol
     if location is None:
         return
     from ..signing.policy import UnverifiedImage, check_image  # cryptography only when a policy applies
-    top = source.get_manifest()
+    top = source.get_manifest(checks=PendingChecks())  # its bytes and digest: its schema is resolve_image's
     check_image(policy, UnverifiedImage(location.reference, top.raw, lambda: source.get_signatures(top.digest),
                                         location=location))
 
@@ -90,22 +97,25 @@ def copy_image(source: ImageSource, destination: ImageDestination, image: Option
                platform: Optional[Any] = None, annotations: Optional[Dict[str, str]] = None,
                parallel: int = DEFAULT_PARALLEL, policy: Optional["Policy"] = None) -> CopyResult:
     """Copy the image ``source`` names into ``destination``. Idempotent: present blobs are skipped.
-    With ``policy``, the image must satisfy it before any blob moves."""
-    image = image or resolve_image(source, platform)
-    check_policy(source, image, policy)
+    With ``policy``, the image must satisfy it before any blob moves. The schema checks
+    ``image.checks`` holds (``resolve_image`` with ``checked=False``) run before anything is named."""
+    image = image or resolve_image(source, platform, checked=False)
+    checks = image.checks
     result = CopyResult(image=image)
-    destination.prepare(image.manifest, image.config)
-    missing = [desc for desc in image.manifest.layers + [image.manifest.config]
-               if not destination.has_blob(desc)]
-    # Largest first so the long downloads start at once.
-    missing.sort(key=lambda d: -int(d.get("size") or 0))
-    seen = set()
-    unique = [d for d in missing if not (d["digest"] in seen or seen.add(d["digest"]))]
-    if unique:
-        from concurrent.futures import ThreadPoolExecutor  # a no-op run copies nothing
-        config_source = KnownConfigSource(source, image.manifest.config, image.config_raw)
-        with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(unique)))) as pool:
-            moved = list(pool.map(lambda d: destination.put_blob(d, config_source), unique))
+    with checks.first():
+        check_policy(source, image, policy)
+        destination.prepare(image.manifest, image.config)
+        missing = [desc for desc in image.manifest.layers + [image.manifest.config]
+                   if not destination.has_blob(desc)]
+        if not all(_bounded(desc) for desc in missing):
+            checks.run()  # a download is bounded by its size: the schema says what is wrong with it
+        # Largest first so the long downloads start at once.
+        missing.sort(key=lambda d: -int(d.get("size") or 0))
+        seen = set()
+        unique = [d for d in missing if not (d["digest"] in seen or seen.add(d["digest"]))]
+        moved = _transfer(destination, KnownConfigSource(source, image.manifest.config, image.config_raw),
+                          unique, parallel, checks) if unique else []
+        checks.run()
         for desc, did_move in zip(unique, moved):
             if did_move:
                 result.blobs_copied.append(desc["digest"])
@@ -114,3 +124,52 @@ def copy_image(source: ImageSource, destination: ImageDestination, image: Option
     committed = destination.commit(image.manifest, annotations=annotations, platform=image.platform)
     result.changed = committed or bool(result.blobs_copied)
     return result
+
+
+def _bounded(desc: Dict[str, Any]) -> bool:
+    """Whether a blob's descriptor gives a size its download can be held to."""
+    size = desc.get("size")
+    return isinstance(size, int) and not isinstance(size, bool) and size >= 0
+
+
+def _transfer(destination: ImageDestination, source: ImageSource, descs: List[Dict[str, Any]], parallel: int,
+              checks: PendingChecks) -> List[bool]:
+    """``destination.put_blob`` of each of ``descs``, ``parallel`` at once; ``checks`` run in
+    this thread once every transfer has its bytes verified (or one failed), while the
+    transfers make them durable. What put_blob returned, in order."""
+    import threading  # with the pool: a no-op run copies nothing
+    from concurrent.futures import ThreadPoolExecutor
+    waiting = [len(descs), False]  # transfers without their bytes yet, whether one failed
+    changed = threading.Condition()
+
+    def arrived(failed: bool = False) -> None:
+        with changed:
+            waiting[0] -= 1
+            waiting[1] = waiting[1] or failed
+            changed.notify()
+
+    def put(desc: Dict[str, Any]) -> bool:
+        told = []
+
+        def received() -> None:
+            if not told:
+                told.append(True)
+                arrived()
+        try:
+            did_move = destination.put_blob(desc, source, received=received)
+        except BaseException:
+            if not told:
+                told.append(True)
+                arrived(failed=True)
+            raise
+        received()  # a destination that does not call it, or a blob that was already there
+        return did_move
+
+    with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(descs)))) as pool:
+        futures = [pool.submit(put, desc) for desc in descs]
+        with changed:
+            # Bounded: each transfer arrives once, when it has its bytes or when it fails,
+            # and every transfer is itself bounded (registry deadlines, sizes).
+            changed.wait_for(lambda: waiting[0] <= 0 or waiting[1])
+        checks.run()  # a schema error is reported before a transfer's (the pool still waits for them)
+        return [future.result() for future in futures]

@@ -64,10 +64,11 @@ from ..common.text import is_decimal
 from ..model.imageconfig import parse_config
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER, OCI_MANIFEST,
                               Manifest, parse_manifest)
+from ..model.pending import PendingChecks
 from ..model.reference import Reference, parse_reference
 from ..signing.location import DOCKER_ARCHIVE, ImageLocation
 from ..storage.compression import open_decompressed
-from ..storage.layout import BlobOpener, OCILayout
+from ..storage.layout import BlobOpener, OCILayout, Received
 from .interfaces import ImageDestination, ImageSource
 from .tar_archive import (CHUNK, MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir,
                           clean_member_name, sniff_compression)
@@ -215,7 +216,7 @@ class DockerArchiveImageSource(ImageSource):
     def repo_tags(self) -> List[str]:
         return list(self.item.get("RepoTags") or [])
 
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+    def get_manifest(self, digest: Optional[str] = None, checks: Optional[PendingChecks] = None) -> Manifest:
         if digest is not None and digest != self.manifest.digest:
             raise ManifestError("%s has a single manifest %s, not %s" % (self.describe(), self.manifest.digest, digest))
         return self.manifest
@@ -357,7 +358,7 @@ class DockerArchiveImageDestination(ImageDestination):
         with self._lock:
             return desc["digest"] in self._received
 
-    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource, received: Received = None) -> bool:
         digest = desc["digest"]
         parse_digest(digest)
         with self._lock:
@@ -386,14 +387,14 @@ class DockerArchiveImageDestination(ImageDestination):
                 os.unlink(temp)
                 raise
             os.unlink(path)
-            received = _Received(temp, diff.digest(), diff.size)
+            kept = _Received(temp, diff.digest(), diff.size)
         else:
-            received = _Received(path, digest, os.stat(path).st_size)
+            kept = _Received(path, digest, os.stat(path).st_size)
         with self._lock:
-            self._received[digest] = received
-        hexpart = parse_digest(received.diff_id)[1]
+            self._received[digest] = kept
+        hexpart = parse_digest(kept.diff_id)[1]
         for name in (hexpart + ".tar", hexpart + ".json"):
-            if self._old_members.get(name) == received.size:
+            if self._old_members.get(name) == kept.size:
                 return False
         return True
 

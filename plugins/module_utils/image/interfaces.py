@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 from ..common.errors import UndockError
 from ..model.digest import Digester
 from ..model.manifest import Manifest
+from ..model.pending import PendingChecks
 
 if TYPE_CHECKING:
-    from ..storage.layout import BlobOpener
+    from ..storage.layout import BlobOpener, Received
     from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature
 
@@ -34,8 +35,12 @@ class ImageSource:
     def describe(self) -> str:
         raise NotImplementedError
 
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
-        """The manifest the reference names (``digest`` None), or a child of an index by digest."""
+    def get_manifest(self, digest: Optional[str] = None, checks: Optional[PendingChecks] = None) -> Manifest:
+        """The manifest the reference names (``digest`` None), or a child of an index by digest.
+
+        A source whose documents come from outside checks it against its schema now, or,
+        given ``checks``, adds that check to them for the caller to run (copy_image does,
+        once its blobs are in); a source whose manifests need no check ignores ``checks``."""
         raise NotImplementedError
 
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
@@ -83,8 +88,12 @@ class ImageDestination:
     def has_blob(self, desc: Dict[str, Any]) -> bool:
         raise NotImplementedError
 
-    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
-        """Copy one blob from ``source``, verified. True if bytes moved, False if it was there."""
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource, received: Received = None) -> bool:
+        """Copy one blob from ``source``, verified. True if bytes moved, False if it was there.
+
+        ``received``, if the destination calls it, is called once the bytes are all in and
+        verified but before they are made durable (storage.layout.Received); copy_image takes
+        a return without that call as the same moment."""
         raise NotImplementedError
 
     def put_manifest(self, manifest: Manifest) -> None:

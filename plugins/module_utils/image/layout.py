@@ -38,10 +38,11 @@ from ..common.jsonutil import load_json
 from ..common.fileutil import open_regular_file
 from ..model import schemas
 from ..model.graph import walk
-from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, check_manifest, parse_manifest
+from ..model.pending import PendingChecks
 from ..model.validation import validate_document
 from ..signing.location import ImageLocation
-from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout
+from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout, Received
 from .tar_archive import MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir
 from .tar_writer import TarWriter, json_compact, write_tar
 from .interfaces import ImageDestination, ImageSource
@@ -136,14 +137,17 @@ class _LayoutReader(ImageSource):
         digester.verify("%s %s in %s" % (what, digest, self.describe()))
         return data
 
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+    def get_manifest(self, digest: Optional[str] = None, checks: Optional[PendingChecks] = None) -> Manifest:
         if digest is None:
             digest, media_type = self.entry["digest"], self.entry.get("mediaType")
         else:
             parse_digest(digest)
             media_type = None
         raw = self._read_small(digest, MAX_MANIFEST_SIZE, "manifest")
-        return parse_manifest(raw, media_type, digest, origin=self.describe())
+        manifest = parse_manifest(raw, media_type, digest, origin=self.describe(), validate=checks is None)
+        if checks is not None:
+            checks.add(lambda: check_manifest(manifest, self.describe()))
+        return manifest
 
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
         digest = desc["digest"]
@@ -315,8 +319,8 @@ class LayoutImageDestination(ImageDestination):
     def has_blob(self, desc: Dict[str, Any]) -> bool:
         return self.layout.has_blob(desc["digest"], desc.get("size"))
 
-    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
-        return self.layout.ingest_blob(desc, source.blob_opener(desc))
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource, received: Received = None) -> bool:
+        return self.layout.ingest_blob(desc, source.blob_opener(desc), received=received)
 
     def put_manifest(self, manifest: Manifest) -> None:
         if not self.has_blob({"digest": manifest.digest, "size": len(manifest.raw)}):

@@ -10,7 +10,7 @@ from typing import Any, Dict, List, Optional
 from ..common.errors import StoreError
 from ..model.manifest import Manifest, to_oci_manifest
 from ..storage.layers import LayerStore
-from ..storage.layout import REF_NAME
+from ..storage.layout import REF_NAME, Received
 from ..storage.peek import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE
 from ..storage.store import Store
 from .interfaces import ImageDestination, ImageSource
@@ -54,11 +54,11 @@ class StoreImageDestination(ImageDestination):
         diff_id = self.diff_ids.get(desc["digest"])
         return present and (diff_id is None or self.layers.has(diff_id))
 
-    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource, received: Received = None) -> bool:
         diff_id = self.diff_ids.get(desc["digest"])
         if diff_id is None:
-            return self.store.ingest_blob(desc, source.blob_opener(desc))
-        done = self.layers.pull(desc, diff_id, source.blob_opener(desc))
+            return self.store.ingest_blob(desc, source.blob_opener(desc), received=received)
+        done = self.layers.pull(desc, diff_id, source.blob_opener(desc), received=received)
         if done["unpacked"]:
             self.unpacked.append(diff_id)
         return done["fetched"]

@@ -160,7 +160,8 @@ class ImageService:
                 src = self._open_source(source, ref if entry is not None and not requested.digest else requested)
             if not source and image_source is None and entry is None:  # a short name is stored where it was found
                 ref_name = str(src.requested)  # type: ignore[attr-defined]
-            remote = resolve_image(src, wanted)
+            # the copy checks the documents' schemas while it flushes the blobs (copy_image)
+            remote = resolve_image(src, wanted, checked=False)
         except (TransientError, NotFoundError, RegistryError) as err:
             if local is not None and pull == "newer":
                 outcome.warnings.append("could not check %s for a newer image, keeping the local one: %s"
@@ -170,44 +171,47 @@ class ImageService:
                 outcome.resolved = local
                 return outcome
             raise
-        outcome.after = {"digest": remote.manifest.digest}
-        outcome.image = describe_image(ref_name, remote)
-        outcome.resolved = remote
-        if local is not None and local.manifest.digest == remote.manifest.digest:
+        with remote.checks.first():  # a document that breaks its schema is reported as such
+            outcome.after = {"digest": remote.manifest.digest}
+            outcome.image = describe_image(ref_name, remote)
+            outcome.resolved = remote
+            if local is not None and local.manifest.digest == remote.manifest.digest:
+                try:
+                    remote.checks.run()
+                    check_policy(src, remote, self.policy())  # what was looked up again is judged again
+                except PolicyRejectedError as err:
+                    raise self._drop_rejected(ref_name, err)
+                finally:
+                    src.close()
+                self._ensure_unpacked(ref_name, local, outcome)
+                return outcome
+            outcome.changed = True
+            verb = "pull" if isinstance(src.origin, Reference) else "load"
+            verb = "would " + verb if self.check_mode else verb + "ed"
+            if self.check_mode:
+                try:
+                    remote.checks.run()
+                    check_policy(src, remote, self.policy())
+                finally:
+                    src.close()
+                outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
+                return outcome
+            store = self.store()
+            annotations = {SOURCE_DIGEST: remote.top_digest}
+            if isinstance(src.origin, Reference):
+                annotations[SOURCE_REF] = str(src.origin.with_tag(None).with_digest(None))
+            destination = StoreImageDestination(store, ref_name, max_layer_size=self.max_layer_size)
             try:
-                check_policy(src, remote, self.policy())  # what was looked up again is judged again
-            except PolicyRejectedError as err:
-                raise self._drop_rejected(ref_name, err)
+                result = copy_image(src, destination, image=remote, annotations=annotations, policy=self.policy())
             finally:
+                destination.close()
                 src.close()
-            self._ensure_unpacked(ref_name, local, outcome)
+            outcome.actions.append("%s %s from %s (%s, %d blobs, %d bytes)"
+                                   % (verb, ref_name, src.describe(), remote.manifest.digest,
+                                      len(result.blobs_copied), result.bytes_copied))
+            if entry is not None and outcome.before["digest"] != remote.manifest.digest:
+                store.collect_garbage()
             return outcome
-        outcome.changed = True
-        verb = "pull" if isinstance(src.origin, Reference) else "load"
-        verb = "would " + verb if self.check_mode else verb + "ed"
-        if self.check_mode:
-            try:
-                check_policy(src, remote, self.policy())
-            finally:
-                src.close()
-            outcome.actions.append("%s %s from %s (%s)" % (verb, ref_name, src.describe(), remote.manifest.digest))
-            return outcome
-        store = self.store()
-        annotations = {SOURCE_DIGEST: remote.top_digest}
-        if isinstance(src.origin, Reference):
-            annotations[SOURCE_REF] = str(src.origin.with_tag(None).with_digest(None))
-        destination = StoreImageDestination(store, ref_name, max_layer_size=self.max_layer_size)
-        try:
-            result = copy_image(src, destination, image=remote, annotations=annotations, policy=self.policy())
-        finally:
-            destination.close()
-            src.close()
-        outcome.actions.append("%s %s from %s (%s, %d blobs, %d bytes)"
-                               % (verb, ref_name, src.describe(), remote.manifest.digest,
-                                  len(result.blobs_copied), result.bytes_copied))
-        if entry is not None and outcome.before["digest"] != remote.manifest.digest:
-            store.collect_garbage()
-        return outcome
 
     def _drop_rejected(self, ref_name: str, err: PolicyRejectedError) -> PolicyRejectedError:
         """The store must not go on serving an image the policy now rejects (containers/image

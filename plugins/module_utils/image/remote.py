@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
 from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
+from ..model.digest import validate_digest
 from ..model.manifest import Manifest
+from ..model.pending import PendingChecks
 from ..model.reference import Reference
-from ..storage.layout import BlobOpener
+from ..storage.layout import BlobOpener, Received
 from .interfaces import ImageDestination, ImageSource
 
 if TYPE_CHECKING:
@@ -32,15 +34,20 @@ class RegistryImageSource(ImageSource):
         # The name the user asked for (before short-name and mirror resolution): the store keeps it.
         self.requested = requested or reference
         self._top: Optional[Manifest] = None
+        self._top_checks = PendingChecks()  # its schema check, until a caller ran it
 
     def describe(self) -> str:
         return str(self.reference)
 
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
-        if digest is not None:
-            return self.client.get_manifest(digest)
+    def get_manifest(self, digest: Optional[str] = None, checks: Optional[PendingChecks] = None) -> Manifest:
+        if digest is not None:  # read from an index that may not be checked yet: it goes into a URL
+            return self.client.get_manifest(validate_digest(digest), checks)
         if self._top is None:
-            self._top = self.client.get_manifest(self.reference.manifest_reference)
+            self._top = self.client.get_manifest(self.reference.manifest_reference, self._top_checks)
+        if checks is None:
+            self._top_checks.run()
+        else:
+            checks.add(self._top_checks.run)
         return self._top
 
     def blob_opener(self, desc: Dict[str, Any]) -> BlobOpener:
@@ -74,7 +81,9 @@ class RegistryImageDestination(ImageDestination):
     def has_blob(self, desc: Dict[str, Any]) -> bool:
         return self.client.blob_size(desc["digest"]) is not None
 
-    def put_blob(self, desc: Dict[str, Any], source: ImageSource) -> bool:
+    def put_blob(self, desc: Dict[str, Any], source: ImageSource, received: Received = None) -> bool:
+        """The registry verifies the digest as it commits an upload; nothing to call ``received``
+        before: copy_image takes the return as the moment the bytes are in."""
         origin = source.origin
         if origin is not None and origin.registry == self.reference.registry \
                 and origin.repository != self.reference.repository:
@@ -123,7 +132,7 @@ def open_pull_source(context: RegistryContext, ref: Reference, role: str = TASK_
                                     role=FILES_ONLY if location.mirror else role)
             source = RegistryImageSource(client, location.reference, requested=candidate)
             try:
-                source.get_manifest()
+                source.get_manifest(checks=PendingChecks())  # the caller checks it when it reads it
                 return source
             except (NotFoundError, TransientError) as err:
                 tried.append(str(location.reference))

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 
 from ..common.errors import ManifestError, UndockError
-from ..model.imageconfig import parse_config
+from ..model.imageconfig import check_config, parse_config
 from ..model.manifest import Manifest
+from ..model.pending import PendingChecks
 from ..model.platform import Platform, host_platform, normalize_platform, platform_matches
 from ..model.reference import Reference, parse_reference
 from ..storage.peek import SOURCE_DIGEST, entry_name, image_diff_ids, original_manifest
@@ -23,43 +24,54 @@ if TYPE_CHECKING:
 class ResolvedImage:
     """A single-platform image at a source: its manifest, config and where it came from."""
 
-    __slots__ = ("manifest", "config", "config_raw", "top_digest", "platform")
+    __slots__ = ("manifest", "config", "config_raw", "top_digest", "platform", "checks")
 
     def __init__(self, manifest: Manifest, config: Dict[str, Any], config_raw: bytes, top_digest: str,
-                 platform: Dict[str, str]) -> None:
+                 platform: Dict[str, str], checks: Optional[PendingChecks] = None) -> None:
         self.manifest = manifest
         self.config = config
         self.config_raw = config_raw
         self.top_digest = top_digest    # what the reference resolved to: an index digest or the manifest's own
         self.platform = platform
+        #: the schema checks of the documents not run yet (resolve_image with ``checked=False``)
+        self.checks = PendingChecks() if checks is None else checks
 
     def with_top_digest(self, top_digest: str) -> "ResolvedImage":
-        return ResolvedImage(self.manifest, self.config, self.config_raw, top_digest, self.platform)
+        return ResolvedImage(self.manifest, self.config, self.config_raw, top_digest, self.platform, self.checks)
 
 
-def resolve_image(source: "ImageSource", platform: Optional[Any] = None) -> ResolvedImage:
-    """Read the manifest (choosing ``platform`` from an index) and the config, verified."""
-    top = source.get_manifest()
-    explicit = platform is not None
-    wanted: Platform = normalize_platform(platform) if explicit else host_platform()
-    manifest = top
-    if top.is_index:
-        manifest = source.get_manifest(top.select(wanted)["digest"])
-        if manifest.is_index:
-            raise ManifestError("%s: nested index %s is not supported" % (source.describe(), manifest.digest))
-    config_raw = source.read_blob(manifest.config)
-    config = parse_config(config_raw, manifest.config, source.describe(), validate=not source.trusted)
-    image_platform = {"os": str(config.get("os") or "linux"),
-                      "architecture": str(config.get("architecture") or "")}
-    if config.get("variant"):
-        image_platform["variant"] = str(config["variant"])
-    if explicit and not top.is_index:
-        got = normalize_platform(image_platform)
-        if (got.os, got.architecture) != (wanted.os, wanted.architecture):
-            raise ManifestError("%s is for %s, not the requested platform %s"
-                                % (source.describe(), got, wanted))
+def resolve_image(source: "ImageSource", platform: Optional[Any] = None, checked: bool = True) -> ResolvedImage:
+    """Read the manifest (choosing ``platform`` from an index) and the config, verified.
+
+    With ``checked`` False, the schema checks of the index, manifest and config (for a source
+    whose documents need them) are not run but left in ``ResolvedImage.checks``: the caller
+    runs them before it names anything, and before it reports any other error (copy_image)."""
+    checks = PendingChecks()
+    pending = None if checked else checks
+    with checks.first():
+        top = source.get_manifest(checks=pending)
+        explicit = platform is not None
+        wanted: Platform = normalize_platform(platform) if explicit else host_platform()
+        manifest = top
+        if top.is_index:
+            manifest = source.get_manifest(top.select(wanted)["digest"], checks=pending)
+            if manifest.is_index:
+                raise ManifestError("%s: nested index %s is not supported" % (source.describe(), manifest.digest))
+        config_raw = source.read_blob(manifest.config)
+        config = parse_config(config_raw, manifest.config, source.describe(), validate=checked and not source.trusted)
+        if not (checked or source.trusted):
+            checks.add(lambda: check_config(config, manifest.config, source.describe()))
+        image_platform = {"os": str(config.get("os") or "linux"),
+                          "architecture": str(config.get("architecture") or "")}
+        if config.get("variant"):
+            image_platform["variant"] = str(config["variant"])
+        if explicit and not top.is_index:
+            got = normalize_platform(image_platform)
+            if (got.os, got.architecture) != (wanted.os, wanted.architecture):
+                raise ManifestError("%s is for %s, not the requested platform %s"
+                                    % (source.describe(), got, wanted))
     return ResolvedImage(manifest=manifest, config=config, config_raw=config_raw, top_digest=top.digest,
-                         platform=image_platform)
+                         platform=image_platform, checks=checks)
 
 
 def stored_by_digest(entries: Iterable[Dict[str, Any]], ref: Reference, platform: Platform) -> Optional[Reference]:

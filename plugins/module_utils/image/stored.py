@@ -12,6 +12,7 @@ import os
 from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Optional, Tuple
 
 from ..model.manifest import Manifest, parse_manifest
+from ..model.pending import PendingChecks
 from ..model.reference import parse_reference
 from ..storage.peek import SOURCE_REF, open_blob, original_manifest, read_blob
 from .interfaces import ImageSource
@@ -33,7 +34,7 @@ class StoredImageSource(ImageSource):
     def describe(self) -> str:
         return "%s in store %s" % (self.ref_name, self.root)
 
-    def get_manifest(self, digest: Optional[str] = None) -> Manifest:
+    def get_manifest(self, digest: Optional[str] = None, checks: Optional[PendingChecks] = None) -> Manifest:
         if digest is None:
             desc = original_manifest(self.entry)
             digest, media_type = desc["digest"], desc.get("mediaType")

@@ -14,7 +14,8 @@ from ..common.jsonutil import load_json
 from .auth import repository_scope
 from .deadline import Deadline
 from .failures import check_identity_encoding, content_length, describe_cause
-from ..model.manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest, parse_manifest
+from ..model.manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest, check_manifest, parse_manifest
+from ..model.pending import PendingChecks
 from .transport import RegistryTransport
 
 if TYPE_CHECKING:
@@ -77,8 +78,9 @@ class RegistryClient:
         return "/v2/%s/%s/%s" % (self.repository, kind, tail)
 
     # -- manifests ------------------------------------------------------------------
-    def get_manifest(self, reference: str) -> Manifest:
-        """Fetch and verify a manifest by tag or digest; one cut short is fetched again, like blobs."""
+    def get_manifest(self, reference: str, checks: Optional[PendingChecks] = None) -> Manifest:
+        """Fetch and verify a manifest by tag or digest; one cut short is fetched again, like blobs.
+        Its schema check runs now, or is added to ``checks`` (a copy runs it later: model.pending)."""
         attempt = 0
         while True:
             attempt += 1
@@ -90,8 +92,11 @@ class RegistryClient:
                     raise
                 self.transport.pause_before_retry(attempt)
         expected = reference if reference.startswith(("sha256:", "sha512:")) else None
-        manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected,
-                                  origin="%s/%s" % (self.transport.host, self.repository))
+        origin = "%s/%s" % (self.transport.host, self.repository)
+        manifest = parse_manifest(raw, response.headers.get("Content-Type"), expected, origin=origin,
+                                  validate=checks is None)
+        if checks is not None:
+            checks.add(lambda: check_manifest(manifest, origin))
         served = response.headers.get("Docker-Content-Digest")
         if expected is None and served and served.startswith("sha256:") and served != manifest.digest:
             raise ManifestError("manifest %s:%s hashes to %s but the registry says %s"
