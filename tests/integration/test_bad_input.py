@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+import types
 import urllib.parse
 
 import pytest
@@ -17,6 +18,7 @@ import pytest
 from harness import images as I
 from harness.ansible import run_tasks
 from harness.engine import python_path, service
+from harness.faults import Fault, FaultProxy
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import (
     AuthenticationError, DigestMismatchError, InvalidReferenceError, ManifestError, NotFoundError, TLSError,
@@ -238,6 +240,101 @@ def test_documents_that_break_the_image_spec_are_refused(tmp_path, registry):
     for tag, message in cases.items():
         with pytest.raises(ManifestError, match=message):
             service(tmp_path, registry).present("%s/%s:%s" % (registry.host, repo, tag))
+    assert_store_consistent(tmp_path, registry)
+
+
+def _bad_image(registry, repo: str) -> dict:
+    """A one-layer image in ``repo``, its manifest returned (not yet put): config and layer uploaded."""
+    layer_tar = I.tar_layer([I.Entry("etc/", "dir", mode=0o755), I.Entry("etc/data", data=os.urandom(64 * 1024))])
+    layer = _upload(registry, repo, layer_tar)
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": ["PATH=/bin"]},
+                         "rootfs": {"type": "layers", "diff_ids": [layer]}}).encode()
+    return {"schemaVersion": 2, "mediaType": I.OCI_MANIFEST,
+            "config": {"mediaType": I.OCI_CONFIG, "digest": _upload(registry, repo, config), "size": len(config)},
+            "layers": [{"mediaType": I.OCI_LAYER_TAR, "digest": layer, "size": len(layer_tar)}]}
+
+
+def test_schema_checks_run_after_the_downloads_and_a_failed_one_names_nothing(tmp_path, registry, image_cache,
+                                                                              monkeypatch):
+    """The schemas are checked once the layers are in (while they are flushed), not before the
+    first download; a document that fails names nothing, its blobs and layers are unreferenced
+    content that prune removes, and the pull of a good image that follows works."""
+    from ansible_collections.undock.oci.plugins.module_utils.image.prune import PruneFilters, prune
+    from ansible_collections.undock.oci.plugins.module_utils.model import validation
+    from ansible_collections.undock.oci.plugins.module_utils.registry.client import RegistryClient
+    good = I.push_oci_image(registry, repo="checks/good", cache=image_cache)
+    svc = service(tmp_path, registry)
+    assert svc.present(good.ref).changed
+    index = tmp_path / "store" / "index.json"
+    before = index.read_bytes()
+
+    repo = "checks/bad"
+    image = _bad_image(registry, repo)
+    layer_digest = image["layers"][0]["digest"]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Env": "PATH=/bin"},
+                         "rootfs": {"type": "layers", "diff_ids": [layer_digest]}}).encode()
+    image["config"] = dict(image["config"], digest=_upload(registry, repo, config), size=len(config))
+    _put_manifest(registry, repo, "bad-config", I.OCI_MANIFEST, image)
+    events = []
+    real_validate, real_open = validation.validate_document, RegistryClient.open_blob
+    monkeypatch.setattr(validation, "validate_document",
+                        lambda document, schema, what: (events.append(("check", what)), real_validate(document, schema, what)))
+    monkeypatch.setattr(RegistryClient, "open_blob",
+                        lambda self, digest, *args: (events.append(("blob", digest)), real_open(self, digest, *args))[1])
+    with pytest.raises(ManifestError, match=r"^image config sha256:\w{64} from .*:bad-config: \$.config.Env: "
+                                            r"'PATH=/bin' is not of type array"):
+        service(tmp_path, registry).present("%s/%s:bad-config" % (registry.host, repo))
+    assert ("blob", layer_digest) in events
+    assert events.index(("blob", layer_digest)) < min(i for i, e in enumerate(events) if e[0] == "check")
+    monkeypatch.undo()
+    assert index.read_bytes() == before
+    store = svc.store()
+    assert store.has_blob(layer_digest)  # content-addressed and verified, as an interrupted pull leaves it
+    assert store.lookup("%s/%s:bad-config" % (registry.host, repo)) is None
+    pruned = prune(svc, PruneFilters())
+    assert pruned.values["blob_count"] >= 2 and pruned.values["layer_count"] == 1, pruned.values
+    assert not store.has_blob(layer_digest)
+    assert svc.present(good.ref).changed is False
+
+    fixed = _bad_image(registry, repo)
+    _put_manifest(registry, repo, "fixed", I.OCI_MANIFEST, fixed)
+    assert service(tmp_path, registry).present("%s/%s:fixed" % (registry.host, repo)).changed
+    assert_store_consistent(tmp_path, registry)
+
+
+def test_fields_used_before_the_schema_check_give_the_schema_error(tmp_path, registry):
+    """A malformed size, layer list, digest or index entry that the pull reads before the schema
+    check has run is reported by the schema check: no traceback, no unbounded download, nothing
+    named. The registry refuses to store such documents, so the fault proxy serves them."""
+    repo = "checks/fields"
+    image = _bad_image(registry, repo)
+    layer = image["layers"][0]
+    child = "sha256:" + hashlib.sha256(json.dumps(image).encode()).hexdigest()
+    cases = {
+        "size-string": (dict(image, layers=[dict(layer, size=str(layer["size"]))]),
+                        r"\$.layers\[0\].size: '\d+' is not of type integer"),
+        "no-size": (dict(image, layers=[{k: v for k, v in layer.items() if k != "size"}]),
+                    r"\$.layers\[0\]: required field 'size' is missing"),
+        "negative-size": (dict(image, layers=[dict(layer, size=-1)]), r"\$.layers\[0\].size: -1 is out of range"),
+        "layers-object": (dict(image, layers={"0": layer}), r"\$.layers: .* is not of type array"),
+        "config-size-string": (dict(image, config=dict(image["config"], size="12")),
+                               r"\$.config.size: '12' is not of type integer"),
+        "config-digest-path": (dict(image, config=dict(image["config"], digest="sha256:../../../x")),
+                               r"\$.config.digest: 'sha256:../../../x' is not a digest"),
+        "entry-string": ({"schemaVersion": 2, "mediaType": I.OCI_INDEX, "manifests": [child]},
+                         r"\$.manifests\[0\]: 'sha256:\w{64}' is not of type object"),
+    }
+    faults = []
+    for tag, (doc, dummy) in cases.items():
+        _put_manifest(registry, repo, tag, I.OCI_MANIFEST, image)  # what the proxy replaces
+        faults.append(Fault("/manifests/" + tag, method="GET", body=json.dumps(doc).encode(), times=10,
+                            headers={"Content-Type": doc["mediaType"], "Docker-Content-Digest": None}))
+    with FaultProxy(registry.host, faults) as proxy:
+        proxied = types.SimpleNamespace(host=proxy.host, tls=False, username=None, ca_cert=None)
+        for tag, (dummy, message) in cases.items():
+            with pytest.raises(ManifestError, match=r" from %s/%s: %s" % (re.escape(proxy.host), repo, message)):
+                service(tmp_path, proxied).present("%s/%s:%s" % (proxy.host, repo, tag))
+    assert service(tmp_path, registry).store().images() == []
     assert_store_consistent(tmp_path, registry)
 
 
