@@ -278,3 +278,20 @@ def test_two_stores_made_at_once_in_one_directory(tmp_path):
     for child in children:
         err = child.communicate(timeout=120)[1]
         assert child.returncode == 0, err.decode()[-2000:]
+
+
+def test_received_is_called_once_the_bytes_verify_before_the_blob_is_durable_or_named(tmp_path, monkeypatch):
+    store = Store.open(str(tmp_path / "s"))
+    data = os.urandom(64 * 1024)
+    desc = {"digest": sha256_digest(data), "size": len(data)}
+    events = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    received = lambda: events.append("received named=%s" % store.has_blob(desc["digest"]))  # noqa: E731
+    assert store.ingest_blob(desc, opener_for(data), received=received)
+    assert events[:2] == ["received named=False", "fsync"] and store.has_blob(desc["digest"])
+    events.clear()
+    wrong = {"digest": sha256_digest(b"other"), "size": len(data)}
+    with pytest.raises(DigestMismatchError):
+        store.ingest_blob(wrong, opener_for(data), received=received)
+    assert events == []  # bytes that do not verify are never reported received

@@ -139,30 +139,30 @@ def _transfer(destination: ImageDestination, source: ImageSource, descs: List[Di
     transfers make them durable. What put_blob returned, in order."""
     import threading  # with the pool: a no-op run copies nothing
     from concurrent.futures import ThreadPoolExecutor
-    waiting = [len(descs), False]  # transfers without their bytes yet, whether one failed
+    waiting, failed = len(descs), False  # transfers without their bytes yet; whether one failed
     changed = threading.Condition()
 
-    def arrived(failed: bool = False) -> None:
+    def arrived(failure: bool = False) -> None:
+        nonlocal waiting, failed
         with changed:
-            waiting[0] -= 1
-            waiting[1] = waiting[1] or failed
+            waiting -= 1
+            failed = failed or failure
             changed.notify()
 
     def put(desc: Dict[str, Any]) -> bool:
-        told = []
+        told = False
 
-        def received() -> None:
+        def tell(failure: bool = False) -> None:
+            nonlocal told
             if not told:
-                told.append(True)
-                arrived()
+                told = True
+                arrived(failure)
         try:
-            did_move = destination.put_blob(desc, source, received=received)
+            did_move = destination.put_blob(desc, source, received=tell)
         except BaseException:
-            if not told:
-                told.append(True)
-                arrived(failed=True)
+            tell(failure=True)
             raise
-        received()  # a destination that does not call it, or a blob that was already there
+        tell()  # a destination that does not call it, or a blob that was already there
         return did_move
 
     with ThreadPoolExecutor(max_workers=max(1, min(parallel, len(descs)))) as pool:
@@ -170,6 +170,6 @@ def _transfer(destination: ImageDestination, source: ImageSource, descs: List[Di
         with changed:
             # Bounded: each transfer arrives once, when it has its bytes or when it fails,
             # and every transfer is itself bounded (registry deadlines, sizes).
-            changed.wait_for(lambda: waiting[0] <= 0 or waiting[1])
+            changed.wait_for(lambda: waiting <= 0 or failed)
         checks.run()  # a schema error is reported before a transfer's (the pool still waits for them)
         return [future.result() for future in futures]
