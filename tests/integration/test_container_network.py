@@ -251,7 +251,7 @@ def test_missing_cni_plugins_name_the_package(env, tmp_path):
     svc = ContainerService(env.images, bridge=env.network, cni_path=[empty])
     before = snapshot(env.run_root, env.network)
     lonely = "lonely-%d" % os.getpid()
-    with pytest.raises(UndockError, match="CNI plugin loopback ADD for container %s: not found in .*"
+    with pytest.raises(UndockError, match="CNI plugin bridge ADD for container %s: not found in .*"
                                           r"\(Debian package containernetworking-plugins\)" % lonely):
         svc.ensure(dict(name=lonely, image=env.image, command="sleep 60"))
     assert svc.ensure(dict(name=lonely, state="absent")).changed
