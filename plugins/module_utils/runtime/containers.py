@@ -29,8 +29,8 @@ A started container is held by this host's supervisor (supervisor.py): a monitor
 a systemd unit when systemd is PID 1; its record names which. The network is attached at
 start: its namespace and /etc files before the supervisor runs the runtime (the config.json
 names the namespace and bind-mounts the files), the bridge's CNI ADD while the runtime
-creates the container and before it starts it, so that it survives the supervisor's restarts; it is detached at stop and removal. After a reboot start attaches it
-again.
+creates the container and before it starts it, so that it survives the supervisor's restarts;
+it is detached at stop and removal. After a reboot start attaches it again.
 
 The rootfs is mounted through storage.mounts (owner ``container:NAME``), and the image is held
 (storage.holds, persistent, while containers/NAME exists), so removing or pruning the image is
