@@ -16,9 +16,9 @@ drops copies of the mount that other mount namespaces still hold."""
 
 from __future__ import annotations
 
+import _socket  # socket's C part: socket.py's own import (selectors, enum...) costs a start tens of ms
 import fcntl
 import os
-import socket
 import sys
 
 from ...common.libc import libc_functions
@@ -42,10 +42,13 @@ LOOPBACK_UP = ("import fcntl, socket, sys\n"
 def loopback_up() -> None:
     """Bring ``lo`` up in this process's network namespace (struct ifreq: the name in 16 bytes,
     then the flags, a short); OSError if the kernel refuses."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
         request = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, b"lo".ljust(40, b"\0"))
         flags = int.from_bytes(request[16:18], sys.byteorder) | IFF_UP
         fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, request[:16] + flags.to_bytes(2, sys.byteorder) + bytes(22))
+    finally:
+        sock.close()
 
 
 def _create_by_fork(path: str) -> bool:
