@@ -95,7 +95,7 @@ class MonitorLaunch:
 
     def hand_over(self, config: Dict[str, Any]) -> None:
         """Give the monitor its container: it runs ``runtime create`` at once, and starts the
-        container on ``go`` (``close`` without it: it deletes the container and leaves)."""
+        container on ``start`` (``abort`` or ``close`` without it: it deletes the container and leaves)."""
         try:
             os.write(self.go, config_bytes(config))  # far below a pipe's buffer: never blocks
         except BrokenPipeError:
