@@ -18,12 +18,13 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
 
 from harness import images as I
-from harness.engine import service
+from harness.engine import python_path, service
 from harness.network import container_chains, free_port, leftovers, snapshot, wait_for_port
 from harness.specschema import SpecSchema, runtime_spec_dir
 
@@ -158,13 +159,15 @@ def test_httpd_on_the_bridge_reached_from_host_and_containers_then_nothing_left(
 
     # a second container over the bridge; a third in web's namespace; both see their /etc files
     env.svc.ensure(dict(name=CLIENT, image=env.image, stop_timeout=0,
-                        command=["sh", "-c", "cat /etc/resolv.conf /etc/hosts; " + REQUEST % info["ip_address"]]))
+                        command=["sh", "-c", "cat /etc/resolv.conf /etc/hosts; echo lo-flags $(cat /sys/class/net/lo/flags); "
+                                 + REQUEST % info["ip_address"]]))
     env.svc.ensure(dict(name=SIDE, image=env.image, stop_timeout=0, network="container:" + WEB,
                         command=["sh", "-c", REQUEST % "127.0.0.1"]))
     client = wait_for(lambda: env.info(CLIENT)["state"] == "stopped" and env.info(CLIENT))
     assert client["exit_code"] == 0 and "hello from the container" in client["logs"], client["logs"]
     assert "nameserver 127.0.0.53" not in client["logs"]
-    assert "%s\t%s" % (client["ip_address"], CLIENT) in client["logs"]
+    assert "%s\t%s" % (client["ip_address"], CLIENT) in client["logs"]  # /etc/hosts rewritten after CNI ADD
+    assert "lo-flags 0x9" in client["logs"], client["logs"]  # IFF_UP | IFF_LOOPBACK: lo up without a plugin
     side = wait_for(lambda: env.info(SIDE)["state"] == "stopped" and env.info(SIDE))
     assert "hello from the container" in side["logs"] and side["ip_address"] == info["ip_address"], side
 
@@ -251,7 +254,7 @@ def test_missing_cni_plugins_name_the_package(env, tmp_path):
     svc = ContainerService(env.images, bridge=env.network, cni_path=[empty])
     before = snapshot(env.run_root, env.network)
     lonely = "lonely-%d" % os.getpid()
-    with pytest.raises(UndockError, match="CNI plugin loopback ADD for container %s: not found in .*"
+    with pytest.raises(UndockError, match="CNI plugin bridge ADD for container %s: not found in .*"
                                           r"\(Debian package containernetworking-plugins\)" % lonely):
         svc.ensure(dict(name=lonely, image=env.image, command="sleep 60"))
     assert svc.ensure(dict(name=lonely, state="absent")).changed
@@ -365,3 +368,116 @@ def test_two_run_roots_share_the_bridge_and_its_leases(env, registry, tmp_path):
     assert leftovers(before, after, [name] + ids, addresses, container_chains(during, ids),
                      ignore_links=others | {env.network.bridge}) == []
     assert bridge_ports(env.network.bridge) == set()
+
+
+def runc_states(run_root: str):
+    """The runtime's containers under ``run_root`` (containers.py's layout): id -> status."""
+    root = os.path.join(run_root, "runtime", "runc")
+    out = subprocess.run(["runc", "--root", root, "list", "--format", "json"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return {c["id"]: c["status"] for c in json.loads(out or "null") or []}
+
+
+def monitor_state(env, name: str):
+    try:
+        with open(os.path.join(env.run_root, "containers", name, "state.json")) as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return {}
+
+
+def monitor_gone(state) -> bool:
+    """Whether the monitor of ``state`` has exited (a zombie that init has yet to reap counts)."""
+    try:
+        with open("/proc/%d/stat" % state["monitor_pid"]) as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (KeyError, OSError):
+        return bool(state)
+
+
+def test_a_cni_add_failing_while_runc_creates_leaves_nothing_running(env):
+    """The bridge's CNI ADD runs while the monitor has runc create the container. When it fails
+    for real (a /30 network holds one address, taken), the monitor deletes the created container,
+    records why and leaves, the network is undone, and a start once an address is free runs it."""
+    env.network = env.network._replace(subnet=env.network.subnet.replace(".0/24", ".0/30"))
+    env.svc = ContainerService(env.images, bridge=env.network)
+    before = snapshot(env.run_root, env.network)
+    FIRST, SECOND = ("%s-%d" % (n, os.getpid()) for n in ("first", "second"))
+    first = env.svc.ensure(dict(name=FIRST, image=env.image, command="sleep 60", stop_timeout=0))
+    assert first.values["container"]["state"] == "running"
+    second = dict(name=SECOND, image=env.image, command="sleep 60", stop_timeout=0)
+    with pytest.raises(UndockError, match="no IP addresses available"):
+        env.svc.ensure(second)
+    state = monitor_state(env, SECOND)
+    assert state["status"] == "exited" and "did not start the container" in state["error"], state
+    wait_for(lambda: monitor_gone(state))
+    assert SECOND not in runc_states(env.run_root)
+    info = env.info(SECOND)
+    assert info["state"] == "stopped" and info["ip_address"] is None, info
+    assert not os.path.lexists(os.path.join(env.run_root, "netns", SECOND))
+
+    assert env.svc.ensure(dict(name=FIRST, state="absent")).changed
+    back = env.svc.ensure(second).values["container"]
+    assert back["state"] == "running" and back["ip_address"] == first.values["container"]["ip_address"], back
+    assert env.svc.ensure(dict(name=SECOND, state="absent")).changed
+    assert left(env, before, [FIRST, SECOND], [back["ip_address"]]) == []
+
+
+# a portmap that does its work, then hangs before it answers (its DEL is the real one)
+PORTMAP_THEN_HANG = """#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ]; then
+  /usr/lib/cni/portmap >/dev/null || exit 1
+  touch "$(dirname "$0")/started-ADD"
+  exec sleep 60
+fi
+exec /usr/lib/cni/portmap
+"""
+
+
+def test_kill_9_between_create_and_start_is_repaired(env):
+    """The engine killed while CNI ADD runs (a portmap that hangs), with the container created by
+    the runtime and waiting for the go-ahead: its monitor deletes it and leaves, and the next run
+    attaches anew and runs it, published; nothing is left after its removal."""
+    faulty = os.path.join(env.tmp, "faulty-cni")
+    os.makedirs(faulty)
+    with open(os.path.join(faulty, "portmap"), "w") as handle:
+        handle.write(PORTMAP_THEN_HANG)
+    os.chmod(os.path.join(faulty, "portmap"), 0o755)
+    env.images.present(env.image)
+    before = snapshot(env.run_root, env.network)
+    port = free_port()
+    VICTIM = "victim-%d" % os.getpid()
+    params = dict(name=VICTIM, image=env.image, command="httpd -f -p 80 -h /www", stop_timeout=1,
+                  ports=["127.0.0.1:%d:80" % port])
+    script = (
+        "import json, sys\n"
+        "from harness.engine import service\n"
+        "from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork\n"
+        "from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService\n"
+        "args = json.loads(sys.argv[1])\n"
+        "images = service(args['tmp'], registry=None, registries_conf=args['conf'])\n"
+        "ContainerService(images, bridge=BridgeNetwork(**args['net']), cni_path=args['cni']).ensure(args['params'])\n")
+    args = {"tmp": env.tmp, "conf": os.path.join(env.tmp, "conf", "registries.conf"), "net": env.network._asdict(),
+            "cni": [faulty, "/usr/lib/cni"], "params": params}
+    proc = subprocess.Popen([sys.executable, "-c", script, json.dumps(args)], start_new_session=True,
+                            env=dict(os.environ, PYTHONPATH=python_path()))
+    try:
+        wait_for(lambda: os.path.exists(os.path.join(faulty, "started-ADD")) or proc.poll() is not None, 60)
+        assert proc.poll() is None, "the engine ended before portmap hung"
+        # runc create ran beside the ADD; the container waits for the engine's go-ahead
+        assert wait_for(lambda: runc_states(env.run_root).get(VICTIM)) == "created"
+        assert monitor_state(env, VICTIM)["status"] == "starting"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    state = wait_for(lambda: monitor_gone(monitor_state(env, VICTIM)) and monitor_state(env, VICTIM))
+    assert state["status"] == "exited" and "did not start the container" in state["error"], state
+    assert VICTIM not in runc_states(env.run_root)
+
+    back = env.svc.ensure(params)
+    assert back.changed and back.values["container"]["state"] == "running", back.actions
+    wait_for_port("127.0.0.1", port)
+    assert get(port).endswith(PAGE)
+    address = back.values["container"]["ip_address"]
+    assert env.svc.ensure(dict(name=VICTIM, state="absent")).changed
+    assert left(env, before, [VICTIM], [address]) == []

@@ -469,8 +469,9 @@ def test_masquerade_and_forward_with_a_drop_policy(net, outside):
 
 @pytest.mark.parametrize("libc", [True, False], ids=["libc", "util-linux unshare"])
 def test_namespace_made_through_libc_or_unshare(tmp_path, monkeypatch, libc):
-    """A namespace of its own (only its loopback), whether libc's unshare is had through ctypes
-    or not (a host without ctypes cannot be made here: its lookup is what is replaced)."""
+    """A namespace of its own (only its loopback, up with 127.0.0.1: no CNI loopback plugin runs),
+    whether libc's unshare is had through ctypes or not (a host without ctypes cannot be made
+    here: its lookup is what is replaced)."""
     if not libc:
         monkeypatch.setattr(netns, "libc_functions", lambda *names: None)
     path = str(tmp_path / "ns")
@@ -481,7 +482,11 @@ def test_namespace_made_through_libc_or_unshare(tmp_path, monkeypatch, libc):
         assert ours != os.stat("/proc/self/ns/net").st_ino
         links = subprocess.run(["nsenter", "--net=" + path, "ip", "-o", "link"], capture_output=True, text=True,
                                timeout=15, check=True).stdout.splitlines()
-        assert len(links) == 1 and "lo:" in links[0]
+        assert len(links) == 1 and "lo:" in links[0] and ",UP," in links[0], links
+        addresses = subprocess.run(["nsenter", "--net=" + path, "ip", "-o", "-4", "addr", "show", "dev", "lo"],
+                                   capture_output=True, text=True, timeout=15, check=True).stdout
+        assert "inet 127.0.0.1/8" in addresses, addresses
     finally:
         assert netns.remove(path)
     assert not os.path.exists(path)
+

@@ -3,6 +3,7 @@
 (its import is what a start would wait for): the same bytes as json.dumps, the config back whole."""
 
 import json
+import os
 
 import pytest
 
@@ -32,3 +33,43 @@ def test_config_goes_over_the_pipe_whole():
     assert back == dict(config, log_max="10485760", restart_policy="")
     assert int(back["log_max"]) == config["log_max"]
     assert monitor.parse_config(b"") == {}
+
+
+def _pipe_with(data: bytes, close: bool = True) -> tuple:
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, data)
+    if close:
+        os.close(write_fd)
+        write_fd = None
+    return read_fd, write_fd
+
+
+@pytest.mark.parametrize("tail,given", [(b"", False), (monitor.GO, True)])
+def test_the_config_is_read_whole_and_the_go_ahead_with_it_when_it_came(tail, given):
+    config = {"id": "web", "bundle": "/b"}
+    read_fd, write_fd = _pipe_with(monitor.config_bytes(config) + tail, close=False)
+    try:  # the engine keeps its end open: the config is read without waiting for the end of the pipe
+        assert monitor.read_config(read_fd) == (config, given)
+    finally:
+        os.close(write_fd)
+        os.close(read_fd)
+
+
+@pytest.mark.parametrize("data", [b"", monitor.config_bytes({"id": "web"})[:-3]])
+def test_a_pipe_closed_before_the_whole_config_hands_nothing_over(data):
+    read_fd = _pipe_with(data)[0]
+    assert monitor.read_config(read_fd) is None
+    with pytest.raises(OSError):
+        os.fstat(read_fd)  # closed by read_config
+
+
+@pytest.mark.parametrize("data,close,expected", [(monitor.GO, False, True), (b"", True, False)])
+def test_the_go_ahead_or_the_pipe_closed_without_it(data, close, expected):
+    read_fd, write_fd = _pipe_with(data, close=close)
+    try:
+        waiting = monitor.Monitor({"id": "web"}, go_fd=read_fd)
+        assert waiting.go_ahead() is expected
+        assert monitor.Monitor({"id": "web"}).go_ahead() is True  # a restart, or a go-ahead that came with the config
+    finally:
+        if write_fd is not None:
+            os.close(write_fd)

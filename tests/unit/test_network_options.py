@@ -7,7 +7,7 @@ import pytest
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.conflist import (
-    bridge_conflist, loopback_conflist, plugin_config)
+    bridge_conflist, plugin_config)
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.dnsfiles import (
     FALLBACK_SERVERS, dns_servers, hosts_file, resolv_conf)
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.errors import NetworkError
@@ -164,7 +164,6 @@ def test_bridge_conflist_and_plugin_config():
     second = plugin_config(conflist, conflist["plugins"][1], runtime, {"ips": []})
     assert second["runtimeConfig"] == runtime and second["prevResult"] == {"ips": []}
     assert "name" not in conflist["plugins"][1]  # the list itself is left alone
-    assert loopback_conflist()["plugins"] == [{"type": "loopback"}]
 
 
 def test_state_spec_namespace():

@@ -27,10 +27,10 @@ stopped and ``start`` mounts its rootfs again)::
 
 A started container is held by this host's supervisor (supervisor.py): a monitor process, or
 a systemd unit when systemd is PID 1; its record names which. The network is attached at
-start, before the supervisor runs the runtime (the config.json
-names the namespace and bind-mounts the /etc files that attach writes), so that it survives
-the supervisor's restarts; it is detached at stop and removal. After a reboot start attaches it
-again.
+start: its namespace and /etc files before the supervisor runs the runtime (the config.json
+names the namespace and bind-mounts the files), the bridge's CNI ADD while the runtime
+creates the container and before it starts it, so that it survives the supervisor's restarts;
+it is detached at stop and removal. After a reboot start attaches it again.
 
 The rootfs is mounted through storage.mounts (owner ``container:NAME``), and the image is held
 (storage.holds, persistent, while containers/NAME exists), so removing or pruning the image is
@@ -56,16 +56,16 @@ from .errors import ContainerError
 from .limits import update_arguments
 from .network import lifecycle
 from .network.cni import find_plugin
-from .network.conflist import bridge_conflist, loopback_conflist
+from .network.conflist import bridge_conflist
 from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
 from .options import check_name, differences
-from .monitoring import MonitorLaunch, MonitorSupervisor
+from .monitoring import MonitorLaunch, MonitorSupervisor, settle
 from .records import LOG_MAX, RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
 from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec, with_resources
-from .supervisor import SYSTEMD, Supervisor, systemd_booted
+from .supervisor import SYSTEMD, StartSteps, Supervisor, systemd_booted
 from .users import resolve_user
 
 
@@ -170,8 +170,10 @@ class Containers:
 
     # -- repair ----------------------------------------------------------------------
     def repair(self, name: str) -> List[str]:
-        """Clean a create that was cut short (kill -9): a directory without its record."""
+        """Clean a create that was cut short (kill -9): a directory without its record. A start
+        cut short leaves a monitor deleting what it had created: waited for (monitoring.settle)."""
         paths = self.paths(name)
+        settle(paths)
         if not os.path.isdir(paths.dir) or os.path.exists(paths.record):
             return []
         self._teardown(name, paths, anonymous=[])
@@ -273,20 +275,27 @@ class Containers:
             return None, files
         return {"type": "network", "path": os.path.join(netns_dir(self.run_root), plan.peer or desired["name"])}, files
 
-    def _attach(self, desired: Dict[str, Any], paths: ContainerPaths) -> List[str]:
-        """Attach the network (the caller holds the lock) and point the config.json at what it made."""
+    def prepare_network(self, desired: Dict[str, Any], paths: ContainerPaths,
+                        spec: Dict[str, Any]) -> Tuple[NetworkPlan, NetworkState]:
+        """Prepare the network (the caller holds the lock; lifecycle.prepare) and point the
+        config.json, whose content is ``spec``, at what it made: (the plan, the state to complete)."""
         name = desired["name"]
         plan = self._plan(desired)
-        before = self.network_state(name)
         self._check_plugins(name, plan)
         peer = self.paths(plan.peer).network if plan.peer else None
-        state = lifecycle.attach(name, plan, paths.network, self.run_root, hostname=desired["hostname"],
-                                 peer_state_dir=peer, cni_path=self.cni_path, cni_id=self.cni_id(name))
-        with open(paths.config, "rb") as handle:
-            spec = json.loads(handle.read())
+        state = lifecycle.prepare(name, plan, paths.network, self.run_root, hostname=desired["hostname"],
+                                  peer_state_dir=peer, cni_path=self.cni_path, cni_id=self.cni_id(name))
         updated = apply_network(spec, state.spec_namespace(), state.etc_files, self._planned_network(desired, paths)[1])
         if updated != spec:
             atomic_write(paths.config, json.dumps(updated, sort_keys=True).encode(), 0o600)
+        return plan, state
+
+    def complete_network(self, desired: Dict[str, Any], paths: ContainerPaths, plan: NetworkPlan, state: NetworkState,
+                         before: Optional[NetworkState]) -> List[str]:
+        """The rest of prepare_network (lifecycle.complete); what it did, for the actions."""
+        name = desired["name"]
+        state = lifecycle.complete(state, plan, paths.network, self.run_root, hostname=desired["hostname"],
+                                   cni_path=self.cni_path)
         if before is not None and before.phase == "attached" and before.options == state.options:
             return []
         where = " at %s" % state.ip_address if state.ip_address else ""
@@ -297,9 +306,9 @@ class Containers:
         gets the package's name, and has nothing to tear down (DEL needs the plugins too)."""
         if not plan.own_netns:
             return
-        plugins = [p["type"] for p in loopback_conflist()["plugins"]]
-        if plan.network is not None:
-            plugins += [p["type"] for p in bridge_conflist(plan.network)["plugins"]]
+        if plan.network is None:  # lo is brought up without a plugin (netns.py)
+            return
+        plugins = [p["type"] for p in bridge_conflist(plan.network)["plugins"]]
         for plugin in plugins:
             find_plugin(plugin, self.cni_path, name, "ADD")
 
@@ -353,20 +362,15 @@ class Containers:
         if self.mounts.mounted(paths.rootfs) is None:  # after a reboot
             self._mount(desired, paths)
             actions.append("mounted the rootfs of %s again" % name)
-        with open(paths.config, "rb") as handle:  # the rootfs may have changed since create: check again
-            contain_mounts(paths.rootfs, json.loads(handle.read())["mounts"],
-                           [m["destination"] for m in base_mounts(desired["privileged"])])
+        with open(paths.config, "rb") as handle:
+            spec = json.loads(handle.read())
+        # the rootfs may have changed since create: check again
+        contain_mounts(paths.rootfs, spec["mounts"], [m["destination"] for m in base_mounts(desired["privileged"])])
         makedirs_private(self.runtime(desired["runtime"]).root)
         makedirs_private(paths.run)
-
-        def started(fields: Dict[str, Any]) -> List[str]:
-            attached = self._attach(desired, paths)
-            record.update(fields, started=True)
-            atomic_write(paths.record, json.dumps(record, sort_keys=True).encode(), 0o600)
-            return attached
         supervisor = MonitorSupervisor(early) if early is not None and self.supervisor.kind == MonitorSupervisor.kind \
             else self.supervisor
-        actions.extend(supervisor.launch(self, paths, desired, started))
+        actions.extend(supervisor.launch(self, paths, desired, _Start(self, paths, record, spec)))
         actions.append("started container %s" % name)
         return actions
 
@@ -410,3 +414,33 @@ class Containers:
             if os.path.lexists(path):
                 remove_tree(path)
         self.mounts.unhold(owner_of(name))
+
+
+class _Start(StartSteps):
+    """The engine's part of a start (supervisor.StartSteps): the network, then the record.
+
+    The record says ``started`` (and names the supervisor) only once the network is attached,
+    just before the container's process may run. A reader that meets a record without it while
+    a monitor holds the container goes by the monitor's state (records.read_monitor_status);
+    an engine that dies before it leaves a created container that its monitor deletes, and a
+    network in phase ``attaching``, which the next start detaches first."""
+
+    def __init__(self, containers: Containers, paths: ContainerPaths, record: Dict[str, Any], spec: Dict[str, Any]):
+        self.containers = containers
+        self.paths = paths
+        self.record = record
+        self.spec = spec
+        self.before = containers.network_state(paths.name)
+        self.network: Optional[Tuple[NetworkPlan, NetworkState]] = None
+
+    def prepare(self) -> None:
+        self.network = self.containers.prepare_network(self.record["desired"], self.paths, self.spec)
+
+    def complete(self, fields: Dict[str, Any]) -> List[str]:
+        if self.network is None:
+            self.prepare()
+        plan, state = self.network
+        attached = self.containers.complete_network(self.record["desired"], self.paths, plan, state, self.before)
+        self.record.update(fields, started=True)
+        atomic_write(self.paths.record, json.dumps(self.record, sort_keys=True).encode(), 0o600)
+        return attached

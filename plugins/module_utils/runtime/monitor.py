@@ -12,11 +12,16 @@ standard library, and as little of it as it can until ``runc create`` runs: json
 subprocess and threading cost tens of ms of CPU that the start would wait for when the engine
 is quicker (no json at all; the first ``runc create`` is forked by hand, spawn, and the others
 are loaded while it works).
-It reads its CONFIG to the end of the GO_FD pipe: an empty one means that the engine gave
-up (or died) before handing the container over, and the monitor leaves without a trace. It
-becomes a child subreaper so the container's init is reparented to it once ``runc create``
-returns, then per run: ``runc create`` (stdout and stderr into a pipe it copies
-to the log file, rotated at ``log_max`` bytes), ``runc start``, waits for the init to
+It reads its CONFIG from the GO_FD pipe (framed: its length, ``:``, then the bytes): a pipe
+closed before it means that the engine gave up (or died) before handing the container over,
+and the monitor leaves without a trace. It becomes a child subreaper so the container's init
+is reparented to it once ``runc create`` returns, then per run: ``runc create`` (stdout and
+stderr into a pipe it copies to the log file, rotated at ``log_max`` bytes) at once, while
+the engine finishes the container's network (CNI ADD, firewall, /etc/hosts) and its record;
+then, on the first run only, it waits for the engine's go-ahead, ``S`` on GO_FD (GO_TIMEOUT):
+the pipe closed without it means that the engine failed or died, and the monitor deletes
+the created container, records "exited" with the error and leaves, never restarting it.
+Then ``runc start``, waits for the init to
 exit, records the exit code (128 + signal when killed, as docker), ``runc delete``, and
 applies the restart policy with a doubling back-off (0.1 s to 30 s, reset after 10 s of
 running). The state file (``status`` starting, running, restarting or exited, ``pid``,
@@ -45,6 +50,8 @@ import time
 
 PR_SET_CHILD_SUBREAPER = 36
 COMMAND_TIMEOUT = 60
+GO_TIMEOUT = 600  # the engine's CNI plugins have their own timeouts, far below this
+GO = b"S"  # the engine's go-ahead: run the created container
 BACKOFF_START, BACKOFF_MAX, BACKOFF_RESET = 0.1, 30.0, 10.0
 LOG_CHUNK = 65536
 #: what subprocess's restore_signals gives a command back (this process ignores SIGPIPE)
@@ -52,13 +59,17 @@ RESTORED_SIGNALS = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFZ"
 
 
 def config_bytes(config: dict) -> bytes:
-    """CONFIG as the engine writes it on GO_FD: ``KEY\\0VALUE\\0`` for each (None as empty)."""
-    return b"".join(b"%s\0%s\0" % (os.fsencode(key), os.fsencode("" if value is None else str(value)))
-                    for key, value in config.items())
+    """CONFIG as the engine writes it on GO_FD: ``KEY\\0VALUE\\0`` for each (None as empty),
+    after its length and ``:`` (the go-ahead follows on the same pipe)."""
+    payload = b"".join(b"%s\0%s\0" % (os.fsencode(key), os.fsencode("" if value is None else str(value)))
+                       for key, value in config.items())
+    return b"%d:%s" % (len(payload), payload)
 
 
 def parse_config(data: bytes) -> dict:
-    words = [os.fsdecode(word) for word in data.split(b"\0")[:-1]]
+    """The config of config_bytes (what follows it is not read); {} for nothing."""
+    length, dummy, payload = data.partition(b":")
+    words = [os.fsdecode(word) for word in payload[:int(length or 0)].split(b"\0")[:-1]]
     return dict(zip(words[0::2], words[1::2]))
 
 
@@ -248,8 +259,9 @@ def log_pipe(log_file: str, log_max: int, command) -> int:
 
 
 class Monitor:
-    def __init__(self, config: dict, ready_fd=None):
+    def __init__(self, config: dict, ready_fd=None, go_fd=None):
         self.config = config
+        self.go_fd = go_fd  # the engine's go-ahead is still to come on it (the first run)
         self.state = {"status": "starting", "monitor_pid": os.getpid(), "monitor_start": process_start(os.getpid()),
                       "pid": None, "exit_code": None, "started_at": None, "finished_at": None, "restart_count": 0,
                       "error": None}
@@ -360,6 +372,11 @@ class Monitor:
             created, reader = self.create(cid, write_fd, read_fd)
         finally:
             os.close(write_fd)
+        if not self.go_ahead():
+            self.runtime("delete", "--force", cid)
+            reader.join(5)
+            return dict(pid=None, exit_code=-1, finished_at=now(), aborted=True,
+                        error="the engine did not start the container (it failed or died after handing it over)")
         if created is None or created != 0:
             self.runtime("delete", "--force", cid)
             reader.join(5)
@@ -392,6 +409,24 @@ class Monitor:
         reader.join(5)
         return dict(pid=None, exit_code=code, finished_at=now())
 
+    def go_ahead(self) -> bool:
+        """Whether the engine lets the created container start: True once it has said so (or on
+        a restart), False when it closed the pipe without that or was silent for GO_TIMEOUT."""
+        if self.go_fd is None:
+            return True
+        import select  # pylint: disable=import-outside-toplevel  # here: see the module's docstring
+        fd, self.go_fd = self.go_fd, None
+        try:
+            while True:
+                try:
+                    if not select.select([fd], [], [], GO_TIMEOUT)[0]:
+                        return False
+                    return os.read(fd, 1) == GO
+                except InterruptedError:
+                    continue
+        finally:
+            os.close(fd)
+
     def should_restart(self, code: int) -> bool:
         if self.stop_requested():
             return False
@@ -407,7 +442,7 @@ class Monitor:
         while True:
             began = time.monotonic()
             ended = self.run_once()
-            if not self.should_restart(ended["exit_code"]):
+            if ended.pop("aborted", False) or not self.should_restart(ended["exit_code"]):
                 self.save(status="exited", **ended)
                 return
             if time.monotonic() - began >= BACKOFF_RESET:
@@ -424,18 +459,21 @@ class Monitor:
 
 
 def read_config(go_fd: int):
-    """The config the engine writes on ``go_fd`` and closes; None when it closed it empty."""
+    """The config the engine writes on ``go_fd``, and whether its go-ahead came with it; None
+    (and ``go_fd`` closed) when the pipe ends before the whole config."""
     data = b""
     while True:
+        length, colon, payload = data.partition(b":")
+        if colon and len(payload) >= int(length):
+            return parse_config(data), payload[int(length):].startswith(GO)
         try:
             chunk = os.read(go_fd, 65536)
         except InterruptedError:
             continue
         if not chunk:
-            break
+            os.close(go_fd)
+            return None
         data += chunk
-    os.close(go_fd)
-    return parse_config(data) if data else None
 
 
 def main(argv) -> int:
@@ -451,14 +489,17 @@ def main(argv) -> int:
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_CHILD_SUBREAPER)")
-    config = read_config(go_fd)
-    if config is None:  # the engine did not hand a container over: nothing was made, nothing to leave
+    handed = read_config(go_fd)
+    if handed is None:  # the engine did not hand a container over: nothing was made, nothing to leave
         return 0
+    config, given = handed
     log = os.open(config["monitor_log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
     for fd in (1, 2):
         os.dup2(log, fd)
     os.close(log)
-    monitor = Monitor(config, ready_fd)
+    monitor = Monitor(config, ready_fd, go_fd=None if given else go_fd)
+    if given:
+        os.close(go_fd)
     try:
         monitor.save()
         monitor.serve()

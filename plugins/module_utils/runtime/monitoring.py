@@ -13,13 +13,13 @@ import os
 import select
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from .errors import ContainerError
-from .monitor import config_bytes  # imported also so that Ansible ships monitor.py in the payload, to copy it out
+from .monitor import GO, config_bytes  # imported also so that Ansible ships monitor.py in the payload, to copy it out
 from .records import ContainerPaths, monitor_alive, read_json, tail
-from .supervisor import POLL, Supervisor, wait_until
+from .supervisor import POLL, StartSteps, Supervisor, wait_until
 
 if TYPE_CHECKING:
     from .containers import Containers
@@ -49,9 +49,11 @@ def monitor_script(run_root: str) -> str:
 
 class MonitorLaunch:
     """A monitor started before its container is ready, waiting for it (monitor.py): its
-    interpreter starts while the engine mounts the rootfs, writes config.json and attaches
-    the network. ``hand_over`` gives it the container; ``close`` without it (or the engine's
-    death, which closes the pipe too) sends it away without a trace.
+    interpreter starts while the engine mounts the rootfs, writes config.json and makes the
+    network namespace. ``hand_over`` gives it the container, which it creates at once while
+    the engine completes the network; ``start`` lets it start the container. ``close``
+    before ``hand_over`` (or the engine's death, which closes the pipe too) sends it away
+    without a trace; ``close`` between the two makes it delete the container and leave.
 
     It is detached as a daemon is (and as conmon is by podman): this process forks, the child
     makes a session of its own and forks the monitor, which it leaves at once, so that the
@@ -92,12 +94,23 @@ class MonitorLaunch:
                 os.close(fd)
 
     def hand_over(self, config: Dict[str, Any]) -> None:
-        """Give the monitor its container (it starts it at once)."""
+        """Give the monitor its container: it runs ``runtime create`` at once, and starts the
+        container on ``start`` (``abort`` or ``close`` without it: it deletes the container and leaves)."""
         try:
             os.write(self.go, config_bytes(config))  # far below a pipe's buffer: never blocks
         except BrokenPipeError:
+            os.close(self.go)
+            self.go = -1
             raise ContainerError("the monitor of container %s died before it was given the container; see %s"
                                  % (config["id"], config["monitor_log"]))
+
+    def start(self) -> None:
+        """Let the monitor start the container it was handed. A monitor that died meanwhile
+        (its create failed, without a restart) has said why in its state: wait_ready reads it."""
+        try:
+            os.write(self.go, GO)
+        except BrokenPipeError:
+            pass
         finally:
             os.close(self.go)
             self.go = -1
@@ -108,12 +121,31 @@ class MonitorLaunch:
         readable = select.select([self.ready], [], [], max(0.0, deadline - time.monotonic()))[0]
         return bool(os.read(self.ready, 1)) if readable else None
 
+    def abort(self, grace: float) -> None:
+        """Between hand_over and start: the monitor deletes the container it created and leaves;
+        waited for (at most ``grace`` s), so that it is gone before the next start under the
+        container's lock makes the container anew."""
+        if self.go >= 0:
+            os.close(self.go)
+            self.go = -1
+            if self.ready >= 0:
+                self.wait_ready(time.monotonic() + grace)
+
     def close(self) -> None:
         """Close the pipes: a monitor not handed a container leaves."""
         for fd in (self.ready, self.go):
             if fd >= 0:
                 os.close(fd)
         self.ready = self.go = -1
+
+
+def settle(paths: ContainerPaths, grace: float = KILL_GRACE) -> None:
+    """Wait (at most ``grace`` s) for a monitor still "starting" under the container's lock: it
+    was handed the container by an engine that died before its go-ahead, and is deleting what it
+    created (monitor.py); a new start must not race it."""
+    state = read_json(paths.state) or {}
+    if state.get("status") == "starting" and monitor_alive(state):
+        wait_until(lambda: (read_json(paths.state) or {}).get("status") != "starting" or not monitor_alive(state), grace)
 
 
 class MonitorSupervisor(Supervisor):
@@ -123,25 +155,35 @@ class MonitorSupervisor(Supervisor):
         self.early = early  # a monitor started ahead, for the next launch
 
     def launch(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
-               started: Callable[[Dict[str, Any]], List[str]]) -> List[str]:
+               steps: StartSteps) -> List[str]:
         name = paths.name
         runtime = containers.runtime(desired["runtime"])
+        settle(paths)
         for stale in (paths.stop, paths.state):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(stale)
         deadline = time.monotonic() + START_TIMEOUT
         launch, self.early = self.early, None
+        handed = False
         try:
-            if launch is None:  # its interpreter starts while the network is attached
+            if launch is None:  # its interpreter starts while the network is prepared
                 launch = MonitorLaunch(containers.run_root)
             config = {"runtime": runtime.binary, "root": runtime.root, "id": name, "bundle": paths.bundle,
                       "state_file": paths.state, "log_file": paths.log, "log_max": containers.log_max,
                       "pid_file": paths.pid_file, "stop_file": paths.stop, "restart_policy": desired["restart_policy"],
                       "monitor_log": paths.monitor_log}
-            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600, durable=False)  # to read, for people
-            actions = started({"supervisor": self.kind})
+            steps.prepare()
             launch.hand_over(config)
+            handed = True
+            # while the runtime creates the container: the rest of the network, the record
+            atomic_write(paths.monitor_config, json.dumps(config).encode(), 0o600, durable=False)  # to read, for people
+            actions = steps.complete({"supervisor": self.kind})
+            launch.start()
             announced = launch.wait_ready(deadline)
+        except BaseException:
+            if launch is not None and handed:
+                launch.abort(KILL_GRACE)
+            raise
         finally:
             if launch is not None:
                 launch.close()

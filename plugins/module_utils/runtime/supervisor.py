@@ -46,17 +46,31 @@ def wait_until(done: Callable[[], Any], timeout: float) -> bool:
         time.sleep(POLL)
 
 
+class StartSteps:
+    """What the engine does around a supervisor's launch (containers.py), in two parts, so that
+    the second can overlap the runtime's create: ``prepare`` before the runtime reads the
+    config.json (the network namespace and the /etc files it bind-mounts), ``complete(fields)``
+    before the container's process runs (the rest of the network: CNI ADD, firewall rules, the
+    final /etc/hosts; then ``fields`` saved in the record with ``started`` true): its actions
+    are part of the launch's result."""
+
+    def prepare(self) -> None:
+        raise NotImplementedError
+
+    def complete(self, fields: Dict[str, Any]) -> List[str]:
+        raise NotImplementedError
+
+
 class Supervisor:
     """The interface. ``kind`` is what the container's record keeps."""
 
     kind = ""
 
     def launch(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
-               started: Callable[[Dict[str, Any]], List[str]]) -> List[str]:
+               steps: StartSteps) -> List[str]:
         """Run the container whose bundle is ready, and return once it runs (or has exited).
-        ``started(fields)`` attaches the network and saves ``fields`` in the record with
-        ``started`` true; it is called before the runtime creates the container, and its
-        actions are part of the result."""
+        ``steps.prepare()`` comes before the runtime creates the container, ``steps.complete``
+        after or while it does and before the container's process starts."""
         raise NotImplementedError
 
     def halt(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],

@@ -40,7 +40,7 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, List
+from typing import TYPE_CHECKING, Any, Dict, List
 
 from ..common.fileutil import atomic_write
 from .errors import ContainerError
@@ -48,7 +48,7 @@ from .monitor import BACKOFF_MAX, BACKOFF_RESET, BACKOFF_START
 from .monitoring import monitor_script
 from .options import signal_number
 from .records import ContainerPaths, tail
-from .supervisor import SYSTEMD, Supervisor, wait_until
+from .supervisor import SYSTEMD, StartSteps, Supervisor, wait_until
 from .systemd_units import read_events, read_unit_status, show, unit_name
 
 if TYPE_CHECKING:
@@ -138,7 +138,7 @@ class SystemdSupervisor(Supervisor):
     kind = SYSTEMD
 
     def launch(self, containers: Containers, paths: ContainerPaths, desired: Dict[str, Any],
-               started: Callable[[Dict[str, Any]], List[str]]) -> List[str]:
+               steps: StartSteps) -> List[str]:
         name = paths.name
         unit = unit_name(containers.store.root, name)
         runtime = containers.runtime(desired["runtime"])
@@ -148,7 +148,8 @@ class SystemdSupervisor(Supervisor):
                 os.unlink(stale)
         atomic_write(paths.unit_hook, unit_hook(paths, runtime.binary, runtime.root).encode(), 0o700)
         script = monitor_script(containers.run_root)
-        actions = started({"supervisor": self.kind, "unit": unit})
+        steps.prepare()  # systemd-run's runtime runs the container at once: nothing to overlap
+        actions = steps.complete({"supervisor": self.kind, "unit": unit})
         command = ["systemd-run", "--quiet", "--unit", unit, "--service-type=simple",
                    "--description=undock.oci container %s (store %s)" % (name, containers.store.root)]
         for setting in unit_properties(paths, desired):

@@ -24,7 +24,6 @@ from typing import Any, Dict, Optional
 from .plan import BridgeNetwork
 
 CNI_VERSION = "1.0.0"
-LOOPBACK_NETWORK = "undock-loopback"
 
 
 def ipam_dir(conflist: Dict[str, Any]) -> str:
@@ -45,10 +44,6 @@ def bridge_conflist(network: BridgeNetwork, ports: bool = True) -> Dict[str, Any
     ]
     return {"cniVersion": CNI_VERSION, "name": network.name,
             "plugins": [p for p in plugins if ports or p["type"] != "portmap"]}
-
-
-def loopback_conflist() -> Dict[str, Any]:
-    return {"cniVersion": CNI_VERSION, "name": LOOPBACK_NETWORK, "plugins": [{"type": "loopback"}]}
 
 
 def plugin_config(conflist: Dict[str, Any], plugin: Dict[str, Any], runtime_config: Dict[str, Any],

@@ -3,9 +3,10 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """attach, check and detach: a container's network from its plan, and nothing left after it.
 
-The runtime calls ``attach`` before ``runc create`` (the config.json gets
-``state.spec_namespace()`` and bind-mounts ``state.etc_files``), and ``detach`` when the
-container is removed, or found dead after a reboot. Both are idempotent; the caller holds
+The runtime calls ``prepare`` before ``runc create`` (the config.json gets
+``state.spec_namespace()`` and bind-mounts ``state.etc_files``), ``complete`` while runc
+creates the container and before it starts (``attach`` is both at once), and ``detach``
+when the container is removed, or found dead after a reboot. Both are idempotent; the caller holds
 the container's lock (CNI: no parallel operations for one container). ``state_dir`` belongs
 to the container and should sit under ``run_root`` (tmpfs), like the namespaces and leases,
 so that all of it disappears together at boot.
@@ -21,13 +22,14 @@ default): ``<network>/<ip>``, host-local's leases ("<CNI container id>\\r\\n<ifn
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 from ...common.fileutil import atomic_write
 from . import cni, firewall, masquerade, netns
-from .conflist import bridge_conflist, ipam_dir, loopback_conflist
+from .conflist import bridge_conflist, ipam_dir
 from .dnsfiles import hosts_file, resolv_conf
 from .errors import NetworkError
 from .plan import DEFAULT_NETWORK, NAME_RE, BridgeNetwork, NetworkPlan
@@ -95,12 +97,24 @@ def _write_network_conflist(conflist: Dict[str, Any], run_root: str) -> None:
 def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
            peer_state_dir: Optional[str] = None, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
            timeout: float = PLUGIN_TIMEOUT, cni_id: Optional[str] = None) -> NetworkState:
-    """Set up the container's network as planned and return its state (also saved in state_dir).
-    A container already attached with the same options is returned as it is; one attached
-    differently, or half attached by an interrupted run, is detached first. ``container:NAME``
-    needs ``peer_state_dir``, the state_dir of NAME, which must be attached. ``cni_id`` is the
-    container ID the CNI plugins get (default ``container_id``): it names the leases and rules
-    on a bridge that every store on the host shares, so it must be unique on the host."""
+    """Set up the container's network as planned and return its state (also saved in state_dir):
+    prepare, then complete. A container already attached with the same options is returned as
+    it is; one attached differently, or half attached by an interrupted run, is detached first.
+    ``container:NAME`` needs ``peer_state_dir``, the state_dir of NAME, which must be attached.
+    ``cni_id`` is the container ID the CNI plugins get (default ``container_id``): it names the
+    leases and rules on a bridge that every store on the host shares, so it must be unique on the host."""
+    state = prepare(container_id, plan, state_dir, run_root, hostname=hostname, peer_state_dir=peer_state_dir,
+                    cni_path=cni_path, timeout=timeout, cni_id=cni_id)
+    return complete(state, plan, state_dir, run_root, hostname=hostname, cni_path=cni_path, timeout=timeout)
+
+
+def prepare(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
+            peer_state_dir: Optional[str] = None, cni_path: Sequence[str] = DEFAULT_CNI_PATH,
+            timeout: float = PLUGIN_TIMEOUT, cni_id: Optional[str] = None) -> NetworkState:
+    """The part of attach that a runtime's create needs (attach's arguments): the namespace
+    (its loopback up) and the /etc files that config.json bind-mounts. The network is attached
+    when it returns, except a bridge (phase ``attaching``): ``complete`` runs its CNI ADD, which
+    may overlap the runtime's create, since a container joins the namespace before it runs."""
     _check_id(container_id)
     cni_id = cni_id or container_id
     _check_id(cni_id)
@@ -130,32 +144,54 @@ def attach(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str, 
         state.conflist = bridge_conflist(plan.network, ports=bool(plan.ports))  # what DEL runs again
         state.runtime_config = {"portMappings": [p.cni() for p in plan.ports]}
     state.save(state_dir)  # before anything exists, so that a detach after a crash finds it all
-    try:
-        netns.create(state.netns)
-        cni.add_list(loopback_conflist(), cni_id, state.netns, "lo", {}, cni_path=cni_path, timeout=timeout)
-        if state.conflist is not None:
-            _write_network_conflist(bridge_conflist(plan.network), run_root)
+    with _detached_on_failure(state, state_dir, run_root, plan, cni_path, timeout):
+        netns.create(state.netns)  # with its lo up (no CNI loopback plugin to run)
+        _write_etc(state, state_dir, hostname, resolv_conf(plan.dns))  # /etc/hosts without the address yet
+        if state.conflist is None:
+            state.phase = "attached"
+        state.save(state_dir)
+    return state
 
-            def progress(result: Dict[str, Any]) -> None:
-                state.result = result
-                state.save(state_dir)
 
-            result = cni.add_list(state.conflist, cni_id, state.netns, state.ifname, state.runtime_config,
-                                  progress=progress, cni_path=cni_path, timeout=timeout)
-            _read_result(state, result)
-            firewall.ensure(plan.network)  # after the bridge plugin, which names a bad bridge better than iptables
-        _write_etc(state, state_dir, hostname, resolv_conf(plan.dns))
+def complete(state: NetworkState, plan: NetworkPlan, state_dir: str, run_root: str, hostname: str = "",
+             cni_path: Sequence[str] = DEFAULT_CNI_PATH, timeout: float = PLUGIN_TIMEOUT) -> NetworkState:
+    """The rest of attach after ``prepare`` (nothing unless a bridge is to be attached): CNI ADD,
+    the bridge's firewall rules, and /etc/hosts with the container's address, rewritten in place
+    (a bind mount made by the runtime's create holds the file's inode)."""
+    if state.phase == "attached":
+        return state
+    with _detached_on_failure(state, state_dir, run_root, plan, cni_path, timeout):
+        _write_network_conflist(bridge_conflist(plan.network), run_root)
+
+        def progress(result: Dict[str, Any]) -> None:
+            state.result = result
+            state.save(state_dir)
+
+        result = cni.add_list(state.conflist, state.cni, state.netns, state.ifname, state.runtime_config,
+                              progress=progress, cni_path=cni_path, timeout=timeout)
+        _read_result(state, result)
+        firewall.ensure(plan.network)  # after the bridge plugin, which names a bad bridge better than iptables
+        with open(state.etc_files["/etc/hosts"], "r+b") as handle:  # same inode
+            handle.write(hosts_file(hostname, state.ip_address).encode("utf-8"))
+            handle.truncate()
         state.phase = "attached"
         state.save(state_dir)
+    return state
+
+
+@contextlib.contextmanager
+def _detached_on_failure(state: NetworkState, state_dir: str, run_root: str, plan: NetworkPlan,
+                         cni_path: Sequence[str], timeout: float) -> Iterator[None]:
+    try:
+        yield
     except BaseException:
         # CNI: a failed ADD is followed by a DEL of the whole list; a kill leaves it to the next detach
         try:
-            detach(container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout,
-                   network=plan.network or DEFAULT_NETWORK, cni_id=cni_id)
+            detach(state.container_id, state_dir, run_root, cni_path=cni_path, timeout=timeout,
+                   network=plan.network or DEFAULT_NETWORK, cni_id=state.cni)
         except NetworkError:
             pass
         raise
-    return state
 
 
 def _attach_to_peer(state: NetworkState, plan: NetworkPlan, state_dir: str, hostname: str,

@@ -5,16 +5,21 @@
 them but not tied to /run/netns: a forked child calls libc's unshare(CLONE_NEWNET) and
 bind-mounts its /proc/self/ns/net onto FILE (common/libc, as storage/mount_commands mounts
 an overlay: no ``unshare`` and ``true`` to exec at each start), so the namespace outlives the
-process and any container that joins it (runtime-spec ``linux.namespaces[].path``). Where
-ctypes or libc's functions are missing, or the child fails, util-linux ``unshare --net=FILE
-true`` does the same (and names what went wrong). A namespace is "there" only when FILE
+process and any container that joins it (runtime-spec ``linux.namespaces[].path``). The same
+child brings the namespace's loopback up (SIOCSIFFLAGS, as netavark does: no CNI ``loopback``
+plugin to run; the kernel gives ``lo`` 127.0.0.1 and ::1 as it comes up). Where ctypes or
+libc's functions are missing, or the child fails, util-linux ``unshare --net=FILE`` does the
+same, running this interpreter to bring ``lo`` up (and names what went wrong). A namespace is "there" only when FILE
 is an nsfs mount (mountinfo): an empty FILE left by a kill -9 between the two steps is
 simply made again, or removed. Removal is umount, then unlink, which since Linux 3.18 also
 drops copies of the mount that other mount namespaces still hold."""
 
 from __future__ import annotations
 
+import _socket  # socket's C part: socket.py's own import (selectors, enum...) costs a start tens of ms
+import fcntl
 import os
+import sys
 
 from ...common.libc import libc_functions
 from ...common.tools import find_tool
@@ -25,6 +30,25 @@ UNSHARE_TIMEOUT = 20.0
 MAX_STACKED = 16  # mounts stacked on one file by repeated interrupted creates
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+#: loopback_up as a program, for the unshare fallback: ``python -I -S -c LOOPBACK_UP``
+LOOPBACK_UP = ("import fcntl, socket, sys\n"
+               "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+               "r = fcntl.ioctl(s.fileno(), 0x8913, b'lo'.ljust(40, b'\\0'))\n"
+               "f = int.from_bytes(r[16:18], sys.byteorder) | 1\n"
+               "fcntl.ioctl(s.fileno(), 0x8914, r[:16] + f.to_bytes(2, sys.byteorder) + bytes(22))\n")
+
+
+def loopback_up() -> None:
+    """Bring ``lo`` up in this process's network namespace (struct ifreq: the name in 16 bytes,
+    then the flags, a short); OSError if the kernel refuses."""
+    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+    try:
+        request = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, b"lo".ljust(40, b"\0"))
+        flags = int.from_bytes(request[16:18], sys.byteorder) | IFF_UP
+        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, request[:16] + flags.to_bytes(2, sys.byteorder) + bytes(22))
+    finally:
+        sock.close()
 
 
 def _create_by_fork(path: str) -> bool:
@@ -38,8 +62,10 @@ def _create_by_fork(path: str) -> bool:
     if pid == 0:  # nothing but system calls here, until the exit
         code = 1
         try:
-            if unshare(CLONE_NEWNET) == 0 and mount(b"/proc/self/ns/net", target, None, MS_BIND, None) == 0:
-                code = 0
+            if unshare(CLONE_NEWNET) == 0:
+                loopback_up()  # before the bind mount: a namespace is "there" with its lo up
+                if mount(b"/proc/self/ns/net", target, None, MS_BIND, None) == 0:
+                    code = 0
         finally:
             os._exit(code)  # pylint: disable=protected-access
     status = os.waitpid(pid, 0)[1]
@@ -56,7 +82,7 @@ def is_netns(path: str) -> bool:
 
 
 def create(path: str) -> bool:
-    """Make ``path`` a persistent network namespace (only loopback, down). False if it was one already."""
+    """Make ``path`` a persistent network namespace (only loopback, up). False if it was one already."""
     if is_netns(path):
         return False
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
@@ -67,7 +93,8 @@ def create(path: str) -> bool:
     import subprocess  # here: a host-network start makes no namespace, and the modules cost every start
     tool = find_tool("unshare") or "/usr/bin/unshare"
     try:
-        proc = subprocess.run([tool, "--net=" + path, "true"], capture_output=True, timeout=UNSHARE_TIMEOUT,
+        proc = subprocess.run([tool, "--net=" + path, "--", sys.executable, "-I", "-S", "-c", LOOPBACK_UP],
+                              capture_output=True, timeout=UNSHARE_TIMEOUT,
                               check=False, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise NetworkError("cannot create the network namespace %s with %s: %s" % (path, tool, err))
