@@ -58,16 +58,10 @@ LOG_CHUNK = 65536
 RESTORED_SIGNALS = tuple(getattr(_signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ") if hasattr(_signal, name))
 
 
-def config_bytes(config: dict) -> bytes:
-    """CONFIG as the engine writes it on GO_FD: ``KEY\\0VALUE\\0`` for each (None as empty),
-    after its length and ``:`` (the go-ahead follows on the same pipe)."""
-    payload = b"".join(b"%s\0%s\0" % (os.fsencode(key), os.fsencode("" if value is None else str(value)))
-                       for key, value in config.items())
-    return b"%d:%s" % (len(payload), payload)
-
-
 def parse_config(data: bytes) -> dict:
-    """The config of config_bytes (what follows it is not read); {} for nothing."""
+    """The config the engine writes on GO_FD (runtime/monitoring.py config_bytes): its length
+    and ``:``, then ``KEY\\0VALUE\\0`` for each (None as empty); what follows it (the
+    go-ahead) is not read; {} for nothing."""
     length, dummy, payload = data.partition(b":")
     words = [os.fsdecode(word) for word in payload[:int(length or 0)].split(b"\0")[:-1]]
     return dict(zip(words[0::2], words[1::2]))

@@ -17,15 +17,25 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from .errors import ContainerError
-from .monitor import GO, config_bytes  # imported also so that Ansible ships monitor.py in the payload, to copy it out
 from .records import ContainerPaths, monitor_alive, read_json, tail
 from .supervisor import POLL, StartSteps, Supervisor, wait_until
 
 if TYPE_CHECKING:
+    from . import monitor  # noqa: F401 pylint: disable=unused-import  # only so that Ansible ships monitor.py in the payload
     from .containers import Containers
 
 START_TIMEOUT = 30.0
 KILL_GRACE = 10.0
+GO = b"S"  # the go-ahead: monitor.py starts the container it created
+
+
+def config_bytes(config: Dict[str, Any]) -> bytes:
+    """The monitor's config as monitor.py's parse_config reads it from the pipe: its length and
+    ``:``, then ``KEY\\0VALUE\\0`` for each (None as empty); the go-ahead may follow. Written
+    here, not imported from monitor.py: a module run would compile that whole script for it."""
+    payload = b"".join(b"%s\0%s\0" % (os.fsencode(key), os.fsencode("" if value is None else str(value)))
+                       for key, value in config.items())
+    return b"%d:%s" % (len(payload), payload)
 
 
 def monitor_script(run_root: str) -> str:
