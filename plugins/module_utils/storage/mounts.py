@@ -59,7 +59,6 @@ from ..model.manifest import parse_manifest
 from .holds import Hold, Holds
 from .layers import LINK_DIR, LayerStore, short_link
 from .layout import REF_NAME
-from .merge import merge_layers
 from .mount_commands import bind_mount, mount_overlay, overlay_data, umount
 from .mount_records import MountError, MountRecord, MountRecords, mount_entry, mountinfo, process_start
 from .peek import image_diff_ids, original_manifest
@@ -226,6 +225,7 @@ class MountManager(MountRecords):
             temp = tempfile.mkdtemp(prefix=".tmp-%s-" % chain, dir=self.flat_root)
             try:
                 os.mkdir(os.path.join(temp, "diff"), 0o755)
+                from .merge import merge_layers  # here: only an image deeper than the overlay's limit is flattened
                 merge_layers([self._layer_dir(d) for d in diff_ids], os.path.join(temp, "diff"))
                 os.rename(temp, final)
             except BaseException:
@@ -385,6 +385,7 @@ class MountManager(MountRecords):
                       nodev_nosuid=record.nodev_nosuid, upper_dir=record.upper_dir, work_dir=record.work_dir)
 
     def _mount_copy(self, record: MountRecord, backend: str) -> None:
+        from .merge import merge_layers  # here: overlay mounts, the usual case, never copy
         why = "overlay is not available for the store %s" % self.store.root
         if self.backend == "auto":
             reason = self.capabilities().get("reason")

@@ -27,7 +27,6 @@ from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
 from ..common.locks import FileLock
-from ..model.graph import walk
 from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
 from .layout import REF_NAME, BlobOpener, OCILayout
 from .peek import original_manifest
@@ -225,6 +224,7 @@ class Store:
 
     def referenced_blobs(self, descs: Optional[List[Dict[str, Any]]] = None) -> Set[str]:
         """Every blob reachable from ``descs`` (default: all index.json entries)."""
+        from ..model.graph import walk  # here: only garbage collection and checks walk the graph
         roots = self._with_originals(self.layout.entries() if descs is None else descs)
         return {reached.desc["digest"] for reached in walk(roots, self.stored_manifest)}
 
@@ -275,6 +275,7 @@ class Store:
                 problems.append("%s: %s" % (name, err))
             return manifest
 
+        from ..model.graph import walk  # here: see referenced_blobs
         for reached in walk(self._with_originals([entry]), lambda desc: verify(desc, True)):
             if not reached.is_manifest:
                 verify(reached.desc, False)
