@@ -55,8 +55,6 @@ from .destinations import check_path, contain_mounts
 from .errors import ContainerError
 from .limits import update_arguments
 from .network import lifecycle
-from .network.cni import find_plugin
-from .network.conflist import bridge_conflist, loopback_conflist
 from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
@@ -297,6 +295,8 @@ class Containers:
         gets the package's name, and has nothing to tear down (DEL needs the plugins too)."""
         if not plan.own_netns:
             return
+        from .network.cni import find_plugin  # here: a host network runs no plugin, and the module costs every start
+        from .network.conflist import bridge_conflist, loopback_conflist  # here: see find_plugin
         plugins = [p["type"] for p in loopback_conflist()["plugins"]]
         if plan.network is not None:
             plugins += [p["type"] for p in bridge_conflist(plan.network)["plugins"]]

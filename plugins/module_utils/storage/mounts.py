@@ -57,7 +57,7 @@ from ..common.fileutil import atomic_write, makedirs_private, point_symlink
 from ..common.locks import FileLock
 from ..model.manifest import parse_manifest
 from .holds import Hold, Holds
-from .layers import LINK_DIR, LayerStore, short_link
+from .layer_dirs import LINK_DIR, LayerDirs, short_link
 from .layout import REF_NAME
 from .mount_commands import bind_mount, mount_overlay, overlay_data, umount
 from .mount_records import MountError, MountRecord, MountRecords, mount_entry, mountinfo, process_start
@@ -112,7 +112,7 @@ class MountManager(MountRecords):
                  max_lowers: int = MAX_LOWERS, page_size: Optional[int] = None):
         super().__init__(os.path.abspath(run_root or store.run_root or DEFAULT_RUN_ROOT), store.root)
         self.store = store
-        self.layers = LayerStore(store)
+        self.layers = LayerDirs(store.root)
         self.flat_root = os.path.join(store.root, FLAT_DIR)
         self.backend = backend or os.environ.get(BACKEND_ENV) or "auto"
         if self.backend not in BACKENDS:
@@ -253,7 +253,7 @@ class MountManager(MountRecords):
         link = self.layers.link_path(diff_id)
         if not os.path.isdir(os.path.join(self.layers.root, link)):
             self.layers.ensure_dirs()
-            self.layers._link(diff_id)  # pylint: disable=protected-access
+            self.layers.link(diff_id)
         return link
 
     def plan_lowers(self, diff_ids: Sequence[str], upper_dir: Optional[str] = None,

@@ -107,6 +107,15 @@ def _holds_store(root: str) -> bool:
     return False
 
 
+def open_store(root: str, run_root: str = DEFAULT_RUN_ROOT, create: bool = True,
+               check_mode: bool = False) -> Optional["Store"]:
+    """The store at ``root``, made there unless ``check_mode``; None when there is none and
+    none may be made (``check_mode``, or ``create`` false)."""
+    if not store_exists(root) and (check_mode or not create):
+        return None
+    return Store.open(root, run_root, create=not check_mode)
+
+
 class Store:
     def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
         self.root = os.path.abspath(root)

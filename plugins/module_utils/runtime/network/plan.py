@@ -27,6 +27,10 @@ MODES = ("none", "host", "bridge", "container")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # with fullmatch: a name followed by a newline is no name
 
 
+#: where the CNI plugins are looked for, and how long one may run (cni.py; here so that a task
+#: that runs none, such as a host network's start, need not import the plugin runner)
+DEFAULT_CNI_PATH = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")
+PLUGIN_TIMEOUT = 30.0
 #: host-local's leases of every bridge network, host-wide (tmpfs: they go at boot with the
 #: namespaces): a bridge is one per host, so its addresses are handed out once for every store
 #: and run_root on the host that uses it (CNI's default is /var/lib/cni/networks; never podman's)
