@@ -58,10 +58,9 @@ from ..common.locks import FileLock
 from ..model.manifest import parse_manifest
 from .holds import Hold, Holds
 from .layer_dirs import LINK_DIR, LayerDirs, short_link
-from .layout import REF_NAME
 from .mount_commands import bind_mount, mount_overlay, overlay_data, umount
 from .mount_records import MountError, MountRecord, MountRecords, mount_entry, mountinfo, process_start
-from .peek import image_diff_ids, original_manifest
+from .peek import REF_NAME, image_diff_ids, index_entry, original_manifest, read_blob
 from .store import DEFAULT_RUN_ROOT, Store
 from .trees import remove_tree
 
@@ -126,14 +125,15 @@ class MountManager(MountRecords):
     # -- the image -------------------------------------------------------------------
     def image_layers(self, ref_name: str) -> Tuple[str, str, List[str]]:
         """(manifest digest as pulled, image ID, diff IDs base first) of a stored image."""
-        entry = self.store.lookup(ref_name)
+        # read as a container start found the image (image/instore.py), without the layout's code
+        entry = index_entry(self.store.root, ref_name)
         if entry is None:
             raise StoreError("image %s is not in the store %s" % (ref_name, self.store.root))
-        manifest = parse_manifest(self.store.read_blob(entry["digest"]), entry.get("mediaType"), entry["digest"],
+        manifest = parse_manifest(read_blob(self.store.root, entry["digest"]), entry.get("mediaType"), entry["digest"],
                                   validate=False)
         if manifest.is_index:
             raise StoreError("%s in the store %s is an index, not an image" % (ref_name, self.store.root))
-        config = json.loads(self.store.read_blob(manifest.config["digest"]))
+        config = json.loads(read_blob(self.store.root, manifest.config["digest"]))
         diff_ids = image_diff_ids(config)
         if len(diff_ids) != len(manifest.layers):
             raise StoreError("%s: the manifest has %d layers but the config lists %d" % (ref_name, len(manifest.layers),

@@ -17,11 +17,13 @@ container:NAME            network, path = NAME's netns               own; NAME's
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .dnsfiles import dns_servers
 from .errors import NetworkError
-from .ports import PortMapping, parse_ports
+
+if TYPE_CHECKING:  # ports.py is loaded when there are ports to parse
+    from .ports import PortMapping
 
 MODES = ("none", "host", "bridge", "container")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # with fullmatch: a name followed by a newline is no name
@@ -88,7 +90,11 @@ def plan_network(network: Optional[str] = "bridge", ports: Sequence[Any] = (),
         mode = text
     else:
         raise NetworkError("network must be none, host, bridge or container:NAME, not %r" % (network,))
-    mappings = parse_ports(() if ports is None else ports)
+    if ports is None or (isinstance(ports, (list, tuple)) and not ports):
+        mappings: Tuple[PortMapping, ...] = ()
+    else:
+        from .ports import parse_ports  # here: most containers publish no port, and the module costs every start
+        mappings = parse_ports(ports)
     servers = dns_servers(() if dns is None else dns)
     if mappings and mode != "bridge":
         raise NetworkError("ports need network: bridge (network is %s)" % text)
