@@ -10,15 +10,22 @@ import gc
 import json
 import sys
 
-from ansible_collections.undock.oci.plugins.module_utils.image.ops import ImageService
-from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistryOptions
-from ansible_collections.undock.oci.plugins.module_utils.registry.context import RegistryContext
+from ansible_collections.undock.oci.plugins.module_utils.image.instore import StoreImages
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+
+
+def image_service():
+    """Made only to pull or unpack, as the module's (module_support.store_images)."""
+    from ansible_collections.undock.oci.plugins.module_utils.image.ops import ImageService
+    from ansible_collections.undock.oci.plugins.module_utils.registry.config import RegistryOptions
+    from ansible_collections.undock.oci.plugins.module_utils.registry.context import RegistryContext
+    options = RegistryOptions(registries_conf=conf, registries_conf_dir=conf + ".d", auth_file=conf + ".auth.json")
+    return ImageService(store, RegistryContext(options), run_root=run_root)
+
 
 gc.freeze()  # as every module does once its imports are done (module_utils/module_base.image_module)
 store, run_root, conf, params = sys.argv[1:]
-options = RegistryOptions(registries_conf=conf, registries_conf_dir=conf + ".d", auth_file=conf + ".auth.json")
-images = ImageService(store, RegistryContext(options), run_root=run_root)
+images = StoreImages(store, run_root, False, image_service)
 outcome = ContainerService(images).ensure(json.loads(params))
 container = outcome.values.get("container")
 if container is not None and container["state"] != "running" and json.loads(params).get("state", "started") == "started":

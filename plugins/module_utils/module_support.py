@@ -2,7 +2,8 @@
 # Copyright: undock.oci contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The modules' glue to the engine: the registry configuration and the ImageService for a
-module's options (the option groups, the library check and ``finish`` are in module_base)."""
+module's options, or StoreImages, which makes that ImageService only when it is needed (the
+option groups, the library check and ``finish`` are in module_base)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from ansible.module_utils.basic import AnsibleModule
 from .registry.defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
 
 if TYPE_CHECKING:
+    from .image.instore import StoreImages
     from .registry.context import RegistryContext
     from .registry.transfer_limits import TransferLimits
 
@@ -56,3 +58,12 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
     return ImageService(params["storage_root"], registry_context(params),
                         check_mode=module.check_mode if check_mode is None else check_mode,
                         run_root=params["run_root"], policy=policy)
+
+
+def store_images(module: AnsibleModule, check_mode: Optional[bool] = None) -> "StoreImages":
+    """The store's images for a container task: the ImageService of ``image_service`` is made
+    (and image.ops and the registry configuration imported) only to pull or unpack."""
+    from .image.instore import StoreImages
+    check = module.check_mode if check_mode is None else check_mode
+    return StoreImages(module.params["storage_root"], module.params["run_root"], check,
+                       lambda: image_service(module, check_mode=check))

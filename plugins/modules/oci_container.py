@@ -387,7 +387,7 @@ actions:
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.module_base import finish, image_module
-from ..module_utils.module_support import image_service
+from ..module_utils.module_support import store_images
 
 
 def main() -> None:
@@ -441,7 +441,7 @@ def main() -> None:
         module.exit_json(**result)
     from ..module_utils.runtime.service import ContainerService, container_options
     try:
-        service = ContainerService(image_service(module))
+        service = ContainerService(store_images(module))
         outcome = service.ensure(container_options(module.params), log_lines=module.params["log_lines"])
     except UndockError as err:
         module.fail_json(msg=str(err))

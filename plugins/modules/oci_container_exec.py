@@ -145,7 +145,7 @@ import shlex
 
 from ..module_utils.common.errors import UndockError
 from ..module_utils.module_base import image_module
-from ..module_utils.module_support import image_service
+from ..module_utils.module_support import store_images
 
 
 def main() -> None:
@@ -177,7 +177,7 @@ def main() -> None:
         stdin += "\n"
     from ..module_utils.runtime.service import ContainerService
     try:
-        result = ContainerService(image_service(module)).exec(
+        result = ContainerService(store_images(module)).exec(
             params["name"], argv, env=params["env"], user=params["user"], working_dir=params["working_dir"],
             stdin=stdin.encode("utf-8") if stdin is not None else None, timeout=params["timeout"])
     except UndockError as err:

@@ -145,7 +145,7 @@ missing:
 from ..module_utils.common.errors import UndockError
 from ..module_utils.image.outcome import Outcome
 from ..module_utils.module_base import finish, image_module
-from ..module_utils.module_support import image_service
+from ..module_utils.module_support import store_images
 
 
 def main() -> None:
@@ -162,7 +162,7 @@ def main() -> None:
     wanted = [params["name"]] if params["name"] is not None else params["names"]
     from ..module_utils.runtime.service import ContainerService
     try:
-        found = ContainerService(image_service(module, check_mode=True)).info(wanted, params["log_lines"])
+        found = ContainerService(store_images(module, check_mode=True)).info(wanted, params["log_lines"])
     except UndockError as err:
         module.fail_json(msg=str(err))
     names = {record["name"] for record in found}

@@ -29,6 +29,7 @@ from harness.engine import python_path, registries_conf, service
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import ImageInUseError
 from ansible_collections.undock.oci.plugins.module_utils.storage import mount_commands as C
 from ansible_collections.undock.oci.plugins.module_utils.storage import mounts as M
+from ansible_collections.undock.oci.plugins.module_utils.storage.flat import chain_id
 from ansible_collections.undock.oci.plugins.module_utils.storage.layers import LayerStore
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="mounting needs root")
@@ -441,7 +442,7 @@ def test_absent_is_refused_while_mounted_and_force_unmounts(tmp_path, registry, 
     assert shared and all(layers.has(d) for d in shared)  # still used by the docker image
     assert not any(layers.has(d) for d in set(diff_ids) - shared)
     flats = os.listdir(os.path.join(svc.store().root, "overlay-flat"))
-    assert M.chain_id(diff_ids) not in flats
+    assert chain_id(diff_ids) not in flats
     assert svc.absent(other.ref).changed
     assert layers.present() == []
 

@@ -1,9 +1,11 @@
 # -*- coding: utf-8 -*-
 """What a pull or a container start imports is part of its speed (docs/architecture.md, "Import
 cost"): the engine has no dataclasses, and the paths that bench/ times import only what they use.
+A module compiles every file it imports from the AnsiballZ zip, which has no bytecode, on every
+run: what oci_container imports to start a container from a stored image is held to a budget.
 
-Each check runs in a fresh interpreter, without Ansible, as bench/undock_pull.py and
-bench/engine_container.py do.
+Each check runs in a fresh interpreter, as bench/undock_pull.py, bench/engine_container.py and
+Ansible's module runs do.
 """
 
 from __future__ import annotations
@@ -12,9 +14,14 @@ import json
 import os
 import subprocess
 import sys
-from typing import List, Set
+from typing import Any, Dict, List, Set, Tuple
 
 import pytest
+
+from ansible_collections.undock.oci.plugins.module_utils.model import manifest as m
+from ansible_collections.undock.oci.plugins.module_utils.model.digest import sha256_digest
+from ansible_collections.undock.oci.plugins.module_utils.storage.peek import layer_dir
+from ansible_collections.undock.oci.plugins.module_utils.storage.store import Store
 
 pytestmark = pytest.mark.unit
 
@@ -28,6 +35,18 @@ PREFIX = "ansible_collections.undock.oci.plugins.module_utils."
 HEAVY = {"dataclasses", "inspect", "requests", "jsonschema", "cryptography"}
 
 START_PATH = ["image.ops", "registry.config", "registry.context", "runtime.service"]
+# what oci_container's start imports when its image is stored under a name in full (no pull,
+# no unpack, no registries.conf) on a host network, checked through the module itself: none of these
+NOT_FOR_A_STORED_IMAGE = ["image.ops", "image.copy", "image.local", "image.interfaces", "storage.layers",
+                          "storage.layout", "storage.flat", "storage.merge", "runtime.systemd_units", "runtime.network.cni",
+                          "runtime.network.conflist", "runtime.network.firewall", "runtime.network.masquerade",
+                          "runtime.network.ports"]
+# Measured: oci_container's check-mode start below loaded 317,001 bytes of our source (Dec 2026),
+# the sum of the sizes of the files of ansible_collections.undock.* in sys.modules after main();
+# a real host start of the same image through ansible-playbook loads the same files (it was
+# 416,926 bytes before image/instore.py and the lazy imports). A module compiles them all on
+# every run (~0.5 ms per KB): the budget has some headroom, and catches growth.
+CHECK_START_BUDGET = 340 * 1024
 PULL_PATH = ["image.copy", "image.local", "image.ops", "image.remote", "registry.config", "registry.context",
              "model.reference", "storage.store"]
 
@@ -58,3 +77,70 @@ def test_no_dataclasses_in_the_engine() -> None:
 def test_paths_import_nothing_heavy_at_import(modules: List[str]) -> None:
     loaded = loaded_after(modules)
     assert {name for name in loaded if name.split(".")[0] in HEAVY} == set()
+
+
+def stored_image(root: str, name: str) -> None:
+    """A one-layer image stored under ``name``, its layer unpacked (an empty directory: a
+    check-mode start reads the store and mounts nothing)."""
+    store = Store.open(root)
+    diff_id = sha256_digest(b"layer")
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["/bin/sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": [diff_id]}}).encode()
+    store.write_blob(config)
+    doc = {"schemaVersion": 2, "mediaType": m.OCI_MANIFEST,
+           "config": {"mediaType": m.OCI_CONFIG, "digest": sha256_digest(config), "size": len(config)},
+           "layers": [{"mediaType": m.OCI_LAYER, "digest": sha256_digest(b"blob"), "size": 4}]}
+    raw = json.dumps(doc).encode()
+    store.write_blob(raw)
+    assert store.tag(name, {"mediaType": m.OCI_MANIFEST, "digest": sha256_digest(raw), "size": len(raw),
+                            "platform": {"os": "linux", "architecture": "amd64"}})
+    os.makedirs(os.path.join(layer_dir(root, diff_id), "diff"))
+
+
+def module_run(tmp_path: Any, module: str, args: Dict[str, Any]) -> Tuple[Dict[str, Any], Dict[str, int]]:
+    """The result of ``module`` run as Ansible runs it (its arguments in a file), in a fresh
+    interpreter, and the size of each of our files it had loaded when it exited."""
+    path = str(tmp_path / "args.json")
+    with open(path, "w") as handle:
+        json.dump({"ANSIBLE_MODULE_ARGS": args}, handle)
+    report = str(tmp_path / "loaded.json")
+    code = ("import json, os, runpy, sys\n"
+            "sys.argv = [sys.argv[0], %r]\n"
+            "try:\n"
+            "    runpy.run_module('ansible_collections.undock.oci.plugins.modules.%s', run_name='__main__')\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "files = {name: os.path.getsize(mod.__file__) for name, mod in list(sys.modules.items())\n"
+            "         if name.startswith('ansible_collections.undock.') and getattr(mod, '__file__', None)}\n"
+            "with open(%r, 'w') as handle:\n"
+            "    json.dump(files, handle)\n" % (path, module, report))
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS)
+    proc = subprocess.run([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          timeout=120, check=True, text=True)
+    with open(report) as handle:
+        return json.loads(proc.stdout), json.load(handle)
+
+
+def test_a_start_from_a_stored_image_imports_no_image_service(tmp_path):
+    store, name = str(tmp_path / "store"), "registry.example/app:1"
+    stored_image(store, name)
+    result, loaded = module_run(tmp_path, "oci_container", {
+        "name": "web", "image": name, "network": "host", "command": ["sleep", "60"], "storage_root": store,
+        "run_root": str(tmp_path / "run"), "_ansible_check_mode": True})
+    assert not result.get("failed"), result
+    assert result["changed"] and result["image"]["name"] == name
+    assert "would create container web from %s" % name in result["actions"]
+    assert sorted(PREFIX + name for name in NOT_FOR_A_STORED_IMAGE if PREFIX + name in loaded) == []
+    # registry.defaults: the constants every module's argument spec takes its defaults from
+    assert sorted(name for name in loaded if name.startswith(PREFIX + "registry.")) == [PREFIX + "registry.defaults"]
+    size = sum(loaded.values())
+    assert size < CHECK_START_BUDGET, "%d bytes of our source for a check-mode start: %s" % (
+        size, sorted(loaded.items(), key=lambda item: -item[1])[:10])
+
+
+def test_the_engine_does_not_compile_the_monitor_script() -> None:
+    """monitor.py is a script the engine copies out and runs (monitoring.monitor_script), not a
+    module it needs: importing it would cost every start through a module its 20 KB of source."""
+    loaded = loaded_after(["runtime.service", "runtime.containers", "runtime.monitoring"])
+    assert PREFIX + "runtime.monitoring" in loaded
+    assert PREFIX + "runtime.monitor" not in loaded

@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..storage.layers import LayerStore
-from ..storage.mounts import chain_id
+from ..storage.flat import chain_id
 from ..storage.store import Store
 from .record import canonical
 from .cachekey import step_cache_key

@@ -18,8 +18,8 @@ from .resolve import layer_diff_ids
 from .stored import StoredImageSource
 
 
-class StoreImageSource(StoredImageSource):
-    """An image of the opened store, looked up by name."""
+class StoreImageSource(StoredImageSource, ImageSource):
+    """An image of the opened store, looked up by name: a copy's source (push, export)."""
 
     def __init__(self, store: Store, ref_name: str):
         self.store = store

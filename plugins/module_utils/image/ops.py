@@ -15,20 +15,21 @@ from ..common.errors import (DigestMismatchError, ImageInUseError, NotFoundError
 from ..registry.config import SOURCE_REGISTRY, TASK_REGISTRY
 from ..registry.context import RegistryContext
 from ..model.digest import parse_digest
-from ..model.platform import Platform, host_platform, normalize_platform
+from ..model.platform import Platform, normalize_platform
 from ..model.reference import Reference, parse_reference
 from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS
 from ..storage.layers import LayerStore
 from ..storage.limits import DEFAULT_MAX_SIZE as DEFAULT_MAX_LAYER_SIZE
 from ..storage.layout import REF_NAME
 from ..storage.peek import SOURCE_DIGEST, SOURCE_REF, original_manifest
-from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, Store, store_exists
+from ..storage.store import DEFAULT_ROOT, DEFAULT_RUN_ROOT, Store, open_store
 from .copy import check_policy, copy_image, sign_image
+from .instore import kept, named_entry, packed_layers, stored_image, stored_name
 from .interfaces import ImageSource
 from .local import StoreImageDestination, StoreImageSource
 from .outcome import Outcome
 from .record import describe_image
-from .resolve import ResolvedImage, layer_diff_ids, resolve_image, stored_by_digest
+from .resolve import ResolvedImage, resolve_image
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
 
@@ -87,39 +88,24 @@ class ImageService:
     def store(self, create: bool = True) -> Optional[Store]:
         """The store; in check mode (or with create=False) None when it does not exist yet."""
         if self._store is None:
-            exists = store_exists(self.storage_root)
-            if not exists and (self.check_mode or not create):
+            self._store = open_store(self.storage_root, self.run_root, create=create, check_mode=self.check_mode)
+            if self._store is None:
                 return None
-            self._store = Store.open(self.storage_root, self.run_root, create=not self.check_mode)
             if not self.check_mode:
                 LayerStore(self._store).clean_temporaries()
         return self._store
 
     def local_name(self, name: str, platform: Optional[Platform] = None) -> Reference:
-        """The store name for ``name``: the first short-name candidate present, else, for a
-        reference by digest, the stored image of the same repository with that digest (a
-        digest cannot move, so it is the same image), else the first candidate."""
+        """The store name for ``name`` (see instore.stored_name)."""
         ref = parse_reference(name)
         candidates = self.registry.short_name_candidates(ref)
         store = self.store(create=False)
-        if store is not None:
-            for candidate in candidates:
-                if store.lookup(str(candidate)) is not None:
-                    return candidate
-            if ref.digest:
-                for candidate in candidates:
-                    stored = stored_by_digest(store.images(), candidate, platform or host_platform())
-                    if stored is not None:
-                        return stored
-        return candidates[0]
+        return stored_name(store.images() if store is not None else [], ref, candidates, platform)
 
     def local_image(self, ref_name: str) -> Optional[ResolvedImage]:
         store = self.store(create=False)
-        if store is None or store.lookup(ref_name) is None:
-            return None
-        source = StoreImageSource(store, ref_name)
-        image = resolve_image(source, platform=source.entry.get("platform"))
-        return image.with_top_digest((source.entry.get("annotations") or {}).get(SOURCE_DIGEST, image.manifest.digest))
+        entry = store.lookup(ref_name) if store is not None else None
+        return stored_image(store.root, ref_name, entry) if entry is not None else None
 
     # -- present --------------------------------------------------------------------
     def present(self, name: str, pull: str = "missing", platform: Optional[str] = None,
@@ -136,17 +122,18 @@ class ImageService:
         if source and check_transport(source) in FILE_TRANSPORTS and pull != "never":
             pull = "always"  # a local file is cheap to compare, and may have changed
         requested = parse_reference(name)
-        ref = self.local_name(name, wanted)
-        ref_name = str(ref)
+        candidates = self.registry.short_name_candidates(requested)
         store = self.store(create=False)
-        entry = store.lookup(ref_name) if store is not None else None
+        entries = store.images() if store is not None else []
+        # what the store holds for the name: found as present_in_store (instore.py) finds it
+        ref = stored_name(entries, requested, candidates, wanted)
+        ref_name = str(ref)
+        entry = named_entry(entries, ref_name)
         outcome = Outcome(before={"digest": original_manifest(entry)["digest"] if entry else None})
         corrupt = self._drop_corrupt_blobs(ref_name, outcome) if entry is not None and pull == "always" else []
-        local = self.local_image(ref_name) if entry is not None and not corrupt else None
+        local = stored_image(store.root, ref_name, entry) if entry is not None and not corrupt else None
         if local is not None and (pull in ("missing", "never") or (requested.digest and not source)):
-            outcome.after = {"digest": local.manifest.digest}
-            outcome.image = describe_image(ref_name, local)
-            outcome.resolved = local
+            outcome = kept(ref_name, entry, local)
             self._ensure_unpacked(ref_name, local, outcome)
             return outcome
         if pull == "never":
@@ -253,19 +240,18 @@ class ImageService:
         """Unpack from the stored blobs any layer of a present image that is not unpacked
         (a store written before layers were kept, or a layer removed by hand)."""
         store = self.store(create=False)
-        layers = LayerStore(store, self.max_layer_size)
-        diff_ids = layer_diff_ids(image.manifest, image.config)
-        missing = [d for d in image.manifest.layers if not layers.has(diff_ids[d["digest"]])]
+        missing = packed_layers(store.root, image)
         if not missing:
             return
         outcome.changed = True
         if self.check_mode:
             outcome.actions.append("would unpack %d layers of %s" % (len(missing), ref_name))
             return
+        layers = LayerStore(store, self.max_layer_size)
         source = StoreImageSource(store, ref_name)
         with store.writing():
-            for desc in missing:
-                layers.pull(desc, diff_ids[desc["digest"]], source.blob_opener(desc))
+            for desc, diff_id in missing:
+                layers.pull(desc, diff_id, source.blob_opener(desc))
         outcome.actions.append("unpacked %d layers of %s" % (len(missing), ref_name))
 
     def _open_source(self, source: Optional[str], ref: Reference) -> ImageSource:

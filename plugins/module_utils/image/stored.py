@@ -3,8 +3,12 @@
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """An image of the store read from the store's files: the manifest its index.json entry
 names and its blobs, each verified against its digest. It needs no opened Store, so the
-no-op answered from the store's files (quick.py) reads images exactly as the engine's
-store source (local.StoreImageSource, this plus the lookup in the opened store) does."""
+no-op answered from the store's files (instore.py) reads images exactly as the engine's
+store source (local.StoreImageSource, this plus the lookup in the opened store) does.
+
+It has what resolve_image reads of an ImageSource (interfaces.py), without being one:
+local.StoreImageSource, the store as a copy source, is both, and a container start from a
+stored image (instore.py) does not import the copy's interfaces."""
 
 from __future__ import annotations
 
@@ -15,14 +19,13 @@ from ..model.manifest import Manifest, parse_manifest
 from ..model.pending import PendingChecks
 from ..model.reference import parse_reference
 from ..storage.peek import SOURCE_REF, open_blob, original_manifest, read_blob
-from .interfaces import ImageSource
 
 if TYPE_CHECKING:
     from ..storage.layout import BlobOpener
 
 
-class StoredImageSource(ImageSource):
-    trusted = True
+class StoredImageSource:
+    trusted = True  # its documents were checked against their schemas when they entered the store
 
     def __init__(self, root: str, ref_name: str, entry: Dict[str, Any]):
         self.root = os.path.abspath(root)
@@ -51,3 +54,7 @@ class StoredImageSource(ImageSource):
 
     def open_file(self, desc: Dict[str, Any]) -> BinaryIO:
         return open_blob(self.root, desc["digest"])
+
+    def read_blob(self, desc: Dict[str, Any]) -> bytes:
+        """A small blob (a config), verified against its digest (as the store reads its own)."""
+        return read_blob(self.root, desc["digest"])

@@ -55,8 +55,6 @@ from .destinations import check_path, contain_mounts
 from .errors import ContainerError
 from .limits import update_arguments
 from .network import lifecycle
-from .network.cni import find_plugin
-from .network.conflist import bridge_conflist
 from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
@@ -308,6 +306,8 @@ class Containers:
             return
         if plan.network is None:  # lo is brought up without a plugin (netns.py)
             return
+        from .network.cni import find_plugin  # here: a host network runs no plugin, and the module costs every start
+        from .network.conflist import bridge_conflist  # here: see find_plugin
         plugins = [p["type"] for p in bridge_conflist(plan.network)["plugins"]]
         for plugin in plugins:
             find_plugin(plugin, self.cni_path, name, "ADD")

@@ -17,7 +17,6 @@ from ..storage.peek import read_json
 from .names import check_name
 from .network.errors import NetworkError
 from .network.state import NetworkState, load_state
-from .systemd_units import read_unit_status
 
 RECORD = "container.json"
 LOG_MAX = 10 * 1024 * 1024  # the cap of a container's log file (the monitor rotates it there)
@@ -75,6 +74,7 @@ def read_status(paths: ContainerPaths, record: Optional[Dict[str, Any]]) -> Dict
     """``state`` (created, running, restarting, stopped) with pid, exit code and times, from
     the supervisor that holds the container (supervisor.py)."""
     if (record or {}).get("supervisor") == "systemd" and record.get("started"):
+        from .systemd_units import read_unit_status  # here: only a host booted with systemd has such containers
         return read_unit_status(paths, record)
     return read_monitor_status(paths, record)
 

@@ -10,8 +10,9 @@ Check mode reads the store but never writes, mounts or runs anything."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
+from ..image.instore import present_in_store
 from ..image.outcome import Outcome
 from .errors import ContainerError, RuntimeCommandError
 from .limits import in_place
@@ -21,6 +22,7 @@ from .records import LOG_MAX, ContainerPaths, read_json, read_status
 from .supervisor import systemd_booted
 
 if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.py once a start is under way
+    from ..image.instore import StoreImages
     from ..image.ops import ImageService
     from .containers import Containers
     from .exec import ExecResult
@@ -42,9 +44,11 @@ def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
 
 
 class ContainerService:
-    """``network`` options of Containers (bridge, cni_path) pass through ``network``."""
+    """``images``: an ImageService, or StoreImages (image/instore.py), which makes one only
+    for a pull or an unpack. ``network`` options of Containers (bridge, cni_path) pass through
+    ``network``."""
 
-    def __init__(self, images: ImageService, log_max: int = LOG_MAX, **network: Any):
+    def __init__(self, images: Union[ImageService, StoreImages], log_max: int = LOG_MAX, **network: Any):
         self.images = images
         self.log_max = log_max
         self.network = network
@@ -209,7 +213,12 @@ class ContainerService:
             if record is None:
                 raise ContainerError("container %s does not exist: image is needed to create it" % params["name"])
             return dict(record["desired"])
-        pulled = self.images.present(params["image"], pull=params.get("pull") or "missing")
+        pull = params.get("pull") or "missing"
+        # an image the store holds as asked is read from its files: the image service (image.ops
+        # and the registry configuration, which a module compiles on every run) only pulls or unpacks
+        pulled = present_in_store(self.images.storage_root, params["image"], pull)
+        if pulled is None:
+            pulled = self.images.present(params["image"], pull=pull)
         outcome.actions.extend(pulled.actions)
         outcome.warnings.extend(pulled.warnings)
         outcome.image = pulled.image

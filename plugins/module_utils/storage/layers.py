@@ -17,57 +17,33 @@ a kill -9 leaves at most a ``.tmp-*`` directory, which the next run removes.
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import os
 from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, UndockError
-from ..common.fileutil import atomic_write, fsync_dir, makedirs_private, point_symlink
+from ..common.fileutil import atomic_write, fsync_dir
 from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
+from .layer_dirs import LayerDirs, short_link
 from .layout import BlobOpener, BlobReceiver, Received
-from .peek import image_diff_ids, layer_dir
+from .peek import image_diff_ids
 from .store import Store
 from .trees import remove_tree
 from .limits import DEFAULT_MAX_SIZE
 
-LINK_DIR = "l"
 TEMP_PREFIX = ".tmp-"
 
 
-def short_link(diff_id: str) -> str:
-    """A stable 12-character name for a layer (derived, so a crash cannot orphan it)."""
-    return base64.b32encode(hashlib.sha256(diff_id.encode()).digest()).decode()[:12]
+class LayerStore(LayerDirs):
+    """The store's unpacked layers (their names and links: LayerDirs), unpacked and removed."""
 
-
-class LayerStore:
     def __init__(self, store: Store, max_size: int = DEFAULT_MAX_SIZE):
+        super().__init__(store.root)
         self.store = store
-        self.root = os.path.join(store.root, "overlay")
-        self.links = os.path.join(self.root, LINK_DIR)
         self.max_size = max_size
-
-    def ensure_dirs(self) -> None:
-        makedirs_private(self.root)
-        makedirs_private(self.links)
-
-    # -- names ----------------------------------------------------------------------
-    def layer_dir(self, diff_id: str) -> str:
-        return layer_dir(self.store.root, diff_id)
-
-    def diff_dir(self, diff_id: str) -> str:
-        return os.path.join(self.layer_dir(diff_id), "diff")
-
-    def link_path(self, diff_id: str) -> str:
-        """``overlay/l/<short>``, relative to ``self.root``: ``l/<short>``."""
-        return os.path.join(LINK_DIR, short_link(diff_id))
-
-    def has(self, diff_id: str) -> bool:
-        return os.path.isdir(self.diff_dir(diff_id))
 
     def present(self) -> List[str]:
         """Diff IDs of every unpacked layer."""
@@ -150,15 +126,12 @@ class LayerStore:
             if commit is not None:
                 commit()
             atomic_write(os.path.join(temp, "link"), short_link(diff_id).encode(), 0o644)
-            self._link(diff_id)
+            self.link(diff_id)
             os.rename(temp, self.layer_dir(diff_id))
             fsync_dir(self.root)
         except BaseException:
             remove_tree(temp)
             raise
-
-    def _link(self, diff_id: str) -> None:
-        point_symlink(os.path.join(self.root, self.link_path(diff_id)), os.path.join("..", parse_digest(diff_id)[1], "diff"))
 
     # -- removal and repair ----------------------------------------------------------
     def remove(self, diff_id: str) -> int:

@@ -39,8 +39,8 @@ Where nothing can be mounted at all, the copy is made in the target directory it
 (kind ``directory``, which cannot be read-only). ``backend`` (or the environment variable
 ``UNDOCK_MOUNT_BACKEND``) forces ``overlay``, ``copy`` or ``directory``.
 
-Records: see ``mount_records``; merged copies: see ``merge``; mount(8): see
-``mount_commands``.
+Records: see ``mount_records``; the probe, flat directories and copies: see ``flat``;
+merged copies: see ``merge``; mount(8): see ``mount_commands``.
 """
 
 from __future__ import annotations
@@ -50,19 +50,16 @@ import hashlib
 import json
 import os
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
-from ..common.fileutil import atomic_write, makedirs_private, point_symlink
-from ..common.locks import FileLock
+from ..common.fileutil import atomic_write, makedirs_private
 from ..model.manifest import parse_manifest
 from .holds import Hold, Holds
-from .layers import LINK_DIR, LayerStore, short_link
-from .layout import REF_NAME
-from .merge import merge_layers
-from .mount_commands import bind_mount, mount_overlay, overlay_data, umount
+from .layer_dirs import LayerDirs
+from .mount_commands import mount_overlay, overlay_data, umount
 from .mount_records import MountError, MountRecord, MountRecords, mount_entry, mountinfo, process_start
-from .peek import image_diff_ids, original_manifest
+from .peek import image_diff_ids, index_entry, original_manifest, read_blob
 from .store import DEFAULT_RUN_ROOT, Store
 from .trees import remove_tree
 
@@ -74,31 +71,6 @@ FLAT_DIR = "overlay-flat"
 COPY_DIR = "overlay-copies"
 SCRATCH_DIR = "overlay-mounts"
 EMPTY = "empty"
-
-
-def chain_id(diff_ids: Sequence[str]) -> str:
-    """OCI ChainID of layers (base first), as hex: sha256(parent chain + " " + diff ID)."""
-    if not diff_ids:
-        return hashlib.sha256(b"").hexdigest()
-    chain = diff_ids[0]
-    for diff_id in diff_ids[1:]:
-        chain = "sha256:" + hashlib.sha256(("%s %s" % (chain, diff_id)).encode()).hexdigest()
-    return chain.split(":", 1)[1]
-
-
-def all_chain_ids(diff_ids: Sequence[str]) -> List[str]:
-    """Chain IDs of every base prefix of ``diff_ids``, in the same order."""
-    result = []
-    chain = None
-    for diff_id in diff_ids:
-        chain = diff_id if chain is None else "sha256:" + hashlib.sha256(("%s %s" % (chain, diff_id)).encode()).hexdigest()
-        result.append(chain.split(":", 1)[1])
-    return result
-
-
-def flat_link(chain: str) -> str:
-    """``l/<short>`` naming the flat directory of a chain id (derived, like a layer's)."""
-    return os.path.join(LINK_DIR, short_link("flat:" + chain))
 
 
 class MountManager(MountRecords):
@@ -113,7 +85,7 @@ class MountManager(MountRecords):
                  max_lowers: int = MAX_LOWERS, page_size: Optional[int] = None):
         super().__init__(os.path.abspath(run_root or store.run_root or DEFAULT_RUN_ROOT), store.root)
         self.store = store
-        self.layers = LayerStore(store)
+        self.layers = LayerDirs(store.root)
         self.flat_root = os.path.join(store.root, FLAT_DIR)
         self.backend = backend or os.environ.get(BACKEND_ENV) or "auto"
         if self.backend not in BACKENDS:
@@ -127,14 +99,15 @@ class MountManager(MountRecords):
     # -- the image -------------------------------------------------------------------
     def image_layers(self, ref_name: str) -> Tuple[str, str, List[str]]:
         """(manifest digest as pulled, image ID, diff IDs base first) of a stored image."""
-        entry = self.store.lookup(ref_name)
+        # read as a container start found the image (image/instore.py), without the layout's code
+        entry = index_entry(self.store.root, ref_name)
         if entry is None:
             raise StoreError("image %s is not in the store %s" % (ref_name, self.store.root))
-        manifest = parse_manifest(self.store.read_blob(entry["digest"]), entry.get("mediaType"), entry["digest"],
+        manifest = parse_manifest(read_blob(self.store.root, entry["digest"]), entry.get("mediaType"), entry["digest"],
                                   validate=False)
         if manifest.is_index:
             raise StoreError("%s in the store %s is an index, not an image" % (ref_name, self.store.root))
-        config = json.loads(self.store.read_blob(manifest.config["digest"]))
+        config = json.loads(read_blob(self.store.root, manifest.config["digest"]))
         diff_ids = image_diff_ids(config)
         if len(diff_ids) != len(manifest.layers):
             raise StoreError("%s: the manifest has %d layers but the config lists %d" % (ref_name, len(manifest.layers),
@@ -157,41 +130,10 @@ class MountManager(MountRecords):
         except (OSError, ValueError):
             pass
         result = {"root": self.store.root, "dev": device}
-        result.update(self._probe())
+        from .flat import probe  # here: once per boot and store; see flat.py
+        result.update(probe(self))
         atomic_write(path, json.dumps(result).encode(), 0o600)
         return result
-
-    def _probe(self) -> Dict[str, Any]:
-        if os.geteuid() != 0:
-            return {"overlay": False, "bind": False, "reason": "mounting needs root"}
-        makedirs_private(self.store.tmp)
-        import tempfile  # here: a probe or a flattened chain is rare, and the module costs every start
-        work = tempfile.mkdtemp(prefix=".tmp-probe-", dir=self.store.tmp)
-        try:
-            dirs = {n: os.path.join(work, n) for n in ("l1", "l2", "upper", "work", "merged")}
-            for path in dirs.values():
-                os.mkdir(path, 0o700)
-            with open(os.path.join(dirs["l1"], "f"), "w"):
-                pass
-            result: Dict[str, Any] = {"overlay": False, "bind": False, "reason": ""}
-            try:
-                mount_overlay(dirs["merged"], ["l2", "l1"], work, read_only=False, nodev_nosuid=True,
-                              upper_dir=dirs["upper"], work_dir=dirs["work"])
-                try:
-                    result["overlay"] = os.path.exists(os.path.join(dirs["merged"], "f"))
-                finally:
-                    umount(dirs["merged"], lazy=True)
-            except MountError as err:
-                result["reason"] = "overlay: %s" % err
-            try:
-                bind_mount(dirs["l1"], dirs["merged"], read_only=True, nodev_nosuid=True)
-                umount(dirs["merged"], lazy=True)
-                result["bind"] = True
-            except MountError as err:
-                result["reason"] = (result["reason"] + "; " if result["reason"] else "") + "bind: %s" % err
-            return result
-        finally:
-            remove_tree(work)
 
     def _backend(self) -> str:
         if self.backend != "auto":
@@ -211,37 +153,7 @@ class MountManager(MountRecords):
             pass
         return path
 
-    def flat_dir(self, diff_ids: Sequence[str]) -> Tuple[str, str]:
-        """(chain id, directory) of the merge of ``diff_ids`` (base first), made once and cached."""
-        chain = chain_id(diff_ids)
-        final = os.path.join(self.flat_root, chain)
-        diff = os.path.join(final, "diff")
-        if os.path.isdir(diff):
-            return chain, diff
-        makedirs_private(self.flat_root)
-        with FileLock(os.path.join(self.store.locks, "flat-%s.lock" % chain)):
-            if os.path.isdir(diff):
-                return chain, diff
-            import tempfile  # here: see _probe
-            temp = tempfile.mkdtemp(prefix=".tmp-%s-" % chain, dir=self.flat_root)
-            try:
-                os.mkdir(os.path.join(temp, "diff"), 0o755)
-                merge_layers([self._layer_dir(d) for d in diff_ids], os.path.join(temp, "diff"))
-                os.rename(temp, final)
-            except BaseException:
-                remove_tree(temp)
-                raise
-        return chain, diff
-
-    def _flat_link(self, chain: str) -> str:
-        """``l/<short>`` for a flat directory, next to the layers' links, so that it costs
-        the mount options no more than a layer."""
-        self.layers.ensure_dirs()
-        link = flat_link(chain)
-        point_symlink(os.path.join(self.layers.root, link), os.path.join("..", "..", FLAT_DIR, chain, "diff"))
-        return link
-
-    def _layer_dir(self, diff_id: str) -> str:
+    def unpacked_dir(self, diff_id: str) -> str:
         path = self.layers.diff_dir(diff_id)
         if not os.path.isdir(path):
             raise StoreError("layer %s is not unpacked in the store %s; run undock.oci.oci_image with "
@@ -249,11 +161,11 @@ class MountManager(MountRecords):
         return path
 
     def _link(self, diff_id: str) -> str:
-        self._layer_dir(diff_id)
+        self.unpacked_dir(diff_id)
         link = self.layers.link_path(diff_id)
         if not os.path.isdir(os.path.join(self.layers.root, link)):
             self.layers.ensure_dirs()
-            self.layers._link(diff_id)  # pylint: disable=protected-access
+            self.layers.link(diff_id)
         return link
 
     def plan_lowers(self, diff_ids: Sequence[str], upper_dir: Optional[str] = None,
@@ -319,7 +231,7 @@ class MountManager(MountRecords):
         if not os.path.isabs(target):
             raise MountError("mount target %r must be an absolute path" % target)
         for diff_id in diff_ids:
-            self._layer_dir(diff_id)
+            self.unpacked_dir(diff_id)
         if create_target and not os.path.isdir(target):
             os.makedirs(target, 0o755, exist_ok=True)
         target = os.path.realpath(target)
@@ -348,7 +260,8 @@ class MountManager(MountRecords):
                 if backend == "overlay":
                     self._mount_overlay(record)
                 else:
-                    self._mount_copy(record, backend)
+                    from .flat import mount_copy  # here: overlay mounts, the usual case, never copy
+                    mount_copy(self, record, backend)
             except BaseException:
                 self._remove_private(record)
                 raise
@@ -364,7 +277,7 @@ class MountManager(MountRecords):
 
     def _mount_overlay(self, record: MountRecord) -> None:
         if not record.read_only and not record.upper_dir:
-            scratch = self._private_dir(SCRATCH_DIR, record)
+            scratch = self.private_dir(SCRATCH_DIR, record)
             record.upper_dir, record.work_dir = os.path.join(scratch, "upper"), os.path.join(scratch, "work")
             os.mkdir(record.upper_dir, 0o755)
             os.mkdir(record.work_dir, 0o700)
@@ -372,9 +285,10 @@ class MountManager(MountRecords):
         top = list(reversed(record.diff_ids))[:keep]
         lowers = [self._link(d) for d in top]
         if keep < len(record.diff_ids) or not record.diff_ids:
-            chain = self.flat_dir(record.diff_ids[:len(record.diff_ids) - keep])[0]
+            from .flat import flat_dir, flat_link_in  # here: only an image deeper than one mount's limit
+            chain = flat_dir(self, record.diff_ids[:len(record.diff_ids) - keep])[0]
             record.flat = chain
-            lowers.append(self._flat_link(chain))
+            lowers.append(flat_link_in(self, chain))
             record.kind = "flat" if record.diff_ids else "overlay"
             record.note = note
         if len(lowers) == 1 and not record.upper_dir:
@@ -384,41 +298,7 @@ class MountManager(MountRecords):
         mount_overlay(record.target, lowers, self.layers.root, read_only=record.read_only,
                       nodev_nosuid=record.nodev_nosuid, upper_dir=record.upper_dir, work_dir=record.work_dir)
 
-    def _mount_copy(self, record: MountRecord, backend: str) -> None:
-        why = "overlay is not available for the store %s" % self.store.root
-        if self.backend == "auto":
-            reason = self.capabilities().get("reason")
-            why += " (%s)" % reason if reason else ""
-        else:
-            why = "the %s backend was chosen" % backend
-        if record.upper_dir:
-            raise MountError("%s: a mount with its own upper directory needs overlay" % why)
-        if backend == "directory":
-            if os.listdir(record.target):
-                raise MountError("%s is not empty: without mounts the image is copied into it, which needs an empty "
-                                 "directory" % record.target)
-            record.kind = "directory"
-            try:
-                merge_layers([self._layer_dir(d) for d in record.diff_ids], record.target)
-            except BaseException:
-                for name in os.listdir(record.target):
-                    remove_tree(os.path.join(record.target, name))
-                raise
-            record.note = "%s and nothing can be mounted: the rootfs is a plain copy%s" % (
-                why, ", which is not read-only" if record.read_only else "")
-            return
-        record.kind = "copy"
-        if record.read_only:
-            chain, source = self.flat_dir(record.diff_ids)
-            record.flat = chain
-        else:
-            source = os.path.join(self._private_dir(COPY_DIR, record), "rootfs")
-            os.mkdir(source, 0o755)
-            merge_layers([self._layer_dir(d) for d in record.diff_ids], source)
-        record.note = "%s: the rootfs is a copy of the layers" % why
-        bind_mount(source, record.target, read_only=record.read_only, nodev_nosuid=record.nodev_nosuid)
-
-    def _private_dir(self, kind: str, record: MountRecord) -> str:
+    def private_dir(self, kind: str, record: MountRecord) -> str:
         base = os.path.join(self.store.root, kind)
         makedirs_private(base)
         path = os.path.join(base, record.id)
@@ -534,28 +414,5 @@ class MountManager(MountRecords):
 
     def collect_cache(self, dry_run: bool = False) -> int:
         """Remove merged (flat) directories that no stored image and no live mount can use."""
-        try:
-            names = os.listdir(self.flat_root)
-        except FileNotFoundError:
-            return 0
-        keep = {r.flat for r in self.live_records() if r.flat}
-        for diff_ids in self._stored_diff_id_lists():
-            keep.update(all_chain_ids(diff_ids) or [chain_id([])])
-        removed = 0
-        for name in names:
-            if name == EMPTY or name.startswith(".") or name in keep:
-                continue
-            removed += 1
-            if not dry_run:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(self.layers.root, flat_link(name)))
-                remove_tree(os.path.join(self.flat_root, name))
-        return removed
-
-    def _stored_diff_id_lists(self) -> Iterator[List[str]]:
-        for entry in self.store.images():
-            ref = (entry.get("annotations") or {}).get(REF_NAME)
-            try:
-                yield self.image_layers(ref)[2]
-            except (StoreError, ValueError, KeyError):
-                continue
+        from .flat import collect_cache  # here: only image removal and prune collect
+        return collect_cache(self, dry_run)

@@ -21,16 +21,17 @@ import contextlib
 import os
 import stat
 import time
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
 from ..common.locks import FileLock
-from ..model.graph import walk
 from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
-from .layout import REF_NAME, BlobOpener, OCILayout
-from .peek import original_manifest
+from .peek import REF_NAME, original_manifest
+
+if TYPE_CHECKING:  # the layout is loaded by the first read or write through it (Store.layout)
+    from .layout import BlobOpener, OCILayout
 
 DEFAULT_ROOT = "/var/lib/undock"
 DEFAULT_RUN_ROOT = "/run/undock"
@@ -108,13 +109,31 @@ def _holds_store(root: str) -> bool:
     return False
 
 
+def open_store(root: str, run_root: str = DEFAULT_RUN_ROOT, create: bool = True,
+               check_mode: bool = False) -> Optional["Store"]:
+    """The store at ``root``, made there unless ``check_mode``; None when there is none and
+    none may be made (``check_mode``, or ``create`` false)."""
+    if not store_exists(root) and (check_mode or not create):
+        return None
+    return Store.open(root, run_root, create=not check_mode)
+
+
 class Store:
     def __init__(self, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT):
         self.root = os.path.abspath(root)
         self.run_root = run_root
         self.tmp = os.path.join(self.root, "tmp")
         self.locks = os.path.join(self.root, "locks")
-        self.layout = OCILayout(self.root, tmp_dir=self.tmp)
+        self._layout: Optional[OCILayout] = None
+
+    @property
+    def layout(self) -> "OCILayout":
+        """The OCI layout's reads and writes. A container start from a stored image reads the
+        store through peek.py only, and a module compiles every file it imports on every run."""
+        if self._layout is None:
+            from .layout import OCILayout  # here: see above
+            self._layout = OCILayout(self.root, tmp_dir=self.tmp)
+        return self._layout
 
     @classmethod
     def open(cls, root: str = DEFAULT_ROOT, run_root: str = DEFAULT_RUN_ROOT, create: bool = True) -> "Store":
@@ -137,7 +156,10 @@ class Store:
     def _make(self) -> None:
         for directory in (self.tmp, self.locks):
             makedirs_private(directory)
-        OCILayout.create(self.root, mode=0o700)
+        if not (os.path.isdir(os.path.join(self.root, "blobs", "sha256")) and os.path.exists(os.path.join(self.root, "index.json"))
+                and os.path.exists(os.path.join(self.root, "oci-layout"))):  # what OCILayout.create makes, if missing
+            from .layout import OCILayout  # here: see Store.layout
+            OCILayout.create(self.root, mode=0o700)
 
     # -- locks ----------------------------------------------------------------------
     def index_lock(self) -> FileLock:
@@ -226,6 +248,7 @@ class Store:
 
     def referenced_blobs(self, descs: Optional[List[Dict[str, Any]]] = None) -> Set[str]:
         """Every blob reachable from ``descs`` (default: all index.json entries)."""
+        from ..model.graph import walk  # here: only garbage collection and checks walk the graph
         roots = self._with_originals(self.layout.entries() if descs is None else descs)
         return {reached.desc["digest"] for reached in walk(roots, self.stored_manifest)}
 
@@ -276,6 +299,7 @@ class Store:
                 problems.append("%s: %s" % (name, err))
             return manifest
 
+        from ..model.graph import walk  # here: see referenced_blobs
         for reached in walk(self._with_originals([entry]), lambda desc: verify(desc, True)):
             if not reached.is_manifest:
                 verify(reached.desc, False)

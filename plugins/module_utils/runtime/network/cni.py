@@ -14,9 +14,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .conflist import plugin_config
 from .errors import CniPluginError
-
-DEFAULT_CNI_PATH = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")
-PLUGIN_TIMEOUT = 30.0
+from .plan import DEFAULT_CNI_PATH, PLUGIN_TIMEOUT
 # plugins run iptables, ip6tables and sysctl-like helpers through PATH
 PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_OUTPUT = 4 << 20

@@ -28,15 +28,12 @@ import os
 from typing import Any, Dict, Iterator, Optional, Sequence
 
 from ...common.fileutil import atomic_write
-from . import cni, firewall, masquerade, netns
-from .conflist import bridge_conflist, ipam_dir
+from . import netns
 from .dnsfiles import hosts_file, resolv_conf
 from .errors import NetworkError
-from .plan import DEFAULT_NETWORK, NAME_RE, BridgeNetwork, NetworkPlan
+from .plan import DEFAULT_CNI_PATH, DEFAULT_NETWORK, NAME_RE, PLUGIN_TIMEOUT, BridgeNetwork, NetworkPlan
 from .state import ETC_DIR, NetworkState, clear_state, load_state
 
-DEFAULT_CNI_PATH = cni.DEFAULT_CNI_PATH
-PLUGIN_TIMEOUT = cni.PLUGIN_TIMEOUT
 IP_CHARACTERS = "0123456789abcdefABCDEF.:"
 
 
@@ -137,6 +134,7 @@ def prepare(container_id: str, plan: NetworkPlan, state_dir: str, run_root: str,
         return state
     if plan.mode == "container":
         return _attach_to_peer(state, plan, state_dir, hostname, peer_state_dir)
+    from .conflist import bridge_conflist  # here: a host network runs no plugin, and the module costs every start
 
     state.netns = os.path.join(netns.netns_dir(run_root), container_id)
     state.owns_netns = True
@@ -160,6 +158,8 @@ def complete(state: NetworkState, plan: NetworkPlan, state_dir: str, run_root: s
     (a bind mount made by the runtime's create holds the file's inode)."""
     if state.phase == "attached":
         return state
+    from . import cni, firewall  # here: see prepare
+    from .conflist import bridge_conflist  # here: see prepare
     with _detached_on_failure(state, state_dir, run_root, plan, cni_path, timeout):
         _write_network_conflist(bridge_conflist(plan.network), run_root)
 
@@ -219,12 +219,14 @@ def check(state: NetworkState, cni_path: Sequence[str] = DEFAULT_CNI_PATH, timeo
     if state.netns is not None and not netns.is_netns(state.netns):
         raise NetworkError("container %s: its network namespace %s is gone" % (state.container_id, state.netns))
     if state.conflist is not None and state.result is not None and state.phase == "attached":
+        from . import cni  # here: see prepare
         cni.check_list(state.conflist, state.cni, state.netns or "", state.ifname, state.runtime_config,
                        state.result, cni_path=cni_path, timeout=timeout)
 
 
 def _leases(conflist: Dict[str, Any], container_id: str) -> Dict[str, str]:
     """host-local's lease files of a container on the network of ``conflist``: file name (its IP) -> path."""
+    from .conflist import ipam_dir  # here: see prepare
     return _leases_in(os.path.join(ipam_dir(conflist), conflist["name"]), container_id)
 
 
@@ -280,6 +282,7 @@ def _fallback_state(container_id: str, run_root: str, network: BridgeNetwork, cn
     # the conflist's leases directory, without the conflist (its gateway costs a start the ipaddress module)
     if not os.path.lexists(path) and not _leases_in(os.path.join(network.ipam_dir, network.name), cni_id):
         return None
+    from .conflist import bridge_conflist  # here: see prepare
     conflist = bridge_conflist(network)
     state = NetworkState(container_id=container_id, mode="bridge", options={}, netns=path, owns_netns=True,
                          conflist=conflist, phase="detaching", cni_id=cni_id)
@@ -307,6 +310,7 @@ def detach(container_id: str, state_dir: str, run_root: str, cni_path: Sequence[
         state.phase = "detaching"
         state.save(state_dir)
     if state.owns_netns and state.conflist is not None:
+        from . import cni, masquerade  # here: see prepare
         live = state.netns is not None and netns.is_netns(state.netns)
         prev = state.result or _rebuilt_result(state, run_root)
         if state.result is None and prev is not None:

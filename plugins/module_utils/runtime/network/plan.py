@@ -17,16 +17,22 @@ container:NAME            network, path = NAME's netns               own; NAME's
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Sequence, Tuple
 
 from .dnsfiles import dns_servers
 from .errors import NetworkError
-from .ports import PortMapping, parse_ports
+
+if TYPE_CHECKING:  # ports.py is loaded when there are ports to parse
+    from .ports import PortMapping
 
 MODES = ("none", "host", "bridge", "container")
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")  # with fullmatch: a name followed by a newline is no name
 
 
+#: where the CNI plugins are looked for, and how long one may run (cni.py; here so that a task
+#: that runs none, such as a host network's start, need not import the plugin runner)
+DEFAULT_CNI_PATH = ("/usr/lib/cni", "/usr/libexec/cni", "/opt/cni/bin")
+PLUGIN_TIMEOUT = 30.0
 #: host-local's leases of every bridge network, host-wide (tmpfs: they go at boot with the
 #: namespaces): a bridge is one per host, so its addresses are handed out once for every store
 #: and run_root on the host that uses it (CNI's default is /var/lib/cni/networks; never podman's)
@@ -84,7 +90,11 @@ def plan_network(network: Optional[str] = "bridge", ports: Sequence[Any] = (),
         mode = text
     else:
         raise NetworkError("network must be none, host, bridge or container:NAME, not %r" % (network,))
-    mappings = parse_ports(() if ports is None else ports)
+    if ports is None or (isinstance(ports, (list, tuple)) and not ports):
+        mappings: Tuple[PortMapping, ...] = ()
+    else:
+        from .ports import parse_ports  # here: most containers publish no port, and the module costs every start
+        mappings = parse_ports(ports)
     servers = dns_servers(() if dns is None else dns)
     if mappings and mode != "bridge":
         raise NetworkError("ports need network: bridge (network is %s)" % text)
