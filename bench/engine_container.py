@@ -10,7 +10,7 @@ import gc
 import json
 import sys
 
-from ansible_collections.undock.oci.plugins.module_utils.image.instore import StoreImages
+from ansible_collections.undock.oci.plugins.module_utils.image.store_images import StoreImages
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
 
 

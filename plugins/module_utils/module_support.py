@@ -14,7 +14,7 @@ from ansible.module_utils.basic import AnsibleModule
 from .registry.defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
 
 if TYPE_CHECKING:
-    from .image.instore import StoreImages
+    from .image.store_images import StoreImages
     from .registry.context import RegistryContext
     from .registry.transfer_limits import TransferLimits
 
@@ -63,7 +63,7 @@ def image_service(module: AnsibleModule, check_mode: Optional[bool] = None) -> A
 def store_images(module: AnsibleModule, check_mode: Optional[bool] = None) -> "StoreImages":
     """The store's images for a container task: the ImageService of ``image_service`` is made
     (and image.ops and the registry configuration imported) only to pull or unpack."""
-    from .image.instore import StoreImages
+    from .image.store_images import StoreImages
     check = module.check_mode if check_mode is None else check_mode
     return StoreImages(module.params["storage_root"], module.params["run_root"], check,
                        lambda: image_service(module, check_mode=check))

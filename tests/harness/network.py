@@ -115,3 +115,35 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+# CNI plugins that misbehave for real, for fault tests: put one in a directory searched before
+# the real plugins (faulty_plugin_dir) and give the engine that directory first in its cni_path.
+
+#: a portmap that does its work, then hangs before it answers (its DEL is the real one)
+PORTMAP_THEN_HANG = """#!/bin/sh
+if [ "$CNI_COMMAND" = ADD ]; then
+  /usr/lib/cni/portmap >/dev/null || exit 1
+  touch "$(dirname "$0")/started-ADD"
+  exec sleep 60
+fi
+exec /usr/lib/cni/portmap
+"""
+
+#: a plugin whose ADD hangs (its DEL has nothing to undo and succeeds)
+HANGING_PLUGIN = """#!/bin/sh
+touch "$(dirname "$0")/started-$CNI_COMMAND"
+[ "$CNI_COMMAND" = ADD ] && exec sleep 60
+exit 0
+"""
+
+
+def faulty_plugin_dir(tmp: str, plugin: str, body: str) -> str:
+    """``tmp/faulty-cni`` with the script ``body`` installed as the CNI plugin ``plugin``."""
+    directory = os.path.join(tmp, "faulty-cni")
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, plugin)
+    with open(path, "w") as handle:
+        handle.write(body)
+    os.chmod(path, 0o755)
+    return directory

@@ -25,7 +25,8 @@ import pytest
 
 from harness import images as I
 from harness.engine import python_path, service
-from harness.network import container_chains, free_port, leftovers, snapshot, wait_for_port
+from harness.network import (PORTMAP_THEN_HANG, container_chains, faulty_plugin_dir, free_port, leftovers, snapshot,
+                             wait_for_port)
 from harness.specschema import SpecSchema, runtime_spec_dir
 
 from ansible_collections.undock.oci.plugins.module_utils.common.errors import UndockError
@@ -423,26 +424,11 @@ def test_a_cni_add_failing_while_runc_creates_leaves_nothing_running(env):
     assert left(env, before, [FIRST, SECOND], [back["ip_address"]]) == []
 
 
-# a portmap that does its work, then hangs before it answers (its DEL is the real one)
-PORTMAP_THEN_HANG = """#!/bin/sh
-if [ "$CNI_COMMAND" = ADD ]; then
-  /usr/lib/cni/portmap >/dev/null || exit 1
-  touch "$(dirname "$0")/started-ADD"
-  exec sleep 60
-fi
-exec /usr/lib/cni/portmap
-"""
-
-
 def test_kill_9_between_create_and_start_is_repaired(env):
     """The engine killed while CNI ADD runs (a portmap that hangs), with the container created by
     the runtime and waiting for the go-ahead: its monitor deletes it and leaves, and the next run
     attaches anew and runs it, published; nothing is left after its removal."""
-    faulty = os.path.join(env.tmp, "faulty-cni")
-    os.makedirs(faulty)
-    with open(os.path.join(faulty, "portmap"), "w") as handle:
-        handle.write(PORTMAP_THEN_HANG)
-    os.chmod(os.path.join(faulty, "portmap"), 0o755)
+    faulty = faulty_plugin_dir(env.tmp, "portmap", PORTMAP_THEN_HANG)
     env.images.present(env.image)
     before = snapshot(env.run_root, env.network)
     port = free_port()

@@ -21,14 +21,15 @@ from typing import List, Optional
 
 import pytest
 
-from ansible_collections.undock.oci.plugins.module_utils.runtime.network import firewall, lifecycle, masquerade, netns
+from ansible_collections.undock.oci.plugins.module_utils.runtime.network import conflist, firewall, lifecycle, masquerade, netns
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.conflist import bridge_conflist
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.errors import CniPluginError, NetworkError
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.plan import BridgeNetwork, plan_network
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network.state import load_state
 
 from harness.engine import python_path
-from harness.network import container_chains, free_port, leftovers, snapshot, wait_for_port
+from harness.network import (HANGING_PLUGIN, PORTMAP_THEN_HANG, container_chains, faulty_plugin_dir, free_port, leftovers,
+                             snapshot, wait_for_port)
 
 BUSYBOX = "/bin/busybox"
 pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not os.path.exists("/usr/lib/cni/bridge"),
@@ -247,40 +248,11 @@ def test_none_host_and_container_networks(net):
                      ignore_links=[net.network.bridge]) == []
 
 
-# a plugin whose ADD hangs (its DEL has nothing to undo and succeeds)
-HANGING_PLUGIN = """#!/bin/sh
-touch "$(dirname "$0")/started-$CNI_COMMAND"
-[ "$CNI_COMMAND" = ADD ] && exec sleep 60
-exit 0
-"""
-
-
-def _fault_dir(net, plugin: str, body: str) -> str:
-    directory = os.path.join(net.tmp, "faulty-cni")
-    os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, plugin)
-    with open(path, "w") as handle:
-        handle.write(body)
-    os.chmod(path, 0o755)
-    return directory
-
-
-# a portmap that does its work, then hangs before it answers (its DEL is the real one)
-PORTMAP_THEN_HANG = """#!/bin/sh
-if [ "$CNI_COMMAND" = ADD ]; then
-  /usr/lib/cni/portmap >/dev/null || exit 1
-  touch "$(dirname "$0")/started-ADD"
-  exec sleep 60
-fi
-exec /usr/lib/cni/portmap
-"""
-
-
 def test_kill_9_during_attach_then_detach_cleans_everything(net):
     """A run killed while portmap hangs after making its rules (bridge done, its result saved):
     the next detach, from the state saved before each step, removes the veth, lease, DNAT chain
     and namespace."""
-    faulty = _fault_dir(net, "portmap", PORTMAP_THEN_HANG)
+    faulty = faulty_plugin_dir(net.tmp, "portmap", PORTMAP_THEN_HANG)
     port = free_port()
     before = snapshot(net.run_root, net.network)
     script = (
@@ -317,17 +289,17 @@ def test_kill_9_during_attach_then_detach_cleans_everything(net):
 
 def _legacy_conflist(network: BridgeNetwork, ports: bool = True):
     """The conflist of the previous version: masquerade by the bridge plugin, the firewall plugin."""
-    conflist = bridge_conflist(network, ports)
-    conflist["plugins"][0]["ipMasq"] = True
-    conflist["plugins"].append({"type": "firewall", "backend": "iptables"})
-    return conflist
+    legacy = bridge_conflist(network, ports)
+    legacy["plugins"][0]["ipMasq"] = True
+    legacy["plugins"].append({"type": "firewall", "backend": "iptables"})
+    return legacy
 
 
 @pytest.fixture
 def legacy(monkeypatch):
     """attach as the previous version did (real plugins, its conflist): the containers it left
     are detached by this one with the conflist their state records."""
-    monkeypatch.setattr(lifecycle, "bridge_conflist", _legacy_conflist)
+    monkeypatch.setattr(conflist, "bridge_conflist", _legacy_conflist)  # what lifecycle imports when it attaches
 
 
 def test_lost_result_still_removes_firewall_rules(net, legacy):
@@ -354,7 +326,7 @@ def test_plugin_timeout_and_error_json_roll_back(net):
     # a real error from a real plugin: Linux interface names have at most 15 characters
     bad = net.network._replace(name=net.network.name + "-bad", bridge="undock-bridge-name-too-long")
     before = snapshot(net.run_root, [net.network, bad])
-    faulty = _fault_dir(net, "portmap", HANGING_PLUGIN)
+    faulty = faulty_plugin_dir(net.tmp, "portmap", HANGING_PLUGIN)
     with pytest.raises(CniPluginError, match=r"CNI plugin portmap ADD for container slow: no answer after 1 seconds"):
         net.attach("slow", ports=["127.0.0.1:%d:80" % free_port()], cni_path=[faulty, "/usr/lib/cni"], timeout=1)
     with pytest.raises(CniPluginError) as err:

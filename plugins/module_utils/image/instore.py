@@ -14,7 +14,7 @@ ImageService only when a pull or an unpack is needed."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from ..common.errors import UndockError
 from ..model.platform import Platform, host_platform
@@ -24,10 +24,6 @@ from .outcome import Outcome
 from .record import describe_image
 from .resolve import ResolvedImage, layer_diff_ids, resolve_image, stored_by_digest
 from .stored import StoredImageSource
-
-if TYPE_CHECKING:
-    from ..storage.store import Store
-    from .ops import ImageService
 
 
 def named_entry(entries: Iterable[Dict[str, Any]], ref_name: str) -> Optional[Dict[str, Any]]:
@@ -104,38 +100,3 @@ def present_in_store(root: Optional[str], name: Any, pull: Any = "missing") -> O
         return kept(ref_name, entry, image) if not packed_layers(root, image) else None
     except (UndockError, OSError, KeyError, TypeError, ValueError):
         return None  # the image service reads it again, and reports what is wrong
-
-
-class StoreImages:
-    """A store's images for a task that usually finds its image there (a container start):
-    what ContainerService reads of an ImageService (``storage_root``, ``run_root``,
-    ``check_mode``, ``store`` and ``present``), with the ImageService made by ``make``, once,
-    only when present() is called: ContainerService calls it for what present_in_store
-    does not answer (a pull, an unpack, a short name)."""
-
-    def __init__(self, storage_root: str, run_root: str, check_mode: bool, make: Callable[[], "ImageService"]):
-        self.storage_root = storage_root
-        self.run_root = run_root
-        self.check_mode = check_mode
-        self._make = make
-        self._service: Optional[ImageService] = None
-        self._store: Optional[Store] = None
-
-    def service(self) -> "ImageService":
-        if self._service is None:
-            self._service = self._make()
-        return self._service
-
-    def store(self, create: bool = True) -> Optional["Store"]:
-        """The store, as ImageService.store opens it (its housekeeping of unpacks left by killed
-        runs waits for the next task that makes an ImageService, as with quick.py)."""
-        if self._store is None:
-            if self._service is not None:
-                self._store = self._service.store(create=create)
-            else:
-                from ..storage.store import open_store  # here: the oci_image no-op (quick.py) reads files only
-                self._store = open_store(self.storage_root, self.run_root, create=create, check_mode=self.check_mode)
-        return self._store
-
-    def present(self, name: str, pull: str = "missing", **options: Any) -> Outcome:
-        return self.service().present(name, pull=pull, **options)

@@ -22,7 +22,7 @@ from .records import LOG_MAX, ContainerPaths, read_json, read_status
 from .supervisor import systemd_booted
 
 if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.py once a start is under way
-    from ..image.instore import StoreImages
+    from ..image.store_images import StoreImages
     from ..image.ops import ImageService
     from .containers import Containers
     from .exec import ExecResult
@@ -44,7 +44,7 @@ def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
 
 
 class ContainerService:
-    """``images``: an ImageService, or StoreImages (image/instore.py), which makes one only
+    """``images``: an ImageService, or StoreImages (image/store_images.py), which makes one only
     for a pull or an unpack. ``network`` options of Containers (bridge, cni_path) pass through
     ``network``."""
 
