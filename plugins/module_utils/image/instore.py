@@ -9,8 +9,8 @@ ImageService.present (ops.py), the oci_image no-op (quick.py) and a container st
 (runtime/service.py) find an image through these functions, one way for all three. The
 last two import neither the image service nor the registry configuration: a module
 compiles every file it imports from the AnsiballZ zip (no bytecode there), on every run.
-``StoreImages`` gives a container service what it reads of an ImageService and makes the
-ImageService only when a pull or an unpack is needed."""
+A container service gets the ImageService itself only when a pull or an unpack is needed
+(store_images.py)."""
 
 from __future__ import annotations
 

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from ..storage.store import Store, open_store
 from .outcome import Outcome
 
 if TYPE_CHECKING:
-    from ..storage.store import Store
     from .ops import ImageService
 
 
@@ -46,7 +46,6 @@ class StoreImages:
             if self._service is not None:
                 self._store = self._service.store(create=create)
             else:
-                from ..storage.store import open_store  # here: the oci_image no-op (quick.py) reads files only
                 self._store = open_store(self.storage_root, self.run_root, create=create, check_mode=self.check_mode)
         return self._store
 

@@ -156,8 +156,7 @@ class Store:
     def _make(self) -> None:
         for directory in (self.tmp, self.locks):
             makedirs_private(directory)
-        if not (os.path.isdir(os.path.join(self.root, "blobs", "sha256")) and os.path.exists(os.path.join(self.root, "index.json"))
-                and os.path.exists(os.path.join(self.root, "oci-layout"))):  # what OCILayout.create makes, if missing
+        if not os.path.exists(os.path.join(self.root, "oci-layout")):  # OCILayout.create writes it last
             from .layout import OCILayout  # here: see Store.layout
             OCILayout.create(self.root, mode=0o700)
 

@@ -16,8 +16,8 @@ drops copies of the mount that other mount namespaces still hold."""
 
 from __future__ import annotations
 
-import _socket  # socket's C part: socket.py's own import (selectors, enum...) costs a start tens of ms
-import fcntl
+import _socket  # noqa: F401 pylint: disable=unused-import  # for LOOPBACK_UP: loaded here, the forked child imports nothing
+import fcntl  # noqa: F401 pylint: disable=unused-import  # the same
 import os
 import sys
 
@@ -31,24 +31,25 @@ MAX_STACKED = 16  # mounts stacked on one file by repeated interrupted creates
 CLONE_NEWNET = 0x40000000
 MS_BIND = 4096
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
-#: loopback_up as a program, for the unshare fallback: ``python -I -S -c LOOPBACK_UP``
-LOOPBACK_UP = ("import fcntl, socket, sys\n"
-               "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
-               "r = fcntl.ioctl(s.fileno(), 0x8913, b'lo'.ljust(40, b'\\0'))\n"
-               "f = int.from_bytes(r[16:18], sys.byteorder) | 1\n"
-               "fcntl.ioctl(s.fileno(), 0x8914, r[:16] + f.to_bytes(2, sys.byteorder) + bytes(22))\n")
+#: Bring ``lo`` up in the network namespace of the process that runs it (struct ifreq: the name
+#: in 16 bytes, then the flags, a short; OSError if the kernel refuses). One program for both
+#: ways of making a namespace: run by the forked child (loopback_up), and by the unshare
+#: fallback as ``python -I -S -c LOOPBACK_UP``. _socket is socket's C part: socket.py's own
+#: imports (selectors, enum...) would cost a start tens of ms.
+LOOPBACK_UP = ("import _socket, fcntl, sys\n"
+               "s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)\n"
+               "try:\n"
+               "    r = fcntl.ioctl(s.fileno(), %d, b'lo'.ljust(40, b'\\0'))\n"
+               "    f = int.from_bytes(r[16:18], sys.byteorder) | %d\n"
+               "    fcntl.ioctl(s.fileno(), %d, r[:16] + f.to_bytes(2, sys.byteorder) + bytes(22))\n"
+               "finally:\n"
+               "    s.close()\n" % (SIOCGIFFLAGS, IFF_UP, SIOCSIFFLAGS))
+_LOOPBACK_UP_CODE = compile(LOOPBACK_UP, "<loopback_up>", "exec")
 
 
 def loopback_up() -> None:
-    """Bring ``lo`` up in this process's network namespace (struct ifreq: the name in 16 bytes,
-    then the flags, a short); OSError if the kernel refuses."""
-    sock = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
-    try:
-        request = fcntl.ioctl(sock.fileno(), SIOCGIFFLAGS, b"lo".ljust(40, b"\0"))
-        flags = int.from_bytes(request[16:18], sys.byteorder) | IFF_UP
-        fcntl.ioctl(sock.fileno(), SIOCSIFFLAGS, request[:16] + flags.to_bytes(2, sys.byteorder) + bytes(22))
-    finally:
-        sock.close()
+    """LOOPBACK_UP in this process (its modules are already loaded: safe in a forked child)."""
+    exec(_LOOPBACK_UP_CODE, {})  # pylint: disable=exec-used
 
 
 def _create_by_fork(path: str) -> bool:
