@@ -10,8 +10,7 @@ import gc
 import json
 import sys
 
-from ansible_collections.undock.oci.plugins.module_utils.image.store_images import StoreImages
-from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+from ansible_collections.undock.oci.plugins.module_utils.runtime.monitoring import early_monitor
 
 
 def image_service():
@@ -23,10 +22,18 @@ def image_service():
     return ImageService(store, RegistryContext(options), run_root=run_root)
 
 
-gc.freeze()  # as every module does once its imports are done (module_utils/module_base.image_module)
-store, run_root, conf, params = sys.argv[1:]
-images = StoreImages(store, run_root, False, image_service)
-outcome = ContainerService(images).ensure(json.loads(params))
-container = outcome.values.get("container")
-if container is not None and container["state"] != "running" and json.loads(params).get("state", "started") == "started":
-    sys.exit("container %s is %s" % (container["name"], container["state"]))
+def main(params):
+    """As oci_container does: a start's monitor is launched before the rest of the engine is imported."""
+    early = early_monitor(store, run_root, params, check_mode=False)
+    from ansible_collections.undock.oci.plugins.module_utils.image.store_images import StoreImages
+    from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
+    gc.freeze()  # as every module does once its imports are done (module_utils/module_base.image_module)
+    images = StoreImages(store, run_root, False, image_service)
+    outcome = ContainerService(images).ensure(params, early=early)
+    container = outcome.values.get("container")
+    if container is not None and container["state"] != "running" and params.get("state", "started") == "started":
+        sys.exit("container %s is %s" % (container["name"], container["state"]))
+
+
+store, run_root, conf, arguments = sys.argv[1:]
+main(json.loads(arguments))

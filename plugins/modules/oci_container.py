@@ -439,10 +439,15 @@ def main() -> None:
         module.fail_json(msg=str(err))
     if result is not None:
         module.exit_json(**result)
+    from ..module_utils.runtime.monitoring import early_monitor
+    try:  # a start's monitor boots while the rest of the engine is imported
+        early = early_monitor(params["storage_root"], params["run_root"], params, module.check_mode)
+    except UndockError as err:
+        module.fail_json(msg=str(err))
     from ..module_utils.runtime.service import ContainerService, container_options
     try:
         service = ContainerService(store_images(module))
-        outcome = service.ensure(container_options(module.params), log_lines=module.params["log_lines"])
+        outcome = service.ensure(container_options(module.params), log_lines=module.params["log_lines"], early=early)
     except UndockError as err:
         module.fail_json(msg=str(err))
     except OSError as err:  # a file or command the engine did not expect to fail

@@ -27,7 +27,7 @@ from ansible_collections.undock.oci.plugins.module_utils.image.prune import Prun
 from ansible_collections.undock.oci.plugins.module_utils.runtime.errors import ContainerError
 from ansible_collections.undock.oci.plugins.module_utils.runtime import monitor
 from ansible_collections.undock.oci.plugins.module_utils.runtime.containers import Containers, volume_name
-from ansible_collections.undock.oci.plugins.module_utils.runtime.monitoring import MonitorLaunch
+from ansible_collections.undock.oci.plugins.module_utils.runtime.monitoring import MonitorLaunch, early_monitor
 from ansible_collections.undock.oci.plugins.module_utils.runtime.network import lifecycle
 from ansible_collections.undock.oci.plugins.module_utils.runtime.service import ContainerService
 from ansible_collections.undock.oci.plugins.module_utils.runtime.supervisor import systemd_booted
@@ -385,6 +385,54 @@ def test_a_monitor_started_ahead_leaves_without_its_container(tmp_path):
         engine.wait(30)
     wait_for(lambda: not monitors_of(run_root))
     assert os.listdir(str(run_root)) == ["monitor"] and len(os.listdir(str(run_root / "monitor"))) == 1
+
+
+def zombie_children():
+    """Our children that exited and were not reaped."""
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] == "Z" and int(fields[1]) == os.getpid():
+            found.append(int(entry))
+    return found
+
+
+def test_a_monitor_launched_before_the_engine_holds_the_container(engine, tmp_path):
+    """oci_container launches a start's monitor before it imports the engine
+    (monitoring.early_monitor) and hands it to ensure: that monitor, already waiting, is the
+    one that holds the container, and no child of ours is left unreaped. No monitor is launched
+    where none will be needed."""
+    svc, image = engine
+    store, run_root = svc.images.storage_root, svc.images.run_root
+    params = dict(name="ahead", image=image, command="sleep 60", stop_timeout=0)
+    svc.ensure(dict(params, state="present"))  # the run root exists from here on
+    assert monitors_of(run_root) == []
+
+    early = early_monitor(store, run_root, params, check_mode=False)
+    assert early is not None
+    waiting = wait_for(lambda: monitors_of(run_root))
+    out = svc.ensure(params, early=early)
+    assert out.values["container"]["state"] == "running"
+    with open(os.path.join(run_root, "containers", "ahead", "state.json")) as handle:
+        assert json.load(handle)["monitor_pid"] == waiting[0]
+    assert zombie_children() == []
+
+    for case in (dict(params), dict(params, state="stopped"), dict(params, state="present"),
+                 dict(params, state="absent")):  # running already; or no start asked for
+        assert early_monitor(store, run_root, case, check_mode=False) is None
+    assert early_monitor(store, run_root, dict(params, state="restarted"), check_mode=True) is None
+    assert early_monitor(store, str(tmp_path / "no-run-root"), dict(params, name="new"), check_mode=False) is None
+    restart = early_monitor(store, run_root, dict(params, state="restarted"), check_mode=False)
+    assert restart is not None
+    restart.close()
+    wait_for(lambda: monitors_of(run_root) == [waiting[0]])
+    assert zombie_children() == []
+    with pytest.raises(ContainerError, match="container name '../x' is invalid"):
+        early_monitor(store, run_root, dict(params, name="../x"), check_mode=False)
 
 
 def test_check_mode_never_touches_the_host(tmp_path, registry, busybox):

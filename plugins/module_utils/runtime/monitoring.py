@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from .errors import ContainerError
-from .records import ContainerPaths, monitor_alive, read_json, tail
-from .supervisor import POLL, StartSteps, Supervisor, wait_until
+from .names import check_name
+from .records import RUNNING, ContainerPaths, monitor_alive, read_json, read_status, tail
+from .supervisor import POLL, StartSteps, Supervisor, systemd_booted, wait_until
 
 if TYPE_CHECKING:
     from . import monitor  # noqa: F401 pylint: disable=unused-import  # only so that Ansible ships monitor.py in the payload
@@ -57,6 +58,26 @@ def monitor_script(run_root: str) -> str:
     return path
 
 
+def early_monitor(storage_root: str, run_root: str, params: Dict[str, Any], check_mode: bool) -> Optional[MonitorLaunch]:
+    """A monitor started now, for a task (oci_container's ``params``) about to start its container
+    under one: the container is not running, or is to be restarted. Called before the rest of
+    the engine is imported (by the module, and by ContainerService.ensure when not given one),
+    so that the monitor's interpreter starts while this process loads the engine, mounts the
+    rootfs and attaches the network. None when no monitor will be needed, or it is not sure."""
+    state = params.get("state") or "started"
+    if check_mode or state not in ("started", "restarted") or systemd_booted():
+        return None
+    if not os.path.isdir(run_root):  # the store's first run makes it, with its modes
+        return None
+    name = check_name(params.get("name"))
+    if state == "started" and not params.get("force_restart"):
+        paths = ContainerPaths(storage_root, run_root, name)
+        record = read_json(paths.record)
+        if record is not None and read_status(paths, record)["state"] in RUNNING:
+            return None  # most likely nothing to do (or a recreate, whose start launches its own)
+    return MonitorLaunch(run_root)
+
+
 class MonitorLaunch:
     """A monitor started before its container is ready, waiting for it (monitor.py): its
     interpreter starts while the engine mounts the rootfs, writes config.json and makes the
@@ -67,11 +88,14 @@ class MonitorLaunch:
 
     It is detached as a daemon is (and as conmon is by podman): this process forks, the child
     makes a session of its own and forks the monitor, which it leaves at once, so that the
-    monitor is nobody's child here, and is reaped by init (or the host's subreaper) when it exits."""
+    monitor is nobody's child here, and is reaped by init (or the host's subreaper) when it exits.
+    That child is reaped by ``close``, not waited for here: its fork and exit (a few ms for a
+    process this size) overlap the engine's own work."""
 
     def __init__(self, run_root: str):
         script = monitor_script(run_root)
         self.ready = self.go = -1
+        self.launcher = 0
         theirs: List[int] = []
         try:
             self.ready, announce = os.pipe()
@@ -82,8 +106,8 @@ class MonitorLaunch:
             argv = [sys.executable, "-I", "-S", script, str(wait_go), str(announce)]
             null = os.open(os.devnull, os.O_RDWR | os.O_CLOEXEC)
             theirs.append(null)
-            launcher = os.fork()
-            if launcher == 0:  # nothing but system calls here, until the exec or the exit
+            self.launcher = os.fork()
+            if self.launcher == 0:  # nothing but system calls here, until the exec or the exit
                 try:
                     os.setsid()
                     if os.fork() == 0:
@@ -95,7 +119,6 @@ class MonitorLaunch:
                         os.execv(sys.executable, argv)
                 finally:
                     os._exit(0)  # pylint: disable=protected-access
-            os.waitpid(launcher, 0)  # it left as soon as it had forked
         except BaseException:
             self.close()
             raise
@@ -142,11 +165,16 @@ class MonitorLaunch:
                 self.wait_ready(time.monotonic() + grace)
 
     def close(self) -> None:
-        """Close the pipes: a monitor not handed a container leaves."""
+        """Close the pipes (a monitor not handed a container leaves) and reap the launcher,
+        which left as soon as it had forked the monitor."""
         for fd in (self.ready, self.go):
             if fd >= 0:
                 os.close(fd)
         self.ready = self.go = -1
+        if self.launcher > 0:
+            launcher, self.launcher = self.launcher, 0
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(launcher, 0)
 
 
 def settle(paths: ContainerPaths, grace: float = KILL_GRACE) -> None:

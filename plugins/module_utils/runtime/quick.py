@@ -26,7 +26,7 @@ import json
 from typing import Any, Dict, List, Optional
 
 from ..storage.peek import index_entry, read_json
-from .records import ContainerPaths, read_info
+from .records import RUNNING, ContainerPaths, read_info
 
 #: The module options that describe the container (what normalize() reads, and the rest
 #: of what ContainerService.ensure is given).
@@ -39,7 +39,6 @@ CONTAINER_OPTIONS: List[str] = [
 ACTIONS = ("state", "pull", "recreate", "force_restart")
 FINGERPRINT = "fingerprint"
 NOOP_STATES = ("started", "present")
-RUNNING = ("running", "restarting")
 
 
 def _bounding_set() -> Optional[str]:

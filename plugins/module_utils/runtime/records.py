@@ -20,6 +20,7 @@ from .network.state import NetworkState, load_state
 
 RECORD = "container.json"
 LOG_MAX = 10 * 1024 * 1024  # the cap of a container's log file (the monitor rotates it there)
+RUNNING = ("running", "restarting")  # the states of read_status that a start leaves alone
 
 
 class ContainerPaths:

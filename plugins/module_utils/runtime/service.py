@@ -9,7 +9,6 @@ Check mode reads the store but never writes, mounts or runs anything."""
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from ..image.instore import present_in_store
@@ -18,8 +17,7 @@ from .errors import ContainerError, RuntimeCommandError
 from .limits import in_place
 from .options import check_name, differences, normalize
 from .quick import CONTAINER_OPTIONS, FINGERPRINT, fingerprint
-from .records import LOG_MAX, ContainerPaths, read_json, read_status
-from .supervisor import systemd_booted
+from .records import LOG_MAX, RUNNING
 
 if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.py once a start is under way
     from ..image.store_images import StoreImages
@@ -29,7 +27,6 @@ if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.p
     from .monitoring import MonitorLaunch
 
 STATES = ("present", "started", "stopped", "absent", "restarted")
-RUNNING = ("running", "restarting")
 
 
 def planned(desired: Dict[str, Any], state: str) -> Dict[str, Any]:
@@ -78,13 +75,18 @@ class ContainerService:
         from .exec import exec_in_container
         return exec_in_container(containers, name, argv, **options)
 
-    def ensure(self, params: Dict[str, Any], log_lines: int = 20) -> Outcome:
-        name = check_name(params["name"])
-        state = params.get("state") or "started"
-        if state not in STATES:
-            raise ContainerError("state must be one of %s, not %r" % (", ".join(STATES), state))
-        early = self._early_monitor(name, state, params)
+    def ensure(self, params: Dict[str, Any], log_lines: int = 20, early: Optional[MonitorLaunch] = None) -> Outcome:
+        """Bring the container of ``params`` (oci_container's options) to its state. ``early``:
+        a monitor that monitoring.early_monitor launched for these params before the engine was
+        imported (launched here when not given); closed in the end, unused or not."""
         try:
+            name = check_name(params["name"])
+            state = params.get("state") or "started"
+            if state not in STATES:
+                raise ContainerError("state must be one of %s, not %r" % (", ".join(STATES), state))
+            if early is None:
+                from .monitoring import early_monitor
+                early = early_monitor(self.images.storage_root, self.images.run_root, params, self.check_mode)
             containers = self._containers()
             if containers is None or self.check_mode:
                 return self._ensure(containers, name, state, params, log_lines)
@@ -93,22 +95,6 @@ class ContainerService:
         finally:
             if early is not None:
                 early.close()  # unused (no start after all), it leaves without a trace
-
-    def _early_monitor(self, name: str, state: str, params: Dict[str, Any]) -> Optional[MonitorLaunch]:
-        """A monitor started now, when this task is about to start the container under one (the
-        container is not running, or is to be restarted): its interpreter starts while this
-        process loads the rest of the engine, mounts the rootfs and attaches the network."""
-        if self.check_mode or state not in ("started", "restarted") or systemd_booted():
-            return None
-        if not os.path.isdir(self.images.run_root):  # the store's first run makes it, with its modes
-            return None
-        if state == "started" and not params.get("force_restart"):
-            paths = ContainerPaths(self.images.storage_root, self.images.run_root, name)
-            record = read_json(paths.record)
-            if record is not None and read_status(paths, record)["state"] in RUNNING:
-                return None  # most likely nothing to do (or a recreate, whose start launches its own)
-        from .monitoring import MonitorLaunch
-        return MonitorLaunch(self.images.run_root)
 
     def _ensure(self, containers: Optional[Containers], name: str, state: str, params: Dict[str, Any],
                 log_lines: int, early: Optional[MonitorLaunch] = None) -> Outcome:
