@@ -66,3 +66,29 @@ def test_short_link_is_the_name_it_always_was():
     for diff_id in ("sha256:" + "0" * 64, "sha256:" + hashlib.sha256(b"layer").hexdigest(), "sha512:" + "a" * 128):
         assert short_link(diff_id) == base64.b32encode(hashlib.sha256(diff_id.encode()).digest()).decode()[:12]
     assert short_link("sha256:" + "a" * 64) == "T5CHWG2HHU2Z"  # as base64.b32encode named it on disk
+
+
+def test_small_content_is_verified_without_openssl():
+    """A start checks its stored manifest and config (read_blob, parse_manifest) with the
+    built-in sha256: the same verdicts, and no hashlib in a process that checks only those."""
+    data = b'{"schemaVersion": 2}'
+    good = "sha256:" + hashlib.sha256(data).hexdigest()
+    D.verify_bytes(data, good)
+    bad = "sha256:" + hashlib.sha256(b"other").hexdigest()
+    with pytest.raises(D.DigestMismatchError, match="^blob: digest %s does not match the expected %s$" % (good, bad)):
+        D.verify_bytes(data, bad, "blob")
+    digester = D.Digester("sha512:" + hashlib.sha512(data).hexdigest(), small=True)  # sha512: hashlib's
+    digester.update(data)
+    assert digester.verify() == "sha512:" + hashlib.sha512(data).hexdigest()
+    code = ("import sys\n"
+            "from ansible_collections.undock.oci.plugins.module_utils.model.digest import verify_bytes\n"
+            "from ansible_collections.undock.oci.plugins.module_utils.model.manifest import parse_manifest\n"
+            "raw = b'{\"schemaVersion\": 2, \"mediaType\": \"application/vnd.oci.image.index.v1+json\", \"manifests\": []}'\n"
+            "verify_bytes(raw, %r)\n"
+            "parse_manifest(raw, None, %r, validate=False)\n"
+            "print(sorted(m for m in ('hashlib', '_hashlib') if m in sys.modules))\n")
+    raw = b'{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": []}'
+    expected = "sha256:" + hashlib.sha256(raw).hexdigest()
+    out = subprocess.run([sys.executable, "-c", code % (expected, expected)], env=dict(os.environ, PYTHONPATH=COLLECTIONS),
+                         check=True, stdout=subprocess.PIPE, text=True, timeout=60).stdout
+    assert out.strip() == "[]"
