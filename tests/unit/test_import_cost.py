@@ -79,6 +79,16 @@ def test_paths_import_nothing_heavy_at_import(modules: List[str]) -> None:
     assert {name for name in loaded if name.split(".")[0] in HEAVY} == set()
 
 
+def test_a_host_start_imports_no_hashlib_base64_threading_or_signal() -> None:
+    """What a start on the host network imports (those modules, and what ensure() imports on
+    the way: the containers, the monitor, the network's lifecycle, runc) loads none of these:
+    OpenSSL's start-up (hashlib) ~5 ms, base64 with struct and binascii ~2 ms, threading
+    ~2 ms, signal's enum ~1.5 ms; names are hashed by model.digest.name_digest."""
+    loaded = loaded_after(START_PATH + ["runtime.containers", "runtime.monitoring", "image.store_images",
+                                        "runtime.network.lifecycle", "runtime.network.netns", "runtime.runc"])
+    assert sorted({"hashlib", "_hashlib", "base64", "threading", "signal", "_socket", "select"} & loaded) == []
+
+
 def stored_image(root: str, name: str) -> None:
     """A one-layer image stored under ``name``, its layer unpacked (an empty directory: a
     check-mode start reads the store and mounts nothing)."""

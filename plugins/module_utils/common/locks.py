@@ -15,9 +15,9 @@ also between threads of one process, and one instance is reentrant (counted).
 
 from __future__ import annotations
 
+import _thread  # threading.RLock() makes a _thread.RLock; importing threading costs a start ~2 ms
 import fcntl
 import os
-import threading
 import time
 from typing import Optional
 
@@ -37,7 +37,7 @@ class FileLock:
         self.mode = mode
         self._fd: Optional[int] = None
         self._count = 0
-        self._guard = threading.RLock()
+        self._guard = _thread.RLock()
 
     @property
     def is_locked(self) -> bool:

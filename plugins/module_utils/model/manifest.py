@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Dict, List, Optional
 
-from .digest import Digester
+from .digest import SMALL_CONTENT, Digester
 from ..common.errors import ManifestError
 from ..common.jsonutil import load_json
 from .platform import Platform, normalize_platform, platform_matches
@@ -103,7 +103,7 @@ def parse_manifest(raw: bytes, declared_type: Optional[str] = None,
     """
     if len(raw) > MAX_MANIFEST_SIZE:
         raise ManifestError("manifest is %d bytes, more than the %d allowed" % (len(raw), MAX_MANIFEST_SIZE))
-    digester = Digester(expected_digest)
+    digester = Digester(expected_digest, small=len(raw) <= SMALL_CONTENT)
     digester.update(raw)
     digest = digester.digest()
     if expected_digest and digest != expected_digest:

@@ -6,7 +6,7 @@ that override them, and one transport per host (so connections and tokens are re
 
 from __future__ import annotations
 
-import threading
+import _thread  # threading.Lock is _thread.allocate_lock; importing threading costs a start ~2 ms
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model.reference import Reference
@@ -33,7 +33,7 @@ class RegistryContext:
         self._auths = auths
         self._transports: Dict[Tuple[str, bool, Optional["Credentials"]], "RegistryTransport"] = {}
         self._credentials: Dict[Tuple[str, str], Optional["Credentials"]] = {}
-        self._lock = threading.Lock()
+        self._lock = _thread.allocate_lock()
 
     @property
     def registries(self) -> "RegistriesConfig":

@@ -47,6 +47,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.locks import FileLock
+from ..model.digest import name_digest
 from ..storage.mounts import MountManager
 from ..storage.rootfs import resolve_in_root
 from ..storage.store import Store
@@ -86,8 +87,7 @@ def owner_of(name: str) -> str:
 
 
 def volume_name(container: str, target: str) -> str:
-    import hashlib
-    return "%s-%s" % (container, hashlib.sha256(target.encode()).hexdigest()[:12])
+    return "%s-%s" % (container, name_digest(target.encode())[:12])
 
 
 def check_in_rootfs(rootfs: str, desired: Dict[str, Any]) -> None:
@@ -116,15 +116,13 @@ class Containers:
 
     def cgroups_path(self, name: str) -> str:
         """``/undock/<store>-NAME``: containers of two stores may share a name, never a cgroup."""
-        import hashlib
-        return "/undock/%s-%s" % (hashlib.sha256(self.store.root.encode()).hexdigest()[:8], name)
+        return "/undock/%s-%s" % (name_digest(self.store.root.encode())[:8], name)
 
     def cni_id(self, name: str) -> str:
         """The container's ID for CNI: ``NAME-<store>``, for the bridge's leases and rules are
         host-wide and two stores may both have a container NAME."""
-        import hashlib
-        store = hashlib.sha256(self.store.root.encode()).hexdigest()[:8]
-        return "%s-%s" % (name, store) if len(name) <= 119 else hashlib.sha256((store + name).encode()).hexdigest()
+        store = name_digest(self.store.root.encode())[:8]
+        return "%s-%s" % (name, store) if len(name) <= 119 else name_digest((store + name).encode())
 
     def paths(self, name: str) -> ContainerPaths:
         return ContainerPaths(self.store.root, self.run_root, name)

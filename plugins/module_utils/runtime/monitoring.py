@@ -10,12 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import select
 import sys
 import time
 from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
+from ..model.digest import name_digest
 from .errors import ContainerError
 from .names import check_name
 from .records import RUNNING, ContainerPaths, monitor_alive, read_json, read_status, tail
@@ -49,9 +49,8 @@ def monitor_script(run_root: str) -> str:
         script = package.__loader__.get_data(os.path.join(os.path.dirname(package.__file__), "monitor.py"))
     except (AttributeError, OSError, TypeError) as err:
         raise ContainerError("cannot read the container monitor out of the module: %s" % err) from None
-    import hashlib  # here: its OpenSSL start-up costs a few ms, which a process may not need before
     directory = os.path.join(run_root, "monitor")
-    path = os.path.join(directory, "monitor-%s.py" % hashlib.sha256(script).hexdigest()[:16])
+    path = os.path.join(directory, "monitor-%s.py" % name_digest(script)[:16])
     if not os.path.exists(path):
         makedirs_private(directory)
         atomic_write(path, script, 0o600, durable=False)
@@ -151,6 +150,7 @@ class MonitorLaunch:
     def wait_ready(self, deadline: float) -> Optional[bool]:
         """Until the monitor has saved "running" (or why not): True for its byte on the pipe,
         False for the pipe's end (it died first), None when ``deadline`` (time.monotonic()) came first."""
+        import select  # here: a start that launches no monitor (a no-op) never waits
         readable = select.select([self.ready], [], [], max(0.0, deadline - time.monotonic()))[0]
         return bool(os.read(self.ready, 1)) if readable else None
 

@@ -16,6 +16,7 @@ import os
 import signal
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
+from ..model.digest import name_digest
 from ..storage.mount_records import process_start
 
 if TYPE_CHECKING:
@@ -35,8 +36,7 @@ def unit_name(store_root: str, name: str) -> str:
     one, since two stores may both have a container NAME."""
     if os.path.normpath(store_root) == DEFAULT_STORE:
         return "undock-%s.service" % name
-    import hashlib
-    return "undock-%s-%s.service" % (hashlib.sha256(store_root.encode()).hexdigest()[:8], name)
+    return "undock-%s-%s.service" % (name_digest(store_root.encode())[:8], name)
 
 
 def show(unit: str) -> Dict[str, str]:

@@ -14,12 +14,12 @@ Image removal and prune ask ``MountManager.image_users``, which reads mounts and
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
+from ..model.digest import name_digest
 
 HOLDS_DIR = "holds"
 _HOLD_FIELDS = ("owner", "path", "image", "digest", "image_id", "diff_ids")
@@ -52,7 +52,7 @@ class Holds:
         self.dir = os.path.join(store_root, HOLDS_DIR)
 
     def _file(self, owner: str) -> str:
-        return os.path.join(self.dir, hashlib.sha256(owner.encode("utf-8")).hexdigest() + ".json")
+        return os.path.join(self.dir, name_digest(owner.encode("utf-8")) + ".json")
 
     def put(self, hold: Hold) -> None:
         makedirs_private(self.dir)

@@ -8,20 +8,27 @@ a container start through a module would otherwise compile on every run."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import os
 
 from ..common.fileutil import makedirs_private, point_symlink
-from ..model.digest import parse_digest
+from ..model.digest import name_digest, parse_digest
 from .peek import layer_dir
 
 LINK_DIR = "l"
+_BASE32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"  # RFC 4648
+
+
+def base32_prefix(digest: bytes) -> str:
+    """``base64.b32encode(digest)[:12]`` (its first 60 bits), without importing base64 (and
+    struct and binascii) on every start for one name."""
+    bits = int.from_bytes(digest[:8], "big") >> 4
+    return "".join(_BASE32[(bits >> shift) & 31] for shift in range(55, -1, -5))
 
 
 def short_link(diff_id: str) -> str:
-    """A stable 12-character name for a layer (derived, so a crash cannot orphan it)."""
-    return base64.b32encode(hashlib.sha256(diff_id.encode()).digest()).decode()[:12]
+    """A stable 12-character name for a layer (derived, so a crash cannot orphan it; on disk,
+    so it must never change)."""
+    return base32_prefix(bytes.fromhex(name_digest(diff_id.encode())))
 
 
 class LayerDirs:

@@ -18,7 +18,6 @@ and are never touched. Two mounts of one image are two users.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from typing import Any, Dict, List, Optional, Set
@@ -26,6 +25,7 @@ from typing import Any, Dict, List, Optional, Set
 from ..common.errors import StoreError
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.locks import FileLock
+from ..model.digest import name_digest
 
 
 class MountError(StoreError):
@@ -188,7 +188,7 @@ class MountRecords:
         return self._lock
 
     def _record_path(self, target: str) -> str:
-        return os.path.join(self.records_dir, hashlib.sha256(target.encode("utf-8", "surrogateescape")).hexdigest()
+        return os.path.join(self.records_dir, name_digest(target.encode("utf-8", "surrogateescape"))
                             + ".json")
 
     def _read(self, path: str) -> Optional[MountRecord]:

@@ -46,7 +46,6 @@ merged copies: see ``merge``; mount(8): see ``mount_commands``.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import time
@@ -54,6 +53,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
 from ..common.fileutil import atomic_write, makedirs_private
+from ..model.digest import name_digest
 from ..model.manifest import parse_manifest
 from .holds import Hold, Holds
 from .layer_dirs import LayerDirs
@@ -120,7 +120,7 @@ class MountManager(MountRecords):
         self._ensure_run_root()
         probes = os.path.join(self.run_root, "probes")
         makedirs_private(probes)
-        path = os.path.join(probes, hashlib.sha256(self.store.root.encode()).hexdigest()[:32] + ".json")
+        path = os.path.join(probes, name_digest(self.store.root.encode())[:32] + ".json")
         device = os.stat(self.store.root).st_dev
         try:
             with open(path, "rb") as handle:

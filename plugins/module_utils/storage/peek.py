@@ -21,7 +21,7 @@ from typing import Any, BinaryIO, Dict, List, Optional
 
 from ..common.errors import StoreError
 from ..common.fileutil import open_regular_file
-from ..model.digest import Digester, parse_digest
+from ..model.digest import parse_digest, verify_bytes
 
 REF_NAME = "org.opencontainers.image.ref.name"  # OCI image layout: an index.json entry's name
 # Annotations the store adds to its index.json entries.
@@ -102,9 +102,7 @@ def read_blob(root: str, digest: str) -> bytes:
     """A small blob (manifest, config) of the layout ``root``, verified against ``digest``."""
     with open_blob(root, digest) as handle:
         data = handle.read()
-    digester = Digester(digest)
-    digester.update(data)
-    digester.verify("blob %s in %s" % (digest, root))
+    verify_bytes(data, digest, "blob %s in %s" % (digest, root))
     return data
 
 

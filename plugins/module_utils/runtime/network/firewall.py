@@ -29,6 +29,7 @@ from typing import Dict, List, Tuple
 
 from ...common.locks import FileLock
 from ...common.tools import find_tool
+from ...model.digest import name_digest
 from .errors import NetworkError
 from .plan import BridgeNetwork
 
@@ -42,8 +43,7 @@ def comment(network: BridgeNetwork) -> str:
 
 def chain_name(network: BridgeNetwork) -> str:
     """The network's nat chain: ``UNDOCK-`` and 16 hex digits of its name's sha256 (iptables: 28 at most)."""
-    import hashlib  # here: only a bridge needs it, and the module costs every start
-    return "UNDOCK-" + hashlib.sha256(network.name.encode("utf-8")).hexdigest()[:16]
+    return "UNDOCK-" + name_digest(network.name.encode("utf-8"))[:16]
 
 
 def _quoted(network: BridgeNetwork) -> str:

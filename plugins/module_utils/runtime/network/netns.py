@@ -16,8 +16,7 @@ drops copies of the mount that other mount namespaces still hold."""
 
 from __future__ import annotations
 
-import _socket  # noqa: F401 pylint: disable=unused-import  # for LOOPBACK_UP: loaded here, the forked child imports nothing
-import fcntl  # noqa: F401 pylint: disable=unused-import  # the same
+import fcntl  # noqa: F401 pylint: disable=unused-import  # for LOOPBACK_UP: loaded here, the forked child imports nothing
 import os
 import sys
 
@@ -59,6 +58,7 @@ def _create_by_fork(path: str) -> bool:
         return False
     unshare, mount = functions
     target = os.fsencode(path)
+    import _socket  # noqa: F401 pylint: disable=unused-import  # for LOOPBACK_UP, before the fork: a host network's start makes no namespace
     pid = os.fork()
     if pid == 0:  # nothing but system calls here, until the exit
         code = 1
