@@ -15,7 +15,8 @@ So a path cannot contain a colon.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from collections import namedtuple
+from typing import Any, Callable, Optional
 
 from ..common.errors import InvalidReferenceError
 from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS, OCI, OCI_ARCHIVE, UNSUPPORTED_TRANSPORTS
@@ -25,10 +26,11 @@ from .layout import (LayoutImageDestination, LayoutImageSource, OciArchiveImageD
                      OciArchiveImageSource, validate_ref_name)
 
 
-class TransportRef(NamedTuple):
-    kind: str      # oci, oci-archive, docker-archive or docker
-    path: str      # '' for docker
-    ref: str       # REF ('' when absent); for docker, the registry reference text
+class TransportRef(namedtuple("TransportRef", "kind path ref")):
+    """An image named through a transport (all str): kind, oci, oci-archive, docker-archive or
+    docker; path, '' for docker; ref, REF ('' when absent), for docker the registry reference text."""
+
+    __slots__ = ()
 
     def __str__(self) -> str:
         return format_transport(self.kind, self.path, self.ref)

@@ -13,7 +13,8 @@ import base64
 import re
 import threading
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import AuthenticationError, RegistryError, TransientError
 from ..common.jsonutil import load_json
@@ -22,9 +23,10 @@ from .failures import describe_cause, tls_failure
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
-class Challenge(NamedTuple):
-    scheme: str                      # "basic" or "bearer", lower case
-    params: Dict[str, str]
+class Challenge(namedtuple("Challenge", "scheme params")):
+    """scheme (str), "basic" or "bearer", lower case; params (Dict[str, str])."""
+
+    __slots__ = ()
 
     @property
     def realm(self) -> str:

@@ -14,7 +14,8 @@ import binascii
 import errno
 import json
 import os
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from collections import namedtuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -27,13 +28,14 @@ from .registries_conf import check_host
 AUTH_FILES_HELPER = "containers-auth.json"
 
 
-class Credentials(NamedTuple):
-    """A user name and password (or identity token). The repr never shows the secrets."""
+class Credentials(namedtuple("Credentials", "username password identity_token source", defaults=("", None, None))):
+    """A user name and password (or identity token). The repr never shows the secrets.
 
-    username: str
-    password: str = ""
-    identity_token: Optional[str] = None
-    source: Optional[str] = None  # the file and key they came from, for messages
+    username, password (str); identity_token (Optional[str]); source (Optional[str]), the file
+    and key they came from, for messages.
+    """
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "Credentials(username=%r, password=%s, identity_token=%s, source=%r)" % (

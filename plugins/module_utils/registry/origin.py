@@ -15,7 +15,8 @@ same for users.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, NamedTuple
+from collections import namedtuple
+from typing import Any
 from urllib.parse import urlsplit
 
 try:
@@ -26,10 +27,10 @@ except ImportError:  # the transport's require("requests") reports it
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class Origin(NamedTuple):
-    scheme: str
-    host: str
-    port: int
+class Origin(namedtuple("Origin", "scheme host port")):
+    """scheme, host (str), port (int)."""
+
+    __slots__ = ()
 
 
 def origin_of(url: str) -> Origin:

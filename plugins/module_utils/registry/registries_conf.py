@@ -14,7 +14,8 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from collections import namedtuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..common.toml import load as toml_load
@@ -52,28 +53,24 @@ class BlockedRegistryError(ConfigError):
     """registries.conf marks the registry (or the namespace) as ``blocked = true``."""
 
 
-class Mirror(NamedTuple):
-    """One ``[[registry.mirror]]`` table."""
+class Mirror(namedtuple("Mirror", "location insecure pull_from_mirror", defaults=(False, MIRROR_ALL))):
+    """One ``[[registry.mirror]]`` table: location (str), insecure (bool), pull_from_mirror (str)."""
 
-    location: str
-    insecure: bool = False
-    pull_from_mirror: str = MIRROR_ALL
+    __slots__ = ()
 
 
-class RegistryEntry(NamedTuple):
+class RegistryEntry(namedtuple("RegistryEntry", "prefix location insecure blocked mirrors mirror_by_digest_only source",
+                                 defaults=("", False, False, (), False, ""))):
     """One ``[[registry]]`` table, after defaults (``prefix`` defaults to ``location``).
 
     ``location`` is empty only for a wildcard prefix (``*.example.com``): the
     reference is then used as it is, but ``insecure``, ``blocked`` and the mirrors apply.
+
+    prefix, location, source (str); insecure, blocked, mirror_by_digest_only (bool);
+    mirrors (Tuple[Mirror, ...]).
     """
 
-    prefix: str
-    location: str = ""
-    insecure: bool = False
-    blocked: bool = False
-    mirrors: Tuple[Mirror, ...] = ()
-    mirror_by_digest_only: bool = False
-    source: str = ""
+    __slots__ = ()
 
     @property
     def wildcard(self) -> bool:
@@ -108,12 +105,11 @@ class RegistryEntry(NamedTuple):
         return -1
 
 
-class PullSource(NamedTuple):
-    """Where to fetch (or push) an image: the rewritten reference and its TLS policy."""
+class PullSource(namedtuple("PullSource", "reference insecure mirror", defaults=(False, False))):
+    """Where to fetch (or push) an image: the rewritten reference (Reference) and its TLS policy
+    (insecure: bool); mirror (bool)."""
 
-    reference: Reference
-    insecure: bool = False
-    mirror: bool = False
+    __slots__ = ()
 
 
 def check_host(value: str, what: str, source: str) -> str:

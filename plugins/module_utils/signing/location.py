@@ -19,7 +19,8 @@ here: sources build locations whether or not a policy applies.
 from __future__ import annotations
 
 import os
-from typing import List, NamedTuple, Optional
+from collections import namedtuple
+from typing import List, Optional
 
 from ..common.errors import ConfigError
 from ..model.reference import Reference
@@ -31,10 +32,11 @@ DOCKER_ARCHIVE = "docker-archive"
 PATH_TRANSPORTS = (OCI, OCI_ARCHIVE)
 
 
-class ImageLocation(NamedTuple):
-    transport: str
-    reference: Optional[Reference] = None   # docker: the name the image is pulled as
-    path: str = ""                          # the other transports: the file or directory read
+class ImageLocation(namedtuple("ImageLocation", "transport reference path", defaults=(None, ""))):
+    """Where an image is read: transport (str); reference (Optional[Reference]), for docker the
+    name the image is pulled as; path (str), for the other transports the file or directory read."""
+
+    __slots__ = ()
 
     @classmethod
     def of_file(cls, transport: str, path: str) -> "ImageLocation":

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, NamedTuple, Optional
+from collections import namedtuple
+from typing import Any, Dict, Optional
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
@@ -23,13 +24,12 @@ SIGNATURE_TYPE = "cosign container image signature"
 CREATOR = "undock.oci"
 
 
-class SignedPayload(NamedTuple):
-    """What a payload claims; trusted only after its signature verified."""
+class SignedPayload(namedtuple("SignedPayload", "docker_reference manifest_digest creator timestamp",
+                                 defaults=(None, None))):
+    """What a payload claims; trusted only after its signature verified: docker_reference and
+    manifest_digest (str), creator (Optional[str]), timestamp (Optional[int])."""
 
-    docker_reference: str
-    manifest_digest: str
-    creator: Optional[str] = None
-    timestamp: Optional[int] = None
+    __slots__ = ()
 
 
 def make_payload(docker_reference: str, manifest_digest: str, timestamp: Optional[int] = None) -> bytes:

@@ -15,7 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
@@ -29,12 +30,11 @@ SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 DIR_SIGNATURE_PREFIX = b"\x00sigstore-json\n"
 
 
-class Signature(NamedTuple):
-    """One untrusted sigstore signature: a payload, its MIME type, and annotations."""
+class Signature(namedtuple("Signature", "mime_type payload annotations")):
+    """One untrusted sigstore signature: a payload (bytes), its MIME type (mime_type: str), and
+    annotations (Dict[str, str])."""
 
-    mime_type: str
-    payload: bytes
-    annotations: Dict[str, str]
+    __slots__ = ()
 
     @property
     def is_simple_signing(self) -> bool:

@@ -13,16 +13,19 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from typing import Any, List, NamedTuple
+from collections import namedtuple
+from typing import Any, List
 
 from .errors import SystemContainerError
 
 _PORT_RE = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]/]+):)?(?P<port>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?")
 
 
-class Listener(NamedTuple):
-    directive: str  # ListenStream or ListenDatagram
-    address: str    # as systemd.socket(5) reads it
+class Listener(namedtuple("Listener", "directive address")):
+    """A socket unit's listen line (str): directive, ListenStream or ListenDatagram; address, as
+    systemd.socket(5) reads it."""
+
+    __slots__ = ()
 
     def line(self) -> str:
         return "%s=%s" % (self.directive, self.address)
