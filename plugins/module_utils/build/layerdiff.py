@@ -25,9 +25,12 @@ import os
 import stat
 import tarfile
 from collections import namedtuple
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 from .errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"

@@ -16,7 +16,6 @@ So a path cannot contain a colon.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Optional
 
 from ..common.errors import InvalidReferenceError
 from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS, OCI, OCI_ARCHIVE, UNSUPPORTED_TRANSPORTS
@@ -24,6 +23,10 @@ from .docker_archive import DockerArchiveImageDestination, DockerArchiveImageSou
 from .interfaces import ImageDestination, ImageSource
 from .layout import (LayoutImageDestination, LayoutImageSource, OciArchiveImageDestination,
                      OciArchiveImageSource, validate_ref_name)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
 
 class TransportRef(namedtuple("TransportRef", "kind path ref")):

@@ -11,13 +11,17 @@ needs, what an archive keeps) goes through ``walk``; only how a manifest is fetc
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from .manifest import Manifest
 
-#: Given a descriptor in a manifest position, the parsed manifest to walk into, or None
-#: for one that is not to be opened (missing, not a manifest, unreadable).
-Fetch = Callable[[Dict[str, Any]], Optional[Manifest]]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    #: Given a descriptor in a manifest position, the parsed manifest to walk into, or None
+    #: for one that is not to be opened (missing, not a manifest, unreadable).
+    Fetch = Callable[[Dict[str, Any]], Optional[Manifest]]
 
 
 class Reached(namedtuple("Reached", "desc manifest is_manifest")):

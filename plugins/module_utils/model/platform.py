@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 from collections import namedtuple
-from typing import Any, Dict, Optional
 
 from ..common.errors import ManifestError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 
 class Platform(namedtuple("Platform", "os architecture variant", defaults=(None,))):

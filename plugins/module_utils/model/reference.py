@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from typing import Optional
 
 from .digest import InvalidDigestError, parse_digest
 from ..common.errors import InvalidReferenceError
 from .transport_names import DOCKER, FILE_TRANSPORTS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_DEFAULT_REGISTRY = "index.docker.io"

@@ -14,11 +14,14 @@ import re
 import threading
 import time
 from collections import namedtuple
-from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import AuthenticationError, RegistryError, TransientError
 from ..common.jsonutil import load_json
 from .failures import describe_cause, tls_failure
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 

@@ -15,7 +15,6 @@ import errno
 import json
 import os
 from collections import namedtuple
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -23,6 +22,10 @@ from ..common.jsonutil import load_json
 from ..model.reference import DEFAULT_REGISTRY, Reference
 from .cred_helpers import check_helper_name, helper_server, run_helper
 from .registries_conf import check_host
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 #: The name registries.conf ``credential-helpers`` gives the auth-file chain itself.
 AUTH_FILES_HELPER = "containers-auth.json"

@@ -16,10 +16,13 @@ from __future__ import annotations
 import re
 import shutil
 from collections import namedtuple
-from typing import Optional
 
 from ..common.errors import ConfigError
 from ..common.jsonutil import load_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 HELPER_TIMEOUT = 30.0
 MAX_ANSWER = 1024 * 1024

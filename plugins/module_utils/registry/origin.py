@@ -16,13 +16,16 @@ from __future__ import annotations
 
 import ipaddress
 from collections import namedtuple
-from typing import Any
 from urllib.parse import urlsplit
 
 try:
     from requests import Session as _Session
 except ImportError:  # the transport's require("requests") reports it
     _Session = object  # type: ignore[assignment,misc]
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -15,12 +15,16 @@ import errno
 import os
 import re
 from collections import namedtuple
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from collections.abc import Mapping  # for isinstance (typing.Mapping is an alias of it)
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..common.toml import load as toml_load
 from ..common.toml import loads as toml_loads
 from ..model.reference import DEFAULT_REGISTRY, LEGACY_DEFAULT_REGISTRY, Reference, parse_reference, short_name_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Union
 
 SYSTEM_REGISTRIES_CONF = "/etc/containers/registries.conf"
 SYSTEM_REGISTRIES_CONF_DIR = "/etc/containers/registries.conf.d"

@@ -13,14 +13,15 @@ import ssl
 import stat
 import tempfile
 from collections import namedtuple
-from typing import TYPE_CHECKING, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
 
 from .config import RegistryOptions
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import List, Mapping, Optional, Sequence, Tuple, Union
     from .registries_conf import RegistriesConfig
 
 DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")

@@ -13,14 +13,15 @@ import os
 import select
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from .errors import ContainerError
 from .records import ContainerPaths, monitor_alive, read_json, tail
 from .supervisor import POLL, StartSteps, Supervisor, wait_until
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
     from . import monitor  # noqa: F401 pylint: disable=unused-import  # only so that Ansible ships monitor.py in the payload
     from .containers import Containers
 

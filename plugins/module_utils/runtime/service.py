@@ -10,7 +10,6 @@ Check mode reads the store but never writes, mounts or runs anything."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
 
 from ..image.instore import present_in_store
 from ..image.outcome import Outcome
@@ -21,7 +20,9 @@ from .quick import CONTAINER_OPTIONS, FINGERPRINT, fingerprint
 from .records import LOG_MAX, ContainerPaths, read_json, read_status
 from .supervisor import systemd_booted
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.py once a start is under way
+    from typing import Any, Dict, List, Optional, Union
     from ..image.store_images import StoreImages
     from ..image.ops import ImageService
     from .containers import Containers

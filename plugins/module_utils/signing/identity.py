@@ -11,10 +11,13 @@ them while ``matchRepository`` does.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Dict, Optional
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..model.reference import Reference, parse_reference
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 IDENTITY_TYPES = ("matchExact", "matchRepoDigestOrExact", "matchRepository", "exactReference",
                   "exactRepository", "remapIdentity")

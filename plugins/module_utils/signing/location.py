@@ -20,10 +20,13 @@ from __future__ import annotations
 
 import os
 from collections import namedtuple
-from typing import List, Optional
 
 from ..common.errors import ConfigError
 from ..model.reference import Reference
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 DOCKER = "docker"
 OCI = "oci"

@@ -14,11 +14,14 @@ from __future__ import annotations
 import json
 import time
 from collections import namedtuple
-from typing import Any, Dict, Optional
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
 from ..model.digest import InvalidDigestError, validate_digest
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 SIGNATURE_TYPE = "cosign container image signature"
 CREATOR = "undock.oci"

@@ -16,7 +16,6 @@ import base64
 import binascii
 import json
 from collections import namedtuple
-from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
@@ -24,6 +23,10 @@ from ..model.digest import parse_digest, sha256_digest
 from ..model.manifest import OCI_CONFIG, OCI_MANIFEST, Manifest, parse_manifest
 from .keys import sign_bytes, verify_bytes
 from .payload import SignedPayload, make_payload, parse_payload
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"

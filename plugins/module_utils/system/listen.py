@@ -14,9 +14,12 @@ import ipaddress
 import posixpath
 import re
 from collections import namedtuple
-from typing import Any, List
 
 from .errors import SystemContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, List
 
 _PORT_RE = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]/]+):)?(?P<port>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?")
 

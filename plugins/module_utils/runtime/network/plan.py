@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import re
 from collections import namedtuple
-from typing import TYPE_CHECKING, Any, Dict, Optional, Sequence, Tuple
 
 from .dnsfiles import dns_servers
 from .errors import NetworkError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:  # ports.py is loaded when there are ports to parse
+    from typing import Any, Dict, Optional, Sequence, Tuple
     from .ports import PortMapping
 
 MODES = ("none", "host", "bridge", "container")

@@ -8,10 +8,13 @@
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Dict, List, Sequence, Tuple
 
 from ...common.text import is_decimal
 from .errors import NetworkError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Sequence, Tuple
 
 PROTOCOLS = ("tcp", "udp")
 MAX_RANGE = 1024  # a range expands into one iptables rule per port: keep it sane
