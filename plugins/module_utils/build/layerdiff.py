@@ -40,7 +40,7 @@ REFUSED_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
 
 
 class Entry(namedtuple("Entry", "path kind mode uid gid mtime size source linkname devmajor devminor xattrs",
-                         defaults=(0, None, "", 0, 0, None))):
+                       defaults=(0, None, "", 0, 0, None))):
     """One tar entry: ``path`` is relative (no leading ``/``), ``source`` the host file for
     regular files; ``kind`` a tarfile type.
 

@@ -64,7 +64,7 @@ class Mirror(namedtuple("Mirror", "location insecure pull_from_mirror", defaults
 
 
 class RegistryEntry(namedtuple("RegistryEntry", "prefix location insecure blocked mirrors mirror_by_digest_only source",
-                                 defaults=("", False, False, (), False, ""))):
+                               defaults=("", False, False, (), False, ""))):
     """One ``[[registry]]`` table, after defaults (``prefix`` defaults to ``location``).
 
     ``location`` is empty only for a wildcard prefix (``*.example.com``): the

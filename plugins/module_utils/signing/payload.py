@@ -28,7 +28,7 @@ CREATOR = "undock.oci"
 
 
 class SignedPayload(namedtuple("SignedPayload", "docker_reference manifest_digest creator timestamp",
-                                 defaults=(None, None))):
+                               defaults=(None, None))):
     """What a payload claims; trusted only after its signature verified: docker_reference and
     manifest_digest (str), creator (Optional[str]), timestamp (Optional[int])."""
 

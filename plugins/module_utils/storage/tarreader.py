@@ -321,8 +321,7 @@ class FileTarInput(TarInput):
         return True
 
 
-class TarEntry(namedtuple("TarEntry", "raw name parent base kind size pad mode uid gid mtime link xattrs devmajor "
-                                       "devminor offset typeflag")):
+class TarEntry(namedtuple("TarEntry", "raw name parent base kind size pad mode uid gid mtime link xattrs devmajor devminor offset typeflag")):
     """One tar entry, its extended headers applied (a tuple: the layer applier unpacks it).
 
     ``raw`` is the name as archived, ``name`` its normalised form (``""`` is the

@@ -95,7 +95,7 @@ _PREFETCH = 2
 
 
 class UnpackResult(namedtuple("UnpackResult", "blob_digest diff_id size entries blob_size compression",
-                                defaults=(0, compression.PLAIN))):
+                              defaults=(0, compression.PLAIN))):
     """What was unpacked: digests of the blob and of the tar stream (blob_digest, diff_id: str),
     and counts (int): size, bytes of the uncompressed tar stream; entries, tar entries applied
     (whiteouts included, meta headers not); blob_size, bytes of the compressed blob; and

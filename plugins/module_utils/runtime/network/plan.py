@@ -42,7 +42,7 @@ IPAM_DIR = "/run/undock/cni/ipam"
 
 
 class BridgeNetwork(namedtuple("BridgeNetwork", "name bridge subnet ipam_dir",
-                                 defaults=("undock", "undock0", "10.90.0.0/16", IPAM_DIR))):
+                               defaults=("undock", "undock0", "10.90.0.0/16", IPAM_DIR))):
     """A CNI bridge network: name, bridge, subnet, ipam_dir (str). The default one stays clear of
     podman's (cni-podman0, 10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create``
     hands out). Its leases are under ``ipam_dir/name``, shared by whoever attaches to it on this host."""
