@@ -10,12 +10,14 @@ once per playbook: this file and what it imports (module_base, build/quick.py) a
 
 from __future__ import annotations
 
-from typing import Any, Dict
-
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from .build.quick import unchanged
 from .module_base import finish, image_module
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict
 
 BUILD_ARGS: Dict[str, Any] = dict(
     name=dict(type="str"),

@@ -15,12 +15,15 @@ from __future__ import annotations
 import gc
 import importlib.util
 import sys
-from typing import Any, Dict, Optional, Sequence
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from .common.deps import missing_libraries
 from .registry.defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional, Sequence
 
 REGISTRY_ARGS: Dict[str, Any] = dict(
     username=dict(type="str"),

@@ -7,13 +7,13 @@ option groups, the library check and ``finish`` are in module_base)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional
-
 from ansible.module_utils.basic import AnsibleModule
 
 from .registry.defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
     from .image.store_images import StoreImages
     from .registry.context import RegistryContext
     from .registry.transfer_limits import TransferLimits

@@ -154,3 +154,52 @@ def test_the_engine_does_not_compile_the_monitor_script() -> None:
     loaded = loaded_after(["runtime.service", "runtime.containers", "runtime.monitoring"])
     assert PREFIX + "runtime.monitoring" in loaded
     assert PREFIX + "runtime.monitor" not in loaded
+
+
+def test_the_start_path_does_not_import_typing() -> None:
+    """typing costs ~5 ms a process: the engine imports it only for type checkers (under
+    ``TYPE_CHECKING = False``), and a container start loads nothing else that imports it."""
+    loaded = loaded_after(START_PATH + ["runtime.containers", "runtime.monitoring", "image.store_images"])
+    assert PREFIX + "runtime.containers" in loaded
+    assert "typing" not in loaded
+
+
+def typing_at_runtime(path: str) -> List[str]:
+    """The lines of ``path`` that import typing outside an ``if TYPE_CHECKING:`` block or
+    subclass typing.NamedTuple (which compiles each field's annotation when the class is made)."""
+    import ast
+
+    with open(path, encoding="utf-8") as handle:
+        tree = ast.parse(handle.read(), path)
+    found = []
+
+    def visit(node: ast.AST, checked: bool) -> None:
+        is_check = isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+        for child in ast.iter_child_nodes(node):
+            # only the body of ``if TYPE_CHECKING:`` is for type checkers, not its else branch
+            child_checked = checked or (is_check and any(child is stmt for stmt in node.body))
+            imports_typing = (isinstance(child, ast.Import) and any(a.name.split(".")[0] == "typing" for a in child.names)
+                              or isinstance(child, ast.ImportFrom) and (child.module or "").split(".")[0] == "typing")
+            if imports_typing and not child_checked:
+                found.append("%d: imports typing" % child.lineno)
+            if isinstance(child, ast.ClassDef):
+                for base in child.bases:
+                    if (isinstance(base, ast.Name) and base.id == "NamedTuple"
+                            or isinstance(base, ast.Attribute) and base.attr == "NamedTuple"):
+                        found.append("%d: class %s subclasses typing.NamedTuple" % (child.lineno, child.name))
+            visit(child, child_checked)
+
+    visit(tree, False)
+    return found
+
+
+def test_typing_is_imported_only_for_type_checkers() -> None:
+    offenders = {}
+    for root, _, files in os.walk(MODULE_UTILS):
+        for name in files:
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                lines = typing_at_runtime(path)
+                if lines:
+                    offenders[os.path.relpath(path, REPO)] = lines
+    assert offenders == {}

@@ -16,7 +16,6 @@ import copy
 import json
 import os
 import shlex
-from typing import Any, Dict, List, Optional, Tuple
 
 from ..model.platform import host_platform
 from ..storage.layers import image_diff_ids
@@ -29,6 +28,10 @@ from .image import BuiltImageSource, image_documents, timestamp
 from .layers import layer_media_type
 from .run import run_in_container, run_on_host
 from .working import BaseImage, WorkingContainer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 
 class BuildSettings:

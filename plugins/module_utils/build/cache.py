@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..storage.layers import LayerStore
@@ -26,6 +25,10 @@ from ..storage.store import Store
 from .record import canonical
 from .cachekey import step_cache_key
 from .steps import step_sources
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 CACHE_DIR = "build-cache"
 

@@ -25,7 +25,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Mapping, Optional
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Mapping, Optional
 
 _VERSION = 1
 

@@ -15,12 +15,15 @@ is docker's (``test`` as a list such as ``[CMD, curl, -f, URL]`` or a string for
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
 
 from ..common.errors import UndockError
 from ..runtime.options import signal_name
 from .dockerfile.units import parse_duration
 from .errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 FIELDS = ("cmd", "entrypoint", "env", "user", "working_dir", "labels", "exposed_ports", "volumes", "stop_signal",
           "healthcheck", "annotations")

@@ -27,7 +27,6 @@ import lzma
 import os
 import stat
 import tempfile
-from typing import Any, Callable, List, Optional, Tuple
 
 from ..common.errors import UndockError
 from ..common.fileutil import copy_fd_to_new
@@ -36,6 +35,10 @@ from ..storage.rootfs import SymlinkInPathError, open_dir_at, resolve_in_root
 from ..storage.trees import remove_tree
 from .context.sources import named_source
 from .errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Tuple
 
 CHUNK = 1024 * 1024
 URL_TIMEOUT = 60

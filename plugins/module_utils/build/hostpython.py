@@ -25,9 +25,12 @@ import os
 import shlex
 import struct
 import subprocess
-from typing import Any, Dict, List, Optional
 
 from .errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 LEND_ROOT = "/.undock"
 HOST_DIR = LEND_ROOT + "/host"

@@ -12,17 +12,20 @@ so two builds of the same inputs give the same bytes.
 from __future__ import annotations
 
 import time
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from ..image.interfaces import ImageSource
 from ..model.digest import sha256_digest
 from ..model.manifest import (DOCKER_CONFIG, DOCKER_LAYER_GZIP, DOCKER_MANIFEST, OCI_CONFIG, OCI_LAYER,
                               OCI_LAYER_GZIP, OCI_MANIFEST, Manifest, parse_manifest)
 from ..model.pending import PendingChecks
-from ..storage.layout import BlobOpener
 from ..storage.store import Store
 from .errors import BuildError
 from .record import canonical
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional, Tuple
+    from ..storage.layout import BlobOpener
 
 _TO_DOCKER = {OCI_LAYER_GZIP: DOCKER_LAYER_GZIP, OCI_LAYER: "application/vnd.docker.image.rootfs.diff.tar"}
 _TO_OCI = {v: k for k, v in _TO_DOCKER.items()}

@@ -21,7 +21,6 @@ import contextlib
 import json
 import os
 import re
-from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 from ..common.errors import UndockError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -32,6 +31,10 @@ from .errors import BuildError
 from .hostpython import BIN_DIR, INTERPRETER, LEND_ROOT, TMP_DIR, wrapper
 from .run import exec_in_working
 from .working import BUILDS_DIR, KEPT_FILE, BaseImage, WorkingContainer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}")
 LOCK_TIMEOUT = 600

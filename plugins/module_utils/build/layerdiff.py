@@ -24,9 +24,13 @@ import errno
 import os
 import stat
 import tarfile
-from typing import Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
 
 from .errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -35,22 +39,16 @@ OPAQUE_XATTR = "trusted.overlay.opaque"
 REFUSED_XATTRS = ("trusted.overlay.redirect", "trusted.overlay.metacopy")
 
 
-class Entry(NamedTuple):
+class Entry(namedtuple("Entry", "path kind mode uid gid mtime size source linkname devmajor devminor xattrs",
+                       defaults=(0, None, "", 0, 0, None))):
     """One tar entry: ``path`` is relative (no leading ``/``), ``source`` the host file for
-    regular files; ``kind`` a tarfile type."""
+    regular files; ``kind`` a tarfile type.
 
-    path: str
-    kind: bytes
-    mode: int
-    uid: int
-    gid: int
-    mtime: int
-    size: int = 0
-    source: Optional[str] = None
-    linkname: str = ""
-    devmajor: int = 0
-    devminor: int = 0
-    xattrs: Optional[Dict[str, bytes]] = None
+    path, linkname (str); kind (bytes); mode, uid, gid, mtime, size, devmajor, devminor (int);
+    source (Optional[str]); xattrs (Optional[Dict[str, bytes]]).
+    """
+
+    __slots__ = ()
 
 
 def _xattrs(path: str) -> Tuple[Dict[str, bytes], bool]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Dict, Iterator, Optional
 
 from ..common.errors import LayerError
 from ..image.tar_writer import TarWriter
@@ -19,6 +18,10 @@ from ..model.manifest import DOCKER_LAYER_GZIP, OCI_LAYER_GZIP, OCI_LAYER_ZSTD
 from ..storage.compression import GZIP, ZSTD, CompressWriter
 from .errors import BuildError
 from .layerdiff import Entry, write_entries
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, Optional
 
 COMPRESSIONS = (GZIP, ZSTD)
 FORMATS = ("oci", "docker")

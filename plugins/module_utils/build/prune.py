@@ -23,7 +23,6 @@ import contextlib
 import hashlib
 import json
 import os
-from typing import Any, Dict, Iterable, Set
 
 from ..common.errors import UndockError
 from ..common.locks import FileLock
@@ -36,6 +35,10 @@ from .cache import CACHE_DIR
 from .kept import KeptContainers
 from .record import RECORDS_DIR
 from .working import BUILDS_DIR, KEPT_FILE, clean_stale_builds
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, Set
 
 MAX_CACHE_RECORD = 16 * 1024 * 1024
 

@@ -24,7 +24,6 @@ with its errors.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional
 
 from ..common.errors import UndockError
 from ..image.outcome import Outcome
@@ -35,6 +34,10 @@ from .context.snapshot import open_context
 from .context.stat_cache import reuse_digests
 from .executor.inputs import containerfile_and_context, dockerfile_inputs, strings
 from .record import KEPT_DIGESTS, compare, read_record, source_date_epoch
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 #: Options that make the task more than a build, or that the quick answer does not serve.
 ACTIONS = ("steps", "force", "push", "platform", "container")

@@ -17,12 +17,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..image.outcome import Outcome
 from ..image.record import describe_image
 from .errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 FINGERPRINT = "io.undock.build.fingerprint"
 RECORDS_DIR = "build-records"

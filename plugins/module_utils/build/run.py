@@ -20,7 +20,6 @@ import json
 import os
 import subprocess
 import tempfile
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.errors import UndockError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -34,6 +33,10 @@ from ..runtime.users import resolve_user
 from ..storage.trees import remove_tree
 from .errors import BuildError
 from .working import WorkingContainer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 NETWORKS = ("none", "host", "bridge")
 TAIL = 4000

@@ -13,8 +13,6 @@ store through ImageService.present, the one copy path.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
-
 from ..image.ops import ImageService
 from ..image.outcome import Outcome
 from ..storage.mounts import MountManager
@@ -25,6 +23,10 @@ from .layers import layer_media_type
 from .record import FINGERPRINT, compare, finish_built, source_date_epoch
 from .steps import normalize_steps, step_sources
 from .working import WorkingContainer, clean_stale_builds
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 
 def build_image(service: ImageService, name: str, steps: Any, *, layers: bool = True, squash: bool = False,

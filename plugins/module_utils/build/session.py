@@ -15,8 +15,6 @@ deletes the container.
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
-
 from ..image.ops import ImageService, describe_image
 from ..image.outcome import Outcome
 from ..storage.mounts import MountManager
@@ -29,6 +27,10 @@ from .layers import layer_media_type
 from .record import source_date_epoch
 from .steps import normalize_steps
 from .working import clean_stale_builds
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 
 def _describe(kept: KeptContainers, name: str, state: Dict[str, Any]) -> Dict[str, Any]:

@@ -18,13 +18,16 @@ shape the image. Two builds with the same fingerprint make the same image.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
 
 from .config import check_config_step
 from .context.digest import path_digest
 from .errors import BuildError
 from .files import check_source, parse_chmod
 from .run import NETWORKS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 KINDS = ("from", "run", "host", "copy", "add", "config", "commit")
 RUN_KEYS = ("command", "env", "user", "working_dir", "network", "volumes", "timeout")

@@ -25,7 +25,6 @@ import contextlib
 import os
 import stat
 import uuid
-from typing import Any, Dict, List, Optional
 
 from ..common.errors import UndockError
 from ..common.fileutil import makedirs_private
@@ -37,6 +36,10 @@ from ..storage.trees import remove_tree
 from .errors import BuildError
 from .layerdiff import OPAQUE_XATTR, walk_tree
 from .layers import LayerBlob, write_layer
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 BUILDS_DIR = "builds"
 OWNER = "oci_build"

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Dict
 
 from .errors import UndockError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict
 
 _MISSING: Dict[str, str] = {}
 

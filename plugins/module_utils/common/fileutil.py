@@ -9,9 +9,12 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import BinaryIO, Tuple
 
 from .errors import StoreError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import BinaryIO, Tuple
 
 _KIND_NAMES = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
                (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"))

@@ -14,9 +14,12 @@ from __future__ import annotations
 import json
 import re
 from itertools import accumulate
-from typing import Any, Callable, List, Optional, Tuple, Type, Union
 
 from .errors import UndockError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, List, Optional, Tuple, Type, Union
 
 # OCI manifests, indexes and configs nest 4 or 5 levels, auth files 3: 64 leaves room
 # for annotations and vendor fields and stays far below the interpreter's limit.

@@ -8,7 +8,10 @@ start would otherwise pay for ctypes whether it mounts through libc or not."""
 from __future__ import annotations
 
 import functools
-from typing import Callable, Optional, Tuple
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Optional, Tuple
 
 #: The C prototypes used, as ctypes type names: (argument types, result type).
 PROTOTYPES = {

@@ -19,9 +19,12 @@ import _thread  # threading.RLock() makes a _thread.RLock; importing threading c
 import fcntl
 import os
 import time
-from typing import Optional
 
 from .errors import UndockError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 POLL = 0.05
 

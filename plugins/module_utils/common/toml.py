@@ -8,8 +8,6 @@ Errors become ConfigError naming the file and the line, never a traceback.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .deps import note_missing, require
 from .errors import ConfigError
 
@@ -21,6 +19,10 @@ except ImportError:  # Python < 3.11
     except ImportError as import_error:  # reported by common.deps when a TOML file is read
         _toml = None  # type: ignore[assignment]
         note_missing("tomli", import_error)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["loads", "load"]
 

@@ -14,13 +14,14 @@ other error raised before them is reported only after them (model.pending)."""
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
 
 from ..model.pending import PendingChecks
 from .interfaces import ImageDestination, ImageSource
 from .resolve import ResolvedImage, resolve_image
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional
     from ..signing.policy import Policy
     from ..storage.layout import BlobOpener
 

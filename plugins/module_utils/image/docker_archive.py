@@ -55,7 +55,6 @@ import os
 import shutil
 import tempfile
 import threading
-from typing import Any, BinaryIO, Dict, List, Optional, Tuple
 
 from ..model.digest import Digester, parse_digest, sha256_digest
 from ..common.errors import InvalidReferenceError, LayerError, ManifestError, StoreError, UndockError
@@ -68,11 +67,16 @@ from ..model.pending import PendingChecks
 from ..model.reference import Reference, parse_reference
 from ..signing.location import DOCKER_ARCHIVE, ImageLocation
 from ..storage.compression import open_decompressed
-from ..storage.layout import BlobOpener, OCILayout, Received
+from ..storage.layout import OCILayout
 from .interfaces import ImageDestination, ImageSource
 from .tar_archive import (CHUNK, MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir,
                           clean_member_name, sniff_compression)
 from .tar_writer import TarWriter, json_compact, write_tar
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional, Tuple
+    from ..storage.layout import BlobOpener, Received
 
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar"
 MANIFEST_JSON = "manifest.json"

@@ -14,8 +14,6 @@ A container service gets the ImageService itself only when a pull or an unpack i
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
-
 from ..common.errors import UndockError
 from ..model.platform import Platform, host_platform
 from ..model.reference import Reference, parse_reference
@@ -24,6 +22,10 @@ from .outcome import Outcome
 from .record import describe_image
 from .resolve import ResolvedImage, layer_diff_ids, resolve_image, stored_by_digest
 from .stored import StoredImageSource
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 
 def named_entry(entries: Iterable[Dict[str, Any]], ref_name: str) -> Optional[Dict[str, Any]]:

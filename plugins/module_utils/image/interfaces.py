@@ -10,14 +10,14 @@ between them, so pull, push, load and export are the same code.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, List, Optional
-
 from ..common.errors import UndockError
 from ..model.digest import Digester
 from ..model.manifest import Manifest
 from ..model.pending import PendingChecks
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional
     from ..storage.layout import BlobOpener, Received
     from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature

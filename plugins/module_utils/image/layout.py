@@ -30,7 +30,6 @@ import os
 import re
 import shutil
 import tempfile
-from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
 
 from ..model.digest import Digester, InvalidDigestError, is_digest, parse_digest
 from ..common.errors import ManifestError, StoreError, UndockError
@@ -42,10 +41,15 @@ from ..model.manifest import MAX_MANIFEST_SIZE, Manifest, check_manifest, parse_
 from ..model.pending import PendingChecks
 from ..model.validation import validate_document
 from ..signing.location import ImageLocation
-from ..storage.layout import LAYOUT_VERSION, REF_NAME, BlobOpener, OCILayout, Received
+from ..storage.layout import LAYOUT_VERSION, REF_NAME, OCILayout
 from .tar_archive import MAX_JSON_MEMBER, ArchiveError, TarArchive, TarMember, big_temp_dir
 from .tar_writer import TarWriter, json_compact, write_tar
 from .interfaces import ImageDestination, ImageSource
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional, Set, Tuple
+    from ..storage.layout import BlobOpener, Received
 
 # The ref.name grammar of the image-spec (annotations.md), as containers/image checks it.
 _COMPONENT = r"[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*"

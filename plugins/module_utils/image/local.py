@@ -5,17 +5,20 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
-
 from ..common.errors import StoreError
 from ..model.manifest import Manifest, to_oci_manifest
 from ..storage.layers import LayerStore
-from ..storage.layout import REF_NAME, Received
+from ..storage.layout import REF_NAME
 from ..storage.peek import ORIGINAL_MANIFEST, ORIGINAL_MEDIA_TYPE
 from ..storage.store import Store
 from .interfaces import ImageDestination, ImageSource
 from .resolve import layer_diff_ids
 from .stored import StoredImageSource
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
+    from ..storage.layout import Received
 
 
 class StoreImageSource(StoredImageSource, ImageSource):

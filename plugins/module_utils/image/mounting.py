@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from typing import Any, Dict, List, Optional
 
 from ..common.errors import StoreError, UndockError
 from ..common.fileutil import makedirs_private
@@ -19,6 +18,10 @@ from .record import describe_image
 from .resolve import ResolvedImage
 from .ops import ImageService
 from .outcome import Outcome
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 MOUNT_OWNER = "oci_mount"
 SCAN_OWNER = "oci_scan"

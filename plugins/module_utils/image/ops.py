@@ -8,8 +8,6 @@ and the store included; only read-only requests are made."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
-
 from ..common.errors import (DigestMismatchError, ImageInUseError, NotFoundError, PolicyRejectedError, RegistryError,
                              StoreError, TransientError, UndockError)
 from ..registry.config import SOURCE_REGISTRY, TASK_REGISTRY
@@ -30,6 +28,10 @@ from .local import StoreImageDestination, StoreImageSource
 from .outcome import Outcome
 from .record import describe_image
 from .resolve import ResolvedImage, resolve_image
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 PULL_POLICIES = ("missing", "newer", "always", "never")
 

@@ -10,7 +10,6 @@ import calendar
 import datetime
 import re
 import time
-from typing import Any, Dict, List, Optional, Sequence
 
 from ..common.errors import UndockError
 from ..model.reference import parse_reference
@@ -19,6 +18,10 @@ from ..storage.layout import REF_NAME
 from ..storage.mounts import MountManager
 from ..storage.store import Store
 from .outcome import Outcome
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence
 
 _DURATION = re.compile(r"(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
 _UNITS = (7 * 86400, 86400, 3600, 60, 1)

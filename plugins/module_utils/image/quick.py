@@ -22,10 +22,12 @@ just before it."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Optional
-
 from .instore import present_in_store
 from .outcome import Outcome
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 #: Options that make the task do more than make the image present.
 ACTIONS = ("source", "push", "export_to", "sign_by", "platform", "force")

@@ -6,9 +6,9 @@ whether the full engine or the no-op answered from the store's files (quick.py) 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Optional
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
     from .resolve import ResolvedImage
 
 #: The keys of every ``image`` return value, whatever the module and whether it was found.

@@ -5,8 +5,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
-
 from ..common.errors import NotFoundError, RegistryError, TransientError, UndockError
 from ..registry.config import FILES_ONLY, TASK_REGISTRY
 from ..registry.context import RegistryContext
@@ -14,13 +12,15 @@ from ..model.digest import validate_digest
 from ..model.manifest import Manifest
 from ..model.pending import PendingChecks
 from ..model.reference import Reference
-from ..storage.layout import BlobOpener, Received
 from .interfaces import ImageDestination, ImageSource
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
     from ..registry.client import RegistryClient  # and requests: loaded by RegistryContext.client()
     from ..signing.location import ImageLocation
     from ..signing.sigstore import Signature
+    from ..storage.layout import BlobOpener, Received
 
 # signing/ (and cryptography) is loaded only when signatures are read or written:
 # a pull under a policy that asks for none does not pay for it.

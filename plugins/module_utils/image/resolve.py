@@ -7,8 +7,6 @@ and the no-op answered from the store's files (quick.py), so it imports only the
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
-
 from ..common.errors import ManifestError, UndockError
 from ..model.imageconfig import check_config, parse_config
 from ..model.manifest import Manifest
@@ -17,7 +15,9 @@ from ..model.platform import Platform, host_platform, normalize_platform, platfo
 from ..model.reference import Reference, parse_reference
 from ..storage.peek import SOURCE_DIGEST, entry_name, image_diff_ids, original_manifest
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, Optional
     from .interfaces import ImageSource
 
 

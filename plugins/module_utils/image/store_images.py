@@ -10,12 +10,12 @@ reference to the image service here would put all of it in their payloads."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Optional
-
 from ..storage.store import Store, open_store
 from .outcome import Outcome
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
     from .ops import ImageService
 
 

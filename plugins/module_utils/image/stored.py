@@ -13,14 +13,15 @@ stored image (instore.py) does not import the copy's interfaces."""
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any, BinaryIO, Dict, Optional, Tuple
 
 from ..model.manifest import Manifest, parse_manifest
 from ..model.pending import PendingChecks
 from ..model.reference import parse_reference
 from ..storage.peek import SOURCE_REF, open_blob, original_manifest, read_blob
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, Optional, Tuple
     from ..storage.layout import BlobOpener
 
 

@@ -20,12 +20,15 @@ from __future__ import annotations
 import io
 import os
 import tempfile
-from typing import Any, BinaryIO, Dict, Optional
 
 from ..common.errors import LayerError, UndockError
 from ..common.fileutil import open_regular
 from ..storage.compression import PLAIN, detect, open_decompressed
 from ..storage.tarreader import DIR, KIND_NAMES, REG, SKIP, SYM, FileTarInput, TarEntry, TarReader
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, Optional
 
 MAX_JSON_MEMBER = 16 * 1024 * 1024      # manifest.json, index.json
 CHUNK = 1024 * 1024

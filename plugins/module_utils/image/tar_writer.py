@@ -10,10 +10,13 @@ import json
 import os
 import tarfile
 import tempfile
-from typing import Any, BinaryIO, Callable, Dict, Optional, Tuple
 
 from ..common.fileutil import fsync_dir
 from .tar_archive import ArchiveError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable, Dict, Optional, Tuple
 
 CHUNK = 1024 * 1024
 BLOCK = 512

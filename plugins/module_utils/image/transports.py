@@ -15,7 +15,7 @@ So a path cannot contain a colon.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from collections import namedtuple
 
 from ..common.errors import InvalidReferenceError
 from ..model.transport_names import DOCKER, DOCKER_ARCHIVE, FILE_TRANSPORTS, OCI, OCI_ARCHIVE, UNSUPPORTED_TRANSPORTS
@@ -24,11 +24,16 @@ from .interfaces import ImageDestination, ImageSource
 from .layout import (LayoutImageDestination, LayoutImageSource, OciArchiveImageDestination,
                      OciArchiveImageSource, validate_ref_name)
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Optional
 
-class TransportRef(NamedTuple):
-    kind: str      # oci, oci-archive, docker-archive or docker
-    path: str      # '' for docker
-    ref: str       # REF ('' when absent); for docker, the registry reference text
+
+class TransportRef(namedtuple("TransportRef", "kind path ref")):
+    """An image named through a transport (all str): kind, oci, oci-archive, docker-archive or
+    docker; path, '' for docker; ref, REF ('' when absent), for docker the registry reference text."""
+
+    __slots__ = ()
 
     def __str__(self) -> str:
         return format_transport(self.kind, self.path, self.ref)

@@ -10,21 +10,26 @@ needs, what an archive keeps) goes through ``walk``; only how a manifest is fetc
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterable, Iterator, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
 
 from .manifest import Manifest
 
-#: Given a descriptor in a manifest position, the parsed manifest to walk into, or None
-#: for one that is not to be opened (missing, not a manifest, unreadable).
-Fetch = Callable[[Dict[str, Any]], Optional[Manifest]]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
+
+if TYPE_CHECKING:
+    #: Given a descriptor in a manifest position, the parsed manifest to walk into, or None
+    #: for one that is not to be opened (missing, not a manifest, unreadable).
+    Fetch = Callable[[Dict[str, Any]], Optional[Manifest]]
 
 
-class Reached(NamedTuple):
-    desc: Dict[str, Any]
-    #: what ``fetch`` returned for a manifest position; None for a config or a layer
-    manifest: Optional[Manifest]
-    #: a root, an entry of an index or a subject (as opposed to a config or a layer)
-    is_manifest: bool
+class Reached(namedtuple("Reached", "desc manifest is_manifest")):
+    """A position reached: desc (Dict[str, Any]), its descriptor; manifest (Optional[Manifest]),
+    what ``fetch`` returned for a manifest position, None for a config or a layer; is_manifest
+    (bool), a root, an entry of an index or a subject (as opposed to a config or a layer)."""
+
+    __slots__ = ()
 
 
 def children(manifest: Manifest) -> List[Tuple[Any, bool]]:

@@ -5,11 +5,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict
-
 from ..common.errors import ManifestError
 from ..common.jsonutil import load_json
 from .manifest import DOCKER_CONFIG
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict
 
 
 def parse_config(raw: bytes, desc: Dict[str, Any], origin: str, validate: bool = True) -> Dict[str, Any]:

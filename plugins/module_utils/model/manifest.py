@@ -10,12 +10,15 @@ identity of the image, so callers keep the original bytes next to the parsed for
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
 
 from .digest import SMALL_CONTENT, Digester
 from ..common.errors import ManifestError
 from ..common.jsonutil import load_json
 from .platform import Platform, normalize_platform, platform_matches
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 OCI_INDEX = "application/vnd.oci.image.index.v1+json"

@@ -12,7 +12,10 @@ schema may break code that reads it, and the schema's message is the one to repo
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Callable, Iterator, List, Optional
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Iterator, List, Optional
 
 
 class PendingChecks:

@@ -6,15 +6,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, NamedTuple, Optional
+from collections import namedtuple
 
 from ..common.errors import ManifestError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
-class Platform(NamedTuple):
-    os: str
-    architecture: str
-    variant: Optional[str] = None
+
+class Platform(namedtuple("Platform", "os architecture variant", defaults=(None,))):
+    """An image's platform: os, architecture (str), variant (Optional[str])."""
+
+    __slots__ = ()
 
     def __str__(self) -> str:
         text = "%s/%s" % (self.os, self.architecture)

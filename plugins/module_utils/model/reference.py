@@ -12,11 +12,15 @@ A name without a registry is a *short name*: ``Reference.short_name`` is true an
 from __future__ import annotations
 
 import re
-from typing import NamedTuple, Optional
+from collections import namedtuple
 
 from .digest import InvalidDigestError, parse_digest
 from ..common.errors import InvalidReferenceError
 from .transport_names import DOCKER, FILE_TRANSPORTS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 DEFAULT_REGISTRY = "docker.io"
 LEGACY_DEFAULT_REGISTRY = "index.docker.io"
@@ -35,14 +39,13 @@ _ANCHORED_ID_RE = re.compile(r"[a-f0-9]{64}")
 _NOT_REGISTRY_NAMES = FILE_TRANSPORTS + ("dir",)
 
 
-class Reference(NamedTuple):
-    """A normalised reference. ``tag`` and ``digest`` may both be set (``name:tag@digest``)."""
+class Reference(namedtuple("Reference", "registry repository tag digest short_name", defaults=(None, None, False))):
+    """A normalised reference. ``tag`` and ``digest`` may both be set (``name:tag@digest``).
 
-    registry: str
-    repository: str
-    tag: Optional[str] = None
-    digest: Optional[str] = None
-    short_name: bool = False
+    registry, repository (str); tag, digest (Optional[str]); short_name (bool).
+    """
+
+    __slots__ = ()
 
     @property
     def name(self) -> str:

@@ -22,9 +22,11 @@ slice or map (docker's container.Config has no omitempty on those fields).
 
 from __future__ import annotations
 
-from typing import Any, Dict
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict
 
-Schema = Dict[str, Any]
+    Schema = Dict[str, Any]
 
 DIGEST: Schema = {
     "type": "string",

@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 import reprlib
-from typing import Any, Dict, List
 
 from ..common.deps import import_library
 from ..common.errors import ManifestError
-from .schemas import Schema
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
+    from .schemas import Schema
 
 _VALIDATORS: Dict[int, Any] = {}
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")

@@ -13,18 +13,23 @@ import base64
 import re
 import threading
 import time
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
 
 from ..common.errors import AuthenticationError, RegistryError, TransientError
 from ..common.jsonutil import load_json
 from .failures import describe_cause, tls_failure
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
+
 _PARAM_RE = re.compile(r'\s*([A-Za-z0-9_.-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
 
 
-class Challenge(NamedTuple):
-    scheme: str                      # "basic" or "bearer", lower case
-    params: Dict[str, str]
+class Challenge(namedtuple("Challenge", "scheme params")):
+    """scheme (str), "basic" or "bearer", lower case; params (Dict[str, str])."""
+
+    __slots__ = ()
 
     @property
     def realm(self) -> str:

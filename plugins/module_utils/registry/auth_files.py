@@ -14,7 +14,7 @@ import binascii
 import errno
 import json
 import os
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from collections import namedtuple
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -23,17 +23,22 @@ from ..model.reference import DEFAULT_REGISTRY, Reference
 from .cred_helpers import check_helper_name, helper_server, run_helper
 from .registries_conf import check_host
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
 #: The name registries.conf ``credential-helpers`` gives the auth-file chain itself.
 AUTH_FILES_HELPER = "containers-auth.json"
 
 
-class Credentials(NamedTuple):
-    """A user name and password (or identity token). The repr never shows the secrets."""
+class Credentials(namedtuple("Credentials", "username password identity_token source", defaults=("", None, None))):
+    """A user name and password (or identity token). The repr never shows the secrets.
 
-    username: str
-    password: str = ""
-    identity_token: Optional[str] = None
-    source: Optional[str] = None  # the file and key they came from, for messages
+    username, password (str); identity_token (Optional[str]); source (Optional[str]), the file
+    and key they came from, for messages.
+    """
+
+    __slots__ = ()
 
     def __repr__(self) -> str:
         return "Credentials(username=%r, password=%s, identity_token=%s, source=%r)" % (

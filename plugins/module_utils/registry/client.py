@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Dict, List, Optional, Tuple
 from urllib.parse import urlencode, urljoin
 
 from ..model.digest import validate_digest
@@ -18,7 +17,9 @@ from ..model.manifest import ACCEPT_MANIFEST_TYPES, MAX_MANIFEST_SIZE, Manifest,
 from ..model.pending import PendingChecks
 from .transport import RegistryTransport
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable, Dict, List, Optional, Tuple
     import requests
 
 ACCEPT = ", ".join(ACCEPT_MANIFEST_TYPES)

@@ -6,12 +6,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
-
 from ..common.errors import ConfigError
 from ..model.reference import Reference
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Mapping, Optional, Union
     from .auth_files import AuthStore, Credentials
     from .registries_conf import RegistriesConfig
 

@@ -7,13 +7,14 @@ that override them, and one transport per host (so connections and tokens are re
 from __future__ import annotations
 
 import _thread  # threading.Lock is _thread.allocate_lock; importing threading costs a start ~2 ms
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 
 from ..model.reference import Reference
 from .config import TASK_REGISTRY, RegistryOptions
 from .transfer_limits import TransferLimits
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple
     from .auth_files import AuthStore, Credentials
     from .client import RegistryClient
     from .registries_conf import RegistriesConfig

@@ -15,10 +15,14 @@ from __future__ import annotations
 
 import re
 import shutil
-from typing import NamedTuple, Optional
+from collections import namedtuple
 
 from ..common.errors import ConfigError
 from ..common.jsonutil import load_json
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 HELPER_TIMEOUT = 30.0
 MAX_ANSWER = 1024 * 1024
@@ -28,10 +32,10 @@ DOCKER_HUB_SERVER = "https://index.docker.io/v1/"
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
-class HelperAnswer(NamedTuple):
-    username: str
-    secret: str
-    identity_token: bool
+class HelperAnswer(namedtuple("HelperAnswer", "username secret identity_token")):
+    """username, secret (str), identity_token (bool)."""
+
+    __slots__ = ()
 
 
 def helper_server(host: str) -> str:

@@ -12,10 +12,13 @@ import http.client
 import re
 import socket
 import ssl
-from typing import Any, Iterator, List, Optional, Tuple
 
 from ..common.errors import RegistryError, TLSError, TransientError
 from ..common.text import is_decimal
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Iterator, List, Optional, Tuple
 
 _HOPS = 24  # bound on the walk through an exception's causes
 

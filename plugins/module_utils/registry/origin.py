@@ -15,7 +15,7 @@ same for users.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, NamedTuple
+from collections import namedtuple
 from urllib.parse import urlsplit
 
 try:
@@ -23,13 +23,17 @@ try:
 except ImportError:  # the transport's require("requests") reports it
     _Session = object  # type: ignore[assignment,misc]
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any
+
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
-class Origin(NamedTuple):
-    scheme: str
-    host: str
-    port: int
+class Origin(namedtuple("Origin", "scheme host port")):
+    """scheme, host (str), port (int)."""
+
+    __slots__ = ()
 
 
 def origin_of(url: str) -> Origin:

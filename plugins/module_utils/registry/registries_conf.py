@@ -14,12 +14,17 @@ from __future__ import annotations
 import errno
 import os
 import re
-from typing import Any, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from collections import namedtuple
+from collections.abc import Mapping  # for isinstance (typing.Mapping is an alias of it)
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..common.toml import load as toml_load
 from ..common.toml import loads as toml_loads
 from ..model.reference import DEFAULT_REGISTRY, LEGACY_DEFAULT_REGISTRY, Reference, parse_reference, short_name_path
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Union
 
 SYSTEM_REGISTRIES_CONF = "/etc/containers/registries.conf"
 SYSTEM_REGISTRIES_CONF_DIR = "/etc/containers/registries.conf.d"
@@ -52,28 +57,24 @@ class BlockedRegistryError(ConfigError):
     """registries.conf marks the registry (or the namespace) as ``blocked = true``."""
 
 
-class Mirror(NamedTuple):
-    """One ``[[registry.mirror]]`` table."""
+class Mirror(namedtuple("Mirror", "location insecure pull_from_mirror", defaults=(False, MIRROR_ALL))):
+    """One ``[[registry.mirror]]`` table: location (str), insecure (bool), pull_from_mirror (str)."""
 
-    location: str
-    insecure: bool = False
-    pull_from_mirror: str = MIRROR_ALL
+    __slots__ = ()
 
 
-class RegistryEntry(NamedTuple):
+class RegistryEntry(namedtuple("RegistryEntry", "prefix location insecure blocked mirrors mirror_by_digest_only source",
+                               defaults=("", False, False, (), False, ""))):
     """One ``[[registry]]`` table, after defaults (``prefix`` defaults to ``location``).
 
     ``location`` is empty only for a wildcard prefix (``*.example.com``): the
     reference is then used as it is, but ``insecure``, ``blocked`` and the mirrors apply.
+
+    prefix, location, source (str); insecure, blocked, mirror_by_digest_only (bool);
+    mirrors (Tuple[Mirror, ...]).
     """
 
-    prefix: str
-    location: str = ""
-    insecure: bool = False
-    blocked: bool = False
-    mirrors: Tuple[Mirror, ...] = ()
-    mirror_by_digest_only: bool = False
-    source: str = ""
+    __slots__ = ()
 
     @property
     def wildcard(self) -> bool:
@@ -108,12 +109,11 @@ class RegistryEntry(NamedTuple):
         return -1
 
 
-class PullSource(NamedTuple):
-    """Where to fetch (or push) an image: the rewritten reference and its TLS policy."""
+class PullSource(namedtuple("PullSource", "reference insecure mirror", defaults=(False, False))):
+    """Where to fetch (or push) an image: the rewritten reference (Reference) and its TLS policy
+    (insecure: bool); mirror (bool)."""
 
-    reference: Reference
-    insecure: bool = False
-    mirror: bool = False
+    __slots__ = ()
 
 
 def check_host(value: str, what: str, source: str) -> str:

@@ -12,14 +12,16 @@ import os
 import ssl
 import stat
 import tempfile
-from typing import TYPE_CHECKING, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from collections import namedtuple
 
 from ..common.errors import ConfigError
 from ..common.fileutil import atomic_write, makedirs_private
 
 from .config import RegistryOptions
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import List, Mapping, Optional, Sequence, Tuple, Union
     from .registries_conf import RegistriesConfig
 
 DEFAULT_CERTS_DIRS = ("/etc/containers/certs.d", "/etc/docker/certs.d")
@@ -88,20 +90,18 @@ def certs_dir_for(host: str, certs_dirs: Sequence[str] = DEFAULT_CERTS_DIRS) -> 
     return TLSFiles()
 
 
-class TLSSettings(NamedTuple):
+class TLSSettings(namedtuple("TLSSettings", "verify cert insecure ca_certs", defaults=(True, None, False, ()))):
     """What an HTTP client needs, in the form ``requests`` takes.
 
-    * ``verify``: False (no verification), True (the default trust store) or the path
+    * ``verify`` (Union[bool, str]): False (no verification), True (the default trust store) or the path
       of a PEM bundle holding the default roots plus the extra CAs (``ca_certs``).
-    * ``cert``: ``(certfile, keyfile)`` or None.
-    * ``insecure``: plain HTTP may be tried when HTTPS fails (True exactly when
+    * ``cert`` (Optional[Tuple[str, str]]): ``(certfile, keyfile)`` or None.
+    * ``insecure`` (bool): plain HTTP may be tried when HTTPS fails (True exactly when
       ``verify`` is False).
+    * ``ca_certs`` (Tuple[str, ...]): the extra CAs.
     """
 
-    verify: Union[bool, str] = True
-    cert: Optional[Tuple[str, str]] = None
-    insecure: bool = False
-    ca_certs: Tuple[str, ...] = ()
+    __slots__ = ()
 
     def ssl_context(self) -> ssl.SSLContext:
         """An SSLContext with the same policy, for clients that take one."""

@@ -7,10 +7,13 @@ from deadline.py, which loads sockets and threads: every task builds its limits,
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 from ..common.errors import ConfigError
 from .defaults import DEFAULT_MIN_TRANSFER_RATE, DEFAULT_REQUEST_TIMEOUT
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class TransferLimits:

@@ -13,7 +13,6 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ..common.deps import note_missing, require
 from ..common.errors import AuthenticationError, NotFoundError, RegistryError, TransientError
@@ -29,6 +28,10 @@ try:
     import requests
 except ImportError as import_error:  # reported by common.deps when a registry is used
     note_missing("requests", import_error)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 USER_AGENT = "undock.oci/0.1"
 DEFAULT_TIMEOUT = (15.0, 120.0)  # connect, read

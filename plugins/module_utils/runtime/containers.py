@@ -43,7 +43,6 @@ import contextlib
 import json
 import os
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.locks import FileLock
@@ -66,6 +65,10 @@ from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec, with_resources
 from .supervisor import SYSTEMD, StartSteps, Supervisor, systemd_booted
 from .users import resolve_user
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 
 def supervisor_named(kind: str) -> Supervisor:

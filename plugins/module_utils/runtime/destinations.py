@@ -23,10 +23,13 @@ directory. The rule, applied by ``contain_mounts`` to the whole mount list:
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 from ..storage.rootfs import SymlinkInPathError, open_dir_at, resolve_in_root
 from .errors import ContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 #: kernel filesystems the runtime mounts: no working directory or volume may land in them
 KERNEL_DIRS = ("proc", "sys", "dev")

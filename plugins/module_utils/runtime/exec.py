@@ -17,12 +17,15 @@ import os
 import signal
 import subprocess
 import tempfile
-from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import makedirs_private
 from .containers import Containers
 from .errors import ContainerError
 from .users import resolve_user
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 KILL_WAIT = 10.0
 

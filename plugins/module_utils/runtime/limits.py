@@ -23,10 +23,13 @@ the host."""
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List
 
 from .options import differences
 from .spec import CPU_PERIOD, cpu_quota
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 #: the fields of the normalised container that ``update`` changes in place
 IN_PLACE = ("cpus", "memory", "pids_limit")

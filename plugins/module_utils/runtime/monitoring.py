@@ -12,7 +12,6 @@ import json
 import os
 import sys
 import time
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..model.digest import name_digest
@@ -21,7 +20,9 @@ from .names import check_name
 from .records import RUNNING, ContainerPaths, monitor_alive, read_json, read_status, tail
 from .supervisor import POLL, StartSteps, Supervisor, systemd_booted, wait_until
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
     from . import monitor  # noqa: F401 pylint: disable=unused-import  # only so that Ansible ships monitor.py in the payload
     from .containers import Containers
 

@@ -16,12 +16,15 @@ from __future__ import annotations
 import _signal
 import posixpath
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from .errors import ContainerError
 from .names import NAME_RE, check_name
 from .network.errors import NetworkError
 from .network.plan import plan_network
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 VOLUME_NAME_RE = NAME_RE
 

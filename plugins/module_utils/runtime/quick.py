@@ -23,10 +23,13 @@ before it."""
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
 
 from ..storage.peek import index_entry, read_json
 from .records import RUNNING, ContainerPaths, read_info
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 #: The module options that describe the container (what normalize() reads, and the rest
 #: of what ContainerService.ensure is given).

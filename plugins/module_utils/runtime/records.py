@@ -10,13 +10,16 @@ Reading only, and importing little: a task that finds its container as it wants 
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional
 
 from ..storage.mount_records import process_start
 from ..storage.peek import read_json
 from .names import check_name
 from .network.errors import NetworkError
 from .network.state import NetworkState, load_state
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 RECORD = "container.json"
 LOG_MAX = 10 * 1024 * 1024  # the cap of a container's log file (the monitor rotates it there)

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.tools import find_tool
 from .errors import RuntimeCommandError
 from .options import signal_number
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
     import subprocess
 
 COMMAND_TIMEOUT = 60

@@ -9,8 +9,6 @@ Check mode reads the store but never writes, mounts or runs anything."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Union
-
 from ..image.instore import present_in_store
 from ..image.outcome import Outcome
 from .errors import ContainerError, RuntimeCommandError
@@ -19,7 +17,9 @@ from .options import check_name, differences, normalize
 from .quick import CONTAINER_OPTIONS, FINGERPRINT, fingerprint
 from .records import LOG_MAX, RUNNING
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:  # exec.py is loaded by the tasks that exec only; containers.py once a start is under way
+    from typing import Any, Dict, List, Optional, Union
     from ..image.store_images import StoreImages
     from ..image.ops import ImageService
     from .containers import Containers

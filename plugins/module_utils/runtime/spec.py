@@ -12,10 +12,12 @@ lifts the masks, mounts /sys and cgroups read-write and allows every device.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
-
 from .options import UNLIMITED
 from .users import ProcessUser
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 OCI_VERSION = "1.0.2"
 CPU_PERIOD = 100000

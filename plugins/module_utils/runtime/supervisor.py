@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any, Callable, Dict, List
 
 from .records import ContainerPaths
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List
     from .containers import Containers
 
 RUN_SYSTEMD = "/run/systemd/system"

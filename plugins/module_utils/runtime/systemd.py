@@ -40,7 +40,6 @@ import os
 import shlex
 import subprocess
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List
 
 from ..common.fileutil import atomic_write
 from .errors import ContainerError
@@ -51,7 +50,9 @@ from .records import ContainerPaths, tail
 from .supervisor import SYSTEMD, StartSteps, Supervisor, wait_until
 from .systemd_units import read_events, read_unit_status, show, unit_name
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List
     from .containers import Containers
 
 START_TIMEOUT = 30.0

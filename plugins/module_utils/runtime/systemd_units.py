@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
 
 from ..model.digest import name_digest
 from ..storage.mount_records import process_start
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
     from .records import ContainerPaths
 
 DEFAULT_STORE = "/var/lib/undock"

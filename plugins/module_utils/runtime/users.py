@@ -11,10 +11,13 @@ groups that list the user as a member."""
 from __future__ import annotations
 
 import errno
-from typing import List, Optional, Tuple
 
 from ..storage.rootfs import read_file_in_root
 from .errors import ContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple
 
 MAX_FILE = 4 * 1024 * 1024
 

@@ -39,11 +39,14 @@ import shlex
 import shutil
 import stat
 import subprocess
-from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 from ..common.errors import UndockError
 from ..common.fileutil import read_bounded
 from ..storage.rootfs import open_in_root, read_file_in_root
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
 SCANNERS = ("packages", "setuid", "world_writable", "secrets", "command")
 DEFAULT_SCANNERS = ("packages", "setuid", "world_writable", "secrets")

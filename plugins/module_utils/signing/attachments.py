@@ -7,14 +7,15 @@ docker-registry 2.8 has none, and cosign and containers/image use the tag)."""
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Any, Dict, List
 
 from ..common.errors import NotFoundError, SigningError
 from ..model.digest import verify_bytes as verify_digest
 from .sigstore import Signature, build_signature_manifest, same_signature, sign, signature_tag, signatures_from_manifest, \
     signed_by
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, List
     from ..registry.client import RegistryClient
 
 MAX_SIGNATURE_BLOB = 4 * 1024 * 1024

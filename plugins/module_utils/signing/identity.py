@@ -10,10 +10,14 @@ them while ``matchRepository`` does.
 
 from __future__ import annotations
 
-from typing import Any, Dict, NamedTuple, Optional
+from collections import namedtuple
 
 from ..common.errors import ConfigError, InvalidReferenceError
 from ..model.reference import Reference, parse_reference
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 IDENTITY_TYPES = ("matchExact", "matchRepoDigestOrExact", "matchRepository", "exactReference",
                   "exactRepository", "remapIdentity")
@@ -42,11 +46,11 @@ def _repo_digest_or_exact(intended: Reference, signed: Reference) -> bool:
     return False
 
 
-class SignedIdentity(NamedTuple):
-    kind: str
-    reference: Optional[Reference] = None   # exactReference / exactRepository
-    prefix: str = ""                        # remapIdentity
-    signed_prefix: str = ""
+class SignedIdentity(namedtuple("SignedIdentity", "kind reference prefix signed_prefix", defaults=(None, "", ""))):
+    """A policy's signedIdentity: kind (str); reference (Optional[Reference]), for exactReference
+    and exactRepository; prefix and signed_prefix (str), for remapIdentity."""
+
+    __slots__ = ()
 
     def describe(self) -> str:
         if self.kind == "exactReference" or self.kind == "exactRepository":

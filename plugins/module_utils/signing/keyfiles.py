@@ -7,11 +7,14 @@
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Optional
 
 from ..common.errors import SigningError
 from ..common.fileutil import create_exclusive
 from .keys import generate_key_pair, load_private_key, public_key_pem
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional
 
 MAX_KEY_FILE = 64 * 1024
 

@@ -19,7 +19,6 @@ import binascii
 import json
 import os
 import re
-from typing import Any, List, Optional, Tuple
 
 from ..common.deps import note_missing, require
 from ..common.errors import MissingLibraryError, SigningError
@@ -32,6 +31,10 @@ try:
     from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
 except ImportError as import_error:  # pragma: no cover - depends on the managed host
     note_missing("cryptography", import_error)
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, List, Optional, Tuple
 
 ENCRYPTED_PEM_TYPE = "ENCRYPTED SIGSTORE PRIVATE KEY"
 LEGACY_ENCRYPTED_PEM_TYPE = "ENCRYPTED COSIGN PRIVATE KEY"

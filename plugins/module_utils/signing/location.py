@@ -19,10 +19,14 @@ here: sources build locations whether or not a policy applies.
 from __future__ import annotations
 
 import os
-from typing import List, NamedTuple, Optional
+from collections import namedtuple
 
 from ..common.errors import ConfigError
 from ..model.reference import Reference
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 DOCKER = "docker"
 OCI = "oci"
@@ -31,10 +35,11 @@ DOCKER_ARCHIVE = "docker-archive"
 PATH_TRANSPORTS = (OCI, OCI_ARCHIVE)
 
 
-class ImageLocation(NamedTuple):
-    transport: str
-    reference: Optional[Reference] = None   # docker: the name the image is pulled as
-    path: str = ""                          # the other transports: the file or directory read
+class ImageLocation(namedtuple("ImageLocation", "transport reference path", defaults=(None, ""))):
+    """Where an image is read: transport (str); reference (Optional[Reference]), for docker the
+    name the image is pulled as; path (str), for the other transports the file or directory read."""
+
+    __slots__ = ()
 
     @classmethod
     def of_file(cls, transport: str, path: str) -> "ImageLocation":

@@ -13,23 +13,26 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Dict, NamedTuple, Optional
+from collections import namedtuple
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
 from ..model.digest import InvalidDigestError, validate_digest
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
+
 SIGNATURE_TYPE = "cosign container image signature"
 CREATOR = "undock.oci"
 
 
-class SignedPayload(NamedTuple):
-    """What a payload claims; trusted only after its signature verified."""
+class SignedPayload(namedtuple("SignedPayload", "docker_reference manifest_digest creator timestamp",
+                               defaults=(None, None))):
+    """What a payload claims; trusted only after its signature verified: docker_reference and
+    manifest_digest (str), creator (Optional[str]), timestamp (Optional[int])."""
 
-    docker_reference: str
-    manifest_digest: str
-    creator: Optional[str] = None
-    timestamp: Optional[int] = None
+    __slots__ = ()
 
 
 def make_payload(docker_reference: str, manifest_digest: str, timestamp: Optional[int] = None) -> bytes:

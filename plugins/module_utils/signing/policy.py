@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Union
 
 from ..common.errors import ConfigError, ManifestError, PolicyRejectedError, SigningError, UndockError
 from ..common.jsonutil import load_json
@@ -31,7 +30,9 @@ from ..model.reference import Reference
 from .identity import SignedIdentity, parse_signed_identity
 from .location import DOCKER, ImageLocation, check_scope
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Union
     from .sigstore import Signature
 
 # keys and sigstore (and with them cryptography) are imported by a sigstoreSigned check only:

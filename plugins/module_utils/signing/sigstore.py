@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from typing import Any, Dict, List, NamedTuple, Optional, Tuple
+from collections import namedtuple
 
 from ..common.errors import SigningError
 from ..common.jsonutil import load_json
@@ -24,17 +24,20 @@ from ..model.manifest import OCI_CONFIG, OCI_MANIFEST, Manifest, parse_manifest
 from .keys import sign_bytes, verify_bytes
 from .payload import SignedPayload, make_payload, parse_payload
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
+
 SIMPLE_SIGNING_MEDIA_TYPE = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 DIR_SIGNATURE_PREFIX = b"\x00sigstore-json\n"
 
 
-class Signature(NamedTuple):
-    """One untrusted sigstore signature: a payload, its MIME type, and annotations."""
+class Signature(namedtuple("Signature", "mime_type payload annotations")):
+    """One untrusted sigstore signature: a payload (bytes), its MIME type (mime_type: str), and
+    annotations (Dict[str, str])."""
 
-    mime_type: str
-    payload: bytes
-    annotations: Dict[str, str]
+    __slots__ = ()
 
     @property
     def is_simple_signing(self) -> bool:

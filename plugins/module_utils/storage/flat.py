@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-from typing import TYPE_CHECKING, Any, Dict, Iterator, List, Sequence, Tuple
 
 from ..common.errors import StoreError
 from ..common.fileutil import makedirs_private, point_symlink
@@ -25,7 +24,9 @@ from .mounts import COPY_DIR, EMPTY, FLAT_DIR
 from .peek import REF_NAME
 from .trees import remove_tree
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, List, Sequence, Tuple
     from .mounts import MountManager
 
 

@@ -16,10 +16,13 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Dict, List, Optional
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..model.digest import name_digest
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 HOLDS_DIR = "holds"
 _HOLD_FIELDS = ("owner", "path", "image", "digest", "image_id", "diff_ids")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, Iterable, List, Optional
 
 from ..model.digest import parse_digest
 from ..common.errors import DigestMismatchError, LayerError, UndockError
@@ -28,11 +27,16 @@ from ..common.locks import FileLock
 from ..model.graph import walk
 from ..model.manifest import Manifest, parse_manifest
 from .layer_dirs import LayerDirs, short_link
-from .layout import BlobOpener, BlobReceiver, Received
+from .layout import BlobReceiver
 from .peek import image_diff_ids
 from .store import Store
 from .trees import remove_tree
 from .limits import DEFAULT_MAX_SIZE
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional
+    from .layout import BlobOpener, Received
 
 TEMP_PREFIX = ".tmp-"
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
 
 from ..model.digest import Digester, parse_digest
 from ..common.errors import DigestMismatchError, StoreError, TransientError
@@ -21,15 +20,20 @@ from ..common.fileutil import atomic_write, fsync_dir, open_regular_file
 from ..common.libc import libc_function
 from .peek import REF_NAME, blob_path, open_blob, read_blob
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Callable, Dict, Iterator, List, Optional, Tuple
+
 LAYOUT_VERSION = {"imageLayoutVersion": "1.0.0"}
 CHUNK = 1024 * 1024
 
-# A blob source: given a byte offset, return (stream, offset it really starts at).
-# A server that ignores Range answers from 0, and the caller starts over.
-BlobOpener = Callable[[int], Tuple[BinaryIO, int]]
-# Called once a blob's bytes are all received and verified, before they are made durable
-# (fsync) and named: a copy checks its documents there, while the disk works (image.copy).
-Received = Optional[Callable[[], None]]
+if TYPE_CHECKING:
+    # A blob source: given a byte offset, return (stream, offset it really starts at).
+    # A server that ignores Range answers from 0, and the caller starts over.
+    BlobOpener = Callable[[int], Tuple[BinaryIO, int]]
+    # Called once a blob's bytes are all received and verified, before they are made durable
+    # (fsync) and named: a copy checks its documents there, while the disk works (image.copy).
+    Received = Optional[Callable[[], None]]
 
 
 def empty_index() -> Dict[str, Any]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Dict, Sequence, Tuple
 
 from ..common.fileutil import copy_fd
 from .trees import remove_tree
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, Sequence, Tuple
 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPAQUE = ("trusted.overlay.opaque", "user.overlay.opaque")

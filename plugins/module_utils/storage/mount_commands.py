@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Callable, List, Optional, Sequence
 
 from ..common.libc import last_errno, libc_function
 from ..common.tools import find_tool
 from .mount_records import MountError, mount_entry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, List, Optional, Sequence
 
 MOUNT_TIMEOUT = 120
 MS_RDONLY, MS_NOSUID, MS_NODEV = 1, 2, 4

@@ -20,12 +20,15 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Dict, List, Optional, Set
 
 from ..common.errors import StoreError
 from ..common.fileutil import atomic_write, makedirs_private
 from ..common.locks import FileLock
 from ..model.digest import name_digest
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Set
 
 
 class MountError(StoreError):

@@ -49,7 +49,6 @@ import contextlib
 import json
 import os
 import time
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 from ..common.errors import ImageInUseError, StoreError
 from ..common.fileutil import atomic_write, makedirs_private
@@ -62,6 +61,10 @@ from .mount_records import MountError, MountRecord, MountRecords, mount_entry, m
 from .peek import image_diff_ids, index_entry, original_manifest, read_blob
 from .store import DEFAULT_RUN_ROOT, Store
 from .trees import remove_tree
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 MAX_LOWERS = 500                 # overlayfs' OVL_MAX_STACK
 BACKENDS = ("auto", "overlay", "copy", "directory")

@@ -17,11 +17,14 @@ from __future__ import annotations
 import json
 import os
 import stat
-from typing import Any, BinaryIO, Dict, List, Optional
 
 from ..common.errors import StoreError
 from ..common.fileutil import open_regular_file
 from ..model.digest import parse_digest, verify_bytes
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, BinaryIO, Dict, List, Optional
 
 REF_NAME = "org.opencontainers.image.ref.name"  # OCI image layout: an index.json entry's name
 # Annotations the store adds to its index.json entries.

@@ -40,9 +40,12 @@ import errno
 import os
 import stat
 from collections import deque
-from typing import List, Optional, Tuple, Union
 
 from ..common.fileutil import read_bounded
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional, Tuple, Union
 
 MAX_SYMLINKS = 40          # as Linux's own limit for one path lookup
 MAX_COMPONENTS = 65536     # after symlink expansion: bounds the work a hostile tree can cause
@@ -50,7 +53,8 @@ MAX_COMPONENTS = 65536     # after symlink expansion: bounds the work a hostile 
 _O_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _O_WALK = getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 
-Root = Union[str, int]
+if TYPE_CHECKING:
+    Root = Union[str, int]
 
 
 class SymlinkInPathError(OSError):

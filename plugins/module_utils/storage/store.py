@@ -21,7 +21,6 @@ import contextlib
 import os
 import stat
 import time
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Optional, Set
 
 from ..model.digest import Digester, parse_digest
 from ..common.errors import StoreError, UndockError
@@ -30,7 +29,9 @@ from ..common.locks import FileLock
 from ..model.manifest import IMAGE_MANIFEST_TYPES, INDEX_TYPES, Manifest, parse_manifest
 from .peek import REF_NAME, original_manifest
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:  # the layout is loaded by the first read or write through it (Store.layout)
+    from typing import Any, Dict, Iterable, Iterator, List, Optional, Set
     from .layout import BlobOpener, OCILayout
 
 DEFAULT_ROOT = "/var/lib/undock"

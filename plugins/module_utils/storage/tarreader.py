@@ -42,7 +42,7 @@ from __future__ import annotations
 import base64
 import os
 import zlib
-from typing import NamedTuple, Optional
+from collections import namedtuple
 from urllib.parse import unquote_to_bytes
 
 from ..common.errors import LayerError
@@ -321,32 +321,19 @@ class FileTarInput(TarInput):
         return True
 
 
-class TarEntry(NamedTuple):
+class TarEntry(namedtuple("TarEntry", "raw name parent base kind size pad mode uid gid mtime link xattrs devmajor devminor offset typeflag")):
     """One tar entry, its extended headers applied (a tuple: the layer applier unpacks it).
 
     ``raw`` is the name as archived, ``name`` its normalised form (``""`` is the
     root), split into ``parent`` and ``base``; ``pad`` the padding after the data;
     ``mtime`` is in nanoseconds; ``link`` is the raw hardlink or symlink target;
     ``offset`` is the stream offset of the data.
+
+    bytes: raw, name, parent, base, link, typeflag; int: kind, size, pad, mode, uid, gid, mtime,
+    offset; Optional[dict]: xattrs; Optional[int]: devmajor, devminor.
     """
 
-    raw: bytes
-    name: bytes
-    parent: bytes
-    base: bytes
-    kind: int
-    size: int
-    pad: int
-    mode: int
-    uid: int
-    gid: int
-    mtime: int
-    link: bytes
-    xattrs: Optional[dict]
-    devmajor: Optional[int]
-    devminor: Optional[int]
-    offset: int
-    typeflag: bytes
+    __slots__ = ()
 
 
 class TarReader:

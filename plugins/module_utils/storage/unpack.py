@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import NamedTuple
+from collections import namedtuple
 
 from ..model.digest import Digester
 from ..common.errors import DigestMismatchError, LayerError
@@ -94,14 +94,14 @@ DEFAULT_WORKERS = 2
 _PREFETCH = 2
 
 
-class UnpackResult(NamedTuple):
-    """What was unpacked: digests of the blob and of the tar stream, and counts."""
-    blob_digest: str
-    diff_id: str
-    size: int          # bytes of the uncompressed tar stream
-    entries: int       # tar entries applied (whiteouts included, meta headers not)
-    blob_size: int = 0  # bytes of the compressed blob
-    compression: str = compression.PLAIN
+class UnpackResult(namedtuple("UnpackResult", "blob_digest diff_id size entries blob_size compression",
+                              defaults=(0, compression.PLAIN))):
+    """What was unpacked: digests of the blob and of the tar stream (blob_digest, diff_id: str),
+    and counts (int): size, bytes of the uncompressed tar stream; entries, tar entries applied
+    (whiteouts included, meta headers not); blob_size, bytes of the compressed blob; and
+    compression (str)."""
+
+    __slots__ = ()
 
 
 class _Prefetcher:

@@ -14,13 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Tuple
 
 from ..runtime.errors import ContainerError
 from ..runtime.options import normalize
 from ..runtime.spec import build_spec
 from ..runtime.users import resolve_user
 from .errors import SystemContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Tuple
 
 NETWORKS = ("host", "none")
 HOST_ETC = ("/etc/resolv.conf", "/etc/hosts")

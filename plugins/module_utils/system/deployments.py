@@ -31,7 +31,6 @@ import json
 import os
 import re
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence
 
 from ..common.fileutil import atomic_write, fsync_dir, makedirs_private
 from ..common.locks import FileLock
@@ -39,6 +38,10 @@ from ..storage.merge import merge_layers
 from ..storage.trees import remove_tree
 from .errors import SystemContainerError
 from .names import check_name
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Sequence
 
 SLOTS = (0, 1)
 INFO = "info"

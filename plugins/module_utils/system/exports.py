@@ -17,11 +17,14 @@ import errno
 import json
 import os
 import stat
-from typing import Any, Dict, List, Optional
 
 from ..storage.rootfs import SymlinkInPathError, open_dir_at, open_in_root, read_file_in_root
 from .errors import SystemContainerError
 from .templates import check_values
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 EXPORTS = "/exports"
 TEMPLATES = {"config": "config.json.template", "service": "service.template", "socket": "socket.template",

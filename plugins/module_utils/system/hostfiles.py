@@ -16,11 +16,14 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from typing import Dict, List, Mapping, Sequence, Tuple
 
 from ..storage.rootfs import open_in_root
 from .errors import SystemContainerError
 from .exports import EXPORTS, HOSTFS, HostfsEntry
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, List, Mapping, Sequence, Tuple
 
 CHUNK = 1024 * 1024
 

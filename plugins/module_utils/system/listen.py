@@ -13,16 +13,22 @@ from __future__ import annotations
 import ipaddress
 import posixpath
 import re
-from typing import Any, List, NamedTuple
+from collections import namedtuple
 
 from .errors import SystemContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, List
 
 _PORT_RE = re.compile(r"(?:(?P<host>\[[^\]]*\]|[^:\[\]/]+):)?(?P<port>[0-9]{1,5})(?:/(?P<proto>tcp|udp))?")
 
 
-class Listener(NamedTuple):
-    directive: str  # ListenStream or ListenDatagram
-    address: str    # as systemd.socket(5) reads it
+class Listener(namedtuple("Listener", "directive address")):
+    """A socket unit's listen line (str): directive, ListenStream or ListenDatagram; address, as
+    systemd.socket(5) reads it."""
+
+    __slots__ = ()
 
     def line(self) -> str:
         return "%s=%s" % (self.directive, self.address)

@@ -7,9 +7,12 @@ runtime id and the prefix of its deployments (NAME.0, NAME.1), so it has no dot.
 from __future__ import annotations
 
 import re
-from typing import Any, List
 
 from .errors import SystemContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, List
 
 NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 UNIT_TYPES = ("service", "socket", "target", "mount", "automount", "swap", "path", "timer", "device", "slice", "scope")

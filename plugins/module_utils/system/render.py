@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Mapping, Optional
 
 from ..runtime.options import host_bounding_set
 from .defaults import default_config
@@ -19,6 +18,10 @@ from .exports import EXPORTS, MANIFEST, TEMPLATES, Exports, read_exports
 from .listen import Listener
 from .templates import check_values, default_values, exec_directives, merge_values, substitute
 from .units import DEFAULT_SERVICE_TEMPLATE, DEFAULT_SOCKET_TEMPLATE, Dependencies, check_socket, finish_service, merge_dependencies, socket_text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Mapping, Optional
 
 CONFIG = "config.json"
 

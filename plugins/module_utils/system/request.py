@@ -9,13 +9,16 @@ deployment as one text per file, so that a unit's change reads as a unified diff
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List, Optional
 
 from ..image.outcome import Outcome
 from .errors import SystemContainerError
 from .names import check_name
 from .service import SystemContainers
 from .units import INSTALL_OPTIONS, UNIT_OPTIONS
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 STATES = ("present", "started", "stopped", "absent")
 #: the options that say what is deployed: rollback and absent take none of them

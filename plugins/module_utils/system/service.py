@@ -20,7 +20,6 @@ import os
 import shutil
 import tempfile
 import time
-from typing import Any, Dict, List, Optional, Tuple
 
 from ..common.fileutil import atomic_write, makedirs_private
 from ..image.outcome import Outcome
@@ -36,6 +35,10 @@ from .names import check_name
 from .render import CONFIG, ImageFacts, Options, Rendered, render, service_file, socket_file, tmpfiles_file
 from .systemd import Systemd
 from .units import Dependencies
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 UNIT_DIR = "etc/systemd/system"
 TMPFILES_DIR = "etc/tmpfiles.d"

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import List, Sequence, Tuple
 
 from .errors import SystemctlError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Sequence, Tuple
 
 TIMEOUT = 120.0
 #: what sd_booted(3) looks at: systemd creates it when it runs as the init system

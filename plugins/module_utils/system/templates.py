@@ -29,9 +29,13 @@ from __future__ import annotations
 import re
 import string
 import uuid
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple
+from collections.abc import Mapping  # for isinstance (typing.Mapping is an alias of it)
 
 from .errors import SystemContainerError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 INSTALLER_VARIABLES = ("NAME", "EXEC_START", "EXEC_STOP", "EXEC_STARTPRE", "EXEC_STOPPOST", "DESTDIR", "HOST_UID",
                        "HOST_GID", "IMAGE_ID", "IMAGE_NAME")

@@ -23,11 +23,13 @@ starts on the first connection and not at boot.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Tuple
-
 from .errors import SystemContainerError
 from .listen import Listener
 from .names import unit_names
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
 DEFAULT_SERVICE_TEMPLATE = """\
 [Unit]
@@ -83,7 +85,8 @@ class Dependencies:
         return {key: list(getattr(self, key)) for key in UNIT_OPTIONS + INSTALL_OPTIONS}
 
 
-Entry = Tuple[str, str, str, int]  # section, key, value, line number
+if TYPE_CHECKING:
+    Entry = Tuple[str, str, str, int]  # section, key, value, line number
 
 
 def parse_unit(text: str, filename: str) -> List[Entry]:

@@ -31,12 +31,15 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from typing import Iterable
 
 from .errors import ContextError
 from .ignore import IgnoreRules
 from .snapshot import DIR, FILE, SYMLINK, Snapshot, take_snapshot
 from .sources import SourceItem, named_source, select_sources
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Iterable
 
 _VERSION = b"undock-context-digest-v1"
 

@@ -28,13 +28,14 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from ...common.fileutil import open_regular, read_bounded
 from ...storage.rootfs import read_file_in_root
 from .errors import ContextError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Tuple
     from .patterns import IgnorePattern
 
 MAX_IGNORE_FILE = 4 * 1024 * 1024
@@ -44,7 +45,8 @@ _GO_SPACE = "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006
 CONTEXT_IGNORE_FILES = (".containerignore", ".dockerignore")
 DOCKERFILE_IGNORE_SUFFIXES = (".dockerignore", ".containerignore")
 
-Matches = Tuple[bool, ...]
+if TYPE_CHECKING:
+    Matches = Tuple[bool, ...]
 
 
 def parse_ignore_text(text: str) -> List[str]:

@@ -30,9 +30,11 @@ of Python's ``re``, whatever the pattern (``*a*a*a*a*b`` against a long name inc
 
 from __future__ import annotations
 
-from typing import Dict, FrozenSet, List, Optional, Tuple
-
 from .errors import ContextError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, FrozenSet, List, Optional, Tuple
 
 MAX_PATTERN_LENGTH = 4096   # PATH_MAX: no longer pattern can mean anything in a path
 _MAX_DFA_STATES = 4096      # the cache of DFA states is dropped beyond that, and rebuilt

@@ -34,11 +34,15 @@ import os
 import stat
 import time
 from collections import deque
-from typing import Dict, Iterator, List, Optional, Set, Tuple
 
 from ...storage.rootfs import MAX_SYMLINKS, SymlinkInPathError, open_dir_at
 from .errors import ContextError
-from .ignore import IgnoreRules, Matches, load_ignore_rules
+from .ignore import IgnoreRules, load_ignore_rules
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, Iterator, List, Optional, Set, Tuple
+    from .ignore import Matches
 
 MAX_ENTRIES = 1000000
 MAX_DEPTH = 256

@@ -18,11 +18,14 @@
 from __future__ import annotations
 
 import os
-from typing import List, Sequence, Tuple
 
 from .errors import ContextError
 from .patterns import PathPattern, go_clean, has_wildcards
 from .snapshot import DIR, Entry, Snapshot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Sequence, Tuple
 
 
 class SourceItem:

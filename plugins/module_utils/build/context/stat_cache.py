@@ -21,9 +21,11 @@ the walk's (``Snapshot.stable``).
 
 from __future__ import annotations
 
-from typing import Any, Dict, List
-
 from .snapshot import FILE, Entry, Snapshot
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 #: how much older than the walk a file's mtime and ctime must be for its digest to be kept
 RACY_NS = 2 * 1000 * 1000 * 1000

@@ -10,7 +10,6 @@ HEALTHCHECK NONE) this refuses it instead: a flag that does nothing is a mistake
 from __future__ import annotations
 
 import re
-from typing import Callable, Dict, List
 
 from .errors import DockerfileError
 from .flags import FlagSpec, Flags, parse_flags
@@ -21,6 +20,10 @@ from .instructions import (Add, Arg, ArgDefinition, Cmd, Copy, Entrypoint, Env, 
 from .mounts import parse_mount
 from .node import Node
 from .units import parse_duration
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List
 
 NO_FLAGS = FlagSpec()
 _STAGE_NAME = re.compile(r"[a-z][a-z0-9-_.]*")

@@ -10,9 +10,12 @@ other comment; after that, the same text is an ordinary comment.
 from __future__ import annotations
 
 import re
-from typing import Dict, Optional, Tuple
 
 from .gotext import trim_left_space
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, Optional, Tuple
 
 DIRECTIVES = ("syntax", "escape", "check")
 ESCAPE_TOKENS = ("\\", "`")

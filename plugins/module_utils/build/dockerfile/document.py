@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Union
-
 from .convert import to_instruction
 from .errors import DockerfileError
 from .instructions import Arg, From, Instruction
 from .parser import ParseWarning, parse
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional, Union
 
 
 class Stage:

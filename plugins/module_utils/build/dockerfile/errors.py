@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from ..errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Optional
 
 
 class DockerfileError(BuildError):

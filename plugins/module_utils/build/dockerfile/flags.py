@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence, Set
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Sequence, Set
 
 
 class FlagSpec:

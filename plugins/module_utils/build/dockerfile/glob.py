@@ -13,9 +13,11 @@ one Go's leftmost-first regexp chooses (shortest or longest, as asked), and as t
 
 from __future__ import annotations
 
-from typing import FrozenSet, List, Optional, Tuple
-
 from .errors import ExpansionError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import FrozenSet, List, Optional, Tuple
 
 # A token is a literal character, ANY (one character) or STAR (any run of characters).
 ANY = object()

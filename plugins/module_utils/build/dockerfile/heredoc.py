@@ -6,11 +6,14 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional
 
 from .errors import ExpansionError
 from .node import Heredoc
 from .shell import Lex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 # Go's \s is [\t\n\f\r ].
 _HEREDOC = re.compile(r"([0-9]*)<<(-?)[\t\n\f\r ]*([^<]*)", re.DOTALL)

@@ -11,10 +11,12 @@ string, run through the SHELL).
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 from .mounts import Mount
 from .node import Heredoc
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 
 class Instruction:

@@ -11,13 +11,16 @@ instructions are built (instructions.py), with their line.
 from __future__ import annotations
 
 import json
-from typing import Callable, Dict, List, Tuple
 
 from .gotext import WHITESPACE, is_space, trim_left_space
 from .node import Node
 from .words import parse_words
 
-Parsed = Tuple[List[Node], bool]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Dict, List, Tuple
+
+    Parsed = Tuple[List[Node], bool]
 
 NOT_STRING_ARRAY = "when using JSON array syntax, arrays must be comprised of strings only"
 
@@ -125,7 +128,8 @@ def healthcheck(rest: str, escape: str) -> Parsed:
     return [Node(value=rest[:sep])] + nodes, is_json
 
 
-LineParser = Callable[[str, str], Parsed]
+if TYPE_CHECKING:
+    LineParser = Callable[[str, str], Parsed]
 
 DISPATCH: Dict[str, LineParser] = {
     "add": maybe_json_to_list,

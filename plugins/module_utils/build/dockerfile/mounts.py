@@ -11,16 +11,20 @@ at build time; only ``from`` may not use variables at all.
 from __future__ import annotations
 
 import csv
-from typing import Callable, Optional
 
 from .units import parse_ram_size
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Callable, Optional
 
 MOUNT_TYPES = ("bind", "cache", "tmpfs", "secret", "ssh")
 SHARING_MODES = ("shared", "private", "locked")
 _KEYS = ("type", "from", "source", "src", "target", "dst", "destination", "readonly", "ro", "readwrite", "rw",
          "required", "size", "id", "sharing", "mode", "uid", "gid", "env")
 
-Expander = Callable[[str], str]
+if TYPE_CHECKING:
+    Expander = Callable[[str], str]
 
 
 class Mount:

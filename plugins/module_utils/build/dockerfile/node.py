@@ -5,9 +5,11 @@
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 from .gotext import go_quote
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional
 
 
 class Heredoc:

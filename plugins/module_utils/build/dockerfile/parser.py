@@ -15,8 +15,6 @@ Errors are DockerfileError with the 1-based line numbers of the instruction.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple, Union
-
 from .directives import ESCAPE_TOKENS, DirectiveScanner, continuation_regex
 from .errors import DockerfileError, ExpansionError
 from .gotext import trim_left_space, trim_space
@@ -24,6 +22,10 @@ from .heredoc import HEREDOC_COMMANDS, heredocs_in_line
 from .line_parsers import DISPATCH
 from .node import Node, dump
 from .words import split_command
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional, Tuple, Union
 
 _BOM = "\ufeff"
 

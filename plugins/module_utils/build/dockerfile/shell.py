@@ -17,11 +17,14 @@ here it is ``["ab"]``, as a shell gives. The expanded string is the same in both
 from __future__ import annotations
 
 import re
-from typing import List, Mapping, Set, Tuple
 
 from .errors import ExpansionError
 from .glob import Pattern, trim_prefix, trim_suffix
 from .gotext import go_quote, is_digit, is_letter, is_space
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Mapping, Set, Tuple
 
 _EOF = ""
 _SPECIAL_PARAMS = frozenset("@*#?-$!0")

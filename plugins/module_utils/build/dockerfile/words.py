@@ -9,9 +9,11 @@ Quotes and escapes stay in the words here: they are removed later, by expansion
 
 from __future__ import annotations
 
-from typing import List, Tuple
-
 from .gotext import WHITESPACE, is_space, trim_space
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 
 def split_command(line: str, escape: str) -> Tuple[str, List[str], str]:

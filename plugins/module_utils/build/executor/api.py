@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-from typing import Any, Dict, List, Optional, Tuple
 
 from ...image.ops import ImageService
 from ...image.outcome import Outcome
@@ -36,6 +35,10 @@ from .execute import StageExecutor
 from .inputs import dockerfile_inputs, strings
 from .stages import global_args, needed_stages, platform_args, stage_base, stage_index
 from .state import BuildState, StageResult
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 
 #: the docker format's config keys with their zero values, as docker and buildah write them

@@ -12,7 +12,6 @@ is taken as written (no expansion, as docker). History entries say what buildah 
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, List
 
 from ..builder import Build
 from ..dockerfile.errors import DockerfileError
@@ -20,6 +19,10 @@ from ..dockerfile.instructions import (Cmd, CommandLine, Entrypoint, Env, Expose
                                        Maintainer, Onbuild, Shell, StopSignal, User, Volume)
 from ..dockerfile.shell import Lex
 from ..errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List
 
 NOP = "/bin/sh -c #(nop) "
 

@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import tempfile
-from typing import Any, Dict, List, Optional, Tuple
 
 from ...storage.rootfs import resolve_in_root
 from ...storage.trees import remove_tree
@@ -37,6 +36,10 @@ from .mounts import run_mounts
 from .sources import context_selection, heredoc_sources, rootfs_sources, stage_items
 from .stages import stage_index
 from .state import BuildState
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 DEFAULT_SHELL = ["/bin/sh", "-c"]
 NETWORKS = {"default": "host", "host": "host", "none": "none"}

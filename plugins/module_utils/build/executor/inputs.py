@@ -10,10 +10,13 @@ Light on purpose: build.quick computes the same inputs before the engine is impo
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List, Optional, Tuple
 
 from ..context.snapshot import DIR, FILE, Snapshot
 from ..errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional, Tuple
 
 MAX_CONTAINERFILE = 4 * 1024 * 1024
 

@@ -5,12 +5,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
-
 from ...image.ops import ImageService
 from ...image.outcome import Outcome
 from .api import build_dockerfile
 from .inputs import containerfile_and_context
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Optional
 
 
 def build_from_params(service: ImageService, name: str, containerfile: Optional[str], containerfile_text: Optional[str],

@@ -24,12 +24,15 @@ import hashlib
 import os
 import shutil
 import tempfile
-from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from ...common.fileutil import makedirs_private
 from ...storage.rootfs import resolve_in_root
 from ..dockerfile.mounts import Mount
 from ..errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Tuple
 
 CACHE_MOUNTS_DIR = "build-cache-mounts"
 

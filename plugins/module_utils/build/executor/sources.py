@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from typing import List, Tuple
 
 from ...common.fileutil import copy_fd_to_new
 from ...storage.rootfs import resolve_in_root
@@ -25,6 +24,10 @@ from ..context.snapshot import DIR, FILE, SYMLINK, Snapshot
 from ..context.sources import SourceItem, select_sources
 from ..dockerfile.instructions import SourceContent
 from ..errors import BuildError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Tuple
 
 
 def _write_member(snapshot: Snapshot, entry, path: str) -> None:

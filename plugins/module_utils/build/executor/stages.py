@@ -12,13 +12,15 @@ inside a stage only after an ``ARG NAME`` without a value.
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional
-
 from ...model.platform import Platform, host_platform, normalize_platform
 from ..dockerfile.document import Dockerfile, Stage
 from ..dockerfile.errors import DockerfileError
 from ..dockerfile.instructions import Copy, Run
 from ..dockerfile.shell import Lex
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, List, Optional
 
 
 def platform_args(target: Optional[str]) -> Dict[str, str]:

@@ -5,13 +5,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, List, Optional, Set
-
 from ...storage.store import Store
 from ..builder import BuildSettings
 from ..cache import LayerCache
 from ..context.snapshot import Snapshot
 from ..dockerfile.document import Dockerfile
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Set
 
 
 class StageResult:

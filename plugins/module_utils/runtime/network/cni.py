@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from .conflist import plugin_config
 from .errors import CniPluginError
 from .plan import DEFAULT_CNI_PATH, PLUGIN_TIMEOUT
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Callable, Dict, List, Optional, Sequence
 # plugins run iptables, ip6tables and sysctl-like helpers through PATH
 PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 MAX_OUTPUT = 4 << 20

@@ -19,9 +19,12 @@ attached by an earlier version keep the conflist they were attached with (``ipMa
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, Optional
 
 from .plan import BridgeNetwork
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 CNI_VERSION = "1.0.0"
 

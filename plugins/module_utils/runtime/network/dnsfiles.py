@@ -12,9 +12,11 @@ systemd-resolved's upstream list is tried, then docker's fallback (8.8.8.8, 8.8.
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
-
 from .errors import NetworkError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import List, Optional, Sequence, Tuple
 
 HOST_RESOLV_CONF = "/etc/resolv.conf"
 RESOLVED_UPSTREAM = "/run/systemd/resolve/resolv.conf"

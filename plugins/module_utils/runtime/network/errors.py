@@ -6,9 +6,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Optional
 
 from ...common.errors import UndockError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
 
 
 class NetworkError(UndockError):

@@ -25,13 +25,16 @@ none of them. ``remove`` deletes them (by their comment), for tests and for peop
 from __future__ import annotations
 
 import os
-from typing import Dict, List, Tuple
 
 from ...common.locks import FileLock
 from ...common.tools import find_tool
 from ...model.digest import name_digest
 from .errors import NetworkError
 from .plan import BridgeNetwork
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Dict, List, Tuple
 
 IPTABLES_TIMEOUT = 20.0
 MULTICAST = "224.0.0.0/4"

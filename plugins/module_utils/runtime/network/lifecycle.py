@@ -25,7 +25,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from typing import Any, Dict, Iterator, Optional, Sequence
 
 from ...common.fileutil import atomic_write
 from . import netns
@@ -33,6 +32,10 @@ from .dnsfiles import hosts_file, resolv_conf
 from .errors import NetworkError
 from .plan import DEFAULT_CNI_PATH, DEFAULT_NETWORK, NAME_RE, PLUGIN_TIMEOUT, BridgeNetwork, NetworkPlan
 from .state import ETC_DIR, NetworkState, clear_state, load_state
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, Iterator, Optional, Sequence
 
 IP_CHARACTERS = "0123456789abcdefABCDEF.:"
 

@@ -16,9 +16,11 @@ attached with is unknown then); kept for as long as such containers may still be
 
 from __future__ import annotations
 
-from typing import Collection, List
-
 from .firewall import iptables
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Collection, List
 
 CHAIN_LENGTH = 28  # iptables' limit, as the plugins cut it
 

@@ -17,12 +17,14 @@ container:NAME            network, path = NAME's netns               own; NAME's
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from collections import namedtuple
 
 from .dnsfiles import dns_servers
 from .errors import NetworkError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
 if TYPE_CHECKING:  # ports.py is loaded when there are ports to parse
+    from typing import Any, Dict, Optional, Sequence, Tuple
     from .ports import PortMapping
 
 MODES = ("none", "host", "bridge", "container")
@@ -39,15 +41,13 @@ PLUGIN_TIMEOUT = 30.0
 IPAM_DIR = "/run/undock/cni/ipam"
 
 
-class BridgeNetwork(NamedTuple):
-    """A CNI bridge network. The default one stays clear of podman's (cni-podman0,
-    10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create`` hands out).
-    Its leases are under ``ipam_dir/name``, shared by whoever attaches to it on this host."""
+class BridgeNetwork(namedtuple("BridgeNetwork", "name bridge subnet ipam_dir",
+                               defaults=("undock", "undock0", "10.90.0.0/16", IPAM_DIR))):
+    """A CNI bridge network: name, bridge, subnet, ipam_dir (str). The default one stays clear of
+    podman's (cni-podman0, 10.88.0.0/16, and the 10.89.x.0/24 networks ``podman network create``
+    hands out). Its leases are under ``ipam_dir/name``, shared by whoever attaches to it on this host."""
 
-    name: str = "undock"
-    bridge: str = "undock0"
-    subnet: str = "10.90.0.0/16"
-    ipam_dir: str = IPAM_DIR
+    __slots__ = ()
 
     @property
     def gateway(self) -> str:
@@ -58,12 +58,12 @@ class BridgeNetwork(NamedTuple):
 DEFAULT_NETWORK = BridgeNetwork()
 
 
-class NetworkPlan(NamedTuple):
-    mode: str
-    peer: Optional[str] = None  # the container whose namespace ``container:NAME`` joins
-    ports: Tuple[PortMapping, ...] = ()
-    dns: Tuple[str, ...] = ()
-    network: Optional[BridgeNetwork] = None
+class NetworkPlan(namedtuple("NetworkPlan", "mode peer ports dns network", defaults=(None, (), (), None))):
+    """A container's network: mode (str); peer (Optional[str]), the container whose namespace
+    ``container:NAME`` joins; ports (Tuple[PortMapping, ...]); dns (Tuple[str, ...]); network
+    (Optional[BridgeNetwork])."""
+
+    __slots__ = ()
 
     @property
     def own_netns(self) -> bool:

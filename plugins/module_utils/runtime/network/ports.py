@@ -7,22 +7,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from collections import namedtuple
 
 from ...common.text import is_decimal
 from .errors import NetworkError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Sequence, Tuple
 
 PROTOCOLS = ("tcp", "udp")
 MAX_RANGE = 1024  # a range expands into one iptables rule per port: keep it sane
 
 
-class PortMapping(NamedTuple):
-    """One published port. ``host_ip`` is "" for every host address."""
+class PortMapping(namedtuple("PortMapping", "protocol host_ip host_port container_port")):
+    """One published port: protocol, host_ip (str), host_port, container_port (int).
+    ``host_ip`` is "" for every host address."""
 
-    protocol: str
-    host_ip: str
-    host_port: int
-    container_port: int
+    __slots__ = ()
 
     def __str__(self) -> str:
         prefix = self.host_ip + ":" if self.host_ip else ""

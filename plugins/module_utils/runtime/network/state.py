@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any, Dict, List, Optional
 
 from ...common.fileutil import atomic_write
 from .errors import NetworkError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING, without importing typing (docs/architecture.md, "Import cost")
+if TYPE_CHECKING:
+    from typing import Any, Dict, List, Optional
 
 STATE_FILE = "network.json"
 ETC_DIR = "etc"
