@@ -32,8 +32,8 @@ MS_BIND = 4096
 SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
 #: Bring ``lo`` up in the network namespace of the process that runs it (struct ifreq: the name
 #: in 16 bytes, then the flags, a short; OSError if the kernel refuses). One program for both
-#: ways of making a namespace: run by the forked child (loopback_up), and by the unshare
-#: fallback as ``python -I -S -c LOOPBACK_UP``. _socket is socket's C part: socket.py's own
+#: ways of making a namespace: compiled and run by the forked child of _create_by_fork, and by
+#: the unshare fallback as ``python -I -S -c LOOPBACK_UP``. _socket is socket's C part: socket.py's own
 #: imports (selectors, enum...) would cost a start tens of ms.
 LOOPBACK_UP = ("import _socket, fcntl, sys\n"
                "s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)\n"
@@ -43,12 +43,6 @@ LOOPBACK_UP = ("import _socket, fcntl, sys\n"
                "    fcntl.ioctl(s.fileno(), %d, r[:16] + f.to_bytes(2, sys.byteorder) + bytes(22))\n"
                "finally:\n"
                "    s.close()\n" % (SIOCGIFFLAGS, IFF_UP, SIOCSIFFLAGS))
-_LOOPBACK_UP_CODE = compile(LOOPBACK_UP, "<loopback_up>", "exec")
-
-
-def loopback_up() -> None:
-    """LOOPBACK_UP in this process (its modules are already loaded: safe in a forked child)."""
-    exec(_LOOPBACK_UP_CODE, {})  # pylint: disable=exec-used
 
 
 def _create_by_fork(path: str) -> bool:
@@ -58,13 +52,17 @@ def _create_by_fork(path: str) -> bool:
         return False
     unshare, mount = functions
     target = os.fsencode(path)
-    import _socket  # noqa: F401 pylint: disable=unused-import  # for LOOPBACK_UP, before the fork: a host network's start makes no namespace
+    # LOOPBACK_UP's modules loaded and the program compiled before the fork, so that the child
+    # runs nothing but system calls; here, since a host network's start makes no namespace
+    # (and the first compile() of a process costs it ~2.6 ms)
+    import _socket  # noqa: F401 pylint: disable=unused-import
+    loopback_up = compile(LOOPBACK_UP, "<loopback_up>", "exec")
     pid = os.fork()
     if pid == 0:  # nothing but system calls here, until the exit
         code = 1
         try:
             if unshare(CLONE_NEWNET) == 0:
-                loopback_up()  # before the bind mount: a namespace is "there" with its lo up
+                exec(loopback_up, {})  # pylint: disable=exec-used  # before the bind mount: a namespace is "there" with its lo up
                 if mount(b"/proc/self/ns/net", target, None, MS_BIND, None) == 0:
                     code = 0
         finally:
