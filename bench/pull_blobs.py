@@ -48,16 +48,21 @@ def main() -> int:
             print("image %s: %d layers, %d MB compressed" % (pushed.ref, size, args.size_mb))
             results = {"skopeo copy": []}
             results.update((name, []) for name in engines)
+            contenders = ["skopeo copy"] + list(engines)
             for run in range(args.runs):
-                dest = os.path.join(work, "skopeo-%d" % run)
-                results["skopeo copy"].append(timed(
-                    ["skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + pushed.ref, "oci:%s:x" % dest]))
-                shutil.rmtree(dest, ignore_errors=True)
-                for name, (script, env) in engines.items():
-                    store = os.path.join(work, "undock-%d" % run)
-                    results[name].append(timed([sys.executable, script, "--download-only", store, registry.host,
-                                                pushed.ref], env=env))
-                    shutil.rmtree(store, ignore_errors=True)
+                # each round in another order: whoever runs right after another's 100 MB of writes
+                # shares the disk with their writeback
+                for name in contenders[run % len(contenders):] + contenders[:run % len(contenders)]:
+                    dest = os.path.join(work, "pulled-%d" % run)
+                    if name == "skopeo copy":
+                        command = ["skopeo", "copy", "-q", "--src-tls-verify=false", "docker://" + pushed.ref,
+                                   "oci:%s:x" % dest]
+                        results[name].append(timed(command))
+                    else:
+                        script, env = engines[name]
+                        results[name].append(timed([sys.executable, script, "--download-only", dest, registry.host,
+                                                    pushed.ref], env=env))
+                    shutil.rmtree(dest, ignore_errors=True)
             report("pull_blobs: %d MB in %d layers, loopback registry" % (args.size_mb, args.layers),
                    results, "undock", "skopeo copy", TARGET)
             if args.baseline:
