@@ -435,6 +435,33 @@ def test_a_monitor_launched_before_the_engine_holds_the_container(engine, tmp_pa
         early_monitor(store, run_root, dict(params, name="../x"), check_mode=False)
 
 
+def test_a_container_whose_record_cannot_be_read_is_named_and_removed(engine, tmp_path):
+    """A record that cannot be read (a disk fault, a hand edit) no longer takes the name for good:
+    a start says what is wrong and what to do; ``absent`` kills what runs, unmounts and removes
+    it (check mode only says so); then the name can be used again."""
+    svc, image = engine
+    params = dict(name="hurt", image=image, command="sleep 60", stop_timeout=0)
+    assert svc.ensure(params).values["container"]["state"] == "running"
+    record = os.path.join(str(tmp_path), "store", "containers", "hurt", "container.json")
+    with open(record, "w") as handle:
+        handle.write('{"desired": ')  # cut short
+    with pytest.raises(ContainerError, match=r"container hurt cannot be brought to started: its record .*container.json "
+                                             r"cannot be read; remove it \(state: absent\) and create it again"):
+        svc.ensure(params)
+    check = ContainerService(service(tmp_path, None, check_mode=True)).ensure(dict(params, state="absent"))
+    assert check.changed and check.actions == ["would remove container hurt, whose record %s cannot be read" % record]
+    assert runc_list(tmp_path / "run") != []
+
+    out = svc.ensure(dict(params, state="absent"))
+    assert out.changed and out.actions[-1] == "removed container hurt, whose record %s could not be read" % record
+    assert runc_list(tmp_path / "run") == []
+    wait_for(lambda: not monitors_of(tmp_path / "run"))
+    assert not mounts_below(tmp_path)
+    assert not os.path.exists(os.path.dirname(record))
+    assert not svc.ensure(dict(params, state="absent")).changed
+    assert svc.ensure(params).values["container"]["state"] == "running"
+
+
 def test_check_mode_never_touches_the_host(tmp_path, registry, busybox):
     svc = service(tmp_path, registry, check_mode=True)
     out = ContainerService(svc).ensure(dict(name="dry", image=busybox.ref, memory="64m"))

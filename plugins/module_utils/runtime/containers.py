@@ -59,7 +59,7 @@ from .network.netns import netns_dir
 from .network.plan import DEFAULT_NETWORK, BridgeNetwork, NetworkPlan, plan_network
 from .network.state import ETC_DIR, NetworkState
 from .options import check_name, differences
-from .monitoring import MonitorLaunch, MonitorSupervisor, settle
+from .monitoring import KILL_GRACE, MonitorLaunch, MonitorSupervisor, settle
 from .records import LOG_MAX, RECORD, ContainerPaths, read_info, read_json, read_network_state, read_status
 from .runc import OCIRuntime
 from .spec import apply_network, base_mounts, build_spec, with_resources
@@ -143,6 +143,11 @@ class Containers:
     # -- reading ---------------------------------------------------------------------
     def record(self, name: str) -> Optional[Dict[str, Any]]:
         return read_json(self.paths(name).record)
+
+    def damaged(self, name: str) -> bool:
+        """Whether the container's record is there but cannot be read (a disk fault, a hand edit):
+        the container may still run, and its name is taken until it is removed."""
+        return self.record(name) is None and os.path.lexists(self.paths(name).record)
 
     def names(self) -> List[str]:
         try:
@@ -401,6 +406,20 @@ class Containers:
         self.supervisor_of(record).forget(paths, record)
         self._teardown(name, paths, record.get("anonymous_volumes") or [])
         actions.append("removed container %s" % name)
+        return actions
+
+    def remove_damaged(self, name: str) -> List[str]:
+        """Remove a container whose record cannot be read (``damaged``): killed under this host's
+        supervisor, by the runtime whose state holds it, then unmounted and removed with its network.
+        Its anonymous volumes, which only the record names, are kept."""
+        paths = self.paths(name)
+        roots = os.path.join(self.run_root, "runtime")  # one per runtime (runtime()): which holds it
+        held = sorted(r for r in (os.listdir(roots) if os.path.isdir(roots) else []) if os.path.isdir(os.path.join(roots, r, name)))
+        stand_in = {"desired": {"name": name, "runtime": (held or ["runc"])[0], "stop_signal": "SIGKILL", "stop_timeout": KILL_GRACE}}
+        actions = self.supervisor.halt(self, paths, stand_in["desired"], stand_in)
+        self.supervisor.forget(paths, stand_in)
+        self._teardown(name, paths, anonymous=[])
+        actions.append("removed container %s, whose record %s could not be read" % (name, paths.record))
         return actions
 
     def _teardown(self, name: str, paths: ContainerPaths, anonymous: List[str]) -> None:

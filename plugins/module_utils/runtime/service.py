@@ -107,6 +107,8 @@ class ContainerService:
         status = current_status.get("state")
         current = dict(record["desired"], state=status) if record is not None else {}
         outcome.before = current
+        if record is None and containers is not None and containers.damaged(name):
+            return self._damaged(containers, name, state, outcome)
 
         if state == "absent":
             outcome.after = {}
@@ -187,6 +189,21 @@ class ContainerService:
             info = planned(desired, state)
         outcome.after = dict(desired, state=info["state"] if info else None)
         outcome.values["container"] = info
+        return outcome
+
+    def _damaged(self, containers: Containers, name: str, state: str, outcome: Outcome) -> Outcome:
+        """A container whose record cannot be read: ``absent`` removes it, anything else says how."""
+        record = containers.paths(name).record
+        if state != "absent":
+            raise ContainerError("container %s cannot be brought to %s: its record %s cannot be read; remove it "
+                                 "(state: absent) and create it again" % (name, state, record))
+        outcome.changed = True
+        outcome.before, outcome.after = {"name": name, "state": "damaged"}, {}
+        if self.check_mode:
+            outcome.actions.append("would remove container %s, whose record %s cannot be read" % (name, record))
+        else:
+            outcome.actions.extend(containers.remove_damaged(name))
+        outcome.values["container"] = None
         return outcome
 
     @staticmethod
