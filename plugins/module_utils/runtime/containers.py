@@ -413,7 +413,7 @@ class Containers:
         supervisor, by the runtime whose state holds it, then unmounted and removed with its network.
         Its anonymous volumes, which only the record names, are kept."""
         paths = self.paths(name)
-        roots = os.path.join(self.run_root, "runtime")  # one per runtime (runtime()): which holds it
+        roots = os.path.dirname(self.runtime("runc").root)  # one root per runtime: which holds it
         held = sorted(r for r in (os.listdir(roots) if os.path.isdir(roots) else []) if os.path.isdir(os.path.join(roots, r, name)))
         stand_in = {"desired": {"name": name, "runtime": (held or ["runc"])[0], "stop_signal": "SIGKILL", "stop_timeout": KILL_GRACE}}
         actions = self.supervisor.halt(self, paths, stand_in["desired"], stand_in)
